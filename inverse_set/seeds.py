@@ -1,0 +1,188 @@
+"""Seeds C₀: the augmented-Lagrangian solve of eq. 7–8, stopped once all K are in band.
+
+.. math::
+
+    \\min_{C}\\; \\mathcal{L}_{seed}(C; s, λ, μ) = γ\\, D(E(G(C)))
+        - \\sum_{ik} λ_{ik}\\,(f_k(G(c_i)) - s_{ik})
+        + \\frac{μ}{2} \\sum_{ik} (f_k(G(c_i)) - s_{ik})^2,
+    \\qquad s_{ik} \\in [z_{1k}', z_{2k}']
+
+with D the diversity energy of :mod:`inverse_set.repulsion` and ``[z1', z2']`` the
+inner band (margin × ε in from each edge, so seeds aim well inside). Coordinate
+descent as in sec. 3.4: the slack in closed form, then an optax gradient step on
+C; after every ``num_inner_steps`` steps (one inner solve) the multipliers take
+``λ ← λ − μ (f − s)`` and the penalty grows ``μ ← a μ`` if ‖f − s‖ did not fall
+by ``violation_decrease``. The loop stops as soon as every seed satisfies every
+*true* band, or after ``max_steps`` gradient steps. It is one ``lax.while_loop``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from inverse_set import lagrangian, repulsion
+from inverse_set.constraints import Bands, ConstraintIndices
+from inverse_set.problem import Problem, pullback
+
+Array = jax.Array
+
+RUNNING, FEASIBLE, MAX_STEPS, NON_FINITE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class SeedConfig:
+    """Settings of the seed solver (defaults: the paper's sec. 3.4 where it gives them).
+
+    Attributes:
+      num_inner_steps: gradient steps per inner solve (paper: 100).
+      max_steps: budget of gradient steps in all.
+      learning_rate, optimizer: the inner solver, ``optimizer(learning_rate)``.
+      mu0, mu_factor, mu_max: initial penalty μ₀ (paper: 10), its growth a (paper: 10)
+        and a cap.
+      violation_decrease: μ grows when ‖f − s‖ > this × its value at the previous
+        multiplier update.
+      margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
+      diversity_weight: γ, the weight of the diversity energy.
+      repulsion: ``"squared"`` (paper) or ``"rbf"``.
+    """
+
+    num_inner_steps: int = 100
+    max_steps: int = 2000
+    learning_rate: float = 0.05
+    optimizer: Callable[[float], optax.GradientTransformation] = optax.adam
+    mu0: float = 10.0
+    mu_factor: float = 10.0
+    mu_max: float = 1e8
+    violation_decrease: float = 0.25
+    margin: float = 0.25
+    diversity_weight: float = 1.0
+    repulsion: str = "squared"
+
+
+class SeedState(NamedTuple):
+    codes: Array  # C, (K, d)
+    opt_state: Any
+    lam: Array  # λ, (K, p)
+    mu: Array  # μ, ()
+    norm_prev: Array  # ‖f − s‖ at the last multiplier update
+    f: Array  # activations at `codes`, (K, p)
+    f_min: Array  # lowest activation reached per constraint, (p,)
+    f_max: Array  # highest activation reached per constraint, (p,)
+    step: Array  # gradient steps taken
+    inner_step: Array  # steps into the current inner solve
+    num_outer: Array  # multiplier updates done
+    status: Array  # RUNNING, FEASIBLE, MAX_STEPS or NON_FINITE
+
+
+def init(config: SeedConfig, codes: Array, num_constraints: int) -> SeedState:
+    """λ = 0, μ = μ₀, optimiser state for the initial codes."""
+    k = codes.shape[0]
+    p = num_constraints
+    return SeedState(
+        codes=codes,
+        opt_state=config.optimizer(config.learning_rate).init(codes),
+        lam=jnp.zeros((k, p), jnp.float32),
+        mu=jnp.asarray(config.mu0, jnp.float32),
+        norm_prev=jnp.asarray(jnp.inf, jnp.float32),
+        f=jnp.full((k, p), jnp.nan, jnp.float32),
+        f_min=jnp.full((p,), jnp.inf, jnp.float32),
+        f_max=jnp.full((p,), -jnp.inf, jnp.float32),
+        step=jnp.asarray(0, jnp.int32),
+        inner_step=jnp.asarray(0, jnp.int32),
+        num_outer=jnp.asarray(0, jnp.int32),
+        status=jnp.asarray(RUNNING, jnp.int32),
+    )
+
+
+def step(
+    config: SeedConfig, problem: Problem, bands: Bands, indices: ConstraintIndices, state: SeedState
+) -> SeedState:
+    """One coordinate-descent step (s, then C); a multiplier update ends each inner solve."""
+    box = bands.inner(config.margin)
+    (phi, f), vjp = pullback(problem, state.codes, indices)
+    is_finite = jnp.all(jnp.isfinite(f)) & jnp.all(jnp.isfinite(phi))
+    is_inside = jnp.all(bands.contains(f))
+
+    # End of an inner solve: λ ← λ − μ (f − s);  μ ← a μ if ‖f − s‖ did not fall enough.
+    end_inner = state.inner_step >= config.num_inner_steps
+    s = lagrangian.slack(f, state.lam, state.mu, box)
+    norm = jnp.linalg.norm(lagrangian.violation(f, s))
+    lam = jnp.where(end_inner, lagrangian.update_multipliers(f, s, state.lam, state.mu), state.lam)
+    mu = jnp.where(
+        end_inner,
+        lagrangian.update_penalty(
+            state.mu, norm, state.norm_prev, config.mu_factor, config.violation_decrease, config.mu_max
+        ),
+        state.mu,
+    )
+    norm_prev = jnp.where(end_inner, norm, state.norm_prev)
+    inner_step = jnp.where(end_inner, 0, state.inner_step)
+
+    # s-step (closed form), then a gradient step on C of  γ D(Φ) + L_c(f, s; λ, μ).
+    s = lagrangian.slack(f, lam, mu, box)
+    energy = repulsion.ENERGIES[config.repulsion]
+    no_ref = jnp.zeros((1, phi.shape[1]), phi.dtype)
+    d_phi = config.diversity_weight * jax.grad(energy)(phi, no_ref, jnp.zeros((1,), bool))
+    d_f = lagrangian.grad_f(f, s, lam, mu)
+    grad_codes = vjp((d_phi, d_f))
+    updates, opt_state = config.optimizer(config.learning_rate).update(
+        grad_codes, state.opt_state, state.codes
+    )
+    new_codes = problem.project(optax.apply_updates(state.codes, updates))
+
+    done = is_inside | ~is_finite
+    status = jnp.where(is_inside, FEASIBLE, jnp.where(~is_finite, NON_FINITE, RUNNING))
+    keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
+    return SeedState(
+        codes=jnp.where(done, state.codes, new_codes),
+        opt_state=keep(state.opt_state, opt_state),
+        lam=lam,
+        mu=mu,
+        norm_prev=norm_prev,
+        f=f,
+        f_min=jnp.minimum(state.f_min, jnp.where(is_finite, jnp.min(f, axis=0), jnp.inf)),
+        f_max=jnp.maximum(state.f_max, jnp.where(is_finite, jnp.max(f, axis=0), -jnp.inf)),
+        step=state.step + jnp.where(done, 0, 1),
+        inner_step=inner_step + jnp.where(done, 0, 1),
+        num_outer=state.num_outer + end_inner.astype(jnp.int32),
+        status=status.astype(jnp.int32),
+    )
+
+
+def run(
+    config: SeedConfig,
+    problem: Problem,
+    codes: Array,
+    bands: Bands,
+    indices: ConstraintIndices,
+    callback: Callable | None = None,
+) -> SeedState:
+    """Solve for the seeds from initial codes (K, d); a bounded ``lax.while_loop``.
+
+    Args:
+      callback: optional ``callback(state)`` called inside the loop after each step
+        (e.g. a ``jax.debug.callback`` progress report).
+
+    Returns:
+      The final :class:`SeedState`; ``status`` is FEASIBLE when all K codes satisfy
+      every band, MAX_STEPS when the budget ran out, NON_FINITE on NaN/Inf.
+    """
+    state = init(config, problem.project(codes), bands.z1.shape[0])
+
+    def cond(state):
+        return (state.status == RUNNING) & (state.step < config.max_steps)
+
+    def body(state):
+        state = step(config, problem, bands, indices, state)
+        if callback is not None:
+            callback(state)
+        return state
+
+    state = jax.lax.while_loop(cond, body, state)
+    return state._replace(status=jnp.where(state.status == RUNNING, MAX_STEPS, state.status))

@@ -1,0 +1,199 @@
+"""The walker of eq. 9–10: single gradient steps of L_sample from the seeds.
+
+With the seeds' multipliers and penalty frozen (λ*, μ*), each step is
+
+1. s ← clip(f(G(C)) − λ*/μ*, z1', z2')                         (slack, closed form)
+2. g_i = ∂/∂c_i [γ D(E(G(C)); E(G(C₀))) + L_c(f, s; λ*, μ*)],
+   c'_i ← Π(c_i − β g_i / mean|g_i|)                                (one step)
+3. every walker c'_i with z1 ≤ f(G(c'_i)) ≤ z2 for *all* constraints is kept as a
+   new sample and replaces its slot in C₀ (``repel_from="last"``, the paper);
+   with ``repel_from="all"`` C₀ is every sample kept so far;
+4. C ← C', until n samples are kept.
+
+The loop is one ``lax.while_loop`` over walker steps; the K walkers are a batch;
+kept samples go into a fixed-size buffer of n. The step is normalised per walker
+as in PPGN (``normalize=True``): β is then a step length in code units, the same
+for any network's gradient scale; ``normalize=False`` is the paper's plain step. Walkers are checked against the
+true band with the activations the next step computes anyway, so every loop
+iteration costs one forward and one backward pass for K codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from inverse_set import lagrangian, repulsion
+from inverse_set.constraints import Bands, ConstraintIndices
+from inverse_set.problem import Problem, pullback
+
+Array = jax.Array
+
+RUNNING, DONE, STALLED, MAX_STEPS, NON_FINITE = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class WalkerConfig:
+    """Settings of the walker.
+
+    Attributes:
+      step_size: β, the gradient step length.
+      normalize: divide each walker's gradient by its mean absolute entry, so β is
+        the mean change per code coordinate (else the paper's plain gradient step).
+      diversity_weight: γ, the weight of the repulsion energy.
+      repulsion: ``"squared"`` (paper) or ``"rbf"``.
+      repel_from: ``"last"`` (C₀ = the last kept sample of each walker, the paper)
+        or ``"all"`` (every sample kept so far).
+      margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
+      max_steps: walker step budget; ``None``: 20 × ⌈(n − K)/K⌉ + 100.
+      max_stall_steps: stop when no walker has been accepted for this many steps.
+    """
+
+    step_size: float = 0.1
+    normalize: bool = True
+    diversity_weight: float = 1.0
+    repulsion: str = "squared"
+    repel_from: str = "last"
+    margin: float = 0.25
+    max_steps: int | None = None
+    max_stall_steps: int = 100
+
+    def step_budget(self, n: int, k: int) -> int:
+        if self.max_steps is not None:
+            return self.max_steps
+        return 20 * -(-(n - k) // k) + 100
+
+
+class WalkerState(NamedTuple):
+    codes: Array  # C, (K, d)
+    last_phi: Array  # E(G(C₀)): each walker's last kept sample, (K, F)
+    last_mask: Array  # which C₀ slots hold a sample, (K,)
+    kept_codes: Array  # (n, d)
+    kept_phi: Array  # (n, F)
+    kept_f: Array  # (n, p)
+    num_kept: Array  # ()
+    num_accepted: Array  # walkers accepted at each loop iteration, (max_steps + 1,)
+    step: Array  # gradient steps taken
+    stall: Array  # steps since the last acceptance
+    status: Array
+
+
+def init(codes: Array, n: int, num_features: int, num_constraints: int, max_steps: int) -> WalkerState:
+    k, d = codes.shape
+    return WalkerState(
+        codes=codes,
+        last_phi=jnp.zeros((k, num_features), jnp.float32),
+        last_mask=jnp.zeros((k,), bool),
+        kept_codes=jnp.zeros((n, d), codes.dtype),
+        kept_phi=jnp.zeros((n, num_features), jnp.float32),
+        kept_f=jnp.full((n, num_constraints), jnp.nan, jnp.float32),
+        num_kept=jnp.asarray(0, jnp.int32),
+        num_accepted=jnp.zeros((max_steps + 1,), jnp.int32),
+        step=jnp.asarray(0, jnp.int32),
+        stall=jnp.asarray(0, jnp.int32),
+        status=jnp.asarray(RUNNING, jnp.int32),
+    )
+
+
+def _keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: Array):
+    """Append accepted walkers to the fixed-size buffer (any overflow past n is not kept)."""
+    n = state.kept_codes.shape[0]
+    slot = state.num_kept + jnp.cumsum(is_accepted) - 1
+    slot = jnp.where(is_accepted, slot, n)  # index n is out of bounds: dropped
+    num_new = jnp.sum(is_accepted).astype(jnp.int32)
+    return state._replace(
+        kept_codes=state.kept_codes.at[slot].set(codes, mode="drop"),
+        kept_phi=state.kept_phi.at[slot].set(phi, mode="drop"),
+        kept_f=state.kept_f.at[slot].set(f, mode="drop"),
+        num_kept=jnp.minimum(state.num_kept + num_new, n),
+        num_accepted=state.num_accepted.at[state.step].set(num_new),
+        last_phi=jnp.where(is_accepted[:, None], phi, state.last_phi),
+        last_mask=state.last_mask | is_accepted,
+        stall=jnp.where(num_new > 0, 0, state.stall + 1),
+    )
+
+
+def step(
+    config: WalkerConfig,
+    problem: Problem,
+    bands: Bands,
+    indices: ConstraintIndices,
+    lam: Array,
+    mu: Array,
+    state: WalkerState,
+) -> WalkerState:
+    """Keep the walkers now inside every band, then take one gradient step of L_sample."""
+    n = state.kept_codes.shape[0]
+    (phi, f), vjp = pullback(problem, state.codes, indices)
+    is_finite = jnp.all(jnp.isfinite(f)) & jnp.all(jnp.isfinite(phi))
+    is_accepted = bands.contains(f) & jnp.all(jnp.isfinite(f), axis=-1)
+    state = _keep(state, is_accepted, state.codes, phi, f)
+
+    # C₀: the last kept batch, or every sample kept so far.
+    if config.repel_from == "all":
+        ref, ref_mask = state.kept_phi, jnp.arange(n) < state.num_kept
+    else:
+        ref, ref_mask = state.last_phi, state.last_mask
+
+    s = lagrangian.slack(f, lam, mu, bands.inner(config.margin))  # s with λ*, μ* frozen
+    energy = repulsion.ENERGIES[config.repulsion]
+    d_phi = config.diversity_weight * jax.grad(energy)(phi, ref, ref_mask)
+    d_f = lagrangian.grad_f(f, s, lam, mu)
+    grad_codes = vjp((d_phi, d_f))
+    if config.normalize:
+        scale = jnp.mean(jnp.abs(grad_codes), axis=-1, keepdims=True)
+        grad_codes = grad_codes / jnp.maximum(scale, 1e-12)
+    new_codes = problem.project(state.codes - config.step_size * grad_codes)
+
+    is_full = state.num_kept >= n
+    is_stalled = state.stall >= config.max_stall_steps
+    is_out_of_steps = state.step >= config.step_budget(n, state.codes.shape[0])
+    status = jnp.select(
+        [~is_finite, is_full, is_stalled, is_out_of_steps],
+        [NON_FINITE, DONE, STALLED, MAX_STEPS],
+        RUNNING,
+    )
+    moves = status == RUNNING
+    return state._replace(
+        codes=jnp.where(moves, new_codes, state.codes),
+        step=state.step + moves.astype(jnp.int32),
+        status=status.astype(jnp.int32),
+    )
+
+
+def run(
+    config: WalkerConfig,
+    problem: Problem,
+    seeds: Array,
+    bands: Bands,
+    indices: ConstraintIndices,
+    lam: Array,
+    mu: Array,
+    n: int,
+    num_features: int,
+    callback: Callable | None = None,
+) -> WalkerState:
+    """Walk from the seeds until n samples are kept; a bounded ``lax.while_loop``.
+
+    The first loop iteration checks (and keeps) the seeds themselves, so the n
+    samples include the K seeds, as in the paper (n − K new samples from the walk).
+
+    Returns:
+      The final :class:`WalkerState`: ``status`` is DONE with ``num_kept == n``, or
+      STALLED / MAX_STEPS / NON_FINITE with ``num_kept`` samples in the buffer.
+    """
+    k = seeds.shape[0]
+    max_steps = config.step_budget(n, k)
+    state = init(seeds, n, num_features, bands.z1.shape[0], max_steps)
+
+    def body(state):
+        state = step(config, problem, bands, indices, lam, mu, state)
+        if callback is not None:
+            callback(state)
+        return state
+
+    return jax.lax.while_loop(lambda state: state.status == RUNNING, body, state)
