@@ -11,6 +11,7 @@ problems run in one call with :func:`sample_inverse_sets` (vmapped).
 from __future__ import annotations
 
 import collections
+import functools
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inverse_set import initialization
 from inverse_set import seeds as seeds_lib
 from inverse_set import walker as walker_lib
 from inverse_set.constraints import Bands, ConstraintIndices, Unit, as_layer_dict, make_activation_fn, resolve
@@ -414,9 +416,7 @@ def make_sampler(
     num_seeds = _check_count("num_seeds", num_seeds, "K, the number of seeds and walkers")
     neurons = _as_list(neuron)
     if isinstance(init, (int, np.integer)) and not isinstance(init, bool):
-        from inverse_set.initialization import gaussian
-
-        init = _cached_gaussian(int(init), gaussian)
+        init = _cached_gaussian(int(init))
     if not callable(init):
         raise TypeError(
             "init must be a callable rng_key -> code (see inverse_set.initialization) or an int "
@@ -472,10 +472,10 @@ def make_sampler(
 _GAUSSIANS: dict[int, Callable] = {}
 
 
-def _cached_gaussian(dim, gaussian):
+def _cached_gaussian(dim):
     # One function object per dimension, so that init=d hits the sampler cache.
     if dim not in _GAUSSIANS:
-        _GAUSSIANS[dim] = gaussian(dim)
+        _GAUSSIANS[dim] = initialization.gaussian(dim)
     return _GAUSSIANS[dim]
 
 
@@ -485,6 +485,53 @@ def _as_key(rng_key):
     if isinstance(rng_key, (int, np.integer)):
         return jax.random.key(int(rng_key))
     return rng_key
+
+
+@functools.lru_cache(maxsize=1)
+def default_models():
+    """The bundled Fashion-MNIST models, loaded once: ``(bundle, init)``.
+
+    The bundle is ``generators.load("fashion")`` (target logits, DGN-style
+    generator, fc6 encoder); ``init`` encodes uniform-noise images, as the paper
+    initialises the seeds. Loading once keeps the same function objects, so
+    repeated calls reuse the compiled sampler.
+    """
+    import generators
+
+    bundle = generators.load("fashion")
+    image_shape = jax.eval_shape(bundle.generator, jax.ShapeDtypeStruct((bundle.code_dim,), jnp.float32)).shape
+    return bundle, initialization.encoded_noise(bundle.encoder, image_shape)
+
+
+def _models(generator, encoder, target, init, code_bounds, class_names):
+    """Fill in the bundled models when none are given; check that what is given is complete."""
+    if generator is None and encoder is None and target is None:
+        bundle, default_init = default_models()
+        return dict(
+            generator=bundle.generator,
+            encoder=bundle.encoder,
+            target=bundle.target,
+            init=default_init if init is None else init,
+            code_bounds=(0.0, None) if code_bounds is None else code_bounds,  # post-ReLU codes
+        ), bundle.class_names if class_names is None else class_names
+    missing = [name for name, v in (("generator", generator), ("encoder", encoder), ("init", init)) if v is None]
+    if missing:
+        raise TypeError(
+            f"with your own models, also give {', '.join(missing)} (or give none of generator, encoder "
+            "and target to use the bundled Fashion-MNIST models)."
+        )
+    return dict(generator=generator, encoder=encoder, target=target, init=init, code_bounds=code_bounds), class_names
+
+
+def _by_name(neuron, class_names):
+    """A class name (e.g. ``"Bag"``) as the index of its logit."""
+    if not isinstance(neuron, str):
+        return neuron
+    names = list(class_names or [])
+    if neuron not in names:
+        hint = f"known class names: {names}" if names else "no class names are known for these models"
+        raise ValueError(f"unknown neuron name {neuron!r}; {hint}. Or give the unit's index.")
+    return names.index(neuron)
 
 
 def sample_inverse_set(
@@ -499,6 +546,7 @@ def sample_inverse_set(
     init: Callable | int | None = None,
     num_seeds: int = 10,
     code_bounds: tuple | None = None,
+    class_names: Sequence[str] | None = None,
     seed_config: SeedConfig = SeedConfig(),
     walker_config: WalkerConfig = WalkerConfig(),
     rng_key: Any = None,
@@ -506,8 +554,13 @@ def sample_inverse_set(
 ) -> InverseSetResult:
     """Sample n points of the inverse set ``{x : z1 ≤ a(x) ≤ z2}`` through a generator.
 
+    With no models given, the bundled Fashion-MNIST models are used (target: the
+    classifier, by layer name; G: the DGN-style generator; E: the classifier up to
+    fc6; seeds from encoded noise; non-negative codes).
+
     Args:
-      neuron: an int (unit of the target's output layer), a
+      neuron: an int (unit of the target's output layer), a class name (with
+        ``class_names`` or the bundled models), a
         :class:`~inverse_set.constraints.Unit`, a callable ``image -> scalar``, or a
         sequence of these for an intersection (eq. 11–12).
       z1, z2: band edges, scalars or sequences with one entry per neuron.
@@ -521,6 +574,7 @@ def sample_inverse_set(
         (:mod:`inverse_set.initialization`), or an int d for N(0, I_d).
       num_seeds: K, the number of seeds and walkers.
       code_bounds: ``(low, high)`` bounds on the code (scalars, arrays or None).
+      class_names: names of the output units, so neurons can be given by name.
       seed_config, walker_config: solver settings.
       rng_key: a JAX key or int seed; the same key gives the same samples.
       progress: show progress bars.
@@ -541,12 +595,11 @@ def sample_inverse_set(
       >>> bool(((res.activations >= 0.4) & (res.activations <= 0.6)).all())
       True
     """
-    if generator is None or encoder is None or init is None:
-        missing = [name for name, v in (("generator", generator), ("encoder", encoder), ("init", init)) if v is None]
-        raise TypeError(f"give {', '.join(missing)} (the models to sample through).")
+    models, class_names = _models(generator, encoder, target, init, code_bounds, class_names)
+    neurons = [_by_name(x, class_names) for x in _as_list(neuron)]
     sampler, indices, labels = make_sampler(
-        neuron, n, generator=generator, encoder=encoder, target=target, init=init, num_seeds=num_seeds,
-        code_bounds=code_bounds, seed_config=seed_config, walker_config=walker_config, progress=progress,
+        neurons, n, num_seeds=num_seeds, seed_config=seed_config, walker_config=walker_config,
+        progress=progress, **models,
     )
     lo, hi = check_bands(z1, z2, len(labels), labels)
     return sampler.sample(_as_key(rng_key), lo, hi, indices, labels)
@@ -576,7 +629,11 @@ def sample_inverse_sets(
         raise ValueError(
             f"neurons, z1 and z2 must have one entry per problem; got {len(neurons)}, {len(z1)}, {len(z2)}."
         )
-    built = [make_sampler(nb, n, **kwargs) for nb in neurons]
+    model_args = {k: kwargs.pop(k, None) for k in ("generator", "encoder", "target", "init", "code_bounds")}
+    models, class_names = _models(**model_args, class_names=kwargs.pop("class_names", None))
+    built = [
+        make_sampler([_by_name(x, class_names) for x in _as_list(nb)], n, **models, **kwargs) for nb in neurons
+    ]
     sampler = built[0][0]
     if any(b[0] is not sampler for b in built):
         raise ValueError(

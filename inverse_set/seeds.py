@@ -50,6 +50,8 @@ class SeedConfig:
       margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
       diversity_weight: γ, the weight of the diversity energy.
       repulsion: ``"squared"`` (paper) or ``"rbf"``.
+      stop_when_inside: stop as soon as all K are in band (the seeds); ``False``
+        runs all ``max_steps`` (the full joint problem of eq. 5, sec. 4.3).
     """
 
     num_inner_steps: int = 100
@@ -63,6 +65,7 @@ class SeedConfig:
     margin: float = 0.25
     diversity_weight: float = 1.0
     repulsion: str = "squared"
+    stop_when_inside: bool = True
 
 
 class SeedState(NamedTuple):
@@ -136,8 +139,8 @@ def step(
     )
     new_codes = problem.project(optax.apply_updates(state.codes, updates))
 
-    done = is_inside | ~is_finite
-    status = jnp.where(is_inside, FEASIBLE, jnp.where(~is_finite, NON_FINITE, RUNNING))
+    done = (is_inside & config.stop_when_inside) | ~is_finite
+    status = jnp.where(~is_finite, NON_FINITE, jnp.where(done, FEASIBLE, RUNNING))
     keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
     return SeedState(
         codes=jnp.where(done, state.codes, new_codes),

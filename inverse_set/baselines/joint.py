@@ -1,0 +1,49 @@
+"""The full joint problem of eq. 5: all n codes optimised together (sec. 4.3).
+
+This is the seed solver of :mod:`inverse_set.seeds` with K = n and without the
+early stop, run for ``max_steps`` gradient steps; the samples are the final codes
+(those outside the band are returned too and counted out by the caller).
+Quadratic in n: use small n.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from inverse_set import seeds
+from inverse_set.baselines.common import BaselineResult, render
+from inverse_set.constraints import Bands
+from inverse_set.problem import Problem
+
+
+def joint(
+    problem: Problem,
+    indices,
+    init: Callable,
+    z1,
+    z2,
+    n: int,
+    *,
+    config: seeds.SeedConfig = seeds.SeedConfig(max_steps=2000, stop_when_inside=False),
+    rng_key=None,
+) -> BaselineResult:
+    """Optimise eq. 5 over n codes for ``config.max_steps`` steps."""
+    rng_key = jax.random.key(0) if rng_key is None else rng_key
+    bands = Bands(jax.numpy.atleast_1d(jax.numpy.asarray(z1, "float32")),
+                  jax.numpy.atleast_1d(jax.numpy.asarray(z2, "float32")))
+    t0 = time.perf_counter()
+
+    @jax.jit
+    def run(key):
+        codes0 = jax.vmap(init)(jax.random.split(key, n))
+        return seeds.run(config, problem, codes0, bands, indices)
+
+    state = jax.block_until_ready(run(rng_key))
+    codes = np.asarray(state.codes)
+    images = render(problem.generator, codes)
+    return BaselineResult(codes, images, n * int(state.step), time.perf_counter() - t0,
+                          {"steps": int(state.step), "mu": float(state.mu)})

@@ -1,0 +1,78 @@
+"""Baselines on a small problem whose activations we can compute by hand."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from inverse_set import initialization
+from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection
+from inverse_set.constraints import make_activation_fn, resolve
+from inverse_set.problem import Problem
+
+D = 6
+W = jnp.array([[1.0, -1.0, 0.5, 0.0, 2.0, -0.5], [0.5, 1.0, -1.0, 1.0, 0.0, 0.5]])  # 2 "classes"
+
+
+def generator(c):
+    return jax.nn.sigmoid(c)
+
+
+def encoder(x):
+    return jax.nn.relu(x * 2.0 - 0.5)
+
+
+def logits(x):
+    return W @ x
+
+
+def feature_map(x):  # a fake (H, W, C) conv layer for the Gram term
+    return jnp.stack([x, x**2, 1 - x], axis=-1).reshape(2, 3, 3)
+
+
+def test_ppgn_raises_the_class_probability_and_respects_the_clip():
+    res = ppgn(generator, encoder, logits, 0, D, code_low=0.0, code_high=3.0,
+               num_chains=4, num_steps=40, save_every=5, rng_key=jax.random.key(0))
+    assert res.codes.shape == (4 * 8, D) and res.images.shape == (32, D)
+    assert res.codes.min() >= 0.0 and res.codes.max() <= 3.0
+    p = jax.nn.softmax(jax.vmap(logits)(jnp.asarray(res.images)))[:, 0]
+    p0 = jax.nn.softmax(logits(generator(jnp.zeros(D))))[0]
+    assert float(p.mean()) > float(p0)  # the condition term pushes towards class 0
+    assert res.network_evaluations == 4 * 40
+
+
+def test_dgn_am_maximises_the_raw_activation():
+    act = lambda x: logits(x)[1]  # noqa: E731
+    init = initialization.gaussian(D)
+    res = dgn_am(generator, act, init, 8, code_upper=jnp.full(D, 4.0), num_steps=50)
+    final = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))
+    start = np.asarray(jax.vmap(lambda k: act(generator(jnp.clip(init(k), 0, 4))))(
+        jax.random.split(jax.random.key(0), 8)))
+    assert (final > start).mean() >= 0.75
+    assert res.codes.min() >= 0 and res.codes.max() <= 4.0
+
+
+def test_gram_diversity_pulls_into_the_band():
+    act = lambda x: logits(x)[0]  # noqa: E731
+    res = gram_diversity(generator, act, feature_map, initialization.gaussian(D), 0.3, 0.6, 20,
+                         batch_size=5, num_steps=200, code_low=-jnp.inf)
+    a = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))
+    assert res.images.shape == (20, D)
+    assert ((a >= 0.3 - 0.05) & (a <= 0.6 + 0.05)).mean() > 0.8
+
+
+def test_rejection_keeps_only_in_band_draws():
+    act = lambda x: logits(x)[:1]  # noqa: E731
+    res = rejection(generator, act, initialization.gaussian(D), 0.4, 0.6, 50, chunk=200)
+    a = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))[:, 0]
+    assert len(a) == 50 and ((a >= 0.4) & (a <= 0.6)).all()
+    assert 0 < res.info["acceptance_rate"] < 1
+    assert res.network_evaluations == res.info["draws"]
+
+
+def test_joint_optimisation_lands_in_band():
+    specs, indices, _ = resolve([0], {"logits": (2,)})
+    problem = Problem(generator, encoder, make_activation_fn(specs, lambda x: {"logits": logits(x)}))
+    res = joint(problem, indices, initialization.gaussian(D), 0.3, 0.5, 12)
+    a = np.asarray(jax.vmap(logits)(jnp.asarray(res.images)))[:, 0]
+    assert ((a >= 0.3) & (a <= 0.5)).mean() > 0.9
+    assert res.info["steps"] == 2000
