@@ -1,0 +1,168 @@
+"""Flax modules of the Fashion-MNIST model zoo.
+
+All modules take a batch ``(N, 28, 28, 1)`` of images in [0, 1] (or a batch of
+codes / latents); the per-example closures in :func:`generators.load` add and
+remove the batch dimension.
+
+* :class:`Classifier` -- the *target* network whose neurons are inverted.
+  Named layers ``conv1``, ``conv2``, ``fc6`` (256 units) and ``logits`` (10).
+* The *encoder* E is the classifier up to post-ReLU ``fc6``
+  (:meth:`Classifier.encode`), so codes are non-negative 256-vectors.
+* :class:`Generator` -- DGN-style decoder G: code (256,) -> image, trained so
+  that G(E(x)) ~ x and E(G(c)) ~ c, also off the data manifold.
+* :class:`Judge` -- an independently trained classifier with a different
+  architecture; its penultimate ``features`` are the space in which diversity and
+  fidelity are measured.
+* :class:`VAE` -- Gaussian-latent generator, latent ~ N(0, I).
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+CODE_DIM = 256
+NUM_CLASSES = 10
+VAE_LATENT_DIM = 16
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _max_pool(x):
+    """2x2 max pooling by reshape (much faster to differentiate on CPU than reduce_window)."""
+    n, h, w, c = x.shape
+    return x.reshape((n, h // 2, 2, w // 2, 2, c)).max(axis=(2, 4))
+
+
+def _upsample(x):
+    """2x nearest-neighbour upsampling by repeat."""
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+class Classifier(nn.Module):
+    """Target CNN: conv1(32,3x3)-pool-conv2(64,3x3)-pool-fc6(256)-logits(10).
+
+    ``activations`` returns the post-ReLU outputs of ``conv1`` (28,28,32),
+    ``conv2`` (14,14,64), ``fc6`` (256,) and the ``logits`` (10,).
+    """
+
+    dropout_rate: float = 0.3
+
+    def setup(self):
+        self.conv1 = nn.Conv(32, (3, 3), padding="SAME")
+        self.conv2 = nn.Conv(64, (3, 3), padding="SAME")
+        self.fc6 = nn.Dense(CODE_DIM)
+        self.logits = nn.Dense(NUM_CLASSES)
+        self.dropout = nn.Dropout(self.dropout_rate)
+
+    def activations(self, x, train: bool = False):
+        """Dict of named-layer activations for a batch of images."""
+        a1 = nn.relu(self.conv1(x))
+        a2 = nn.relu(self.conv2(_max_pool(a1)))
+        h = _max_pool(a2).reshape((x.shape[0], -1))
+        h = self.dropout(h, deterministic=not train)
+        a6 = nn.relu(self.fc6(h))
+        self.sow("intermediates", "fc6", a6)
+        z = self.logits(self.dropout(a6, deterministic=not train))
+        return {"conv1": a1, "conv2": a2, "fc6": a6, "logits": z}
+
+    def encode(self, x):
+        """Encoder E: post-ReLU fc6 code (N, 256), non-negative."""
+        return self.activations(x)["fc6"]
+
+    def __call__(self, x, train: bool = False):
+        return self.activations(x, train)["logits"]
+
+
+class Judge(nn.Module):
+    """Independent classifier: conv(16,5x5)-pool-conv(32,5x5)-pool-conv(64,3x3,valid)-features(128)-logits.
+
+    Different kernel sizes, widths and depth from :class:`Classifier`,
+    trained from a different seed.  ``features`` is the post-ReLU penultimate layer.
+    """
+
+    dropout_rate: float = 0.3
+
+    def setup(self):
+        self.conv_a = nn.Conv(16, (5, 5), padding="SAME")
+        self.conv_b = nn.Conv(32, (5, 5), padding="SAME")
+        self.conv_c = nn.Conv(64, (3, 3), padding="VALID")
+        self.features_dense = nn.Dense(128)
+        self.logits = nn.Dense(NUM_CLASSES)
+        self.dropout = nn.Dropout(self.dropout_rate)
+
+    def _features(self, x, train: bool):
+        h = nn.relu(self.conv_a(x))
+        h = _max_pool(h)  # 14x14
+        h = nn.relu(self.conv_b(h))
+        h = _max_pool(h)  # 7x7
+        h = nn.relu(self.conv_c(h))  # 5x5
+        h = h.reshape((x.shape[0], -1))
+        h = self.dropout(h, deterministic=not train)
+        return nn.relu(self.features_dense(h))
+
+    def features(self, x):
+        """Penultimate post-ReLU features (N, 128)."""
+        return self._features(x, False)
+
+    def __call__(self, x, train: bool = False):
+        f = self._features(x, train)
+        return self.logits(self.dropout(f, deterministic=not train))
+
+    def features_and_logits(self, x):
+        f = self._features(x, False)
+        return f, self.logits(f)
+
+
+class Generator(nn.Module):
+    """DGN-style generator G: non-negative code (N, 256) -> images (N, 28, 28, 1) in [0, 1].
+
+    Dense(512) -> Dense(14x14x16) -> conv(32) -> nearest-upsample to 28x28 ->
+    conv(16) -> conv(1) -> sigmoid.  No transposed convolutions (they are slow on CPU).
+    """
+
+    @nn.compact
+    def __call__(self, code):
+        n = code.shape[0]
+        h = nn.relu(nn.Dense(512, name="fc1")(code))
+        h = nn.relu(nn.Dense(14 * 14 * 16, name="fc2")(h)).reshape((n, 14, 14, 16))
+        h = nn.relu(nn.Conv(32, (3, 3), padding="SAME", name="conv1")(h))
+        h = _upsample(h)
+        h = nn.relu(nn.Conv(16, (3, 3), padding="SAME", name="conv2")(h))
+        h = nn.Conv(1, (3, 3), padding="SAME", name="conv_out")(h)
+        return nn.sigmoid(h)
+
+
+class VAE(nn.Module):
+    """Gaussian-latent VAE with an MLP encoder and a small conv decoder; latent ~ N(0, I)."""
+
+    latent_dim: int = VAE_LATENT_DIM
+
+    def setup(self):
+        self.enc1 = nn.Dense(512)
+        self.enc2 = nn.Dense(256)
+        self.enc_mu = nn.Dense(self.latent_dim)
+        self.enc_logvar = nn.Dense(self.latent_dim)
+        self.dec1 = nn.Dense(256)
+        self.dec2 = nn.Dense(512)
+        self.dec_out = nn.Dense(28 * 28)
+
+    def encode(self, x):
+        h = x.reshape((x.shape[0], -1))
+        h = nn.relu(self.enc1(h))
+        h = nn.relu(self.enc2(h))
+        return self.enc_mu(h), self.enc_logvar(h)
+
+    def decode_logits(self, z):
+        h = nn.relu(self.dec1(z))
+        h = nn.relu(self.dec2(h))
+        return self.dec_out(h).reshape((z.shape[0],) + IMAGE_SHAPE)
+
+    def decode(self, z):
+        """Decoder: latent (N, latent_dim) -> images (N, 28, 28, 1) in [0, 1]."""
+        return nn.sigmoid(self.decode_logits(z))
+
+    def __call__(self, x, rng_key):
+        mu, logvar = self.encode(x)
+        eps = jax.random.normal(rng_key, mu.shape)
+        z = mu + jnp.exp(0.5 * logvar) * eps
+        return self.decode_logits(z), mu, logvar

@@ -1,0 +1,124 @@
+"""Hand-computed cases for inverse_set.metrics."""
+import math
+
+import numpy as np
+import pytest
+
+from inverse_set.metrics import (
+    density_coverage,
+    frechet_distance,
+    in_band_rate,
+    knn_radii,
+    mean_pairwise_distance,
+    precision_recall,
+    vendi_score,
+)
+
+
+def test_vendi_identical_rows_is_one():
+    x = np.tile(np.array([[1.0, 2.0, 3.0]]), (10, 1))
+    assert vendi_score(x) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_vendi_orthogonal_rows_is_n():
+    assert vendi_score(np.eye(6)) == pytest.approx(6.0, abs=1e-9)
+    # scaling rows does not matter for the cosine kernel
+    assert vendi_score(np.diag([1.0, 5.0, 0.1])) == pytest.approx(3.0, abs=1e-9)
+
+
+def test_vendi_dual_equals_primal():
+    # n > d uses X^T X / n; compare with the n x n kernel computed directly
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 5))
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    lam = np.clip(np.linalg.eigvalsh(xn @ xn.T / 40), 0, None)
+    lam = lam[lam > 0]
+    assert vendi_score(x) == pytest.approx(math.exp(-(lam * np.log(lam)).sum()), rel=1e-9)
+
+
+def test_vendi_two_equal_clusters_is_two():
+    x = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
+    assert vendi_score(x) == pytest.approx(2.0, abs=1e-9)
+
+
+def test_vendi_rejects_zero_row():
+    with pytest.raises(ValueError):
+        vendi_score(np.array([[0.0, 0.0], [1.0, 0.0]]))
+
+
+def test_mean_pairwise_distance():
+    x = np.array([[0.0], [1.0], [3.0]])  # pairs: 1, 3, 2 -> mean 2
+    assert mean_pairwise_distance(x) == pytest.approx(2.0)
+    assert mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+
+
+def test_knn_radii_skip_self():
+    x = np.array([[0.0], [1.0], [3.0], [7.0]])
+    np.testing.assert_allclose(knn_radii(x, 1), [1.0, 1.0, 2.0, 4.0])
+    np.testing.assert_allclose(knn_radii(x, 2), [3.0, 2.0, 3.0, 6.0])
+
+
+def test_precision_recall_self_is_one():
+    x = np.random.default_rng(0).standard_normal((200, 4))
+    assert precision_recall(x, x, k=3) == (1.0, 1.0)
+
+
+def test_precision_recall_far_away_is_zero():
+    rng = np.random.default_rng(1)
+    real = rng.standard_normal((100, 3))
+    fake = rng.standard_normal((50, 3)) + 100.0
+    assert precision_recall(real, fake, k=3) == (0.0, 0.0)
+
+
+def test_precision_recall_hand_case():
+    # real on a line 0..4: 1-NN radii are all 1.  fake at 0.5 (inside), 10 (outside).
+    real = np.arange(5.0)[:, None]
+    fake = np.array([[0.5], [10.0]])
+    p, r = precision_recall(real, fake, k=1)
+    assert p == 0.5
+    # fake 1-NN radii: both 9.5 -> ball around 0.5 covers 0..4 (all reals)
+    assert r == 1.0
+
+
+def test_density_coverage_hand_case():
+    # real points 0, 1, 2, 3 on a line, k = 1: radii 1, 1, 1, 1.
+    real = np.array([[0.0], [1.0], [2.0], [3.0]])
+    # fake at 0.5 lies in the balls of 0 and 1 (distance 0.5 <= 1), not of 2 (1.5);
+    # fake at 10 lies in none.
+    fake = np.array([[0.5], [10.0]])
+    density, coverage = density_coverage(real, fake, k=1)
+    assert density == pytest.approx(2 / (1 * 2))  # two ball memberships / (k * m)
+    assert coverage == pytest.approx(2 / 4)  # balls of 0 and 1 are hit
+
+
+def test_density_coverage_closed_balls():
+    real = np.array([[0.0], [1.0], [2.0]])  # k = 1 radii 1, 1, 1
+    fake = np.array([[1.0]])  # at distance exactly 1 from 0 and 2, distance 0 from 1
+    density, coverage = density_coverage(real, fake, k=1)
+    assert density == pytest.approx(3.0)
+    assert coverage == pytest.approx(1.0)
+
+
+def test_density_coverage_self():
+    x = np.random.default_rng(2).standard_normal((300, 5))
+    density, coverage = density_coverage(x, x, k=5)
+    assert coverage == 1.0
+    assert 0.8 < density < 1.5
+
+
+def test_frechet_distance():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2000, 3))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    # pure shift by (3, 4, 0): d^2 = 25 exactly (covariances identical)
+    assert frechet_distance(a, a + np.array([3.0, 4.0, 0.0])) == pytest.approx(25.0, abs=1e-6)
+    # N(0, I) vs N(0, 4 I) in 1-D: d^2 = (1 - 2)^2 = 1 (with sample covariances)
+    x = np.array([[-1.0], [1.0]])
+    assert frechet_distance(x, 2 * x) == pytest.approx((np.sqrt(2) - np.sqrt(8)) ** 2)
+
+
+def test_in_band_rate():
+    acts = np.array([[0.0, 1.0], [0.5, 0.5], [2.0, 0.0], [0.5, -1.0]])
+    assert in_band_rate(acts, [0.0, 0.0], [1.0, 1.0]) == pytest.approx(0.5)
+    assert in_band_rate(acts[:, 0], 0.0, 1.0) == pytest.approx(0.75)
+    assert in_band_rate(acts, -np.inf, np.inf) == 1.0
