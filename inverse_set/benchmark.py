@@ -28,7 +28,6 @@ from inverse_set.constraints import Unit, as_layer_dict, make_activation_fn, res
 from inverse_set.problem import Problem
 from inverse_set.sampler import default_models, sample_inverse_set
 from inverse_set.seeds import SeedConfig
-from inverse_set.walker import WalkerConfig
 
 METHODS = ("ours", "ppgn", "dgn_am", "gram_diversity", "rejection", "joint", "real")
 
@@ -85,7 +84,8 @@ class Context:
     def __init__(self, test_images=None, test_labels=None, train_images=None, max_train=20_000):
         from generators import load_fashion_mnist
 
-        self.bundle, self.init = default_models()
+        self.defaults = default_models()
+        self.bundle, self.init = self.defaults.bundle, self.defaults.init
         b = self.bundle
         if test_images is None:
             test_images, test_labels = load_fashion_mnist("test")
@@ -163,8 +163,7 @@ def real_reference(ctx: Context, cell: Cell, rng=0):
 
 
 def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], rng: int = 0,
-             shared: dict | None = None, walker_config: WalkerConfig = WalkerConfig(),
-             seed_config: SeedConfig = SeedConfig(), log: Callable = print):
+             shared: dict | None = None, log: Callable = print):
     """Run the methods on one cell; returns (rows, {method: images}).
 
     ``shared`` caches band-independent runs (PPGN, DGN-AM) per neuron.
@@ -196,8 +195,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
 
             try:
                 res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n,
-                                         num_seeds=budget.num_seeds, rng_key=rng, walker_config=walker_config,
-                                         seed_config=seed_config)
+                                         num_seeds=budget.num_seeds, rng_key=rng)
                 record("ours", res.images, res.stats.network_evaluations, time.perf_counter() - t0,
                        f"seed steps {res.stats.seed_steps}, walker steps {res.stats.walker_steps}")
             except InfeasibleBandError as err:

@@ -56,7 +56,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    bundle, _ = default_models()
+    bundle = default_models().bundle
     load_time = time.perf_counter() - t0
     names = list(bundle.class_names)
     neuron = int(args.neuron) if args.neuron.isdigit() else args.neuron

@@ -4,6 +4,8 @@
 * :func:`encoded_noise`: the paper (sec. 3.4): random images passed through an
   encoder into code space, ``c = E(X₀)`` with X₀ uniform noise.
 * :func:`encoded_images`: codes of random images drawn from an array (e.g. real data).
+* :func:`encoded_samples`: codes of samples of another generator, c = E(G'(z)), z ~ N(0, I)
+  (e.g. the bundled VAE: realistic starting codes without any data set).
 """
 
 from __future__ import annotations
@@ -47,5 +49,15 @@ def encoded_images(encoder: Callable, images: Array) -> Callable[[Array], Array]
     def init(rng_key):
         i = jax.random.randint(rng_key, (), 0, images.shape[0])
         return jnp.ravel(encoder(images[i]))
+
+    return init
+
+
+def encoded_samples(encoder: Callable, sampler: Callable, latent_dim: int) -> Callable[[Array], Array]:
+    """``c = E(G'(z))``, z ~ N(0, I_latent_dim): codes of another generator's samples."""
+
+    def init(rng_key):
+        z = jax.random.normal(rng_key, (latent_dim,), jnp.float32)
+        return jnp.ravel(encoder(sampler(z)))
 
     return init

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from inverse_set import lagrangian, repulsion
+from inverse_set import lagrangian, realism, repulsion
 from inverse_set.constraints import Bands, ConstraintIndices
 from inverse_set.problem import Problem, pullback
 
@@ -50,6 +50,8 @@ class SeedConfig:
       margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
       diversity_weight: γ, the weight of the diversity energy.
       repulsion: ``"squared"`` (paper) or ``"rbf"``.
+      realism_weight: ρ of the realism term ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`);
+        0 is the paper. Needs an encoder whose output lives in the code space.
       stop_when_inside: stop as soon as all K are in band (the seeds); ``False``
         runs all ``max_steps`` (the full joint problem of eq. 5, sec. 4.3).
     """
@@ -66,6 +68,7 @@ class SeedConfig:
     diversity_weight: float = 1.0
     repulsion: str = "squared"
     stop_when_inside: bool = True
+    realism_weight: float = 0.0
 
 
 class SeedState(NamedTuple):
@@ -133,7 +136,11 @@ def step(
     no_ref = jnp.zeros((1, phi.shape[1]), phi.dtype)
     d_phi = config.diversity_weight * jax.grad(energy)(phi, no_ref, jnp.zeros((1,), bool))
     d_f = lagrangian.grad_f(f, s, lam, mu)
-    grad_codes = vjp((d_phi, d_f))
+    if config.realism_weight:
+        r_phi, r_codes = realism.gradients(phi, state.codes, config.realism_weight)
+        grad_codes = vjp((d_phi + r_phi, d_f)) + r_codes
+    else:
+        grad_codes = vjp((d_phi, d_f))
     updates, opt_state = config.optimizer(config.learning_rate).update(
         grad_codes, state.opt_state, state.codes
     )

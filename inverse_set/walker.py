@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from inverse_set import lagrangian, repulsion
+from inverse_set import lagrangian, realism, repulsion
 from inverse_set.constraints import Bands, ConstraintIndices
 from inverse_set.problem import Problem, pullback
 
@@ -49,6 +49,8 @@ class WalkerConfig:
       repel_from: ``"last"`` (C₀ = the last kept sample of each walker, the paper)
         or ``"all"`` (every sample kept so far).
       margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
+      realism_weight: ρ of the realism term ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`);
+        0 is the paper. Needs an encoder whose output lives in the code space.
       max_steps: walker step budget; ``None``: 20 × ⌈(n − K)/K⌉ + 100.
       max_stall_steps: stop when no walker has been accepted for this many steps.
     """
@@ -61,6 +63,7 @@ class WalkerConfig:
     margin: float = 0.25
     max_steps: int | None = None
     max_stall_steps: int = 100
+    realism_weight: float = 0.0
 
     def step_budget(self, n: int, k: int) -> int:
         if self.max_steps is not None:
@@ -143,7 +146,11 @@ def step(
     energy = repulsion.ENERGIES[config.repulsion]
     d_phi = config.diversity_weight * jax.grad(energy)(phi, ref, ref_mask)
     d_f = lagrangian.grad_f(f, s, lam, mu)
-    grad_codes = vjp((d_phi, d_f))
+    if config.realism_weight:
+        r_phi, r_codes = realism.gradients(phi, state.codes, config.realism_weight)
+        grad_codes = vjp((d_phi + r_phi, d_f)) + r_codes
+    else:
+        grad_codes = vjp((d_phi, d_f))
     if config.normalize:
         scale = jnp.mean(jnp.abs(grad_codes), axis=-1, keepdims=True)
         grad_codes = grad_codes / jnp.maximum(scale, 1e-12)

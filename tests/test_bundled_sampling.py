@@ -10,7 +10,7 @@ from inverse_set.sampler import default_models
 
 @pytest.fixture(scope="module")
 def bundle():
-    return default_models()[0]
+    return default_models().bundle
 
 
 def class_band(bundle, c, lo="p25", hi="p75"):
@@ -66,7 +66,8 @@ def test_reduced_benchmark_our_rate_is_one_and_measures_are_in_range():
             assert 1.0 <= r["vendi_judge"] <= r["n_in_band"] + 1e-6
             assert 1.0 <= r["vendi_encoder"] <= r["n_in_band"] + 1e-6
             assert np.isfinite(r["mean_pairwise_distance_judge"]) and r["frechet_judge"] >= 0
-            for key in ("coverage", "precision", "judge_agreement"):
+            keys = ("coverage", "judge_agreement") + (("precision",) if r["n_in_band"] > 3 else ())
+            for key in keys:  # precision needs more samples than its k = 3; NaN below that
                 assert 0.0 <= r[key] <= 1.0, (r["method"], key, r[key])
             assert r["density"] >= 0
     table = bm.summary_table(rows)
