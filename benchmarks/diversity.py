@@ -60,11 +60,16 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--no-extra", action="store_true", help="skip the intersections and hidden units")
     parser.add_argument("--quick", action="store_true", help="short baseline runs (for a smoke test)")
+    parser.add_argument("--gram-steps", type=int, default=bm.Budget.gram_steps)
+    parser.add_argument("--dgn-steps", type=int, default=bm.Budget.dgn_steps)
+    parser.add_argument("--joint-n", type=int, default=bm.Budget.joint_n)
+    parser.add_argument("--joint-steps", type=int, default=bm.Budget.joint_steps)
     parser.add_argument("--grid-classes", default="8,1,3", help="classes to draw method grids for")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
 
-    budget = bm.Budget(n=args.n)
+    budget = bm.Budget(n=args.n, gram_steps=args.gram_steps, dgn_steps=args.dgn_steps, joint_n=args.joint_n,
+                       joint_steps=args.joint_steps)
     if args.quick:
         budget = replace(budget, dgn_steps=50, gram_steps=64, rejection_max_draws=5000, joint_n=20, joint_steps=200)
     methods = args.methods.split(",")

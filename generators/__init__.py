@@ -34,14 +34,14 @@ from .models import CODE_DIM, VAE_LATENT_DIM, Classifier, Generator, Judge, VAE
 __all__ = ["Bundle", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "WEIGHTS_DIR"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-_WEIGHT_FILES = {
+WEIGHT_FILES = {
     "classifier": "classifier.msgpack",
     "judge": "judge.msgpack",
     "generator": "generator.msgpack",
     "vae": "vae.msgpack",
 }
-_STATS_FILE = "stats.json"
-_MANIFEST_FILE = "manifest.json"
+STATS_FILE = "stats.json"
+MANIFEST_FILE = "manifest.json"
 _REGENERATE = "regenerate the weights with `python -m generators.train` (writes generators/weights/)"
 
 
@@ -100,7 +100,7 @@ def _read_verified(directory: Path, fname: str, manifest) -> bytes:
     path = directory / fname
     entry = manifest.get("files", {}).get(fname)
     if entry is None:
-        raise WeightsError(f"{path}: not listed in {directory / _MANIFEST_FILE}; {_REGENERATE}")
+        raise WeightsError(f"{path}: not listed in {directory / MANIFEST_FILE}; {_REGENERATE}")
     if not path.is_file():
         raise WeightsError(f"{path}: file missing; {_REGENERATE}")
     data = path.read_bytes()
@@ -155,7 +155,7 @@ def load(name: str = "fashion", weights_dir=None) -> Bundle:
     if name != "fashion":
         raise ValueError(f"unknown zoo {name!r}; available: 'fashion'")
     directory = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
-    mpath = directory / _MANIFEST_FILE
+    mpath = directory / MANIFEST_FILE
     if not mpath.is_file():
         raise WeightsError(f"{mpath}: manifest missing; {_REGENERATE}")
     try:
@@ -165,13 +165,13 @@ def load(name: str = "fashion", weights_dir=None) -> Bundle:
 
     modules, shapes = _templates()
     params = {}
-    for key, fname in _WEIGHT_FILES.items():
+    for key, fname in WEIGHT_FILES.items():
         data = _read_verified(directory, fname, manifest)
         params[key] = _restore(shapes[key], data, directory / fname)
     try:
-        stats = json.loads(_read_verified(directory, _STATS_FILE, manifest).decode())
+        stats = json.loads(_read_verified(directory, STATS_FILE, manifest).decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{directory / _STATS_FILE}: not valid JSON ({e}); {_REGENERATE}") from e
+        raise WeightsError(f"{directory / STATS_FILE}: not valid JSON ({e}); {_REGENERATE}") from e
     code = {k: np.asarray(v, dtype=np.float32) for k, v in stats["code"].items() if k != "code_sq_mean"}
 
     clf, judge, gen, vae = (modules[k] for k in ("classifier", "judge", "generator", "vae"))

@@ -32,15 +32,8 @@ import optax
 from .data import CLASS_NAMES, load_fashion_mnist
 from .models import CODE_DIM, VAE_LATENT_DIM, Classifier, Generator, Judge, VAE
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "weights"
-WEIGHT_FILES = {
-    "classifier": "classifier.msgpack",
-    "judge": "judge.msgpack",
-    "generator": "generator.msgpack",
-    "vae": "vae.msgpack",
-}
-STATS_FILE = "stats.json"
-MANIFEST_FILE = "manifest.json"
+from . import MANIFEST_FILE, STATS_FILE, WEIGHT_FILES
+from . import WEIGHTS_DIR as DEFAULT_OUT
 SEEDS = {"classifier": 0, "judge": 1, "generator": 2, "vae": 3}
 DEFAULT_EPOCHS = {"classifier": 7, "judge": 6, "vae": 20, "generator": 8}
 BATCH = 128
