@@ -66,7 +66,11 @@ def main(argv=None):
     parser.add_argument("--joint-steps", type=int, default=bm.Budget.joint_steps)
     parser.add_argument("--grid-classes", default="8,1,3", help="classes to draw method grids for")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--report-only", action="store_true", help="rewrite results.md from --out/results.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        write_report(json.loads((Path(args.out) / "results.json").read_text()), Path(args.out))
+        return
 
     budget = bm.Budget(n=args.n, gram_steps=args.gram_steps, dgn_steps=args.dgn_steps, joint_n=args.joint_n,
                        joint_steps=args.joint_steps)
@@ -97,20 +101,35 @@ def main(argv=None):
 
     command = "python benchmarks/diversity.py " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
-    (out / "results.json").write_text(json.dumps(
-        {"command": command, "machine": machine, "budget": asdict(budget), "total_time_s": total,
-         "rows": bm.as_json(rows)}, indent=1))
-    md = [f"# Diversity benchmark\n", f"Command: `{command}`  ", f"Machine: {machine}; total {total / 60:.1f} min  ",
-          f"Budget: {asdict(budget)}\n",
+    payload = {"command": command, "machine": machine, "budget": asdict(budget), "total_time_s": total,
+               "rows": bm.as_json(rows)}
+    (out / "results.json").write_text(json.dumps(payload, indent=1))
+    write_report(payload, out)
+    print(f"wrote {out}/results.json, results.md and grids ({total / 60:.1f} min)")
+
+
+def write_report(payload, out: Path):
+    """results.md from the payload of results.json (``--report-only`` redoes it from the file)."""
+    md = [f"# Diversity benchmark\n", f"Command: `{payload['command']}`  ",
+          f"Machine: {payload['machine']}; total {payload['total_time_s'] / 60:.1f} min  ",
+          f"Budget: {payload['budget']}\n",
           "Measures in the judge network's feature space unless labelled encoder; diversity on the in-band "
           "samples; coverage, density, precision and Fréchet distance against half of the real in-band test "
-          "images, the other half being the `real` row. `–`: not measurable (too few in-band samples or "
-          "references) or not supported (PPGN, DGN-AM and the Gram baseline target one class unit: no rows "
-          "for intersections and hidden units).\n",
-          bm.summary_table(rows)]
+          "images, the other half being the `real` row. Means ± std over the cells (neurons) that have a "
+          "value; `–`: not measurable (too few in-band samples or references). PPGN, DGN-AM, the Gram "
+          "baseline and eq. 5 target one class unit: they have no intersection or hidden-unit rows. PPGN and "
+          "DGN-AM runs are per neuron and counted against each band. Our in-band rate is over the samples "
+          "returned; a cell where our seeds could not reach the band (InfeasibleBandError) returns none and is "
+          "counted in 'cells with no in-band sample'.\n",
+          bm.summary_table(payload["rows"]), "", "## Every cell", "",
+          "| cell | method | in-band | vendi judge | coverage | precision | agreement | evals/sample | note |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda v: "–" if v is None else f"{v:.3g}"  # noqa: E731
+    for r in payload["rows"]:
+        md.append(f"| {r['cell']} | {r['method']} | {r['n_in_band']}/{r['n_returned']} | {fmt(r['vendi_judge'])} | "
+                  f"{fmt(r['coverage'])} | {fmt(r['precision'])} | {fmt(r['judge_agreement'])} | "
+                  f"{fmt(r['evals_per_in_band'])} | {r['note']} |")
     (out / "results.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md[-1:]))
-    print(f"wrote {out}/results.json, results.md and grids ({total / 60:.1f} min)")
 
 
 if __name__ == "__main__":

@@ -292,15 +292,16 @@ def summary_table(rows: list[dict], keys=("in_band_rate", "vendi_judge", "vendi_
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["kind"], r["band"], r["method"]), []).append(r)
-    head = "| kind | band | method | cells | " + " | ".join(keys) + " |"
-    lines = [head, "|" + "---|" * (4 + len(keys))]
+    head = "| kind | band | method | cells | cells with no in-band sample | " + " | ".join(keys) + " |"
+    lines = [head, "|" + "---|" * (5 + len(keys))]
     for (kind, band, method), rs in groups.items():
         cols = []
         for k in keys:
-            v = np.array([r[k] for r in rs], float)
+            v = np.array([np.nan if r[k] is None else r[k] for r in rs], float)
             v = v[np.isfinite(v)]
             cols.append("–" if v.size == 0 else (f"{v.mean():.3g}" if v.size == 1 else f"{v.mean():.3g} ± {v.std():.2g}"))
-        lines.append(f"| {kind} | {band} | {method} | {len(rs)} | " + " | ".join(cols) + " |")
+        empty = sum(1 for r in rs if not r["n_in_band"])
+        lines.append(f"| {kind} | {band} | {method} | {len(rs)} | {empty} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
 
