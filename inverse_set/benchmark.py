@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -310,4 +310,4 @@ def as_json(rows):
 
 
 __all__ = ["Budget", "Cell", "Context", "METHODS", "as_json", "class_cells", "extra_cells", "measure",
-           "real_reference", "run_cell", "summary_table", "asdict"]
+           "real_reference", "run_cell", "summary_table"]
