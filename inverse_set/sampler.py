@@ -157,9 +157,8 @@ class Sampler:
     :func:`make_sampler` (or let :func:`sample_inverse_set` do it).
     """
 
-    def __init__(self, problem, specs, init_fn, n, num_seeds, num_features, seed_config, walker_config, progress):
+    def __init__(self, problem, init_fn, n, num_seeds, num_features, seed_config, walker_config, progress):
         self.problem = problem
-        self.specs = specs
         self.init_fn = init_fn
         self.n = n
         self.num_seeds = num_seeds
@@ -465,7 +464,7 @@ def make_sampler(
             code_low=-jnp.inf if low is None else jnp.asarray(low, jnp.float32),
             code_high=jnp.inf if high is None else jnp.asarray(high, jnp.float32),
         )
-        sampler = Sampler(problem, specs, init, n, num_seeds, num_features, seed_config, walker_config, progress)
+        sampler = Sampler(problem, init, n, num_seeds, num_features, seed_config, walker_config, progress)
         _CACHE[key] = sampler
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)

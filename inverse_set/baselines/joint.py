@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import seeds
@@ -33,8 +34,7 @@ def joint(
 ) -> BaselineResult:
     """Optimise eq. 5 over n codes for ``config.max_steps`` steps."""
     rng_key = jax.random.key(0) if rng_key is None else rng_key
-    bands = Bands(jax.numpy.atleast_1d(jax.numpy.asarray(z1, "float32")),
-                  jax.numpy.atleast_1d(jax.numpy.asarray(z2, "float32")))
+    bands = Bands(jnp.atleast_1d(jnp.asarray(z1, jnp.float32)), jnp.atleast_1d(jnp.asarray(z2, jnp.float32)))
     t0 = time.perf_counter()
 
     @jax.jit

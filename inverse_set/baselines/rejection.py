@@ -45,8 +45,7 @@ def rejection(
         return codes, images, jnp.all((f >= z1) & (f <= z2), axis=-1)
 
     t0 = time.perf_counter()
-    kept_codes, kept_images, draws = [], [], 0
-    num = 0
+    kept_codes, kept_images, draws, num = [], [], 0, 0
     while num < n and draws < max_draws:
         rng_key, key = jax.random.split(rng_key)
         codes, images, ok = jax.device_get(try_chunk(key))
@@ -56,6 +55,5 @@ def rejection(
         num += int(ok.sum())
     codes = np.concatenate(kept_codes)[:n]
     images = np.concatenate(kept_images)[:n]
-    accepted = num
     return BaselineResult(codes, images, draws, time.perf_counter() - t0,
-                          {"draws": draws, "acceptance_rate": accepted / draws})
+                          {"draws": draws, "acceptance_rate": num / draws})
