@@ -67,6 +67,9 @@ def main(argv=None):
     parser.add_argument("--grid-classes", default="8,1,3", help="classes to draw method grids for")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--report-only", action="store_true", help="rewrite results.md from --out/results.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="add this run's rows to --out/results.json, replacing rows of the same cell and method "
+                             "(to split the full run over several sessions)")
     args = parser.parse_args(argv)
     if args.report_only:
         write_report(json.loads((Path(args.out) / "results.json").read_text()), Path(args.out))
@@ -81,7 +84,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     ctx = bm.Context()
-    classes = [int(c) for c in args.classes.split(",")]
+    classes = [int(c) for c in args.classes.split(",") if c]
     cells = bm.class_cells(ctx.bundle.stats, classes, args.bands.split(","))
     if not args.no_extra:
         cells += bm.extra_cells(ctx)
@@ -101,16 +104,33 @@ def main(argv=None):
 
     command = "python benchmarks/diversity.py " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
-    payload = {"command": command, "machine": machine, "budget": asdict(budget), "total_time_s": total,
+    payload = {"commands": [command], "machine": machine, "budget": asdict(budget), "total_time_s": total,
                "rows": bm.as_json(rows)}
+    if args.merge and (out / "results.json").exists():
+        payload = merge(json.loads((out / "results.json").read_text()), payload)
     (out / "results.json").write_text(json.dumps(payload, indent=1))
     write_report(payload, out)
     print(f"wrote {out}/results.json, results.md and grids ({total / 60:.1f} min)")
 
 
+def merge(old: dict, new: dict) -> dict:
+    """Rows of both runs, by cell (in order of first appearance); a new row replaces an old one."""
+    if old["budget"] != new["budget"] or old["machine"] != new["machine"]:
+        raise SystemExit(f"--merge: budget or machine differ from the stored run's ({old['budget']}, "
+                         f"{old['machine']}); merge only runs with the same flags on the same machine.")
+    by_cell: dict = {}
+    for r in old["rows"] + new["rows"]:
+        by_cell.setdefault(r["cell"], {})[r["method"]] = r
+    rows = [r for methods in by_cell.values() for r in methods.values()]
+    commands = old.get("commands", [old.get("command")]) + new["commands"]
+    return {**new, "commands": commands, "total_time_s": old["total_time_s"] + new["total_time_s"], "rows": rows}
+
+
 def write_report(payload, out: Path):
     """results.md from the payload of results.json (``--report-only`` redoes it from the file)."""
-    md = [f"# Diversity benchmark\n", f"Command: `{payload['command']}`  ",
+    commands = payload.get("commands", [payload.get("command")])
+    md = [f"# Diversity benchmark\n", "Commands (rows of a later command replace those of the same cell and "
+          "method):  " if len(commands) > 1 else "Command:  ", *[f"`{c}`  " for c in commands],
           f"Machine: {payload['machine']}; total {payload['total_time_s'] / 60:.1f} min  ",
           f"Budget: {payload['budget']}\n",
           "Measures in the judge network's feature space unless labelled encoder; diversity on the in-band "
@@ -120,7 +140,8 @@ def write_report(payload, out: Path):
           "baseline and eq. 5 target one class unit: they have no intersection or hidden-unit rows. PPGN and "
           "DGN-AM runs are per neuron and counted against each band. Our in-band rate is over the samples "
           "returned; a cell where our seeds could not reach the band (InfeasibleBandError) returns none and is "
-          "counted in 'cells with no in-band sample'.\n",
+          "counted in 'cells with no in-band sample'. `ours_realism` is our sampler with the realism constraint "
+          "r(c) = mean((E(G(c)) − c)²) ≤ τ, τ the 90th percentile of r on codes of real training images.\n",
           bm.summary_table(payload["rows"]), "", "## Every cell", "",
           "| cell | method | in-band | vendi judge | coverage | precision | agreement | evals/sample | note |",
           "|---|---|---|---|---|---|---|---|---|"]

@@ -29,7 +29,7 @@ from inverse_set.problem import Problem
 from inverse_set.sampler import default_models, sample_inverse_set
 from inverse_set.seeds import SeedConfig
 
-METHODS = ("ours", "ppgn", "dgn_am", "gram_diversity", "rejection", "joint", "real")
+METHODS = ("ours", "ours_realism", "ppgn", "dgn_am", "gram_diversity", "rejection", "joint", "real")
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,10 @@ class Context:
             lambda x: dict(as_layer_dict(b.target(x))), jax.ShapeDtypeStruct((28, 28, 1), jnp.float32)).items()}
         # The DGN generator's prior: codes of random real (training) images.
         self.train_codes = jnp.asarray(self.encode(np.asarray(train_images)[:max_train]))
+        # τ of the `ours_realism` rows: the 90th percentile of r(c) = mean((E(G(c)) − c)²) on real codes.
+        codes = np.asarray(self.train_codes[:5000])
+        residual = np.mean((self.encode(_batched(b.generator)(codes)) - codes) ** 2, axis=1)
+        self.realism_tau = float(np.percentile(residual, 90))
         self._activation_fns = {}
 
     def activation(self, cell: Cell):
@@ -190,16 +194,18 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
         t0 = time.perf_counter()
         if method == "real":
             record("real", ctx.test_images[half_a], 0, 0.0, f"{len(half_a)} real in-band test images (half A)")
-        elif method == "ours":
+        elif method in ("ours", "ours_realism"):
             from inverse_set.errors import InfeasibleBandError
 
+            tau = ctx.realism_tau if method == "ours_realism" else None
             try:
                 res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n,
-                                         num_seeds=budget.num_seeds, rng_key=rng)
-                record("ours", res.images, res.stats.network_evaluations, time.perf_counter() - t0,
-                       f"seed steps {res.stats.seed_steps}, walker steps {res.stats.walker_steps}")
+                                         num_seeds=budget.num_seeds, realism_bound=tau, rng_key=rng)
+                record(method, res.images, res.stats.network_evaluations, time.perf_counter() - t0,
+                       f"seed steps {res.stats.seed_steps}, walker steps {res.stats.walker_steps}"
+                       + ("" if tau is None else f", realism r ≤ {tau:.3g}"))
             except InfeasibleBandError as err:
-                record("ours", np.zeros((0, 28, 28, 1)), 0, time.perf_counter() - t0,
+                record(method, np.zeros((0, 28, 28, 1)), 0, time.perf_counter() - t0,
                        "infeasible: " + str(err).splitlines()[0])
         elif method == "rejection":
             res = rejection(b.generator, single, ctx.draw_prior, np.asarray(cell.z1), np.asarray(cell.z2), budget.n,
@@ -294,7 +300,9 @@ def summary_table(rows: list[dict], keys=("in_band_rate", "vendi_judge", "vendi_
         groups.setdefault((r["kind"], r["band"], r["method"]), []).append(r)
     head = "| kind | band | method | cells | cells with no in-band sample | " + " | ".join(keys) + " |"
     lines = [head, "|" + "---|" * (5 + len(keys))]
-    for (kind, band, method), rs in groups.items():
+    blocks = list(dict.fromkeys((kind, band) for kind, band, _ in groups))  # in order of appearance
+    rank = lambda g: (blocks.index(g[0][:2]), METHODS.index(g[0][2]) if g[0][2] in METHODS else len(METHODS))  # noqa: E731
+    for (kind, band, method), rs in sorted(groups.items(), key=rank):
         cols = []
         for k in keys:
             v = np.array([np.nan if r[k] is None else r[k] for r in rs], float)

@@ -77,6 +77,11 @@ class Bands(NamedTuple):
         """Whether every constraint of ``f`` (…, p) lies in the band; shape (…)."""
         return jnp.all((f >= self.z1) & (f <= self.z2), axis=-1)
 
+    def distance(self, f: Array) -> Array:
+        """How far ``f`` (…, p) is outside the band, in band widths, summed over constraints; 0 inside."""
+        outside = jnp.maximum(jnp.maximum(self.z1 - f, f - self.z2), 0.0)
+        return jnp.sum(outside / (self.z2 - self.z1), axis=-1)
+
 
 def as_layer_dict(out: Any) -> Mapping[str, Array]:
     """A target's output as ``{layer name: activations}``; a bare array is ``{"output": …}``."""

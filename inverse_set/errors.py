@@ -26,7 +26,8 @@ class InfeasibleBandError(ValueError):
             lines.append(f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}]")
         lines.append(
             "Choose a band inside the reached range, widen the band, or raise "
-            "SeedConfig(max_steps=…)."
+            "SeedConfig(max_steps=…)"
+            + (", or a larger realism_bound." if any(c.startswith("realism") for c in self.constraints) else ".")
         )
         super().__init__("\n".join(lines))
 

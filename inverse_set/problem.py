@@ -20,6 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from inverse_set import realism
 from inverse_set.constraints import ConstraintIndices
 
 Array = jax.Array
@@ -34,6 +35,9 @@ class Problem(NamedTuple):
       activation: ``f(image, indices) -> (p,)`` from
         :func:`inverse_set.constraints.make_activation_fn`.
       code_low, code_high: bounds on the code (scalars or arrays; ±inf if none).
+      realism_constraint: append the realism residual r(c) = mean((E(G(c)) − c)²)
+        (:func:`inverse_set.realism.residual`) to f as one more constraint, the
+        last column; its band ``r ≤ τ`` is added by the sampler.
     """
 
     generator: Callable
@@ -41,6 +45,7 @@ class Problem(NamedTuple):
     activation: Callable
     code_low: Array | float = -jnp.inf
     code_high: Array | float = jnp.inf
+    realism_constraint: bool = False
 
     def project(self, codes: Array) -> Array:
         """Projection onto the code box (the bound constraints)."""
@@ -48,11 +53,14 @@ class Problem(NamedTuple):
 
 
 def forward(problem: Problem, codes: Array, indices: ConstraintIndices):
-    """``(φ, f)`` for a batch of codes: shapes (K, F) and (K, p)."""
+    """``(φ, f)`` for a batch of codes: shapes (K, F) and (K, p), p counting the realism constraint."""
 
     def one(code):
         image = problem.generator(code)
-        return jnp.ravel(problem.encoder(image)), problem.activation(image, indices)
+        phi, f = jnp.ravel(problem.encoder(image)), problem.activation(image, indices)
+        if problem.realism_constraint:
+            f = jnp.append(f, realism.residual(phi, code))
+        return phi, f
 
     return jax.vmap(one)(codes)
 

@@ -13,6 +13,7 @@ added to L_seed and L_sample keeps the codes where G was trained (PPGN's
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 Array = jax.Array
 
@@ -20,6 +21,11 @@ Array = jax.Array
 def gap(phi: Array, codes: Array) -> Array:
     """``E(G(c)) − c`` per code, (K, d)."""
     return phi - codes
+
+
+def residual(phi: Array, code: Array) -> Array:
+    """``r(c) = mean((E(G(c)) − c)²)`` for one code: the realism constraint's activation."""
+    return jnp.mean(jnp.square(gap(phi, code)))
 
 
 def gradients(phi: Array, codes: Array, weight: float) -> tuple[Array, Array]:

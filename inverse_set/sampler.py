@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import initialization
+from inverse_set import initialization, realism
 from inverse_set import seeds as seeds_lib
 from inverse_set import walker as walker_lib
 from inverse_set.constraints import Bands, ConstraintIndices, Unit, as_layer_dict, make_activation_fn, resolve
@@ -32,6 +32,8 @@ from inverse_set.seeds import SeedConfig
 from inverse_set.walker import WalkerConfig
 
 Array = jax.Array
+
+REALISM_LABEL = "realism r(c) = mean((E(G(c)) − c)²)"
 
 _WALKER_STATUS = {
     walker_lib.DONE: "complete",
@@ -52,7 +54,8 @@ class SamplerStats:
       acceptance_rate: fraction of the K walkers kept at each walker iteration
         (entry 0 is the seeds themselves).
       network_evaluations: forward+backward passes through G, E and the target,
-        counted per code: K × (seed evaluations + walker evaluations).
+        counted per code: K × (candidates per seed + seed steps + walker steps), each
+        initial candidate counted as one evaluation.
       compile_time_s, run_time_s: compilation (0 if cached) and run time.
       status: "complete", "stalled" or "out of walker steps".
       mu, lam: the frozen penalty μ* and multipliers λ* the walker used.
@@ -91,6 +94,8 @@ class InverseSetResult:
       z1, z2: (p,) the bands; ``constraints``: a label per constraint.
       n_requested: n.
       stats: :class:`SamplerStats`.
+      realism: (m,) the realism residual r(c) = mean((E(G(c)) − c)²) of each sample,
+        recomputed like the activations, when a realism bound τ was set (each ≤ τ).
     """
 
     codes: np.ndarray
@@ -103,6 +108,7 @@ class InverseSetResult:
     constraints: tuple[str, ...]
     n_requested: int
     stats: SamplerStats = field(repr=False)
+    realism: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.codes.shape[0]
@@ -157,8 +163,10 @@ class Sampler:
     :func:`make_sampler` (or let :func:`sample_inverse_set` do it).
     """
 
-    def __init__(self, problem, init_fn, n, num_seeds, num_features, seed_config, walker_config, progress):
+    def __init__(self, problem, init_fn, n, num_seeds, num_features, seed_config, walker_config, progress,
+                 realism_bound=None):
         self.problem = problem
+        self.realism_bound = realism_bound
         self.init_fn = init_fn
         self.n = n
         self.num_seeds = num_seeds
@@ -171,13 +179,26 @@ class Sampler:
 
     def _render_one(self, code, indices):
         image = self.problem.generator(code)
-        return image, self.problem.activation(image, indices)
+        if self.realism_bound is None:
+            return image, self.problem.activation(image, indices), jnp.zeros(())
+        residual = realism.residual(jnp.ravel(self.problem.encoder(image)), code)
+        return image, self.problem.activation(image, indices), residual
+
+    def bands(self, z1, z2) -> Bands:
+        """The bands of the neurons, and ``r ≤ τ`` (as ``[−τ, τ]``, r ≥ 0) for the realism constraint."""
+        z1, z2 = jnp.asarray(z1, jnp.float32), jnp.asarray(z2, jnp.float32)
+        if self.realism_bound is not None:
+            tau = jnp.full(z1.shape[:-1] + (1,), self.realism_bound, jnp.float32)
+            z1, z2 = jnp.concatenate([z1, -tau], axis=-1), jnp.concatenate([z2, tau], axis=-1)
+        return Bands(z1, z2)
 
     def run(self, rng_key: Array, z1: Array, z2: Array, indices: ConstraintIndices):
         """Seeds then walker for one problem; returns ``(SeedState, WalkerState)``."""
-        bands = Bands(jnp.asarray(z1, jnp.float32), jnp.asarray(z2, jnp.float32))
-        keys = jax.random.split(rng_key, self.num_seeds)
-        codes0 = jax.vmap(self.init_fn)(keys).astype(jnp.float32)
+        bands = self.bands(z1, z2)
+        keys = jax.random.split(rng_key, self.num_seeds * self.seed_config.candidates_per_seed)
+        candidates = jax.vmap(self.init_fn)(keys).astype(jnp.float32)
+        codes0 = seeds_lib.select_initial(self.problem, candidates, bands, indices, self.num_seeds,
+                                          self.seed_config.select)
         seed_cb = None if self._seed_cb is None else (lambda s: self._seed_cb(s, bands))
         seed_state = seeds_lib.run(self.seed_config, self.problem, codes0, bands, indices, seed_cb)
         walk_state = walker_lib.run(
@@ -242,7 +263,9 @@ class Sampler:
         seed_state = jax.device_get(seed_state)
         walk_state = jax.device_get(walk_state)
         k = self.num_seeds
+        bands = jax.device_get(self.bands(z1, z2))
         z1, z2 = np.asarray(z1, np.float32), np.asarray(z2, np.float32)
+        all_labels = (*labels, REALISM_LABEL) if self.realism_bound is not None else tuple(labels)
         if seed_state.status == seeds_lib.NON_FINITE:
             raise NonFiniteActivationError(
                 f"NaN or Inf appeared in the activations or encodings during the seed search "
@@ -250,9 +273,9 @@ class Sampler:
                 "large value) or bound the codes with code_bounds=(low, high)."
             )
         if seed_state.status != seeds_lib.FEASIBLE:
-            inside = int(np.sum(np.all((seed_state.f >= z1) & (seed_state.f <= z2), axis=-1)))
+            inside = int(np.sum(np.all((seed_state.f >= bands.z1) & (seed_state.f <= bands.z2), axis=-1)))
             raise InfeasibleBandError(
-                labels, z1, z2, seed_state.f_min, seed_state.f_max, int(seed_state.step), inside, k
+                all_labels, bands.z1, bands.z2, seed_state.f_min, seed_state.f_max, int(seed_state.step), inside, k
             )
         if walk_state.status == walker_lib.NON_FINITE:
             raise NonFiniteActivationError(
@@ -262,11 +285,13 @@ class Sampler:
             )
         m = int(walk_state.num_kept)
         codes = walk_state.kept_codes[:m]
-        images, acts = jax.device_get(self._render(codes, indices))
+        images, acts, residual = jax.device_get(self._render(codes, indices))
         # Never out of band: recompute the activations from the returned images.
         is_inside = np.all((acts >= z1) & (acts <= z2), axis=-1)
+        if self.realism_bound is not None:
+            is_inside &= residual <= self.realism_bound
         rejected = int(np.sum(~is_inside))
-        codes, images, acts = codes[is_inside], images[is_inside], acts[is_inside]
+        codes, images, acts, residual = codes[is_inside], images[is_inside], acts[is_inside], residual[is_inside]
         status = _WALKER_STATUS[int(walk_state.status)]
         iterations = int(walk_state.step) + 1
         stats = SamplerStats(
@@ -274,7 +299,9 @@ class Sampler:
             seed_outer_iterations=int(seed_state.num_outer),
             walker_steps=int(walk_state.step),
             acceptance_rate=walk_state.num_accepted[:iterations] / k,
-            network_evaluations=k * (int(seed_state.step) + 1 + iterations),
+            network_evaluations=k * (
+                self.seed_config.candidates_per_seed + int(seed_state.step) + 1 + iterations
+            ),
             compile_time_s=compile_time,
             run_time_s=run_time,
             status=status,
@@ -296,7 +323,8 @@ class Sampler:
             images=np.asarray(images),
             activations=np.asarray(acts),
             seeds=np.asarray(seed_state.codes),
-            seed_activations=np.asarray(seed_state.f),
+            seed_activations=np.asarray(seed_state.f[:, : len(z1)]),
+            realism=np.asarray(residual) if self.realism_bound is not None else None,
             z1=z1,
             z2=z2,
             constraints=tuple(labels),
@@ -403,6 +431,7 @@ def make_sampler(
     code_bounds: tuple | None = None,
     seed_config: SeedConfig = SeedConfig(),
     walker_config: WalkerConfig = WalkerConfig(),
+    realism_bound: float | None = None,
     progress: bool = False,
 ):
     """Build (or fetch from a small cache) the :class:`Sampler` for a problem structure.
@@ -413,6 +442,8 @@ def make_sampler(
     """
     n = _check_count("n", n, "the number of samples")
     num_seeds = _check_count("num_seeds", num_seeds, "K, the number of seeds and walkers")
+    _check_count("SeedConfig.candidates_per_seed", seed_config.candidates_per_seed,
+                 "initial codes drawn per seed; 1 is the paper")
     neurons = _as_list(neuron)
     if isinstance(init, (int, np.integer)) and not isinstance(init, bool):
         init = _cached_gaussian(int(init))
@@ -424,6 +455,8 @@ def make_sampler(
     for name, fn in (("generator", generator), ("encoder", encoder)):
         if not callable(fn):
             raise TypeError(f"{name} must be a callable taking one example, got {fn!r}.")
+    if seed_config.select not in ("alive", "nearest"):
+        raise ValueError(f"SeedConfig.select must be 'alive' or 'nearest', got {seed_config.select!r}.")
     if seed_config.repulsion not in ("squared", "rbf") or walker_config.repulsion not in ("squared", "rbf"):
         raise ValueError("repulsion must be 'squared' or 'rbf'.")
     if walker_config.repel_from not in ("last", "all"):
@@ -437,10 +470,17 @@ def make_sampler(
     if len(code_spec.shape) != 1:
         raise ValueError(f"init must return one code vector of shape (d,), got shape {code_spec.shape}.")
     image, num_features, layers = _layer_shapes(generator, encoder, target, code_spec, needs_target)
-    if (seed_config.realism_weight or walker_config.realism_weight) and num_features != code_spec.shape[0]:
+    if realism_bound is not None and not (isinstance(realism_bound, (int, float, np.floating))
+                                          and not isinstance(realism_bound, bool) and realism_bound > 0):
+        raise ValueError(f"realism_bound must be a positive number τ (r(c) ≤ τ) or None, got {realism_bound!r}.")
+    if realism_bound is not None and np.isinf(realism_bound):
+        realism_bound = None  # r ≤ ∞: no constraint
+    uses_realism = seed_config.realism_weight or walker_config.realism_weight or realism_bound is not None
+    if uses_realism and num_features != code_spec.shape[0]:
         raise ValueError(
-            f"realism_weight needs an encoder whose output lives in the code space: E(G(c)) has "
-            f"{num_features} entries but codes have {code_spec.shape[0]}. Set realism_weight=0."
+            f"realism_weight and realism_bound need an encoder whose output lives in the code space: E(G(c)) "
+            f"has {num_features} entries but codes have {code_spec.shape[0]}. Set realism_weight=0 and "
+            "realism_bound=None."
         )
     specs, indices, labels = resolve(neurons, layers)
     for spec, label in zip(specs, labels):
@@ -453,7 +493,7 @@ def make_sampler(
                 raise ValueError(f"neuron {label} must return a scalar, got shape {out.shape}.")
 
     key = (generator, encoder, target, specs, init, n, num_seeds, _bounds_key(code_bounds),
-           seed_config, walker_config, bool(progress))
+           seed_config, walker_config, realism_bound, bool(progress))
     sampler = _CACHE.get(key)
     if sampler is None:
         low, high = (-np.inf, np.inf) if code_bounds is None else code_bounds
@@ -463,8 +503,10 @@ def make_sampler(
             activation=make_activation_fn(specs, target),
             code_low=-jnp.inf if low is None else jnp.asarray(low, jnp.float32),
             code_high=jnp.inf if high is None else jnp.asarray(high, jnp.float32),
+            realism_constraint=realism_bound is not None,
         )
-        sampler = Sampler(problem, init, n, num_seeds, num_features, seed_config, walker_config, progress)
+        sampler = Sampler(problem, init, n, num_seeds, num_features, seed_config, walker_config, progress,
+                          None if realism_bound is None else float(realism_bound))
         _CACHE[key] = sampler
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -499,6 +541,7 @@ class DefaultModels(NamedTuple):
     seed_config: SeedConfig
     walker_config: WalkerConfig
     code_bounds: tuple
+    realism_bound: float | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -528,7 +571,8 @@ def default_models() -> DefaultModels:
     )
 
 
-def _models(generator, encoder, target, init, code_bounds, class_names, seed_config, walker_config):
+def _models(generator, encoder, target, init, code_bounds, class_names, seed_config, walker_config,
+            realism_bound=None):
     """Fill in the bundled models and their settings when no models are given; else the paper's settings."""
     if generator is None and encoder is None and target is None:
         d = default_models()
@@ -540,6 +584,7 @@ def _models(generator, encoder, target, init, code_bounds, class_names, seed_con
             code_bounds=d.code_bounds if code_bounds is None else code_bounds,
             seed_config=d.seed_config if seed_config is None else seed_config,
             walker_config=d.walker_config if walker_config is None else walker_config,
+            realism_bound=d.realism_bound if realism_bound is None else realism_bound,
         ), d.bundle.class_names if class_names is None else class_names
     missing = [name for name, v in (("generator", generator), ("encoder", encoder), ("init", init)) if v is None]
     if missing:
@@ -551,6 +596,7 @@ def _models(generator, encoder, target, init, code_bounds, class_names, seed_con
         generator=generator, encoder=encoder, target=target, init=init, code_bounds=code_bounds,
         seed_config=SeedConfig() if seed_config is None else seed_config,
         walker_config=WalkerConfig() if walker_config is None else walker_config,
+        realism_bound=realism_bound,
     ), class_names
 
 
@@ -580,6 +626,7 @@ def sample_inverse_set(
     class_names: Sequence[str] | None = None,
     seed_config: SeedConfig | None = None,
     walker_config: WalkerConfig | None = None,
+    realism_bound: float | None = None,
     rng_key: Any = None,
     progress: bool = False,
 ) -> InverseSetResult:
@@ -608,6 +655,10 @@ def sample_inverse_set(
       class_names: names of the output units, so neurons can be given by name.
       seed_config, walker_config: solver settings (default: the paper's, or those of
         :func:`default_models` for the bundled models).
+      realism_bound: τ of the realism constraint r(c) = mean((E(G(c)) − c)²) ≤ τ, one
+        more augmented-Lagrangian constraint that every sample also satisfies (needs
+        codes in E's space, as for a DGN-style generator). None: off for your own
+        models, the bundled models' τ for them; ``math.inf``: off.
       rng_key: a JAX key or int seed; the same key gives the same samples.
       progress: show progress bars.
 
@@ -628,7 +679,7 @@ def sample_inverse_set(
       True
     """
     models, class_names = _models(generator, encoder, target, init, code_bounds, class_names, seed_config,
-                                  walker_config)
+                                  walker_config, realism_bound)
     neurons = [_by_name(x, class_names) for x in _as_list(neuron)]
     sampler, indices, labels = make_sampler(neurons, n, num_seeds=num_seeds, progress=progress, **models)
     lo, hi = check_bands(z1, z2, len(labels), labels)
@@ -659,7 +710,8 @@ def sample_inverse_sets(
         raise ValueError(
             f"neurons, z1 and z2 must have one entry per problem; got {len(neurons)}, {len(z1)}, {len(z2)}."
         )
-    names = ("generator", "encoder", "target", "init", "code_bounds", "class_names", "seed_config", "walker_config")
+    names = ("generator", "encoder", "target", "init", "code_bounds", "class_names", "seed_config", "walker_config",
+             "realism_bound")
     models, class_names = _models(*(kwargs.pop(k, None) for k in names))
     built = [
         make_sampler([_by_name(x, class_names) for x in _as_list(nb)], n, **models, **kwargs) for nb in neurons

@@ -28,7 +28,7 @@ import optax
 
 from inverse_set import lagrangian, realism, repulsion
 from inverse_set.constraints import Bands, ConstraintIndices
-from inverse_set.problem import Problem, pullback
+from inverse_set.problem import Problem, forward, pullback
 
 Array = jax.Array
 
@@ -54,6 +54,11 @@ class SeedConfig:
         0 is the paper. Needs an encoder whose output lives in the code space.
       stop_when_inside: stop as soon as all K are in band (the seeds); ``False``
         runs all ``max_steps`` (the full joint problem of eq. 5, sec. 4.3).
+      candidates_per_seed, select: draw this many initial codes per seed and start
+        from K of them chosen by ``select`` (:func:`select_initial`): ``"alive"``
+        (the first K whose violated constraints have a gradient: a ReLU unit at 0
+        has none to climb) or ``"nearest"`` (the K nearest the band). 1 is the
+        paper; each candidate costs one network evaluation.
     """
 
     num_inner_steps: int = 100
@@ -69,6 +74,8 @@ class SeedConfig:
     repulsion: str = "squared"
     stop_when_inside: bool = True
     realism_weight: float = 0.0
+    candidates_per_seed: int = 4
+    select: str = "alive"
 
 
 class SeedState(NamedTuple):
@@ -84,6 +91,29 @@ class SeedState(NamedTuple):
     inner_step: Array  # steps into the current inner solve
     num_outer: Array  # multiplier updates done
     status: Array  # RUNNING, FEASIBLE, MAX_STEPS or NON_FINITE
+
+
+def select_initial(
+    problem: Problem, candidates: Array, bands: Bands, indices: ConstraintIndices, k: int, rule: str = "alive"
+) -> Array:
+    """The k candidate codes the seed search starts from.
+
+    ``"alive"``: in draw order, first the candidates where every constraint outside
+    its band has a non-zero gradient (a seed there can climb; a ReLU unit at 0
+    cannot), then the others. ``"nearest"``: the k nearest the band, distance in
+    band widths (draw order breaks ties).
+    """
+    codes = problem.project(candidates)
+    if rule == "nearest":
+        _, f = forward(problem, codes, indices)
+        score = jnp.where(jnp.isfinite(f).all(axis=-1), bands.distance(f), jnp.inf)
+    else:
+        f_of = lambda c: forward(problem, c[None], indices)[1][0]  # noqa: E731
+        f, jac = jax.vmap(lambda c: (f_of(c), jax.jacrev(f_of)(c)))(codes)  # (M, p), (M, p, d)
+        outside = (f < bands.z1) | (f > bands.z2)  # (M, p)
+        stuck = outside & (jnp.max(jnp.abs(jac), axis=-1) == 0)
+        score = (jnp.any(stuck, axis=-1) | ~jnp.isfinite(f).all(axis=-1)).astype(jnp.float32)
+    return candidates[jnp.argsort(score, stable=True)[:k]]
 
 
 def init(config: SeedConfig, codes: Array, num_constraints: int) -> SeedState:

@@ -57,8 +57,9 @@ def test_reduced_benchmark_our_rate_is_one_and_measures_are_in_range():
     for cell in cells:
         r, samples = bm.run_cell(ctx, cell, budget, bm.METHODS, log=lambda *_: None)
         rows += r
-    ours = [r for r in rows if r["method"] == "ours"]
-    assert len(ours) == 2 and all(r["in_band_rate"] == 1.0 and r["n_in_band"] == 30 for r in ours)
+    ours = [r for r in rows if r["method"] in ("ours", "ours_realism")]
+    assert len(ours) == 4 and all(r["in_band_rate"] == 1.0 and r["n_in_band"] == 30 for r in ours)
+    assert 0 < ctx.realism_tau < 1
     assert {r["method"] for r in rows} == set(bm.METHODS)
     for r in rows:
         assert 0.0 <= r["in_band_rate"] <= 1.0

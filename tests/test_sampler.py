@@ -85,7 +85,8 @@ def test_statistics_are_reported():
     assert s.acceptance_rate.shape == (s.walker_steps + 1,)
     assert s.acceptance_rate[0] == 1.0  # the seeds themselves
     assert 0 < s.mean_acceptance_rate <= 1
-    assert s.network_evaluations == 10 * (s.seed_steps + 1 + s.walker_steps + 1)
+    candidates = SeedConfig().candidates_per_seed
+    assert s.network_evaluations == 10 * (candidates + s.seed_steps + 1 + s.walker_steps + 1)
     assert s.run_time_s > 0 and s.compile_time_s >= 0
 
 
@@ -231,6 +232,20 @@ def test_bad_bands(z1, z2, match):
         sample_inverse_set(NEURON1, z1, z2, n=10, **COMMON)
 
 
+@pytest.mark.parametrize("select", ["alive", "nearest"])
+def test_seeds_start_from_candidates_where_a_relu_unit_is_alive(select):
+    # relu(w·c − 1.5): dead (no gradient) for most Gaussian codes, alive for about 7% of them.
+    w = jnp.asarray(W1 / np.linalg.norm(W1))
+    relu_unit = lambda x: jax.nn.relu(w @ x - 1.5)  # noqa: E731
+    setup = dict(generator=IDENTITY, encoder=IDENTITY, init=initialization.gaussian(D))
+    with pytest.raises(InfeasibleBandError, match="seeds inside"):
+        sample_inverse_set(relu_unit, 0.5, 1.0, n=20, rng_key=0, seed_config=SeedConfig(
+            candidates_per_seed=1, max_steps=300), **setup)
+    res = sample_inverse_set(relu_unit, 0.5, 1.0, n=20, rng_key=0, seed_config=SeedConfig(
+        candidates_per_seed=64, select=select, max_steps=300), **setup)
+    assert len(res) == 20 and ((res.activations >= 0.5) & (res.activations <= 1.0)).all()
+
+
 def test_bad_counts():
     with pytest.raises(ValueError, match="n must be ≥ 1"):
         sample_inverse_set(NEURON1, 0.4, 0.6, n=0, **COMMON)
@@ -238,6 +253,10 @@ def test_bad_counts():
         sample_inverse_set(NEURON1, 0.4, 0.6, n=10, num_seeds=0, **COMMON)
     with pytest.raises(TypeError, match="n must be a positive int"):
         sample_inverse_set(NEURON1, 0.4, 0.6, n=2.5, **COMMON)
+    with pytest.raises(ValueError, match="candidates_per_seed must be ≥ 1"):
+        sample_inverse_set(NEURON1, 0.4, 0.6, n=10, seed_config=SeedConfig(candidates_per_seed=0), **COMMON)
+    with pytest.raises(ValueError, match="select must be 'alive' or 'nearest'"):
+        sample_inverse_set(NEURON1, 0.4, 0.6, n=10, seed_config=SeedConfig(select="best"), **COMMON)
 
 
 def test_mismatched_lengths():
@@ -277,7 +296,7 @@ def test_unreachable_band_reports_the_reached_range():
 
 
 def test_realism_term_needs_codes_in_encoder_space():
-    with pytest.raises(ValueError, match="realism_weight needs an encoder"):
+    with pytest.raises(ValueError, match="realism_weight and realism_bound need an encoder"):
         sample_inverse_set(NEURON1, 0.4, 0.6, n=10, generator=jax.nn.sigmoid, encoder=lambda x: x[:3],
                            init=TIGHT_INIT, walker_config=WalkerConfig(realism_weight=1.0))
 
@@ -290,3 +309,27 @@ def test_realism_term_pulls_codes_towards_fixed_points_of_e_g():
     gap = lambda r: np.abs(np_sigmoid(r.codes) - r.codes).mean()  # noqa: E731
     assert gap(real) < 0.75 * gap(plain)  # measured 0.32 vs 0.54
     assert in_slab(real.images, W1, B1, 0.45 - 1e-6, 0.6 + 1e-6).all()
+
+
+def test_realism_constraint_holds_for_every_sample():
+    # E(G(c)) = sigmoid(c), so r(c) = mean((sigmoid(c) − c)²); r ≤ τ is one more constraint.
+    tau = 0.1
+    residual = lambda codes: ((np_sigmoid(codes.astype(np.float64)) - codes) ** 2).mean(axis=1)  # noqa: E731
+    kw = dict(n=60, rng_key=0, generator=jax.nn.sigmoid, encoder=IDENTITY, init=initialization.gaussian(D))
+    free = sample_inverse_set(NEURON1, 0.45, 0.6, **kw)
+    assert free.realism is None and (residual(free.codes) > tau).mean() > 0.2  # the bound has work to do
+    res = sample_inverse_set(NEURON1, 0.45, 0.6, realism_bound=tau, **kw)
+    assert len(res) == 60 and res.activations.shape == (60, 1) and len(res.constraints) == 1
+    assert (residual(res.codes) <= tau + 1e-6).all()
+    np.testing.assert_allclose(res.realism, residual(res.codes), rtol=1e-4, atol=1e-6)
+    assert in_slab(res.images, W1, B1, 0.45 - 1e-6, 0.6 + 1e-6).all()
+
+
+def test_realism_constraint_input_and_infeasibility():
+    kw = dict(n=10, rng_key=0, generator=jax.nn.sigmoid, encoder=IDENTITY, init=initialization.gaussian(D))
+    with pytest.raises(ValueError, match="realism_bound must be a positive number"):
+        sample_inverse_set(NEURON1, 0.45, 0.6, realism_bound=-1.0, **kw)
+    # r ≤ 1e-4 holds only near the fixed point c ≈ 0.66 of every coordinate, where the neuron is
+    # about 0.62 > 0.6: the intersection with the band is empty.
+    with pytest.raises(InfeasibleBandError, match="realism r"):
+        sample_inverse_set(NEURON1, 0.45, 0.6, realism_bound=1e-4, seed_config=SeedConfig(max_steps=200), **kw)
