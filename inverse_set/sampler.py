@@ -180,8 +180,9 @@ class Sampler:
     def _render_one(self, code, indices):
         image = self.problem.generator(code)
         if self.realism_bound is None:
-            return image, self.problem.activation(image, indices), jnp.zeros(())
-        residual = realism.residual(jnp.ravel(self.problem.encoder(image)), code)
+            residual = jnp.zeros(())
+        else:
+            residual = realism.residual(jnp.ravel(self.problem.encoder(image)), code)
         return image, self.problem.activation(image, indices), residual
 
     def bands(self, z1, z2) -> Bands:

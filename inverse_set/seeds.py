@@ -108,8 +108,11 @@ def select_initial(
         _, f = forward(problem, codes, indices)
         score = jnp.where(jnp.isfinite(f).all(axis=-1), bands.distance(f), jnp.inf)
     else:
-        f_of = lambda c: forward(problem, c[None], indices)[1][0]  # noqa: E731
-        f, jac = jax.vmap(lambda c: (f_of(c), jax.jacrev(f_of)(c)))(codes)  # (M, p), (M, p, d)
+        def f_twice(c):  # f as the output to differentiate and as the aux value
+            f = forward(problem, c[None], indices)[1][0]
+            return f, f
+
+        jac, f = jax.vmap(jax.jacrev(f_twice, has_aux=True))(codes)  # (M, p, d), (M, p)
         outside = (f < bands.z1) | (f > bands.z2)  # (M, p)
         stuck = outside & (jnp.max(jnp.abs(jac), axis=-1) == 0)
         score = (jnp.any(stuck, axis=-1) | ~jnp.isfinite(f).all(axis=-1)).astype(jnp.float32)
