@@ -52,17 +52,18 @@ class Problem(NamedTuple):
         return jnp.clip(codes, self.code_low, self.code_high)
 
 
+def evaluate(problem: Problem, code: Array, indices: ConstraintIndices):
+    """``(x, φ, f)`` for one code: the image, its encoding and every constraint (realism last)."""
+    image = problem.generator(code)
+    phi, f = jnp.ravel(problem.encoder(image)), problem.activation(image, indices)
+    if problem.realism_constraint:
+        f = jnp.append(f, realism.residual(phi, code))
+    return image, phi, f
+
+
 def forward(problem: Problem, codes: Array, indices: ConstraintIndices):
     """``(φ, f)`` for a batch of codes: shapes (K, F) and (K, p), p counting the realism constraint."""
-
-    def one(code):
-        image = problem.generator(code)
-        phi, f = jnp.ravel(problem.encoder(image)), problem.activation(image, indices)
-        if problem.realism_constraint:
-            f = jnp.append(f, realism.residual(phi, code))
-        return phi, f
-
-    return jax.vmap(one)(codes)
+    return jax.vmap(lambda code: evaluate(problem, code, indices)[1:])(codes)
 
 
 def pullback(problem: Problem, codes: Array, indices: ConstraintIndices):

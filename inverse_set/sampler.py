@@ -22,12 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import initialization, realism
+from inverse_set import initialization
 from inverse_set import seeds as seeds_lib
 from inverse_set import walker as walker_lib
 from inverse_set.constraints import Bands, ConstraintIndices, Unit, as_layer_dict, make_activation_fn, resolve
 from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError
-from inverse_set.problem import Problem
+from inverse_set.problem import Problem, evaluate
 from inverse_set.seeds import SeedConfig
 from inverse_set.walker import WalkerConfig
 
@@ -178,12 +178,8 @@ class Sampler:
         self._render = jax.jit(jax.vmap(self._render_one, in_axes=(0, None)))
 
     def _render_one(self, code, indices):
-        image = self.problem.generator(code)
-        if self.realism_bound is None:
-            residual = jnp.zeros(())
-        else:
-            residual = realism.residual(jnp.ravel(self.problem.encoder(image)), code)
-        return image, self.problem.activation(image, indices), residual
+        image, _, f = evaluate(self.problem, code, indices)
+        return image, f
 
     def bands(self, z1, z2) -> Bands:
         """The bands of the neurons, and ``r ≤ τ`` (as ``[−τ, τ]``, r ≥ 0) for the realism constraint."""
@@ -286,13 +282,12 @@ class Sampler:
             )
         m = int(walk_state.num_kept)
         codes = walk_state.kept_codes[:m]
-        images, acts, residual = jax.device_get(self._render(codes, indices))
-        # Never out of band: recompute the activations from the returned images.
-        is_inside = np.all((acts >= z1) & (acts <= z2), axis=-1)
-        if self.realism_bound is not None:
-            is_inside &= residual <= self.realism_bound
+        images, f = jax.device_get(self._render(codes, indices))
+        # Never out of band: recompute the activations (and realism) from the returned codes' images.
+        is_inside = np.all((f >= bands.z1) & (f <= bands.z2), axis=-1)
         rejected = int(np.sum(~is_inside))
-        codes, images, acts, residual = codes[is_inside], images[is_inside], acts[is_inside], residual[is_inside]
+        codes, images, f = codes[is_inside], images[is_inside], f[is_inside]
+        acts = f[:, : len(z1)]
         status = _WALKER_STATUS[int(walk_state.status)]
         iterations = int(walk_state.step) + 1
         stats = SamplerStats(
@@ -325,7 +320,7 @@ class Sampler:
             activations=np.asarray(acts),
             seeds=np.asarray(seed_state.codes),
             seed_activations=np.asarray(seed_state.f[:, : len(z1)]),
-            realism=np.asarray(residual) if self.realism_bound is not None else None,
+            realism=np.asarray(f[:, -1]) if self.realism_bound is not None else None,
             z1=z1,
             z2=z2,
             constraints=tuple(labels),
