@@ -1,0 +1,63 @@
+"""Fixed-key sampling cases whose codes are recorded in tests/golden/same_key.npz.
+
+Each case returns a list of results. The calls may follow the API as it changes;
+the problems, keys and settings must not.
+"""
+
+import jax
+import numpy as np
+
+from inverse_set import Unit, initialization, sample_inverse_set, sample_inverse_sets
+
+D = 8
+W1 = np.array([1.5, -2.0, 1.0, 0.5, -1.0, 2.0, 0.0, 1.0], np.float32)
+W2 = np.array([0.0, 1.0, 2.0, -1.5, 1.0, 0.0, -1.0, 0.5], np.float32)
+
+
+def _neuron(w):
+    b = -float(w.sum()) / 2
+    return lambda x: jax.nn.sigmoid(x @ w + b)
+
+
+NEURON1, NEURON2 = _neuron(W1), _neuron(W2)
+SLAB = dict(generator=jax.nn.sigmoid, encoder=lambda x: x, init=initialization.gaussian(D, scale=0.1))
+
+
+def slab():
+    return [sample_inverse_set(NEURON1, 0.55, 0.7, n=200, rng_key=1, **SLAB)]
+
+
+def slab_intersection():
+    return [sample_inverse_set([NEURON1, NEURON2], [0.5, 0.3], [0.7, 0.5], n=100, rng_key=2, **SLAB)]
+
+
+def slab_batch():
+    return sample_inverse_sets([NEURON1, NEURON1], [[0.4], [0.6]], [[0.5], [0.75]], n=60, rng_key=5, **SLAB)
+
+
+def slab_realism_bound():
+    return [sample_inverse_set(NEURON1, 0.45, 0.6, n=60, rng_key=0, realism_bound=0.1, **SLAB)]
+
+
+def bundled_class():
+    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0)]
+
+
+def bundled_intersection():
+    return [sample_inverse_set([Unit("fc6", 46), "Sneaker"], [4.0, 7.6939], [7.8194, 10.3177], n=60, rng_key=1)]
+
+
+def bundled_hidden():
+    return [sample_inverse_set(Unit("fc6", 46), 4.0, 7.8194, n=60, rng_key=3)]
+
+
+def bundled_batch():
+    return sample_inverse_sets(["Bag", "Dress"], [[9.5094], [4.8078]], [[14.4364], [7.7691]], n=60, rng_key=4)
+
+
+def bundled_realism_bound():
+    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0, realism_bound=0.0674)]
+
+
+CASES = {f.__name__: f for f in (slab, slab_intersection, slab_batch, slab_realism_bound, bundled_class,
+                                  bundled_intersection, bundled_hidden, bundled_batch, bundled_realism_bound)}
