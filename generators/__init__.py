@@ -18,7 +18,6 @@ Example:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
@@ -28,25 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
-from .models import CODE_DIM, VAE_LATENT_DIM, Classifier, Generator, Judge, VAE
+from .manifest import WEIGHTS_DIR, WeightsError
+from .models import CODE_DIM, MODELS, VAE_LATENT_DIM, Classifier, Judge, VAE, init_params
 
 __all__ = ["Bundle", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "WEIGHTS_DIR"]
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHT_FILES = {
-    "classifier": "classifier.msgpack",
-    "judge": "judge.msgpack",
-    "generator": "generator.msgpack",
-    "vae": "vae.msgpack",
-}
-STATS_FILE = "stats.json"
-MANIFEST_FILE = "manifest.json"
-_REGENERATE = "regenerate the weights with `python -m generators.train` (writes generators/weights/)"
-
-
-class WeightsError(ValueError):
-    """A weight, statistics or manifest file is missing, corrupted or does not match the manifest."""
 
 
 class Bundle(NamedTuple):
@@ -92,49 +78,17 @@ class Bundle(NamedTuple):
     params: Mapping[str, Any]
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _read_verified(directory: Path, fname: str, manifest) -> bytes:
-    path = directory / fname
-    entry = manifest.get("files", {}).get(fname)
-    if entry is None:
-        raise WeightsError(f"{path}: not listed in {directory / MANIFEST_FILE}; {_REGENERATE}")
-    if not path.is_file():
-        raise WeightsError(f"{path}: file missing; {_REGENERATE}")
-    data = path.read_bytes()
-    if len(data) != entry["bytes"] or _sha256(data) != entry["sha256"]:
-        raise WeightsError(
-            f"{path}: corrupted or mismatched (size {len(data)} vs {entry['bytes']} bytes expected, "
-            f"sha256 does not match the manifest); {_REGENERATE}"
-        )
-    return data
-
-
-def _templates():
-    key = jax.random.PRNGKey(0)
-    x = jnp.zeros((1, 28, 28, 1))
-    modules = {"classifier": Classifier(), "judge": Judge(), "generator": Generator(), "vae": VAE()}
-    shapes = {
-        "classifier": jax.eval_shape(lambda: modules["classifier"].init(key, x)),
-        "judge": jax.eval_shape(lambda: modules["judge"].init(key, x)),
-        "generator": jax.eval_shape(lambda: modules["generator"].init(key, jnp.zeros((1, CODE_DIM)))),
-        "vae": jax.eval_shape(lambda: modules["vae"].init(key, x, key)),
-    }
-    return modules, shapes
-
-
-def _restore(template_shapes, data: bytes, path: Path):
+def _restore(name: str, data: bytes, path: Path):
+    template_shapes = jax.eval_shape(lambda key: init_params(name, key), jax.random.PRNGKey(0))
     try:
         raw = flax.serialization.msgpack_restore(data)
         template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), template_shapes)
         params = flax.serialization.from_state_dict(template, raw)
     except Exception as e:  # malformed msgpack / wrong structure
-        raise WeightsError(f"{path}: cannot be deserialised ({type(e).__name__}: {e}); {_REGENERATE}") from e
+        raise WeightsError(f"{path}: cannot be deserialised ({type(e).__name__}: {e}); {mf.REGENERATE}") from e
     for got, want in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(template_shapes)):
         if np.shape(got) != tuple(want.shape):
-            raise WeightsError(f"{path}: parameter shape {np.shape(got)} != expected {want.shape}; {_REGENERATE}")
+            raise WeightsError(f"{path}: parameter shape {np.shape(got)} != expected {want.shape}; {mf.REGENERATE}")
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 
@@ -155,23 +109,14 @@ def load(name: str = "fashion", weights_dir=None) -> Bundle:
     if name != "fashion":
         raise ValueError(f"unknown zoo {name!r}; available: 'fashion'")
     directory = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
-    mpath = directory / MANIFEST_FILE
-    if not mpath.is_file():
-        raise WeightsError(f"{mpath}: manifest missing; {_REGENERATE}")
+    manifest = mf.read(directory)
+    modules = {name: cls() for name, cls in MODELS.items()}
+    params = {name: _restore(name, mf.read_verified(directory, fname, manifest), directory / fname)
+              for name, fname in mf.WEIGHT_FILES.items()}
     try:
-        manifest = json.loads(mpath.read_text())
+        stats = json.loads(mf.read_verified(directory, mf.STATS_FILE, manifest).decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{mpath}: not valid JSON ({e}); {_REGENERATE}") from e
-
-    modules, shapes = _templates()
-    params = {}
-    for key, fname in WEIGHT_FILES.items():
-        data = _read_verified(directory, fname, manifest)
-        params[key] = _restore(shapes[key], data, directory / fname)
-    try:
-        stats = json.loads(_read_verified(directory, STATS_FILE, manifest).decode())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{directory / STATS_FILE}: not valid JSON ({e}); {_REGENERATE}") from e
+        raise WeightsError(f"{directory / mf.STATS_FILE}: not valid JSON ({e}); {mf.REGENERATE}") from e
     code = {k: np.asarray(v, dtype=np.float32) for k, v in stats["code"].items() if k != "code_sq_mean"}
 
     clf, judge, gen, vae = (modules[k] for k in ("classifier", "judge", "generator", "vae"))

@@ -166,3 +166,18 @@ class VAE(nn.Module):
         eps = jax.random.normal(rng_key, mu.shape)
         z = mu + jnp.exp(0.5 * logvar) * eps
         return self.decode_logits(z), mu, logvar
+
+
+MODELS = {"classifier": Classifier, "judge": Judge, "generator": Generator, "vae": VAE}
+
+
+def init_params(name: str, key):
+    """Initial parameters of a zoo model (the template of its weights when ``key`` is fixed)."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    model = MODELS[name]()
+    if name == "generator":
+        return model.init(key, jnp.zeros((1, CODE_DIM)))
+    if name == "vae":
+        return model.init(key, jnp.zeros((1,) + IMAGE_SHAPE), key)
+    return model.init(key, jnp.zeros((1,) + IMAGE_SHAPE))

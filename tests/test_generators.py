@@ -16,7 +16,9 @@ import generators
 from generators import WeightsError, load
 from generators.data import load_fashion_mnist
 from generators.models import Classifier, Generator, Judge, VAE
-from generators import train as T
+from generators import training as T
+from generators.evaluation import evaluate_generator
+from inverse_set.batching import chunked
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,8 @@ def test_data():
     return load_fashion_mnist("test")
 
 
-def _batched(fn, x, batch=1000):
-    f = jax.jit(jax.vmap(fn))
-    return np.concatenate([np.asarray(f(jnp.asarray(x[i : i + batch]))) for i in range(0, len(x), batch)])
+def _batched(fn, x):
+    return chunked(fn)(x)
 
 
 # ------------------------------------------------------------------ loading
@@ -238,7 +239,7 @@ def test_generator_robustness_off_manifold(bundle, test_data):
     """
     x, y = test_data
     code = {k: np.asarray(v, np.float32) for k, v in bundle.stats["code"].items() if k != "code_sq_mean"}
-    ev = T.evaluate_generator(
+    ev = evaluate_generator(
         bundle.params["generator"], bundle.params["classifier"], bundle.params["judge"], x, y, code,
         quick=True, n=2000, n_ref=2000, seed=1,
     )
@@ -282,7 +283,7 @@ def test_classifier_train_step(model_cls, tiny_batch):
     x, y = tiny_batch
     model = model_cls()
     params = model.init(jax.random.PRNGKey(0), x[:1])
-    tx = T._adam(1e-3, 10)
+    tx = T.adam(1e-3, 10)
     state = T.init_state(params, tx)
     new, m = T.classifier_train_step(state, x, y, jax.random.PRNGKey(1), model=model, tx=tx)
     assert np.isfinite(float(m["loss"]))
@@ -294,7 +295,7 @@ def test_vae_train_step(tiny_batch):
     x, _ = tiny_batch
     model = VAE()
     params = model.init(jax.random.PRNGKey(0), x[:1], jax.random.PRNGKey(1))
-    tx = T._adam(1e-3, 10)
+    tx = T.adam(1e-3, 10)
     state = T.init_state(params, tx)
     new, m = T.vae_train_step(state, x, jax.random.PRNGKey(2), model=model, tx=tx)
     assert np.isfinite(float(m["loss"])) and float(m["kl"]) >= 0
@@ -304,10 +305,10 @@ def test_vae_train_step(tiny_batch):
 def test_generator_train_step(bundle, tiny_batch):
     x, _ = tiny_batch
     params = Generator().init(jax.random.PRNGKey(0), jnp.zeros((1, 256)))
-    tx = T._adam(1e-3, 10)
+    tx = T.adam(1e-3, 10)
     state = T.init_state(params, tx)
     new, m = T.generator_train_step(
-        state, bundle.params["classifier"], x, jax.random.PRNGKey(3),
+        state, x, jax.random.PRNGKey(3), bundle.params["classifier"],
         jnp.asarray(bundle.code_std), jnp.asarray(float(bundle.stats["code"]["code_sq_mean"])), tx=tx,
     )
     assert np.isfinite(float(m["loss"])) and float(m["feat"]) >= 0
