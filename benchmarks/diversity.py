@@ -3,7 +3,7 @@
 For every class neuron of the bundled classifier and bands centred on the 50th,
 95th and 99.9th percentile of the class's own test-image logits, run every
 method at the same n and measure its samples in the judge's feature space (see
-inverse_set/benchmark.py). Also two intersections and two hidden units (our
+benchmarks/harness.py). Also two intersections and two hidden units (our
 method and rejection sampling; the other baselines target one class unit).
 
     python benchmarks/diversity.py                        # the full run (n = 500)
@@ -28,7 +28,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from inverse_set import benchmark as bm
+import harness as bm
+from inverse_set.constraints import in_band
 from inverse_set.viz import image_grid
 
 
@@ -41,7 +42,7 @@ def grid(cell, samples, rows_methods, ctx, path):
         if images is None or len(images) == 0:
             continue
         acts = batched(images).reshape(len(images), -1)
-        inside = np.all((acts >= z1) & (acts <= z2), axis=1)
+        inside = in_band(acts, z1, z2)
         # ten samples spread over the run, in-band ones first
         order = np.concatenate([np.flatnonzero(inside), np.flatnonzero(~inside)])
         pick = order[np.linspace(0, max(inside.sum(), 10) - 1, 10).astype(int).clip(0, len(order) - 1)]
@@ -85,7 +86,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     ctx = bm.Context()
     classes = [int(c) for c in args.classes.split(",") if c]
-    cells = bm.class_cells(ctx.bundle.stats, classes, args.bands.split(","))
+    cells = bm.class_cells(ctx.zoo.stats, classes, args.bands.split(","))
     if not args.no_extra:
         cells += bm.extra_cells(ctx)
     grid_classes = {int(c) for c in args.grid_classes.split(",") if c}

@@ -21,12 +21,12 @@ import jax
 import numpy as np
 
 from inverse_set import SeedConfig, WalkerConfig, initialization, sample_inverse_set
-from inverse_set import benchmark as bm
+import harness as bm
 
 
 def variants(ctx):
     """name -> (init, SeedConfig, WalkerConfig, code_bounds, realism_bound)."""
-    b = ctx.bundle
+    b = ctx.zoo
     noise = initialization.encoded_noise(b.encoder, (28, 28, 1))
     vae = initialization.encoded_samples(b.encoder, b.gaussian_generator, b.gaussian_latent_dim)
     tau = ctx.realism_tau  # the 90th percentile of r(c) on codes of real training images
@@ -65,7 +65,7 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results/variants.md")
     args = parser.parse_args(argv)
     ctx = bm.Context(max_train=5000)
-    b = ctx.bundle
+    b = ctx.zoo
     keys = ["vendi_judge", "coverage", "density", "precision", "judge_agreement", "frechet_judge",
             "evals_per_in_band"]
     lines = ["| cell | variant | in-band | " + " | ".join(keys) + " | seed steps | walker steps |",

@@ -1,6 +1,6 @@
 """Pretrained Fashion-MNIST model zoo for inverse-set sampling (pure Flax/JAX).
 
-:func:`load` returns a :class:`Bundle` of pure per-example functions closed over
+:func:`load` returns a :class:`Zoo` of pure per-example functions closed over
 the bundled parameters: the target classifier, its fc6 encoder E, a DGN-style
 generator G that inverts E, an independent judge network, and a Gaussian-latent
 VAE decoder.  Loading is offline and verifies every file's sha256 against
@@ -9,7 +9,7 @@ VAE decoder.  Loading is offline and verifies every file's sha256 against
 Example:
   >>> import jax, jax.numpy as jnp
   >>> import generators
-  >>> b = generators.load()
+  >>> b = generators.load("fashion")
   >>> image = b.generator(jnp.asarray(b.code_mean))      # (28, 28, 1) in [0, 1]
   >>> acts = b.target(image)                             # {"conv1", "conv2", "fc6", "logits"}
   >>> acts["logits"].shape
@@ -20,29 +20,37 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple
+import dataclasses
+from typing import Any, Callable, Mapping
 
 import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inverse_set import Models, SeedConfig, WalkerConfig, initialization
+
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
 from .manifest import WEIGHTS_DIR, WeightsError
 from .models import CODE_DIM, MODELS, VAE_LATENT_DIM, Classifier, Judge, VAE, init_params
 
-__all__ = ["Bundle", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "WEIGHTS_DIR"]
+__all__ = ["Zoo", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "WEIGHTS_DIR"]
 
 
-class Bundle(NamedTuple):
-    """Models and statistics of one zoo.  All functions take ONE example (no batch axis).
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Zoo(Models):
+    """The bundled models as the sampler's :class:`~inverse_set.Models`, plus what measures and baselines need.
+
+    As a ``Models``: the generator G (``code (256,) -> image (28, 28, 1)`` in [0, 1]), the
+    encoder E (the classifier up to post-ReLU fc6, ``image -> code (256,)``), the target
+    (``image -> {"conv1": (28, 28, 32), "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``,
+    conv/fc6 post-ReLU), ``init`` (codes of the VAE's samples, E(G_vae(z))),
+    ``code_bounds`` (0, None) and the solver settings ``benchmarks/variants.py`` chose
+    for these networks (``benchmarks/results/variants.md``). All functions take ONE
+    example (no batch axis).
 
     Attributes:
-      generator: ``code (256,) -> image (28, 28, 1)`` in [0, 1] (G).
-      encoder: ``image (28, 28, 1) -> code (256,)``, non-negative (E = target up to post-ReLU fc6).
-      target: ``image -> {"conv1": (28, 28, 32), "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``
-        (conv/fc6 post-ReLU).
       judge_features: ``image -> (128,)`` penultimate features of the independent judge.
       judge_logits: ``image -> (10,)``.
       gaussian_generator: ``z (gaussian_latent_dim,) -> image``; VAE decoder, z ~ N(0, I).
@@ -53,15 +61,11 @@ class Bundle(NamedTuple):
       stats: activation percentiles of ``logits`` and ``fc6`` on the test set
         (see ``stats["percentiles"]``; ``stats["logits_by_class"][str(c)]`` for class c's logit
         on images of class c only).
-      class_names: the 10 Fashion-MNIST class names.
       manifest: the parsed ``manifest.json`` (hashes, training command, metrics).
       modules: ``{"classifier", "judge", "generator", "vae"}`` -> Flax module.
       params: same keys -> parameter pytrees (batched ``module.apply(params, x)``).
     """
 
-    generator: Callable
-    encoder: Callable
-    target: Callable
     judge_features: Callable
     judge_logits: Callable
     gaussian_generator: Callable
@@ -72,7 +76,6 @@ class Bundle(NamedTuple):
     code_mean: np.ndarray
     code_std: np.ndarray
     stats: Mapping[str, Any]
-    class_names: tuple
     manifest: Mapping[str, Any]
     modules: Mapping[str, Any]
     params: Mapping[str, Any]
@@ -92,7 +95,7 @@ def _restore(name: str, data: bytes, path: Path):
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 
-def load(name: str = "fashion", weights_dir=None) -> Bundle:
+def load(name: str = "fashion", weights_dir=None) -> Zoo:
     """Load the pretrained zoo (offline, deterministic, sha256-verified).
 
     Args:
@@ -101,7 +104,7 @@ def load(name: str = "fashion", weights_dir=None) -> Bundle:
         ``stats.json``; defaults to the package's ``weights/``.
 
     Returns:
-      A :class:`Bundle`.
+      A :class:`Zoo`: pass it as ``models=`` to :func:`inverse_set.sample_inverse_set`.
 
     Raises:
       WeightsError: a file is missing, truncated, corrupted or does not match the manifest.
@@ -141,10 +144,14 @@ def load(name: str = "fashion", weights_dir=None) -> Bundle:
     def gaussian_generator(z):
         return vae.apply(p_vae, z[None], method=VAE.decode)[0]
 
-    return Bundle(
+    return Zoo(
         generator=generator,
         encoder=encoder,
         target=target,
+        init=initialization.encoded_samples(encoder, gaussian_generator, VAE_LATENT_DIM),
+        code_bounds=(0.0, None),
+        seed_config=SeedConfig(realism_weight=10.0),
+        walker_config=WalkerConfig(realism_weight=10.0, step_size=0.3),
         judge_features=judge_features,
         judge_logits=judge_logits,
         gaussian_generator=gaussian_generator,

@@ -116,20 +116,34 @@ class Judge(nn.Module):
 class Generator(nn.Module):
     """DGN-style generator G: non-negative code (N, 256) -> images (N, 28, 28, 1) in [0, 1].
 
-    Dense(512) -> Dense(14x14x16) -> conv(32) -> nearest-upsample to 28x28 ->
-    conv(16) -> conv(1) -> sigmoid.  No transposed convolutions (they are slow on CPU).
+    Dense(512) -> Dense(14x14x16) -> conv(c_1) -> nearest-upsample to 28x28 ->
+    conv(c_2) … conv(c_k) -> conv(1) -> sigmoid, with ``conv_channels = (c_1, …, c_k)``
+    (default (32, 16)).  No transposed convolutions (they are slow on CPU).
     """
+
+    conv_channels: tuple[int, ...] = (32, 16)
 
     @nn.compact
     def __call__(self, code):
         n = code.shape[0]
         h = nn.relu(nn.Dense(512, name="fc1")(code))
         h = nn.relu(nn.Dense(14 * 14 * 16, name="fc2")(h)).reshape((n, 14, 14, 16))
-        h = nn.relu(nn.Conv(32, (3, 3), padding="SAME", name="conv1")(h))
-        h = _upsample(h)
-        h = nn.relu(nn.Conv(16, (3, 3), padding="SAME", name="conv2")(h))
+        for i, channels in enumerate(self.conv_channels):
+            if i == 1:
+                h = _upsample(h)
+            h = nn.relu(nn.Conv(channels, (3, 3), padding="SAME", name=f"conv{i + 1}")(h))
         h = nn.Conv(1, (3, 3), padding="SAME", name="conv_out")(h)
         return nn.sigmoid(h)
+
+
+class Discriminator(nn.Module):
+    """Image critic for the generator's adversarial loss: conv(64, s2) -> conv(128, s2) -> dense(1) logit."""
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.leaky_relu(nn.Conv(64, (4, 4), strides=2, padding="SAME", name="conv1")(x), 0.2)
+        h = nn.leaky_relu(nn.Conv(128, (4, 4), strides=2, padding="SAME", name="conv2")(h), 0.2)
+        return nn.Dense(1, name="logit")(h.reshape((x.shape[0], -1)))[:, 0]
 
 
 class VAE(nn.Module):
@@ -171,11 +185,14 @@ class VAE(nn.Module):
 MODELS = {"classifier": Classifier, "judge": Judge, "generator": Generator, "vae": VAE}
 
 
-def init_params(name: str, key):
-    """Initial parameters of a zoo model (the template of its weights when ``key`` is fixed)."""
+def init_params(name: str, key, **config):
+    """Initial parameters of a zoo model (the template of its weights when ``key`` is fixed).
+
+    ``config``: the module's attributes, e.g. ``conv_channels`` of the generator.
+    """
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
-    model = MODELS[name]()
+    model = MODELS[name](**config)
     if name == "generator":
         return model.init(key, jnp.zeros((1, CODE_DIM)))
     if name == "vae":

@@ -19,13 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .models import Classifier, Generator
+from .models import Classifier, Discriminator, Generator
 
 BATCH = 128
 
 # Generator loss weights and code augmentation (see generator_loss).
 NOISE_SCALE = 0.5  # noisy codes: c + NOISE_SCALE * std * eps, clipped >= 0
 FEAT_WEIGHT = 0.05  # weight of the relative E-space feature loss
+COMPARATOR_LAYERS = ("conv1", "conv2")  # the classifier layers of the comparator loss
 
 
 class TrainState(NamedTuple):
@@ -116,7 +117,8 @@ def augment_codes(codes, rng_key, code_std):
     return aug, partner, a, kind
 
 
-def generator_loss(gen_params, enc_params, images, rng_key, code_std, code_sq_mean, *, generator, encoder):
+def generator_loss(gen_params, enc_params, images, rng_key, code_std, code_sq_mean, *, generator, classifier,
+                   comparator_weight=0.0):
     r"""DGN-style inversion loss with code augmentation.
 
     With E the (frozen) encoder and G the generator, for each augmented code
@@ -125,6 +127,7 @@ def generator_loss(gen_params, enc_params, images, rng_key, code_std, code_sq_me
     .. math::
         L = w_{pix}\,\mathrm{mean}\big(G(\tilde c) - x^\star\big)^2
             + \lambda_f \frac{\|E(G(\tilde c)) - c^\star\|^2}{\mathbb{E}\|c\|^2}
+            + \lambda_c\, w_{pix} \sum_{l} \frac{\mathrm{mean}(A_l(G(\tilde c)) - A_l(x^\star))^2}{\mathrm{mean}\, A_l(x)^2}
 
     * clean and noisy codes: :math:`x^\star = x` (denoise: noisy codes must still
       decode to the clean image) and :math:`c^\star = E(x)`, :math:`w_{pix} = 1`;
@@ -132,32 +135,80 @@ def generator_loss(gen_params, enc_params, images, rng_key, code_std, code_sq_me
       decoded image must carry the interpolated code) and :math:`x^\star` is the
       nearer endpoint image with weight :math:`w_{pix} = |2a - 1|` -- full weight
       at the endpoints, none at the midpoint -- which keeps interpolations on the
-      image manifold and on the nearer endpoint's class.
+      image manifold and on the nearer endpoint's class;
+    * the last term (off when :math:`\lambda_c` = 0) is the DeePSiM comparator
+      loss: the classifier's conv activations :math:`A_l` (conv1, conv2) of the
+      generated and the target image, each layer scaled by its mean square on real images.
+
+    ``classifier(params, images)`` returns the classifier's activations by layer name.
+    Returns ``(loss, metrics, generated images)``.
     """
-    codes = jax.lax.stop_gradient(encoder(enc_params, images))
+    real = jax.lax.stop_gradient(classifier(enc_params, images))
+    codes = real["fc6"]
     aug, partner, a, kind = augment_codes(codes, rng_key, code_std)
     out = generator(gen_params, aug)
     nearer = jnp.where((a >= 0.5)[:, None, None, None], images, images[partner])
     w_pix = jnp.where(kind == 2, jnp.abs(2 * a - 1), 1.0)
     pix = ((out - nearer) ** 2).mean((1, 2, 3))
     code_target = jnp.where((kind == 2)[:, None], aug, codes)
-    feat = ((encoder(enc_params, out) - code_target) ** 2).sum(-1) / code_sq_mean
+    fake = classifier(enc_params, out)
+    feat = ((fake["fc6"] - code_target) ** 2).sum(-1) / code_sq_mean
     loss = (w_pix * pix).mean() + FEAT_WEIGHT * feat.mean()
-    clean_pix = jnp.where(kind == 0, pix, 0).sum() / jnp.maximum((kind == 0).sum(), 1)
-    return loss, {"pix_clean": clean_pix, "feat": feat.mean()}
+    metrics = {"pix_clean": jnp.where(kind == 0, pix, 0).sum() / jnp.maximum((kind == 0).sum(), 1),
+               "feat": feat.mean()}
+    if comparator_weight:
+        comp = 0.0
+        for layer in COMPARATOR_LAYERS:
+            target = jnp.where((a >= 0.5)[:, None, None, None], real[layer], real[layer][partner])
+            comp = comp + ((fake[layer] - target) ** 2).mean((1, 2, 3)) / jnp.mean(real[layer] ** 2)
+        loss = loss + comparator_weight * (w_pix * comp).mean()
+        metrics["comparator"] = comp.mean()
+    return loss, metrics, out
+
+
+def _classifier_fn():
+    clf = Classifier()
+    return lambda p, x: clf.apply(p, x, method=Classifier.activations)
 
 
 def generator_train_step(state: TrainState, images, rng_key, enc_params, code_std, code_sq_mean, *, tx):
     """One step of :func:`generator_loss` (the encoder is frozen)."""
-    gen, clf = Generator(), Classifier()
-    loss_fn = partial(
-        generator_loss,
-        generator=lambda p, c: gen.apply(p, c),
-        encoder=lambda p, x: clf.apply(p, x, method=Classifier.encode),
-    )
-    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+    gen = Generator()
+    loss_fn = partial(generator_loss, generator=lambda p, c: gen.apply(p, c), classifier=_classifier_fn())
+    (loss, aux), grads = jax.value_and_grad(lambda *a: loss_fn(*a)[:2], has_aux=True)(
         state.params, enc_params, images, rng_key, code_std, code_sq_mean
     )
+    return apply_grads(state, grads, tx), {"loss": loss, **aux}
+
+
+def adversarial_generator_train_step(state: TrainState, images, rng_key, enc_params, code_std, code_sq_mean, *,
+                                     tx, conv_channels, adv_weight, comparator_weight):
+    r"""One simultaneous step of the generator and its critic D (DeePSiM: pixel, feature and adversarial losses).
+
+    ``state.params`` is ``{"generator": …, "discriminator": …}``. With the
+    generated images :math:`\hat x = G(\tilde c)` of :func:`generator_loss`:
+
+    .. math::
+        L_G = L_{inv} + λ_{adv}\, \mathrm{mean}\, \mathrm{softplus}(-D(\hat x)),\qquad
+        L_D = \mathrm{mean}\, \mathrm{softplus}(-D(x)) + \mathrm{mean}\, \mathrm{softplus}(D(\hat x))
+
+    (the non-saturating GAN loss). The critic sees every generated image —
+    clean, noisy and interpolated codes — so G learns to decode off-manifold codes
+    to realistic images too.
+    """
+    gen, disc = Generator(conv_channels=conv_channels), Discriminator()
+    inversion = partial(generator_loss, generator=lambda p, c: gen.apply(p, c), classifier=_classifier_fn(),
+                        comparator_weight=comparator_weight)
+
+    def loss_fn(params):
+        g, d = params["generator"], params["discriminator"]
+        loss, metrics, out = inversion(g, enc_params, images, rng_key, code_std, code_sq_mean)
+        adv = jax.nn.softplus(-disc.apply(jax.lax.stop_gradient(d), out)).mean()
+        critic = (jax.nn.softplus(-disc.apply(d, images)).mean()
+                  + jax.nn.softplus(disc.apply(d, jax.lax.stop_gradient(out))).mean())
+        return loss + adv_weight * adv + critic, {**metrics, "inversion": loss, "adv": adv, "critic": critic}
+
+    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     return apply_grads(state, grads, tx), {"loss": loss, **aux}
 
 

@@ -33,7 +33,10 @@ def chunked(fn: Callable, chunk: int = 1000, *, per_example: bool = True) -> Cal
     """
     if chunk < 1:
         raise ValueError(f"chunk must be ≥ 1, got {chunk}.")
-    batch_fn = jax.jit(jax.vmap(fn) if per_example else fn)
+
+    @jax.jit
+    def batch_fn(x, *args):
+        return (jax.vmap(fn, in_axes=(0,) + (None,) * len(args)) if per_example else fn)(x, *args)
 
     def apply(x, *args):
         size = jax.tree.leaves(x)[0].shape[0]

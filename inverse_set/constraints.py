@@ -62,6 +62,15 @@ class ConstraintIndices(NamedTuple):
     position: Array  # (p, 2) int32
 
 
+def in_band(f, z1, z2):
+    """Whether every constraint of ``f`` (…, p) lies in its band ``[z1, z2]``; shape (…). NumPy or JAX arrays.
+
+    The one membership test of the package: the solvers, the final recheck, the
+    baselines and the benchmark all use it.
+    """
+    return ((f >= z1) & (f <= z2)).all(axis=-1)
+
+
 class Bands(NamedTuple):
     """Bands ``z1 ≤ f ≤ z2`` for p constraints (traced, so a new band never recompiles)."""
 
@@ -75,7 +84,7 @@ class Bands(NamedTuple):
 
     def contains(self, f: Array) -> Array:
         """Whether every constraint of ``f`` (…, p) lies in the band; shape (…)."""
-        return jnp.all((f >= self.z1) & (f <= self.z2), axis=-1)
+        return in_band(f, self.z1, self.z2)
 
     def distance(self, f: Array) -> Array:
         """How far ``f`` (…, p) is outside the band, in band widths, summed over constraints; 0 inside."""

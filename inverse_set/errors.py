@@ -5,16 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 
-class InfeasibleBandError(ValueError):
+class SamplingError(Exception):
+    """A problem that returned no samples. In a batch, ``member`` is its index (else None)."""
+
+    member: int | None = None
+
+
+class InfeasibleBandError(SamplingError, ValueError):
     """The seeds could not reach the band within the step budget.
 
     Attributes:
+      constraints: a label per constraint (neurons, then code constraints such as realism).
       reached_min, reached_max: lowest and highest activation reached per
         constraint during the search, so a reachable band can be chosen.
       z1, z2: the bands asked for.
     """
 
-    def __init__(self, constraints, z1, z2, reached_min, reached_max, steps: int, inside: int, k: int):
+    def __init__(self, constraints, z1, z2, reached_min, reached_max, steps: int, inside: int, k: int,
+                 advice: tuple[str, ...] = ()):
         self.constraints = tuple(constraints)
         self.z1, self.z2 = np.asarray(z1), np.asarray(z2)
         self.reached_min, self.reached_max = np.asarray(reached_min), np.asarray(reached_max)
@@ -24,15 +32,13 @@ class InfeasibleBandError(ValueError):
         ]
         for name, a, b, lo, hi in zip(self.constraints, self.z1, self.z2, self.reached_min, self.reached_max):
             lines.append(f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}]")
-        lines.append(
-            "Choose a band inside the reached range, widen the band, or raise "
-            "SeedConfig(max_steps=…)"
-            + (", or a larger realism_bound." if any(c.startswith("realism") for c in self.constraints) else ".")
-        )
+        remedies = ["choose a band inside the reached range", "widen the band", "raise SeedConfig(max_steps=…)",
+                    *advice]
+        lines.append(", ".join(remedies[:-1]).capitalize() + ", or " + remedies[-1] + ".")
         super().__init__("\n".join(lines))
 
 
-class NonFiniteActivationError(FloatingPointError):
+class NonFiniteActivationError(SamplingError, FloatingPointError):
     """NaN or Inf appeared in the activations or encodings during the search."""
 
 

@@ -16,7 +16,17 @@ constraints k, is
     \\mathcal{L}_c = -\\sum_{ik} λ_{ik} (f_{ik} - s_{ik}) + \\frac{μ}{2} \\sum_{ik} (f_{ik} - s_{ik})^2 .
 
 Its minimiser over the box in s is closed form, and its gradient with respect to
-f is what the solvers pull back to the codes.
+f is what the solvers pull back to the codes. Both solvers minimise the same
+Lagrangian in C,
+
+.. math::
+
+    \\mathcal{L}(C) = γ\\, D(E(G(C)); E(G(C_0))) + \\frac{ρ}{2} \\sum_i \\|E(G(c_i)) - c_i\\|^2
+        + \\mathcal{L}_c(f(G(C)), s; λ, μ),
+
+the seeds (eq. 8) with no reference samples C₀ and λ, μ updated between inner
+solves, the walker (eq. 10) with C₀ the samples kept and λ*, μ* frozen;
+:func:`code_gradient` is its gradient, one VJP through G, E and the target.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from inverse_set import realism, repulsion
 from inverse_set.constraints import Bands
 
 Array = jax.Array
@@ -61,3 +72,24 @@ def update_penalty(
     """``μ ← a μ`` when the violation norm did not fall below ``decrease × previous``."""
     grow = norm > decrease * norm_prev
     return jnp.where(grow, jnp.minimum(factor * mu, mu_max), mu)
+
+
+def code_gradient(terms, vjp, phi: Array, f: Array, codes: Array, s: Array, lam: Array, mu: Array,
+                  ref: Array, ref_mask: Array) -> Array:
+    """``∂L/∂C`` of the Lagrangian above, from one forward pass ``(φ, f)`` and its ``vjp``.
+
+    Args:
+      terms: the solver's config, read for ``diversity_weight`` (γ), ``repulsion``
+        (the energy D) and ``realism_weight`` (ρ).
+      vjp: ``vjp((∂L/∂φ, ∂L/∂f)) -> ∂L/∂C`` from :func:`inverse_set.problem.pullback`.
+      phi, f, codes: the encodings (K, F), constraint values (K, p) and codes (K, d).
+      s, lam, mu: slack, multipliers and penalty.
+      ref, ref_mask: encodings of C₀ (R, F) and which rows hold a sample.
+    """
+    energy = repulsion.ENERGIES[terms.repulsion]
+    d_phi = terms.diversity_weight * jax.grad(energy)(phi, ref, ref_mask)
+    d_f = grad_f(f, s, lam, mu)
+    if terms.realism_weight:
+        r_phi, r_codes = realism.gradients(phi, codes, terms.realism_weight)
+        return vjp((d_phi + r_phi, d_f)) + r_codes
+    return vjp((d_phi, d_f))

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from inverse_set.constraints import in_band
+
 __all__ = [
     "vendi_score",
     "mean_pairwise_distance",
@@ -225,5 +227,4 @@ def in_band_rate(acts, z1, z2) -> float:
     acts = acts.reshape(acts.shape[0], -1)
     z1 = np.broadcast_to(np.asarray(z1, dtype=np.float64), acts.shape[1:])
     z2 = np.broadcast_to(np.asarray(z2, dtype=np.float64), acts.shape[1:])
-    ok = (acts >= z1) & (acts <= z2)
-    return float(ok.all(axis=1).mean())
+    return float(in_band(acts, z1, z2).mean())

@@ -20,7 +20,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from inverse_set import realism
 from inverse_set.constraints import ConstraintIndices
 
 Array = jax.Array
@@ -35,9 +34,9 @@ class Problem(NamedTuple):
       activation: ``f(image, indices) -> (p,)`` from
         :func:`inverse_set.constraints.make_activation_fn`.
       code_low, code_high: bounds on the code (scalars or arrays; ±inf if none).
-      realism_constraint: append the realism residual r(c) = mean((E(G(c)) − c)²)
-        (:func:`inverse_set.realism.residual`) to f as one more constraint, the
-        last column; its band ``r ≤ τ`` is added by the sampler.
+      code_constraints: constraints computed from the code and its encoding, such
+        as :class:`inverse_set.realism.RealismConstraint`, each with ``value(code, φ)``,
+        ``band()``, ``label`` and ``advice``; their values are the last columns of f.
     """
 
     generator: Callable
@@ -45,7 +44,7 @@ class Problem(NamedTuple):
     activation: Callable
     code_low: Array | float = -jnp.inf
     code_high: Array | float = jnp.inf
-    realism_constraint: bool = False
+    code_constraints: tuple = ()
 
     def project(self, codes: Array) -> Array:
         """Projection onto the code box (the bound constraints)."""
@@ -53,16 +52,16 @@ class Problem(NamedTuple):
 
 
 def evaluate(problem: Problem, code: Array, indices: ConstraintIndices):
-    """``(x, φ, f)`` for one code: the image, its encoding and every constraint (realism last)."""
+    """``(x, φ, f)`` for one code: the image, its encoding and every constraint (code constraints last)."""
     image = problem.generator(code)
     phi, f = jnp.ravel(problem.encoder(image)), problem.activation(image, indices)
-    if problem.realism_constraint:
-        f = jnp.append(f, realism.residual(phi, code))
+    if problem.code_constraints:
+        f = jnp.concatenate([f, jnp.stack([c.value(code, phi) for c in problem.code_constraints])])
     return image, phi, f
 
 
 def forward(problem: Problem, codes: Array, indices: ConstraintIndices):
-    """``(φ, f)`` for a batch of codes: shapes (K, F) and (K, p), p counting the realism constraint."""
+    """``(φ, f)`` for a batch of codes: shapes (K, F) and (K, p), p counting the code constraints."""
     return jax.vmap(lambda code: evaluate(problem, code, indices)[1:])(codes)
 
 

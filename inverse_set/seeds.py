@@ -13,7 +13,8 @@ descent as in sec. 3.4: the slack in closed form, then an optax gradient step on
 C; after every ``num_inner_steps`` steps (one inner solve) the multipliers take
 ``λ ← λ − μ (f − s)`` and the penalty grows ``μ ← a μ`` if ‖f − s‖ did not fall
 by ``violation_decrease``. The loop stops as soon as every seed satisfies every
-*true* band, or after ``max_steps`` gradient steps. It is one ``lax.while_loop``.
+*true* band, or after ``max_steps`` gradient steps. It is one ``lax.while_loop``
+(:func:`inverse_set.loop.run`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from inverse_set import lagrangian, realism, repulsion
+from inverse_set import lagrangian, loop
+from inverse_set.config import check_options
 from inverse_set.constraints import Bands, ConstraintIndices
+from inverse_set.loop import Status
 from inverse_set.problem import Problem, forward, pullback
 
 Array = jax.Array
-
-RUNNING, FEASIBLE, MAX_STEPS, NON_FINITE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class SeedConfig:
     candidates_per_seed: int = 4
     select: str = "alive"
 
+    def __post_init__(self):
+        check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed"),
+                      positive=("learning_rate", "mu0", "mu_max"), at_least_one=("mu_factor",),
+                      fractions=("violation_decrease",), margins=("margin",),
+                      non_negative=("diversity_weight", "realism_weight"),
+                      choices={"repulsion": ("squared", "rbf"), "select": ("alive", "nearest")},
+                      flags=("stop_when_inside",), callables=("optimizer",))
+
 
 class SeedState(NamedTuple):
     codes: Array  # C, (K, d)
@@ -90,7 +99,7 @@ class SeedState(NamedTuple):
     step: Array  # gradient steps taken
     inner_step: Array  # steps into the current inner solve
     num_outer: Array  # multiplier updates done
-    status: Array  # RUNNING, FEASIBLE, MAX_STEPS or NON_FINITE
+    status: Array  # Status: RUNNING, DONE (all inside), MAX_STEPS or NON_FINITE
 
 
 def select_initial(
@@ -135,7 +144,7 @@ def init(config: SeedConfig, codes: Array, num_constraints: int) -> SeedState:
         step=jnp.asarray(0, jnp.int32),
         inner_step=jnp.asarray(0, jnp.int32),
         num_outer=jnp.asarray(0, jnp.int32),
-        status=jnp.asarray(RUNNING, jnp.int32),
+        status=jnp.asarray(Status.RUNNING, jnp.int32),
     )
 
 
@@ -163,24 +172,19 @@ def step(
     norm_prev = jnp.where(end_inner, norm, state.norm_prev)
     inner_step = jnp.where(end_inner, 0, state.inner_step)
 
-    # s-step (closed form), then a gradient step on C of  γ D(Φ) + L_c(f, s; λ, μ).
+    # s-step (closed form), then a gradient step on C of  γ D(Φ) + ρ R(C) + L_c(f, s; λ, μ).
     s = lagrangian.slack(f, lam, mu, box)
-    energy = repulsion.ENERGIES[config.repulsion]
     no_ref = jnp.zeros((1, phi.shape[1]), phi.dtype)
-    d_phi = config.diversity_weight * jax.grad(energy)(phi, no_ref, jnp.zeros((1,), bool))
-    d_f = lagrangian.grad_f(f, s, lam, mu)
-    if config.realism_weight:
-        r_phi, r_codes = realism.gradients(phi, state.codes, config.realism_weight)
-        grad_codes = vjp((d_phi + r_phi, d_f)) + r_codes
-    else:
-        grad_codes = vjp((d_phi, d_f))
+    grad_codes = lagrangian.code_gradient(config, vjp, phi, f, state.codes, s, lam, mu, no_ref, jnp.zeros((1,), bool))
     updates, opt_state = config.optimizer(config.learning_rate).update(
         grad_codes, state.opt_state, state.codes
     )
     new_codes = problem.project(optax.apply_updates(state.codes, updates))
 
     done = (is_inside & config.stop_when_inside) | ~is_finite
-    status = jnp.where(~is_finite, NON_FINITE, jnp.where(done, FEASIBLE, RUNNING))
+    out_of_steps = state.step + 1 >= config.max_steps
+    status = jnp.select([~is_finite, done, out_of_steps], [Status.NON_FINITE, Status.DONE, Status.MAX_STEPS],
+                        Status.RUNNING)
     keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
     return SeedState(
         codes=jnp.where(done, state.codes, new_codes),
@@ -198,14 +202,8 @@ def step(
     )
 
 
-def run(
-    config: SeedConfig,
-    problem: Problem,
-    codes: Array,
-    bands: Bands,
-    indices: ConstraintIndices,
-    callback: Callable | None = None,
-) -> SeedState:
+def run(config: SeedConfig, problem: Problem, codes: Array, bands: Bands, indices: ConstraintIndices,
+        callback: Callable | None = None) -> SeedState:
     """Solve for the seeds from initial codes (K, d); a bounded ``lax.while_loop``.
 
     Args:
@@ -213,19 +211,8 @@ def run(
         (e.g. a ``jax.debug.callback`` progress report).
 
     Returns:
-      The final :class:`SeedState`; ``status`` is FEASIBLE when all K codes satisfy
+      The final :class:`SeedState`; ``status`` is DONE when all K codes satisfy
       every band, MAX_STEPS when the budget ran out, NON_FINITE on NaN/Inf.
     """
     state = init(config, problem.project(codes), bands.z1.shape[0])
-
-    def cond(state):
-        return (state.status == RUNNING) & (state.step < config.max_steps)
-
-    def body(state):
-        state = step(config, problem, bands, indices, state)
-        if callback is not None:
-            callback(state)
-        return state
-
-    state = jax.lax.while_loop(cond, body, state)
-    return state._replace(status=jnp.where(state.status == RUNNING, MAX_STEPS, state.status))
+    return loop.run(lambda state: step(config, problem, bands, indices, state), state, callback)

@@ -27,13 +27,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from inverse_set import lagrangian, realism, repulsion
+from inverse_set import lagrangian, loop
+from inverse_set.config import check_options
 from inverse_set.constraints import Bands, ConstraintIndices
+from inverse_set.loop import Status
 from inverse_set.problem import Problem, pullback
 
 Array = jax.Array
-
-RUNNING, DONE, STALLED, MAX_STEPS, NON_FINITE = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class WalkerConfig:
     max_steps: int | None = None
     max_stall_steps: int = 100
     realism_weight: float = 0.0
+
+    def __post_init__(self):
+        check_options(self, positive=("step_size",), non_negative=("diversity_weight", "realism_weight"),
+                      margins=("margin",), counts=("max_stall_steps",), optional_counts=("max_steps",),
+                      choices={"repulsion": ("squared", "rbf"), "repel_from": ("last", "all")},
+                      flags=("normalize",))
 
     def step_budget(self, n: int, k: int) -> int:
         if self.max_steps is not None:
@@ -98,7 +104,7 @@ def init(codes: Array, n: int, num_features: int, num_constraints: int, max_step
         num_accepted=jnp.zeros((max_steps + 1,), jnp.int32),
         step=jnp.asarray(0, jnp.int32),
         stall=jnp.asarray(0, jnp.int32),
-        status=jnp.asarray(RUNNING, jnp.int32),
+        status=jnp.asarray(Status.RUNNING, jnp.int32),
     )
 
 
@@ -143,14 +149,7 @@ def step(
         ref, ref_mask = state.last_phi, state.last_mask
 
     s = lagrangian.slack(f, lam, mu, bands.inner(config.margin))  # s with λ*, μ* frozen
-    energy = repulsion.ENERGIES[config.repulsion]
-    d_phi = config.diversity_weight * jax.grad(energy)(phi, ref, ref_mask)
-    d_f = lagrangian.grad_f(f, s, lam, mu)
-    if config.realism_weight:
-        r_phi, r_codes = realism.gradients(phi, state.codes, config.realism_weight)
-        grad_codes = vjp((d_phi + r_phi, d_f)) + r_codes
-    else:
-        grad_codes = vjp((d_phi, d_f))
+    grad_codes = lagrangian.code_gradient(config, vjp, phi, f, state.codes, s, lam, mu, ref, ref_mask)
     if config.normalize:
         scale = jnp.mean(jnp.abs(grad_codes), axis=-1, keepdims=True)
         grad_codes = grad_codes / jnp.maximum(scale, 1e-12)
@@ -161,10 +160,10 @@ def step(
     is_out_of_steps = state.step >= config.step_budget(n, state.codes.shape[0])
     status = jnp.select(
         [~is_finite, is_full, is_stalled, is_out_of_steps],
-        [NON_FINITE, DONE, STALLED, MAX_STEPS],
-        RUNNING,
+        [Status.NON_FINITE, Status.DONE, Status.STALLED, Status.MAX_STEPS],
+        Status.RUNNING,
     )
-    moves = status == RUNNING
+    moves = status == Status.RUNNING
     return state._replace(
         codes=jnp.where(moves, new_codes, state.codes),
         step=state.step + moves.astype(jnp.int32),
@@ -172,18 +171,8 @@ def step(
     )
 
 
-def run(
-    config: WalkerConfig,
-    problem: Problem,
-    seeds: Array,
-    bands: Bands,
-    indices: ConstraintIndices,
-    lam: Array,
-    mu: Array,
-    n: int,
-    num_features: int,
-    callback: Callable | None = None,
-) -> WalkerState:
+def run(config: WalkerConfig, problem: Problem, seeds: Array, bands: Bands, indices: ConstraintIndices, lam: Array,
+        mu: Array, n: int, num_features: int, callback: Callable | None = None) -> WalkerState:
     """Walk from the seeds until n samples are kept; a bounded ``lax.while_loop``.
 
     The first loop iteration checks (and keeps) the seeds themselves, so the n
@@ -193,14 +182,6 @@ def run(
       The final :class:`WalkerState`: ``status`` is DONE with ``num_kept == n``, or
       STALLED / MAX_STEPS / NON_FINITE with ``num_kept`` samples in the buffer.
     """
-    k = seeds.shape[0]
-    max_steps = config.step_budget(n, k)
+    max_steps = config.step_budget(n, seeds.shape[0])
     state = init(seeds, n, num_features, bands.z1.shape[0], max_steps)
-
-    def body(state):
-        state = step(config, problem, bands, indices, lam, mu, state)
-        if callback is not None:
-            callback(state)
-        return state
-
-    return jax.lax.while_loop(lambda state: state.status == RUNNING, body, state)
+    return loop.run(lambda state: step(config, problem, bands, indices, lam, mu, state), state, callback)

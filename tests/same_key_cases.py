@@ -4,6 +4,8 @@ Each case returns a list of results. The calls may follow the API as it changes;
 the problems, keys and settings must not.
 """
 
+import functools
+
 import jax
 import numpy as np
 
@@ -23,6 +25,13 @@ NEURON1, NEURON2 = _neuron(W1), _neuron(W2)
 SLAB = dict(generator=jax.nn.sigmoid, encoder=lambda x: x, init=initialization.gaussian(D, scale=0.1))
 
 
+@functools.cache
+def zoo():
+    import generators
+
+    return generators.load("fashion")
+
+
 def slab():
     return [sample_inverse_set(NEURON1, 0.55, 0.7, n=200, rng_key=1, **SLAB)]
 
@@ -40,23 +49,25 @@ def slab_realism_bound():
 
 
 def bundled_class():
-    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0)]
+    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0, models=zoo())]
 
 
 def bundled_intersection():
-    return [sample_inverse_set([Unit("fc6", 46), "Sneaker"], [4.0, 7.6939], [7.8194, 10.3177], n=60, rng_key=1)]
+    return [sample_inverse_set([Unit("fc6", 46), "Sneaker"], [4.0, 7.6939], [7.8194, 10.3177], n=60, rng_key=1,
+                               models=zoo())]
 
 
 def bundled_hidden():
-    return [sample_inverse_set(Unit("fc6", 46), 4.0, 7.8194, n=60, rng_key=3)]
+    return [sample_inverse_set(Unit("fc6", 46), 4.0, 7.8194, n=60, rng_key=3, models=zoo())]
 
 
 def bundled_batch():
-    return sample_inverse_sets(["Bag", "Dress"], [[9.5094], [4.8078]], [[14.4364], [7.7691]], n=60, rng_key=4)
+    return sample_inverse_sets(["Bag", "Dress"], [[9.5094], [4.8078]], [[14.4364], [7.7691]], n=60, rng_key=4,
+                               models=zoo())
 
 
 def bundled_realism_bound():
-    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0, realism_bound=0.0674)]
+    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0, realism_bound=0.0674, models=zoo())]
 
 
 CASES = {f.__name__: f for f in (slab, slab_intersection, slab_batch, slab_realism_bound, bundled_class,

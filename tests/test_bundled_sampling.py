@@ -4,13 +4,13 @@ import jax
 import numpy as np
 import pytest
 
+import generators
 from inverse_set import Unit, sample_inverse_set
-from inverse_set.sampler import default_models
 
 
 @pytest.fixture(scope="module")
 def bundle():
-    return default_models().bundle
+    return generators.load("fashion")
 
 
 def class_band(bundle, c, lo="p25", hi="p75"):
@@ -20,7 +20,7 @@ def class_band(bundle, c, lo="p25", hi="p75"):
 
 def test_default_models_sample_the_bag_neuron_by_name(bundle):
     z1, z2 = class_band(bundle, 8)
-    res = sample_inverse_set("Bag", z1, z2, n=20, rng_key=0)
+    res = sample_inverse_set("Bag", z1, z2, n=20, rng_key=0, models=bundle)
     assert len(res) == 20 and res.images.shape == (20, 28, 28, 1)
     assert res.constraints == ("logits[8]",)
     # Independent recheck through the bundled target, batched.
@@ -30,9 +30,9 @@ def test_default_models_sample_the_bag_neuron_by_name(bundle):
     assert ((res.images >= 0) & (res.images <= 1)).all()
 
 
-def test_unknown_class_name_is_a_clear_error():
+def test_unknown_class_name_is_a_clear_error(bundle):
     with pytest.raises(ValueError, match="unknown neuron name 'Handbag'.*known class names"):
-        sample_inverse_set("Handbag", 0.0, 1.0, n=5)
+        sample_inverse_set("Handbag", 0.0, 1.0, n=5, models=bundle)
 
 
 def test_intersection_of_a_hidden_unit_and_a_class_neuron(bundle):
@@ -41,18 +41,18 @@ def test_intersection_of_a_hidden_unit_and_a_class_neuron(bundle):
     fc6 = bundle.stats["fc6"]
     u = int(np.argmax(fc6["p75"]))
     res = sample_inverse_set([Unit("fc6", u), "Sneaker"], [fc6["p50"][u], z1], [fc6["p99"][u], z2], n=20,
-                             rng_key=1)
+                             rng_key=1, models=bundle)
     assert len(res) == 20
     assert ((res.activations >= res.z1) & (res.activations <= res.z2)).all()
 
 
 def test_reduced_benchmark_our_rate_is_one_and_measures_are_in_range():
-    from inverse_set import benchmark as bm
+    import harness as bm
 
     ctx = bm.Context(max_train=2000)
     budget = bm.Budget(n=30, ppgn_chains=3, dgn_steps=30, gram_steps=30, rejection_max_draws=2000,
                        joint_n=10, joint_steps=50)
-    cells = bm.class_cells(ctx.bundle.stats, [8, 1], ["p50"])
+    cells = bm.class_cells(ctx.zoo.stats, [8, 1], ["p50"])
     rows = []
     for cell in cells:
         r, samples = bm.run_cell(ctx, cell, budget, bm.METHODS, log=lambda *_: None)

@@ -157,14 +157,13 @@ def test_vmapped_problems_agree_with_separate_runs():
 
 def test_compiled_loop_agrees_with_python_loop():
     """The jitted while_loops give what the same steps give run op by op in Python."""
-    from inverse_set.sampler import check_bands, make_sampler
+    from inverse_set import make_sampler
 
-    sampler, indices, labels = make_sampler(NEURON1, 30, **COMMON)
-    z1, z2 = check_bands(0.4, 0.6, 1)
+    sampler = make_sampler(NEURON1, 30, **COMMON)
     key = jax.random.key(11)
-    compiled = sampler.sample(key, z1, z2, indices, labels)
+    compiled = sampler.sample(0.4, 0.6, rng_key=key)
     with jax.disable_jit():
-        seed_state, walk_state = sampler.run(key, jnp.asarray(z1), jnp.asarray(z2), indices)
+        seed_state, walk_state = sampler.run(key, 0.4, 0.6)
     assert int(walk_state.step) == compiled.stats.walker_steps
     assert int(seed_state.step) == compiled.stats.seed_steps
     np.testing.assert_allclose(walk_state.kept_codes, compiled.codes, rtol=1e-4, atol=1e-5)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inverse_set.batching import chunked
+
 
 @dataclass
 class BaselineResult:
@@ -29,7 +31,4 @@ class BaselineResult:
 
 def render(generator, codes, chunk: int = 500):
     """G over a batch of codes, in chunks (host arrays)."""
-    import jax
-
-    g = jax.jit(jax.vmap(generator))
-    return np.concatenate([np.asarray(g(codes[i : i + chunk])) for i in range(0, len(codes), chunk)])
+    return chunked(generator, chunk)(np.asarray(codes))

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set.baselines.common import BaselineResult
+from inverse_set.constraints import in_band
 
 
 def rejection(
@@ -42,7 +43,7 @@ def rejection(
         codes = jax.vmap(draw)(jax.random.split(key, chunk))
         images = jax.vmap(generator)(codes)
         f = jnp.atleast_2d(jax.vmap(activation)(images).reshape(chunk, -1))
-        return codes, images, jnp.all((f >= z1) & (f <= z2), axis=-1)
+        return codes, images, in_band(f, z1, z2)
 
     t0 = time.perf_counter()
     kept_codes, kept_images, draws, num = [], [], 0, 0

@@ -1,6 +1,6 @@
 """Sample the inverse set of a class neuron of the bundled Fashion-MNIST classifier.
 
-    python -m inverse_set.demo [--neuron Bag] [--band p25,p75] [--n 100] [--out out/demo]
+    python -m generators.demo [--neuron Bag] [--band p25,p75] [--n 100] [--out out/demo]
 
 The band is read from the stored activation statistics of the class's own test
 images (percentile names such as p5, p50, p99, max, or numbers). Writes
@@ -22,7 +22,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from inverse_set.sampler import default_models, sample_inverse_set
+import generators
+from inverse_set.batching import chunked
+from inverse_set import sample_inverse_set
 from inverse_set.viz import sample_grid
 
 
@@ -56,7 +58,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    bundle = default_models().bundle
+    bundle = generators.load("fashion")
     load_time = time.perf_counter() - t0
     names = list(bundle.class_names)
     neuron = int(args.neuron) if args.neuron.isdigit() else args.neuron
@@ -67,7 +69,8 @@ def main(argv=None):
     print(f"neuron: logit {class_index} ({names[class_index]}), band [{z1:.3f}, {z2:.3f}] ({args.band} of "
           f"the class's own test images), n={args.n}, K={args.seeds}", file=sys.stderr)
 
-    res = sample_inverse_set(neuron, z1, z2, args.n, num_seeds=args.seeds, rng_key=args.rng, progress=True)
+    res = sample_inverse_set(neuron, z1, z2, args.n, models=bundle, num_seeds=args.seeds, rng_key=args.rng,
+                             progress=True)
     s = res.stats
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,9 +79,9 @@ def main(argv=None):
     sample_grid(res.images, res.activations, res.constraints, title=title).save(out / "samples.png")
     np.savez_compressed(out / "samples.npz", codes=res.codes, activations=res.activations, images=res.images,
                         z1=res.z1, z2=res.z2)
-    judge = np.asarray(jax.jit(jax.vmap(bundle.judge_logits))(res.images)).argmax(-1)
+    judge = chunked(bundle.judge_logits)(res.images).argmax(-1)
     run = {
-        "command": "python -m inverse_set.demo " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m generators.demo " + " ".join(argv if argv is not None else sys.argv[1:]),
         "neuron": {"layer": "logits", "index": class_index, "class_name": names[class_index]},
         "band": {"z1": z1, "z2": z2, "from": args.band},
         "n_requested": args.n,
@@ -102,7 +105,7 @@ def main(argv=None):
     print(f"{len(res)} samples in band [{z1:.3f}, {z2:.3f}] (activations {res.activations.min():.3f}–"
           f"{res.activations.max():.3f}); judge agrees with {names[class_index]} for "
           f"{100 * run['judge_agreement']:.0f}%")
-    print(f"seed steps {s.seed_steps}, walker steps {s.walker_steps}, acceptance {s.mean_acceptance_rate:.2f}; "
+    print(f"seed steps {s.seed_steps}, walker steps {s.walker_steps}, acceptance {s.mean_acceptance_rate or 0:.2f}; "
           f"load {load_time:.1f} s, compile {s.compile_time_s:.1f} s, run {s.run_time_s:.1f} s")
     print(f"wrote {out / 'samples.png'}, {out / 'samples.npz'}, {out / 'run.json'}")
 

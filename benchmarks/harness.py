@@ -9,7 +9,8 @@ of them; the other half is measured the same way as the "real" row), judge
 agreement with the neuron's class, and a Fréchet distance in judge space.
 Cost is network evaluations per in-band sample.
 
-``benchmarks/diversity.py`` is the command line; tests run a reduced version.
+``benchmarks/diversity.py`` is the command line; tests run a reduced version
+(the scripts of this folder and the tests import this module as ``harness``).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import metrics
+import generators
+from inverse_set import InfeasibleBandError, SeedConfig, Unit, metrics, sample_inverse_set
 from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection
-from inverse_set.constraints import Unit, as_layer_dict, make_activation_fn, resolve
+from inverse_set.batching import chunked
+from inverse_set.constraints import as_layer_dict, in_band, make_activation_fn, resolve
 from inverse_set.problem import Problem
-from inverse_set.sampler import default_models, sample_inverse_set
-from inverse_set.seeds import SeedConfig
 
 METHODS = ("ours", "ours_realism", "ppgn", "dgn_am", "gram_diversity", "rejection", "joint", "real")
 
@@ -66,35 +67,19 @@ class Cell:
     band_name: str = ""
 
 
-def _batched(fn, chunk=1000):
-    jfn = jax.jit(jax.vmap(fn))
-
-    def apply(x):
-        x = np.asarray(x)
-        if len(x) == 0:
-            return np.zeros((0,))
-        return np.concatenate([np.asarray(jfn(x[i : i + chunk])) for i in range(0, len(x), chunk)])
-
-    return apply
-
-
 class Context:
     """The bundled models, batched, and the real test images' features and activations."""
 
-    def __init__(self, test_images=None, test_labels=None, train_images=None, max_train=20_000):
-        from generators import load_fashion_mnist
-
-        self.defaults = default_models()
-        self.bundle, self.init = self.defaults.bundle, self.defaults.init
-        b = self.bundle
+    def __init__(self, test_images=None, test_labels=None, train_images=None, max_train=20_000, zoo=None):
+        self.zoo = b = zoo if zoo is not None else generators.load("fashion")
         if test_images is None:
-            test_images, test_labels = load_fashion_mnist("test")
+            test_images, test_labels = generators.load_fashion_mnist("test")
         self.test_images, self.test_labels = np.asarray(test_images), np.asarray(test_labels)
         if train_images is None:
-            train_images, _ = load_fashion_mnist("train")
-        self.judge_features = _batched(b.judge_features)
-        self.judge_logits = _batched(b.judge_logits)
-        self.encode = _batched(b.encoder)
+            train_images, _ = generators.load_fashion_mnist("train")
+        self.judge_features = chunked(b.judge_features)
+        self.judge_logits = chunked(b.judge_logits)
+        self.encode = chunked(b.encoder)
         self.real_judge = self.judge_features(self.test_images)
         self.real_encoder = self.encode(self.test_images)
         self.layers = {k: tuple(v.shape) for k, v in jax.eval_shape(
@@ -103,7 +88,7 @@ class Context:
         self.train_codes = jnp.asarray(self.encode(np.asarray(train_images)[:max_train]))
         # τ of the `ours_realism` rows: the 90th percentile of r(c) = mean((E(G(c)) − c)²) on real codes.
         codes = np.asarray(self.train_codes[:5000])
-        residual = np.mean((self.encode(_batched(b.generator)(codes)) - codes) ** 2, axis=1)
+        residual = np.mean((self.encode(chunked(b.generator)(codes)) - codes) ** 2, axis=1)
         self.realism_tau = float(np.percentile(residual, 90))
         self._activation_fns = {}
 
@@ -112,9 +97,9 @@ class Context:
         key = tuple(cell.neurons)
         if key not in self._activation_fns:
             specs, indices, labels = resolve(list(cell.neurons), self.layers)
-            f = make_activation_fn(specs, self.bundle.target)
+            f = make_activation_fn(specs, self.zoo.target)
             single = lambda x: f(x, indices)  # noqa: E731
-            self._activation_fns[key] = (_batched(single), single, specs, indices, labels)
+            self._activation_fns[key] = (chunked(single), single, specs, indices, labels)
         return self._activation_fns[key]
 
     def draw_prior(self, key):
@@ -129,7 +114,7 @@ def measure(ctx: Context, cell: Cell, method: str, images, evaluations, wall, re
     images = np.asarray(images)
     n = len(images)
     acts = batched(images).reshape(n, -1) if n else np.zeros((0, len(z1)))
-    inside = np.all((acts >= z1) & (acts <= z2), axis=1) if n else np.zeros((0,), bool)
+    inside = in_band(acts, z1, z2) if n else np.zeros((0,), bool)
     member = images[inside]
     row = dict(cell=cell.name, kind=cell.kind, band=cell.band_name, z1=cell.z1, z2=cell.z2, method=method,
                n_returned=n, n_in_band=int(inside.sum()), in_band_rate=float(inside.mean()) if n else float("nan"),
@@ -160,7 +145,7 @@ def real_reference(ctx: Context, cell: Cell, rng=0):
     """Real test images inside the cell's bands, split in two halves (A: measured row, B: reference)."""
     batched, *_ = ctx.activation(cell)
     acts = batched(ctx.test_images).reshape(len(ctx.test_images), -1)
-    inside = np.flatnonzero(np.all((acts >= np.asarray(cell.z1)) & (acts <= np.asarray(cell.z2)), axis=1))
+    inside = np.flatnonzero(in_band(acts, np.asarray(cell.z1), np.asarray(cell.z2)))
     perm = np.random.default_rng(rng).permutation(inside)
     half_a, half_b = perm[: len(perm) // 2], perm[len(perm) // 2 :]
     return half_a, half_b
@@ -173,7 +158,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
     ``shared`` caches band-independent runs (PPGN, DGN-AM) per neuron.
     """
     shared = {} if shared is None else shared
-    b = ctx.bundle
+    b = ctx.zoo
     batched, single, specs, indices, labels = ctx.activation(cell)
     half_a, half_b = real_reference(ctx, cell, rng)
     reference = (ctx.real_judge[half_b], ctx.real_encoder[half_b])
@@ -195,11 +180,9 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
         if method == "real":
             record("real", ctx.test_images[half_a], 0, 0.0, f"{len(half_a)} real in-band test images (half A)")
         elif method in ("ours", "ours_realism"):
-            from inverse_set.errors import InfeasibleBandError
-
             tau = ctx.realism_tau if method == "ours_realism" else None
             try:
-                res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n,
+                res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,
                                          num_seeds=budget.num_seeds, realism_bound=tau, rng_key=rng)
                 record(method, res.images, res.stats.network_evaluations, time.perf_counter() - t0,
                        f"seed steps {res.stats.seed_steps}, walker steps {res.stats.walker_steps}"
@@ -226,7 +209,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
         elif method == "dgn_am":
             if ("dgn_am", unit) not in shared:
                 act = lambda x: b.target(x)["logits"][unit]  # noqa: E731
-                shared[("dgn_am", unit)] = dgn_am(b.generator, act, ctx.init, budget.n,
+                shared[("dgn_am", unit)] = dgn_am(b.generator, act, ctx.zoo.init, budget.n,
                                                   code_upper=b.code_mean + 3 * b.code_std,
                                                   num_steps=budget.dgn_steps, rng_key=key)
             res = shared[("dgn_am", unit)]
@@ -234,12 +217,12 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
         elif method == "gram_diversity":
             act = lambda x: single(x)[0]  # noqa: E731
             conv = lambda x: b.target(x)["conv2"]  # noqa: E731
-            res = gram_diversity(b.generator, act, conv, ctx.init, cell.z1[0], cell.z2[0], budget.n,
+            res = gram_diversity(b.generator, act, conv, ctx.zoo.init, cell.z1[0], cell.z2[0], budget.n,
                                  batch_size=budget.gram_batch, num_steps=budget.gram_steps, rng_key=key)
             record("gram_diversity", res.images, res.network_evaluations, res.wall_time_s, "Gram of conv2")
         elif method == "joint":
             problem = Problem(b.generator, b.encoder, make_activation_fn(specs, b.target), 0.0, jnp.inf)
-            res = joint(problem, indices, ctx.init, cell.z1, cell.z2, budget.joint_n,
+            res = joint(problem, indices, ctx.zoo.init, cell.z1, cell.z2, budget.joint_n,
                         config=SeedConfig(max_steps=budget.joint_steps, stop_when_inside=False), rng_key=key)
             record("joint", res.images, res.network_evaluations, res.wall_time_s,
                    f"eq. 5 with n={budget.joint_n}, {res.info['steps']} steps")
@@ -264,8 +247,8 @@ def extra_cells(ctx: Context) -> list[Cell]:
 
     Bands come from real test images so that each cell has real members to compare with.
     """
-    names = ctx.bundle.class_names
-    logits = _batched(lambda x: ctx.bundle.target(x)["logits"])(ctx.test_images)
+    names = ctx.zoo.class_names
+    logits = chunked(lambda x: ctx.zoo.target(x)["logits"])(ctx.test_images)
     fc6 = ctx.real_encoder
     labels = ctx.test_labels
     cells = []
@@ -284,7 +267,7 @@ def extra_cells(ctx: Context) -> list[Cell]:
     v = int(np.argmax(fc6.std(0)))
     cells.append(Cell(f"fc6[{v}]", (Unit("fc6", v),), (float(np.percentile(fc6[:, v], 90)),),
                       (float(np.percentile(fc6[:, v], 99)),), None, "hidden", "p90–p99"))
-    conv = _batched(lambda x: jnp.mean(ctx.bundle.target(x)["conv2"], axis=(0, 1)))(ctx.test_images)
+    conv = chunked(lambda x: jnp.mean(ctx.zoo.target(x)["conv2"], axis=(0, 1)))(ctx.test_images)
     ch = int(np.argmax(conv.std(0)))
     cells.append(Cell(f"mean conv2[:,:,{ch}]", (Unit("conv2", ch),), (float(np.percentile(conv[:, ch], 90)),),
                       (float(np.percentile(conv[:, ch], 99)),), None, "hidden", "p90–p99"))

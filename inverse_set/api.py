@@ -1,0 +1,201 @@
+"""The entry points: :func:`sample_inverse_set`, :func:`sample_inverse_sets` and :func:`make_sampler`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from inverse_set import checks
+from inverse_set.cache import cached_sampler
+from inverse_set.constraints import ConstraintIndices, make_activation_fn, resolve
+from inverse_set.models import Models, resolve_models
+from inverse_set.problem import Problem
+from inverse_set.realism import RealismConstraint
+from inverse_set.results import InverseSetResult
+from inverse_set.sampler import CompiledSampler
+from inverse_set.seeds import SeedConfig
+from inverse_set.walker import WalkerConfig
+
+
+class Sampler(NamedTuple):
+    """A compiled sampler bound to its neurons: call :meth:`sample` with bands and a key.
+
+    Build it with :func:`make_sampler`. ``labels`` names each constraint;
+    ``indices`` are the neurons' traced unit indices.
+    """
+
+    compiled: CompiledSampler
+    indices: ConstraintIndices
+    labels: tuple[str, ...]
+
+    def sample(self, z1, z2, rng_key: Any = None) -> InverseSetResult:
+        """n samples of the inverse set of these neurons in the band ``[z1, z2]``."""
+        lo, hi = checks.check_bands(z1, z2, len(self.labels), self.labels)
+        return self.compiled.sample(checks.as_key(rng_key), lo, hi, self.indices, self.labels)
+
+    def run(self, rng_key, z1, z2):
+        """The pure run (seeds, walker states) for one band, e.g. under ``jax.disable_jit()``."""
+        lo, hi = self.compiled.solver_bands(*checks.check_bands(z1, z2, len(self.labels), self.labels))
+        return self.compiled.run(checks.as_key(rng_key), jnp.asarray(lo), jnp.asarray(hi), self.indices)
+
+
+def make_sampler(neuron, n: int, *, models: Models | None = None, num_seeds: int = 10, progress: bool = False,
+                 **overrides) -> Sampler:
+    """Build (or fetch from the cache) the sampler for these neurons, n and models.
+
+    Args and keyword overrides as in :func:`sample_inverse_set`.
+    """
+    models = resolve_models(models, **overrides)
+    n = checks.check_count("n", n, "the number of samples")
+    num_seeds = checks.check_count("num_seeds", num_seeds, "K, the number of seeds and walkers")
+    neurons = [checks.by_name(x, models.class_names) for x in checks.as_neuron_list(neuron)]
+    for name in ("generator", "encoder"):
+        if not callable(getattr(models, name)):
+            raise TypeError(f"{name} must be a callable taking one example, got {getattr(models, name)!r}.")
+    for name, cls in (("seed_config", SeedConfig), ("walker_config", WalkerConfig)):
+        if not isinstance(getattr(models, name), cls):
+            raise TypeError(f"{name} must be a {cls.__name__}(…), got {getattr(models, name)!r}.")
+    init_fn, init_key = checks.check_init(models.init)
+    spec = checks.code_spec(init_fn)
+    needs_target = any(not checks.is_neuron_callable(x) for x in neurons)
+    image, num_features, layers = checks.layer_shapes(models.generator, models.encoder, models.target, spec,
+                                                      needs_target)
+    code_constraints = _code_constraints(models, num_features, spec.shape[0])
+    specs, indices, labels = resolve(neurons, layers)
+    for spec_, label in zip(specs, labels):
+        if spec_.fn is not None:
+            try:
+                out = jax.eval_shape(spec_.fn, image)
+            except Exception as err:  # noqa: BLE001
+                raise ValueError(f"neuron {label} failed on an image of shape {image.shape}: {err}") from err
+            if int(np.prod(out.shape)) != 1:
+                raise ValueError(f"neuron {label} must return a scalar, got shape {out.shape}.")
+    low, high = checks.check_code_bounds(models.code_bounds, spec.shape[0])
+    key = (models.generator, models.encoder, models.target, specs, init_key, n, num_seeds,
+           checks.bounds_key(low, high), models.seed_config, models.walker_config, code_constraints, bool(progress))
+
+    def build():
+        problem = Problem(models.generator, models.encoder, make_activation_fn(specs, models.target), low, high,
+                          code_constraints)
+        return CompiledSampler(problem, init_fn, n, num_seeds, num_features, models.seed_config,
+                               models.walker_config, progress)
+
+    return Sampler(cached_sampler(key, build), indices, labels)
+
+
+def _code_constraints(models: Models, num_features: int, code_dim: int) -> tuple:
+    tau = models.realism_bound
+    if tau is not None and not (checks.is_number(tau) and tau > 0):
+        raise ValueError(f"realism_bound must be a positive number τ (r(c) ≤ τ) or None, got {tau!r}.")
+    uses_realism = models.seed_config.realism_weight or models.walker_config.realism_weight or tau is not None
+    if uses_realism and num_features != code_dim:
+        raise ValueError(
+            f"realism_weight and realism_bound need an encoder whose output lives in the code space: E(G(c)) "
+            f"has {num_features} entries but codes have {code_dim}. Set realism_weight=0 and realism_bound=None."
+        )
+    if tau is None or np.isinf(tau):
+        return ()  # r ≤ ∞: no constraint
+    return (RealismConstraint(float(tau)),)
+
+
+def sample_inverse_set(
+    neuron,
+    z1,
+    z2,
+    n: int,
+    *,
+    models: Models | None = None,
+    generator: Callable | None = None,
+    encoder: Callable | None = None,
+    target: Callable | None = None,
+    init: Callable | int | None = None,
+    code_bounds: tuple | None = None,
+    class_names: Sequence[str] | None = None,
+    seed_config: SeedConfig | None = None,
+    walker_config: WalkerConfig | None = None,
+    realism_bound: float | None = None,
+    num_seeds: int = 10,
+    rng_key: Any = None,
+    progress: bool = False,
+) -> InverseSetResult:
+    """Sample n points of the inverse set ``{x : z1 ≤ a(x) ≤ z2}`` through a generator.
+
+    Args:
+      neuron: an int (unit of the target's output layer), a class name (with
+        ``class_names``), a :class:`~inverse_set.constraints.Unit`, a callable
+        ``image -> scalar``, or a sequence of these for an intersection (eq. 11–12).
+      z1, z2: band edges, numbers or sequences with one number per neuron.
+      n: number of samples (the K seeds included).
+      models: the networks and their settings (:class:`~inverse_set.models.Models`),
+        e.g. ``generators.load("fashion")`` for the bundled ones.
+      generator, encoder, target, init, code_bounds, class_names, seed_config,
+        walker_config, realism_bound: the fields of :class:`~inverse_set.models.Models`,
+        given directly (your own networks without building a ``Models``) or to
+        override those of ``models``.
+      num_seeds: K, the number of seeds and walkers.
+      rng_key: an int, ``jax.random.key(…)`` or ``jax.random.PRNGKey(…)``; the same key gives the same samples.
+      progress: show progress (bars on a terminal, a line every few seconds otherwise).
+
+    Returns:
+      An :class:`~inverse_set.results.InverseSetResult` of n samples, each inside every band
+      (fewer, with an :class:`~inverse_set.errors.IncompleteSampleWarning`, if the walker stopped early).
+
+    Raises:
+      InfeasibleBandError: the seeds could not reach the band (reports the range reached).
+      NonFiniteActivationError: NaN or Inf appeared during the search.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from inverse_set import sample_inverse_set
+      >>> w = jnp.ones(4)
+      >>> res = sample_inverse_set(lambda x: jax.nn.sigmoid(w @ x - 2.0), 0.4, 0.6, n=30,
+      ...                          generator=jax.nn.sigmoid, encoder=lambda x: x, init=4)
+      >>> bool(((res.activations >= 0.4) & (res.activations <= 0.6)).all())
+      True
+    """
+    sampler = make_sampler(neuron, n, models=models, num_seeds=num_seeds, progress=progress, generator=generator,
+                           encoder=encoder, target=target, init=init, code_bounds=code_bounds,
+                           class_names=class_names, seed_config=seed_config, walker_config=walker_config,
+                           realism_bound=realism_bound)
+    return sampler.sample(z1, z2, rng_key)
+
+
+def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = None, **kwargs) -> list:
+    """Run B problems in one vmapped call: ``neurons[b]`` in band ``(z1[b], z2[b])``.
+
+    Every problem must read the same layers in the same way (e.g. different units
+    of the logits layer, or different bands of one neuron); unit indices and bands
+    are batched. Keyword arguments are those of :func:`sample_inverse_set`
+    (``progress`` is not supported here). Problem b uses ``fold_in(rng_key, b)``.
+
+    Returns:
+      One entry per problem: its :class:`~inverse_set.results.InverseSetResult`,
+      or the :class:`~inverse_set.errors.SamplingError` it ended with (its
+      ``member`` is the problem's index); one failing problem never aborts the others.
+    """
+    if kwargs.get("progress"):
+        raise ValueError("progress is not supported for batched problems; drop progress=True.")
+    if len(neurons) == 0:
+        raise ValueError("neurons is empty; give at least one problem.")
+    if len(z1) != len(neurons) or len(z2) != len(neurons):
+        raise ValueError(
+            f"neurons, z1 and z2 must have one entry per problem; got {len(neurons)}, {len(z1)}, {len(z2)}."
+        )
+    samplers = [make_sampler(nb, n, **kwargs) for nb in neurons]
+    compiled = samplers[0].compiled
+    if any(s.compiled is not compiled for s in samplers):
+        raise ValueError(
+            "the problems do not share one structure (same layers, same kind of unit, same number "
+            "of constraints); run them in separate calls."
+        )
+    labels = [s.labels for s in samplers]
+    bands = [checks.check_bands(a, b, len(lab), lab) for a, b, lab in zip(z1, z2, labels)]
+    lo, hi = np.stack([b[0] for b in bands]), np.stack([b[1] for b in bands])
+    indices = jax.tree.map(lambda *xs: jnp.stack(xs), *[s.indices for s in samplers])
+    key = checks.as_key(rng_key)
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(len(neurons)))
+    return compiled.sample_batch(keys, lo, hi, indices, labels)

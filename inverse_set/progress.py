@@ -1,0 +1,72 @@
+"""Progress of a long run, reported from inside the compiled loops.
+
+One bar per phase, each with its total: seed steps (out of the step budget, with
+how many seeds are in band) and samples (out of n). On a terminal the bars are
+tqdm's; when the output is not a terminal (a log file, a pipe) a plain line is
+written every few seconds instead of carriage-return updates.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+class Progress:
+    """Host-side progress fed by ``jax.debug.callback`` from the seed and walker loops."""
+
+    def __init__(self, num_seeds: int, seed_budget: int, n: int, stream=None, interval_s: float = 5.0):
+        self.num_seeds, self.seed_budget, self.n = num_seeds, seed_budget, n
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval_s = interval_s
+        self.bars: dict = {}
+        self.last_line = 0.0
+
+    # ----------------------------------------------------------------- host side
+
+    def _is_terminal(self) -> bool:
+        return hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def _update(self, phase: str, value: int, total: int, note: str = "") -> None:
+        if self._is_terminal():
+            from tqdm.auto import tqdm
+
+            bar = self.bars.get(phase)
+            if bar is None:
+                self.close()
+                bar = self.bars[phase] = tqdm(total=total, desc=phase, unit="step" if phase == "seeds" else "sample",
+                                              file=self.stream, leave=False)
+            bar.set_postfix_str(note, refresh=False)
+            bar.update(value - bar.n)
+            return
+        now = time.monotonic()
+        finished = value >= total
+        if phase not in self.bars or finished or now - self.last_line >= self.interval_s:
+            self.bars[phase] = True
+            self.last_line = now
+            print(f"{phase}: {value}/{total}" + (f" ({note})" if note else ""), file=self.stream, flush=True)
+
+    def on_seed(self, step, num_inside) -> None:
+        self._update("seeds", int(step), self.seed_budget, f"{int(num_inside)}/{self.num_seeds} seeds in band")
+
+    def on_walk(self, num_kept) -> None:
+        self._update("samples", int(num_kept), self.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            if bar is not True:
+                bar.close()
+        self.bars.clear()
+
+    # ----------------------------------------------------------------- traced side
+
+    def seed_callback(self, bands):
+        """``callback(state)`` for :func:`inverse_set.seeds.run`."""
+        return lambda state: jax.debug.callback(self.on_seed, state.step, jnp.sum(bands.contains(state.f)))
+
+    def walk_callback(self, state) -> None:
+        """``callback(state)`` for :func:`inverse_set.walker.run`."""
+        jax.debug.callback(self.on_walk, state.num_kept)

@@ -1,0 +1,146 @@
+"""What a sampling run returns: :class:`InverseSetResult` and its :class:`SamplerStats`, saved without pickle.
+
+``result.save("out/run")`` writes ``out/run.npz`` (the arrays) and
+``out/run.json`` (bands, labels, stats; strict JSON: no NaN), and
+``InverseSetResult.load("out/run")`` reads them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "inverse-set result, version 1"
+
+
+@dataclass
+class SamplerStats:
+    """Diagnostics of one run.
+
+    Attributes:
+      seed_steps: gradient steps of the seed solver.
+      seed_outer_iterations: multiplier updates of the seed solver.
+      walker_steps: gradient steps of the walker.
+      acceptance_rate: fraction of the K walkers kept at each walker iteration
+        (entry 0 is the seeds themselves).
+      network_evaluations: forward+backward passes through G, E and the target,
+        counted per code: K × (candidates per seed + seed steps + walker steps), each
+        initial candidate counted as one evaluation.
+      compile_time_s, run_time_s: compilation (0 if cached) and run time.
+      status: "complete", "stalled" or "out of walker steps".
+      mu, lam: the frozen penalty μ* and multipliers λ* the walker used.
+      rejected_on_recheck: walker samples whose activations, recomputed from the
+        returned images, fell outside the band (removed, never returned).
+    """
+
+    seed_steps: int
+    seed_outer_iterations: int
+    walker_steps: int
+    acceptance_rate: np.ndarray
+    network_evaluations: int
+    compile_time_s: float
+    run_time_s: float
+    status: str
+    mu: float
+    lam: np.ndarray
+    rejected_on_recheck: int = 0
+
+    @property
+    def mean_acceptance_rate(self) -> float | None:
+        """Mean fraction of walkers kept per walker step (the seeds excluded); None before any step."""
+        rates = self.acceptance_rate[1:]
+        return float(rates.mean()) if rates.size else None
+
+
+@dataclass
+class InverseSetResult:
+    """Samples of the inverse set: every one lies inside every band.
+
+    Attributes:
+      codes: (m, d) codes, m ≤ n (m < n only when the walker stopped early).
+      images: (m, …) generated images G(codes).
+      activations: (m, p) activations of every constraint, recomputed from ``images``.
+      seeds: (K, d) the seed codes C₀; ``seed_activations`` (K, p).
+      z1, z2: (p,) the bands as given; ``constraints``: a label per constraint.
+      n_requested: n.
+      stats: :class:`SamplerStats`.
+      realism: (m,) the realism residual r(c) = mean((E(G(c)) − c)²) of each sample,
+        recomputed like the activations, when a realism bound τ was set (each ≤ τ).
+    """
+
+    codes: np.ndarray
+    images: np.ndarray
+    activations: np.ndarray
+    seeds: np.ndarray
+    seed_activations: np.ndarray
+    z1: np.ndarray
+    z2: np.ndarray
+    constraints: tuple[str, ...]
+    n_requested: int
+    stats: SamplerStats = field(repr=False)
+    realism: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.codes.shape[0]
+
+    @property
+    def is_complete(self) -> bool:
+        return len(self) == self.n_requested
+
+    def save(self, path) -> tuple[Path, Path]:
+        """Write ``path.npz`` (arrays) and ``path.json`` (everything else); returns both paths."""
+        base = Path(path)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        npz, meta = base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
+        arrays = {name: getattr(self, name) for name in ("codes", "images", "activations", "seeds",
+                                                          "seed_activations", "z1", "z2")}
+        arrays["acceptance_rate"], arrays["lam"] = self.stats.acceptance_rate, self.stats.lam
+        if self.realism is not None:
+            arrays["realism"] = self.realism
+        np.savez_compressed(npz, **arrays)
+        stats = {f.name: getattr(self.stats, f.name) for f in dataclasses.fields(self.stats)
+                 if f.name not in ("acceptance_rate", "lam")}
+        payload = {"format": FORMAT, "constraints": list(self.constraints), "n_requested": self.n_requested,
+                   "num_samples": len(self), "z1": self.z1.tolist(), "z2": self.z2.tolist(),
+                   "stats": {**stats, "mean_acceptance_rate": self.stats.mean_acceptance_rate}}
+        meta.write_text(json.dumps(strict_json(payload), indent=1, allow_nan=False) + "\n")
+        return npz, meta
+
+    @classmethod
+    def load(cls, path) -> InverseSetResult:
+        """Read a result written by :meth:`save` (``path`` with or without the ``.npz``/``.json`` suffix)."""
+        base = Path(path)
+        if base.suffix in (".npz", ".json"):
+            base = base.with_suffix("")
+        meta = json.loads(base.with_name(base.name + ".json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{base}.json is not an inverse-set result ({FORMAT!r}); got format {meta.get('format')!r}.")
+        with np.load(base.with_name(base.name + ".npz"), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        stats = dict(meta["stats"])
+        stats.pop("mean_acceptance_rate", None)
+        return cls(codes=arrays["codes"], images=arrays["images"], activations=arrays["activations"],
+                   seeds=arrays["seeds"], seed_activations=arrays["seed_activations"], z1=arrays["z1"],
+                   z2=arrays["z2"], constraints=tuple(meta["constraints"]), n_requested=meta["n_requested"],
+                   stats=SamplerStats(acceptance_rate=arrays["acceptance_rate"], lam=arrays["lam"], **stats),
+                   realism=arrays.get("realism"))
+
+
+def strict_json(value):
+    """``value`` with numpy scalars and arrays as plain numbers and lists, and NaN/±Inf as None."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict_json(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

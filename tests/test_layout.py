@@ -1,0 +1,59 @@
+"""The shape of the package: the algorithm apart from the model zoo and the benchmark."""
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import inverse_set
+
+PACKAGE = Path(inverse_set.__file__).parent
+FORBIDDEN = ("generators", "benchmarks", "harness")
+
+
+def _imported_names(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module or ""
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                yield node.args[0].value
+
+
+def test_inverse_set_imports_nothing_from_the_zoo_or_the_benchmark():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name in _imported_names(ast.parse(path.read_text())):
+            if name.split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_inverse_set_samples_the_slab_with_the_zoo_unimportable():
+    code = textwrap.dedent("""
+        import sys
+        for name in ("generators", "benchmarks", "harness"):
+            sys.modules[name] = None  # any import of them now raises ImportError
+        import jax
+        from inverse_set import initialization, sample_inverse_set
+        w = jax.numpy.array([1.0, -2.0, 0.5])
+        res = sample_inverse_set(lambda x: jax.nn.sigmoid(w @ x), 0.4, 0.6, n=30, generator=jax.nn.sigmoid,
+                                 encoder=lambda x: x, init=initialization.gaussian(3, 0.1), rng_key=0)
+        assert len(res) == 30 and ((res.activations >= 0.4) & (res.activations <= 0.6)).all()
+        loaded = [m for m in sys.modules if m.split(".")[0] in ("generators", "benchmarks", "harness")
+                  and sys.modules[m] is not None]
+        assert not loaded, loaded
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_no_module_of_the_package_is_over_350_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 350}
+    assert not long, long
