@@ -30,8 +30,9 @@ from inverse_set.batching import chunked
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
 from .evaluation import activation_stats, code_statistics, evaluate_generator, evaluate_vae
-from .models import CODE_DIM, MODELS, VAE_LATENT_DIM, Classifier, init_params
+from .models import CODE_DIM, MODELS, VAE_LATENT_DIM, Discriminator, init_params
 from .training import (
+    adversarial_generator_train_step,
     classifier_train_step,
     fit,
     generator_train_step,
@@ -44,6 +45,9 @@ from .training import (
 SEEDS = {"classifier": 0, "judge": 1, "generator": 2, "vae": 3}
 DEFAULT_EPOCHS = {"classifier": 7, "judge": 6, "vae": 20, "generator": 8}
 ORDER = ("classifier", "judge", "vae", "generator")
+# The generator's losses: DeePSiM's adversarial and comparator terms on top of the inversion loss
+# (both 0: the inversion loss alone, the generator shipped before).
+GENERATOR_LOSS = {"adv_weight": 0.01, "comparator_weight": 0.1}
 
 
 def _parse_epochs(spec: str) -> dict:
@@ -54,7 +58,7 @@ def _parse_epochs(spec: str) -> dict:
     return out
 
 
-def train_model(name, epochs, train, test, params):
+def train_model(name, epochs, train, test, params, generator_loss=GENERATOR_LOSS):
     """Train one model with :func:`~generators.training.fit`; returns ``(params, metrics, seconds)``."""
     (xtr, ytr), (xte, yte) = train, test
     model = MODELS[name]()
@@ -72,13 +76,26 @@ def train_model(name, epochs, train, test, params):
         p, history, seconds = fit(name, init, step, (xtr,), epochs=epochs, seed=SEEDS[name], evaluate=evaluate)
         return p, {"test_nelbo": history[-1]["test_nelbo"], "history": history}, seconds
     cstats = _code_stats(params.out)
+    adversarial = any(generator_loss.values())
+    generator_of = (lambda p: p["generator"]) if adversarial else (lambda p: p)  # noqa: E731
     quick = partial(evaluate_generator, clf_params=params["classifier"], judge_params=params["judge"], xte=xte,
                     yte=yte, cstats=cstats, quick=True)
-    evaluate = lambda p, epoch: {"quick_eval": quick(p)} if (epoch + 1 == epochs or epoch % 3 == 2) else {}  # noqa: E731
+    evaluate = lambda p, epoch: (  # noqa: E731
+        {"quick_eval": quick(generator_of(p))} if (epoch + 1 == epochs or epoch % 3 == 2) else {})
     constants = (params["classifier"], jnp.asarray(cstats["code_std"]), jnp.asarray(cstats["code_sq_mean"]))
-    p, history, seconds = fit(name, init, generator_train_step, (xtr,), epochs=epochs, seed=SEEDS[name],
-                              constants=constants, evaluate=evaluate)
-    return p, {"history": history}, seconds
+    step = generator_train_step
+    if adversarial:
+        conv_channels = MODELS["generator"]().conv_channels
+        step = partial(adversarial_generator_train_step, conv_channels=conv_channels, **generator_loss)
+
+        def init(key):
+            k_gen, k_disc = jax.random.split(key)
+            return {"generator": init_params("generator", k_gen),
+                    "discriminator": Discriminator().init(k_disc, jnp.zeros((1, 28, 28, 1)))}
+
+    p, history, seconds = fit(name, init, step, (xtr,), epochs=epochs, seed=SEEDS[name], constants=constants,
+                              evaluate=evaluate)
+    return generator_of(p), {"history": history, "loss": dict(generator_loss)}, seconds
 
 
 def _code_stats(out: Path) -> dict:
@@ -128,6 +145,8 @@ def main(argv=None):
     ap.add_argument("--epochs", default="", help="e.g. classifier=6,generator=8")
     ap.add_argument("--out", default=str(mf.WEIGHTS_DIR))
     ap.add_argument("--eval-only", action="store_true", help="re-run evaluations on existing weights")
+    ap.add_argument("--generator-loss", default=",".join(f"{k}={v}" for k, v in GENERATOR_LOSS.items()),
+                    help="the generator's adversarial and comparator weights (0,0: the inversion loss alone)")
     args = ap.parse_args(argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in ORDER]
@@ -147,7 +166,10 @@ def main(argv=None):
         entry = manifest["models"].get(name, {}) if args.eval_only else {}
         t_model = time.time()
         if not args.eval_only:
-            params[name], metrics, seconds = train_model(name, epochs[name], train, test, params)
+            loss = {k.strip(): float(v) for k, v in (part.split("=") for part in args.generator_loss.split(","))}
+            if set(loss) != set(GENERATOR_LOSS):
+                ap.error(f"--generator-loss needs {sorted(GENERATOR_LOSS)}, got {sorted(loss)}")
+            params[name], metrics, seconds = train_model(name, epochs[name], train, test, params, loss)
             save_params(params[name], out / mf.WEIGHT_FILES[name])
             entry.update(metrics=metrics, train_time_s=round(seconds, 1), epochs=epochs[name], command=command)
         figures = evaluate_model(name, params, train, test)

@@ -156,6 +156,24 @@ def _flatten(tree: Mapping, prefix: str = "") -> dict[str, Array]:
     return flat
 
 
+def _is_index(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_unit(i: int, unit: Unit) -> None:
+    """A unit's fields have the right types: a layer name, an int index, an (h, w) pair of ints or None."""
+    if unit.layer is not None and not isinstance(unit.layer, str):
+        raise TypeError(f"neuron {i}: the layer of {unit} must be a layer name (str) or None, got {unit.layer!r}.")
+    if not _is_index(unit.index):
+        raise TypeError(f"neuron {i}: the index of {unit} must be an int (a unit or channel index), "
+                        f"got {unit.index!r} ({type(unit.index).__name__}).")
+    position = unit.position
+    if position is not None and not (isinstance(position, (tuple, list)) and len(position) == 2
+                                     and all(_is_index(p) for p in position)):
+        raise TypeError(f"neuron {i}: the position of {unit} must be a pair of ints (h, w) or None, "
+                        f"got {position!r}.")
+
+
 def resolve(neurons: Sequence[Any], layer_shapes: Mapping[str, tuple[int, ...]] | None):
     """Split neurons into static specs and traced indices, checking every index.
 
@@ -185,6 +203,7 @@ def resolve(neurons: Sequence[Any], layer_shapes: Mapping[str, tuple[int, ...]] 
                 "(unit of the output layer), a Unit(layer, index, position) or a callable "
                 "image -> scalar."
             )
+        _check_unit(i, neuron)
         if layer_shapes is None:
             raise ValueError(
                 f"neuron {i} ({neuron}) reads a layer of the target network, but no target "

@@ -30,11 +30,23 @@ class InfeasibleBandError(SamplingError, ValueError):
             f"The seed search did not bring all {k} seeds inside the band(s) within {steps} "
             f"gradient steps ({inside} of {k} were inside at the end)."
         ]
+        where = []
         for name, a, b, lo, hi in zip(self.constraints, self.z1, self.z2, self.reached_min, self.reached_max):
-            lines.append(f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}]")
-        remedies = ["choose a band inside the reached range", "widen the band", "raise SeedConfig(max_steps=…)",
-                    *advice]
-        lines.append(", ".join(remedies[:-1]).capitalize() + ", or " + remedies[-1] + ".")
+            where.append("inside" if lo <= a and b <= hi else "above" if a > hi else "below" if b < lo else "across")
+            lines.append(f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}] — the band "
+                         + {"inside": "lies inside the range reached", "above": "lies above everything reached",
+                            "below": "lies below everything reached", "across": "reaches past the range reached"}[
+                             where[-1]])
+        if all(w == "inside" for w in where):
+            remedies = ["raise SeedConfig(max_steps=…)", "draw more starting codes (SeedConfig(candidates_per_seed=…))",
+                        "ask for fewer seeds (num_seeds)", *advice]
+            lines.append("The seeds reached every band's level, so the band is likely reachable: "
+                         + ", ".join(remedies[:-1]) + ", or " + remedies[-1] + ".")
+        else:
+            remedies = ["choose a band inside the range reached", "widen the band", "raise SeedConfig(max_steps=…)",
+                        *advice]
+            text = ", ".join(remedies[:-1]) + ", or " + remedies[-1] + "."
+            lines.append(text[0].upper() + text[1:])
         super().__init__("\n".join(lines))
 
 

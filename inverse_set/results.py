@@ -36,6 +36,10 @@ class SamplerStats:
       mu, lam: the frozen penalty μ* and multipliers λ* the walker used.
       rejected_on_recheck: walker samples whose activations, recomputed from the
         returned images, fell outside the band (removed, never returned).
+      repeats_dropped: kept codes equal to an earlier one (removed, never returned;
+        the walker already keeps only new codes, so this is normally 0).
+      non_finite_rejected: walker positions rejected because their activations or
+        encoding were NaN or Inf (those walkers restarted from their last kept code).
     """
 
     seed_steps: int
@@ -49,6 +53,8 @@ class SamplerStats:
     mu: float
     lam: np.ndarray
     rejected_on_recheck: int = 0
+    repeats_dropped: int = 0
+    non_finite_rejected: int = 0
 
     @property
     def mean_acceptance_rate(self) -> float | None:

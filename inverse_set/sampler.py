@@ -34,7 +34,6 @@ WALKER_STATUS = {
     Status.DONE: "complete",
     Status.STALLED: "stalled",
     Status.MAX_STEPS: "out of walker steps",
-    Status.NON_FINITE: "non-finite activations",
 }
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -56,10 +55,22 @@ class CompiledSampler:
         self._compiled = {}
         self._render = chunked(lambda code, indices: evaluate(problem, code, indices)[::2], per_example=True)
 
-    def code_bands(self) -> tuple[np.ndarray, np.ndarray]:
-        """The bands of the code constraints (the last columns of f)."""
-        edges = np.array([c.band() for c in self.problem.code_constraints], np.float32).reshape(-1, 2)
-        return edges[:, 0], edges[:, 1]
+    def all_bands(self, z1, z2) -> tuple[np.ndarray, np.ndarray]:
+        """Every column's band in float64: the neurons' ``(…, p)`` bands, then the code constraints'."""
+        edges = np.array([c.band() for c in self.problem.code_constraints], np.float64).reshape(-1, 2)
+        pad = lambda z, extra: np.concatenate([z, np.broadcast_to(extra, z.shape[:-1] + extra.shape)], -1)  # noqa: E731
+        return pad(np.asarray(z1, np.float64), edges[:, 0]), pad(np.asarray(z2, np.float64), edges[:, 1])
+
+    def solver_bands(self, z1, z2) -> tuple[np.ndarray, np.ndarray]:
+        """The float32 bands the solvers work with: every column's band rounded *inward* to float32.
+
+        So an activation the solvers accept lies in the band as given, in float64 too.
+        """
+        lo, hi = self.all_bands(z1, z2)
+        lo32, hi32 = lo.astype(np.float32), hi.astype(np.float32)
+        lo32 = np.where(lo32 < lo, np.nextafter(lo32, np.float32(np.inf)), lo32)
+        hi32 = np.where(hi32 > hi, np.nextafter(hi32, np.float32(-np.inf)), hi32)
+        return lo32, hi32
 
     def run(self, rng_key, z1, z2, indices):
         """Seeds then walker for one problem; returns ``(SeedState, WalkerState)``."""
@@ -67,29 +78,31 @@ class CompiledSampler:
         config, k = self.seed_config, self.num_seeds
         keys = jax.random.split(rng_key, k * config.candidates_per_seed)
         candidates = jax.vmap(self.init_fn)(keys).astype(jnp.float32)
-        codes0 = seeds.select_initial(self.problem, candidates, bands, indices, k, config.select)
+        codes0, reserve = seeds.select_initial(self.problem, candidates, bands, indices, k, config.select)
         seed_cb = None if self.progress is None else self.progress.seed_callback(bands)
-        seed_state = seeds.run(config, self.problem, codes0, bands, indices, seed_cb)
+        seed_state = seeds.run(config, self.problem, codes0, bands, indices, seed_cb, reserve)
         walk_cb = None if self.progress is None else self.progress.walk_callback
         walk_state = walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
                                 lam=seed_state.lam, mu=seed_state.mu,  # λ*, μ*
                                 n=self.n, num_features=self.num_features, callback=walk_cb)
         return seed_state, walk_state
 
+    def run_each(self, rng_keys, z1, z2, indices):
+        """:meth:`run` for each of B problems (leading axis), one after another with ``lax.map``.
+
+        Each problem's loops stop when it is done, not when the slowest of the batch
+        is, and its numbers are those of a separate call with the same key.
+        """
+        return jax.lax.map(lambda args: self.run(*args), (rng_keys, z1, z2, indices))
+
     def _compile(self, batch: int | None, args):
         """Ahead-of-time compile once per batch size; returns (executable, seconds)."""
         if batch in self._compiled:
             return self._compiled[batch], 0.0
         t0 = time.perf_counter()
-        fn = self.run if batch is None else jax.vmap(self.run)
+        fn = self.run if batch is None else self.run_each
         self._compiled[batch] = jax.jit(fn).lower(*args).compile()
         return self._compiled[batch], time.perf_counter() - t0
-
-    def solver_bands(self, z1, z2):
-        lo, hi = self.code_bands()
-        z1, z2 = np.asarray(z1, np.float32), np.asarray(z2, np.float32)
-        pad = lambda z, extra: np.concatenate([z, np.broadcast_to(extra, z.shape[:-1] + extra.shape)], -1)  # noqa: E731
-        return pad(z1, lo), pad(z2, hi)
 
     def sample(self, rng_key, z1, z2, indices, labels) -> InverseSetResult:
         """Run the compiled sampler on one problem and check every returned sample."""
@@ -104,7 +117,7 @@ class CompiledSampler:
         return self.finish(seed_state, walk_state, z1, z2, indices, labels, compile_time, time.perf_counter() - t0)
 
     def sample_batch(self, rng_keys, z1, z2, indices, labels) -> list:
-        """Run B problems (leading axis of every argument) in one vmapped call.
+        """Run B problems (leading axis of every argument) in one compiled call (:meth:`run_each`).
 
         Returns one entry per problem: its :class:`InverseSetResult`, or the
         :class:`~inverse_set.errors.SamplingError` it ended with (``member`` = its index).
@@ -130,7 +143,7 @@ class CompiledSampler:
         """Check the solvers' outcome and rebuild every kept sample from its code (raises on failure)."""
         seed_state, walk_state = jax.device_get((seed_state, walk_state))
         k, p = self.num_seeds, len(labels)
-        lo, hi = self.solver_bands(z1, z2)
+        lo, hi = self.all_bands(z1, z2)
         constraints = self.problem.code_constraints
         all_labels = (*labels, *(c.label for c in constraints))
         if seed_state.status == Status.NON_FINITE:
@@ -143,19 +156,19 @@ class CompiledSampler:
             inside = int(np.sum(in_band(seed_state.f, lo, hi)))
             raise InfeasibleBandError(all_labels, lo, hi, seed_state.f_min, seed_state.f_max, int(seed_state.step),
                                       inside, k, tuple(c.advice for c in constraints))
-        if walk_state.status == Status.NON_FINITE:
-            raise NonFiniteActivationError(
-                f"NaN or Inf appeared in the activations or encodings during the walk (walker "
-                f"step {int(walk_state.step)}). Lower WalkerConfig(step_size=…) or bound the codes "
-                "with code_bounds=(low, high)."
-            )
         m = int(walk_state.num_kept)
         codes = walk_state.kept_codes[:m]
         images, f = self._render(codes, indices)
-        # Never out of band: recompute every constraint from the returned codes' images.
-        is_inside = in_band(f, lo, hi)
+        # Never out of band: recompute every constraint from the returned codes' images and check it
+        # against the bands as given (float64).
+        is_inside = in_band(f.astype(np.float64), lo, hi)
         rejected = int(np.sum(~is_inside))
-        codes, images, f = codes[is_inside], images[is_inside], f[is_inside]
+        # Never twice: the walker keeps only new codes; drop any exact repeat that still got through.
+        is_first = np.zeros(m, bool)
+        is_first[np.unique(codes, axis=0, return_index=True)[1] if m else []] = True
+        repeated = int(np.sum(is_inside & ~is_first))
+        keep = is_inside & is_first
+        codes, images, f = codes[keep], images[keep], f[keep]
         status = WALKER_STATUS[Status(int(walk_state.status))]
         iterations = int(walk_state.step) + 1
         stats = SamplerStats(
@@ -170,9 +183,14 @@ class CompiledSampler:
             mu=float(seed_state.mu),
             lam=np.asarray(seed_state.lam),
             rejected_on_recheck=rejected,
+            repeats_dropped=repeated,
+            non_finite_rejected=int(walk_state.num_non_finite),
         )
         if codes.shape[0] < self.n:
-            why = status if rejected == 0 else f"{status}; {rejected} fell outside on recheck"
+            why = status + "".join([f"; {rejected} fell outside on recheck" if rejected else "",
+                                    f"; {repeated} repeated codes dropped" if repeated else "",
+                                    f"; {int(walk_state.num_non_finite)} walker positions with NaN/Inf rejected"
+                                    if walk_state.num_non_finite else ""])
             warnings.warn(
                 f"Returning {codes.shape[0]} of the {self.n} samples asked for ({why} after "
                 f"{stats.walker_steps} walker steps). Try a wider band, more seeds, "
@@ -188,8 +206,8 @@ class CompiledSampler:
             seeds=np.asarray(seed_state.codes),
             seed_activations=np.asarray(seed_state.f[:, :p]),
             realism=np.asarray(f[:, p + realism[0]]) if realism else None,
-            z1=np.asarray(z1, np.float32),
-            z2=np.asarray(z2, np.float32),
+            z1=np.asarray(z1, np.float64),
+            z2=np.asarray(z2, np.float64),
             constraints=tuple(labels),
             n_requested=self.n,
             stats=stats,

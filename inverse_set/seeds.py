@@ -12,8 +12,11 @@ inner band (margin × ε in from each edge, so seeds aim well inside). Coordinat
 descent as in sec. 3.4: the slack in closed form, then an optax gradient step on
 C; after every ``num_inner_steps`` steps (one inner solve) the multipliers take
 ``λ ← λ − μ (f − s)`` and the penalty grows ``μ ← a μ`` if ‖f − s‖ did not fall
-by ``violation_decrease``. The loop stops as soon as every seed satisfies every
-*true* band, or after ``max_steps`` gradient steps. It is one ``lax.while_loop``
+by ``violation_decrease``. A seed that satisfies every *true* band is kept
+where it is (frozen) while the others go on; the loop stops as soon as all K
+are, or after ``max_steps`` gradient steps. (The paper stops when all K are
+inside at once; for a narrow band, seeds that step in and out of it rarely are
+all inside at the same step.) It is one ``lax.while_loop``
 (:func:`inverse_set.loop.run`).
 """
 
@@ -34,6 +37,9 @@ from inverse_set.loop import Status
 from inverse_set.problem import Problem, forward, pullback
 
 Array = jax.Array
+
+MIN_SCALE = 2.0**-10  # the smallest a seed's step scale gets by halving
+SCALE_RECOVERY = 1.2  # a halved step scale grows back by this factor per good step, up to 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class SeedConfig:
         (the first K whose violated constraints have a gradient: a ReLU unit at 0
         has none to climb) or ``"nearest"`` (the K nearest the band). 1 is the
         paper; each candidate costs one network evaluation.
+      restart_patience: a seed outside the band whose distance to it has not
+        shrunk by 1% for this many steps (lost: pushed where the constraint has
+        no gradient, or past a ridge it cannot climb back) restarts from the next
+        unused candidate.
     """
 
     num_inner_steps: int = 100
@@ -77,9 +87,10 @@ class SeedConfig:
     realism_weight: float = 0.0
     candidates_per_seed: int = 4
     select: str = "alive"
+    restart_patience: int = 200
 
     def __post_init__(self):
-        check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed"),
+        check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed", "restart_patience"),
                       positive=("learning_rate", "mu0", "mu_max"), at_least_one=("mu_factor",),
                       fractions=("violation_decrease",), margins=("margin",),
                       non_negative=("diversity_weight", "realism_weight"),
@@ -89,13 +100,20 @@ class SeedConfig:
 
 class SeedState(NamedTuple):
     codes: Array  # C, (K, d)
+    prev_codes: Array  # C before the last step, where a seed that steps into NaN/Inf returns, (K, d)
+    scale: Array  # each seed's step scale (≤ 1), halved when it steps across a band or into NaN/Inf, (K,)
     opt_state: Any
     lam: Array  # λ, (K, p)
     mu: Array  # μ, ()
     norm_prev: Array  # ‖f − s‖ at the last multiplier update
     f: Array  # activations at `codes`, (K, p)
+    phi: Array  # encodings at `codes`, (K, F)
     f_min: Array  # lowest activation reached per constraint, (p,)
     f_max: Array  # highest activation reached per constraint, (p,)
+    frozen: Array  # seeds that have reached every band and stay where they are, (K,)
+    best: Array  # each seed's smallest distance to the band since it (re)started, in band widths, (K,)
+    stale: Array  # steps since that distance last shrank by 1%, (K,)
+    num_restarts: Array  # seeds restarted from unused candidates
     step: Array  # gradient steps taken
     inner_step: Array  # steps into the current inner solve
     num_outer: Array  # multiplier updates done
@@ -104,8 +122,8 @@ class SeedState(NamedTuple):
 
 def select_initial(
     problem: Problem, candidates: Array, bands: Bands, indices: ConstraintIndices, k: int, rule: str = "alive"
-) -> Array:
-    """The k candidate codes the seed search starts from.
+) -> tuple[Array, Array]:
+    """The k candidate codes the seed search starts from, and the others in the same order (the reserve).
 
     ``"alive"``: in draw order, first the candidates where every constraint outside
     its band has a non-zero gradient (a seed there can climb; a ReLU unit at 0
@@ -125,22 +143,30 @@ def select_initial(
         outside = (f < bands.z1) | (f > bands.z2)  # (M, p)
         stuck = outside & (jnp.max(jnp.abs(jac), axis=-1) == 0)
         score = (jnp.any(stuck, axis=-1) | ~jnp.isfinite(f).all(axis=-1)).astype(jnp.float32)
-    return candidates[jnp.argsort(score, stable=True)[:k]]
+    order = jnp.argsort(score, stable=True)
+    return candidates[order[:k]], candidates[order[k:]]
 
 
-def init(config: SeedConfig, codes: Array, num_constraints: int) -> SeedState:
+def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: int) -> SeedState:
     """λ = 0, μ = μ₀, optimiser state for the initial codes."""
     k = codes.shape[0]
     p = num_constraints
     return SeedState(
         codes=codes,
+        prev_codes=codes,
+        scale=jnp.ones((k,), jnp.float32),
         opt_state=config.optimizer(config.learning_rate).init(codes),
         lam=jnp.zeros((k, p), jnp.float32),
         mu=jnp.asarray(config.mu0, jnp.float32),
         norm_prev=jnp.asarray(jnp.inf, jnp.float32),
         f=jnp.full((k, p), jnp.nan, jnp.float32),
+        phi=jnp.zeros((k, num_features), jnp.float32),
         f_min=jnp.full((p,), jnp.inf, jnp.float32),
         f_max=jnp.full((p,), -jnp.inf, jnp.float32),
+        frozen=jnp.zeros((k,), bool),
+        best=jnp.full((k,), jnp.inf, jnp.float32),
+        stale=jnp.zeros((k,), jnp.int32),
+        num_restarts=jnp.asarray(0, jnp.int32),
         step=jnp.asarray(0, jnp.int32),
         inner_step=jnp.asarray(0, jnp.int32),
         num_outer=jnp.asarray(0, jnp.int32),
@@ -148,14 +174,30 @@ def init(config: SeedConfig, codes: Array, num_constraints: int) -> SeedState:
     )
 
 
-def step(
-    config: SeedConfig, problem: Problem, bands: Bands, indices: ConstraintIndices, state: SeedState
-) -> SeedState:
-    """One coordinate-descent step (s, then C); a multiplier update ends each inner solve."""
+def step(config: SeedConfig, problem: Problem, bands: Bands, indices: ConstraintIndices, state: SeedState,
+         reserve: Array | None = None) -> SeedState:
+    """One coordinate-descent step (s, then C); a multiplier update ends each inner solve.
+
+    A seed whose step landed on NaN/Inf activations or encodings goes back to
+    where it was, and a seed that stepped across a band (from below it to above
+    it, or back) was too fast for it: either way its step scale is halved; it
+    grows back by ``SCALE_RECOVERY`` per step otherwise, up to 1. A seed lost for
+    ``restart_patience`` steps restarts from the next code of ``reserve`` (M, d).
+    """
     box = bands.inner(config.margin)
     (phi, f), vjp = pullback(problem, state.codes, indices)
-    is_finite = jnp.all(jnp.isfinite(f)) & jnp.all(jnp.isfinite(phi))
-    is_inside = jnp.all(bands.contains(f))
+    row_finite = jnp.all(jnp.isfinite(f), axis=-1) & jnp.all(jnp.isfinite(phi), axis=-1)
+    cannot_proceed = (state.step == 0) & ~jnp.all(row_finite)  # a starting code is already NaN/Inf
+    codes = jnp.where(row_finite[:, None], state.codes, state.prev_codes)
+    phi = jnp.where(row_finite[:, None], phi, state.phi)
+    f = jnp.where(row_finite[:, None], f, state.f)
+    side = jnp.sign(jnp.maximum(f - bands.z2, 0.0) - jnp.maximum(bands.z1 - f, 0.0))
+    prev_side = jnp.sign(jnp.maximum(state.f - bands.z2, 0.0) - jnp.maximum(bands.z1 - state.f, 0.0))
+    crossed = jnp.any(side * prev_side < 0, axis=-1)
+    scale = jnp.where(~row_finite | crossed, jnp.maximum(0.5 * state.scale, MIN_SCALE),
+                      jnp.minimum(SCALE_RECOVERY * state.scale, 1.0))
+    frozen = state.frozen | (bands.contains(f) & config.stop_when_inside)
+    is_inside = jnp.all(frozen)
 
     # End of an inner solve: λ ← λ − μ (f − s);  μ ← a μ if ‖f − s‖ did not fall enough.
     end_inner = state.inner_step >= config.num_inner_steps
@@ -175,26 +217,49 @@ def step(
     # s-step (closed form), then a gradient step on C of  γ D(Φ) + ρ R(C) + L_c(f, s; λ, μ).
     s = lagrangian.slack(f, lam, mu, box)
     no_ref = jnp.zeros((1, phi.shape[1]), phi.dtype)
-    grad_codes = lagrangian.code_gradient(config, vjp, phi, f, state.codes, s, lam, mu, no_ref, jnp.zeros((1,), bool))
-    updates, opt_state = config.optimizer(config.learning_rate).update(
-        grad_codes, state.opt_state, state.codes
-    )
-    new_codes = problem.project(optax.apply_updates(state.codes, updates))
+    grad_codes = lagrangian.code_gradient(config, vjp, phi, f, codes, s, lam, mu, no_ref, jnp.zeros((1,), bool))
+    grad_codes = jnp.where(row_finite[:, None], grad_codes, 0.0)
+    updates, opt_state = config.optimizer(config.learning_rate).update(grad_codes, state.opt_state, codes)
+    moved = problem.project(codes + scale[:, None] * updates)
+    new_codes = jnp.where(frozen[:, None] | ~row_finite[:, None], codes, moved)
 
-    done = (is_inside & config.stop_when_inside) | ~is_finite
+    # A seed whose distance to the band has not shrunk by 1% for restart_patience steps starts again.
+    dist = bands.distance(f)
+    improved = dist < 0.99 * state.best
+    best = jnp.where(improved, dist, state.best)
+    stale = jnp.where(improved, 0, state.stale + 1)
+    restart = ~frozen & (stale >= config.restart_patience)
+    num_restarts = state.num_restarts
+    if reserve is not None and reserve.shape[0] > 0:
+        slot = (state.num_restarts + jnp.cumsum(restart) - 1) % reserve.shape[0]
+        new_codes = jnp.where(restart[:, None], reserve[slot], new_codes)
+        best, stale = jnp.where(restart, jnp.inf, best), jnp.where(restart, 0, stale)
+        scale = jnp.where(restart, 1.0, scale)
+        opt_state = jax.tree.map(
+            lambda x: jnp.where(restart[:, None], 0.0, x) if jnp.shape(x) == codes.shape else x, opt_state)
+        num_restarts = num_restarts + jnp.sum(restart).astype(jnp.int32)
+
+    done = is_inside | cannot_proceed
     out_of_steps = state.step + 1 >= config.max_steps
-    status = jnp.select([~is_finite, done, out_of_steps], [Status.NON_FINITE, Status.DONE, Status.MAX_STEPS],
+    status = jnp.select([cannot_proceed, done, out_of_steps], [Status.NON_FINITE, Status.DONE, Status.MAX_STEPS],
                         Status.RUNNING)
     keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
     return SeedState(
-        codes=jnp.where(done, state.codes, new_codes),
+        codes=jnp.where(done, codes, new_codes),
+        prev_codes=codes,
+        scale=scale,
         opt_state=keep(state.opt_state, opt_state),
         lam=lam,
         mu=mu,
         norm_prev=norm_prev,
         f=f,
-        f_min=jnp.minimum(state.f_min, jnp.where(is_finite, jnp.min(f, axis=0), jnp.inf)),
-        f_max=jnp.maximum(state.f_max, jnp.where(is_finite, jnp.max(f, axis=0), -jnp.inf)),
+        phi=phi,
+        f_min=jnp.minimum(state.f_min, jnp.where(row_finite[:, None], f, jnp.inf).min(axis=0)),
+        f_max=jnp.maximum(state.f_max, jnp.where(row_finite[:, None], f, -jnp.inf).max(axis=0)),
+        frozen=frozen,
+        best=best,
+        stale=stale,
+        num_restarts=num_restarts,
         step=state.step + jnp.where(done, 0, 1),
         inner_step=inner_step + jnp.where(done, 0, 1),
         num_outer=state.num_outer + end_inner.astype(jnp.int32),
@@ -203,10 +268,11 @@ def step(
 
 
 def run(config: SeedConfig, problem: Problem, codes: Array, bands: Bands, indices: ConstraintIndices,
-        callback: Callable | None = None) -> SeedState:
+        callback: Callable | None = None, reserve: Array | None = None) -> SeedState:
     """Solve for the seeds from initial codes (K, d); a bounded ``lax.while_loop``.
 
     Args:
+      reserve: unused candidate codes (M, d) that lost seeds restart from, in order.
       callback: optional ``callback(state)`` called inside the loop after each step
         (e.g. a ``jax.debug.callback`` progress report).
 
@@ -214,5 +280,7 @@ def run(config: SeedConfig, problem: Problem, codes: Array, bands: Bands, indice
       The final :class:`SeedState`; ``status`` is DONE when all K codes satisfy
       every band, MAX_STEPS when the budget ran out, NON_FINITE on NaN/Inf.
     """
-    state = init(config, problem.project(codes), bands.z1.shape[0])
-    return loop.run(lambda state: step(config, problem, bands, indices, state), state, callback)
+    state = init(config, problem.project(codes), bands.z1.shape[0], jax.eval_shape(
+        lambda c: forward(problem, c, indices)[0], codes).shape[1])
+    reserve = None if reserve is None else problem.project(reserve)
+    return loop.run(lambda state: step(config, problem, bands, indices, state, reserve), state, callback)

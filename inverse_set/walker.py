@@ -5,10 +5,19 @@ With the seeds' multipliers and penalty frozen (λ*, μ*), each step is
 1. s ← clip(f(G(C)) − λ*/μ*, z1', z2')                         (slack, closed form)
 2. g_i = ∂/∂c_i [γ D(E(G(C)); E(G(C₀))) + L_c(f, s; λ*, μ*)],
    c'_i ← Π(c_i − β g_i / mean|g_i|)                                (one step)
-3. every walker c'_i with z1 ≤ f(G(c'_i)) ≤ z2 for *all* constraints is kept as a
-   new sample and replaces its slot in C₀ (``repel_from="last"``, the paper);
-   with ``repel_from="all"`` C₀ is every sample kept so far;
+3. every walker c'_i with z1 ≤ f(G(c'_i)) ≤ z2 for *all* constraints that is
+   *new* is kept as a sample and replaces its slot in C₀ (``repel_from="last"``,
+   the paper); with ``repel_from="all"`` C₀ is every sample kept so far;
 4. C ← C', until n samples are kept.
+
+*New* means: the code differs, in some coordinate by more than
+``novelty_tol × max(1, ‖c'‖_∞)``, from each of the last ``NOVELTY_MEMORY`` codes
+kept by every walker and from the codes kept before it in the same step. A
+walker that does not move (zero gradient, pinned at a code bound) or steps back
+and forth is therefore not kept again; if no walker produces a new sample for
+``max_stall_steps`` steps the walk stops as stalled. A walker whose activations
+or encoding are NaN or Inf is not kept either and restarts from its last kept
+code; only the other walkers' steps count.
 
 The loop is one ``lax.while_loop`` over walker steps; the K walkers are a batch;
 kept samples go into a fixed-size buffer of n. The step is normalised per walker
@@ -35,6 +44,8 @@ from inverse_set.problem import Problem, pullback
 
 Array = jax.Array
 
+NOVELTY_MEMORY = 4  # kept codes per walker that a new sample must differ from
+
 
 @dataclass(frozen=True)
 class WalkerConfig:
@@ -53,6 +64,8 @@ class WalkerConfig:
         0 is the paper. Needs an encoder whose output lives in the code space.
       max_steps: walker step budget; ``None``: 20 × ⌈(n − K)/K⌉ + 100.
       max_stall_steps: stop when no walker has been accepted for this many steps.
+      novelty_tol: how much a code must differ (max-norm, relative to the code's
+        scale) from recent kept codes to count as a new sample.
     """
 
     step_size: float = 0.1
@@ -64,9 +77,11 @@ class WalkerConfig:
     max_steps: int | None = None
     max_stall_steps: int = 100
     realism_weight: float = 0.0
+    novelty_tol: float = 1e-6
 
     def __post_init__(self):
-        check_options(self, positive=("step_size",), non_negative=("diversity_weight", "realism_weight"),
+        check_options(self, positive=("step_size", "novelty_tol"),
+                      non_negative=("diversity_weight", "realism_weight"),
                       margins=("margin",), counts=("max_stall_steps",), optional_counts=("max_steps",),
                       choices={"repulsion": ("squared", "rbf"), "repel_from": ("last", "all")},
                       flags=("normalize",))
@@ -81,11 +96,15 @@ class WalkerState(NamedTuple):
     codes: Array  # C, (K, d)
     last_phi: Array  # E(G(C₀)): each walker's last kept sample, (K, F)
     last_mask: Array  # which C₀ slots hold a sample, (K,)
+    last_codes: Array  # each walker's last kept code (its seed before), (K, d)
+    recent: Array  # the last NOVELTY_MEMORY codes kept by each walker, newest first, (K, m, d)
+    recent_mask: Array  # which of them hold a code, (K, m)
     kept_codes: Array  # (n, d)
     kept_phi: Array  # (n, F)
     kept_f: Array  # (n, p)
     num_kept: Array  # ()
     num_accepted: Array  # walkers accepted at each loop iteration, (max_steps + 1,)
+    num_non_finite: Array  # walker positions rejected for NaN/Inf activations or encodings
     step: Array  # gradient steps taken
     stall: Array  # steps since the last acceptance
     status: Array
@@ -97,15 +116,33 @@ def init(codes: Array, n: int, num_features: int, num_constraints: int, max_step
         codes=codes,
         last_phi=jnp.zeros((k, num_features), jnp.float32),
         last_mask=jnp.zeros((k,), bool),
+        last_codes=codes,
+        recent=jnp.zeros((k, NOVELTY_MEMORY, d), codes.dtype),
+        recent_mask=jnp.zeros((k, NOVELTY_MEMORY), bool),
         kept_codes=jnp.zeros((n, d), codes.dtype),
         kept_phi=jnp.zeros((n, num_features), jnp.float32),
         kept_f=jnp.full((n, num_constraints), jnp.nan, jnp.float32),
         num_kept=jnp.asarray(0, jnp.int32),
         num_accepted=jnp.zeros((max_steps + 1,), jnp.int32),
+        num_non_finite=jnp.asarray(0, jnp.int32),
         step=jnp.asarray(0, jnp.int32),
         stall=jnp.asarray(0, jnp.int32),
         status=jnp.asarray(Status.RUNNING, jnp.int32),
     )
+
+
+def _close(a: Array, b: Array, tol: float) -> Array:
+    """``(len(a), len(b))``: whether ``a_i`` and ``b_j`` differ by at most ``tol × max(1, ‖b_j‖_∞)`` everywhere."""
+    scale = jnp.maximum(1.0, jnp.max(jnp.abs(b), axis=-1))
+    return jnp.max(jnp.abs(a[:, None, :] - b[None, :, :]), axis=-1) <= tol * scale[None, :]
+
+
+def is_new(state: WalkerState, codes: Array, candidate: Array, tol: float) -> Array:
+    """Which candidate codes (K, d) are new: unlike every recent kept code and every earlier candidate."""
+    k, d = codes.shape
+    recent = _close(codes, state.recent.reshape(-1, d), tol) & state.recent_mask.reshape(-1)[None, :]
+    earlier = _close(codes, codes, tol) & jnp.tril(jnp.ones((k, k), bool), -1) & candidate[None, :]
+    return ~jnp.any(recent, axis=1) & ~jnp.any(earlier, axis=1)
 
 
 def _keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: Array):
@@ -114,6 +151,7 @@ def _keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: A
     slot = state.num_kept + jnp.cumsum(is_accepted) - 1
     slot = jnp.where(is_accepted, slot, n)  # index n is out of bounds: dropped
     num_new = jnp.sum(is_accepted).astype(jnp.int32)
+    shifted = lambda ring, new: jnp.concatenate([new[:, None], ring[:, :-1]], axis=1)  # noqa: E731
     return state._replace(
         kept_codes=state.kept_codes.at[slot].set(codes, mode="drop"),
         kept_phi=state.kept_phi.at[slot].set(phi, mode="drop"),
@@ -122,6 +160,9 @@ def _keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: A
         num_accepted=state.num_accepted.at[state.step].set(num_new),
         last_phi=jnp.where(is_accepted[:, None], phi, state.last_phi),
         last_mask=state.last_mask | is_accepted,
+        last_codes=jnp.where(is_accepted[:, None], codes, state.last_codes),
+        recent=jnp.where(is_accepted[:, None, None], shifted(state.recent, codes), state.recent),
+        recent_mask=jnp.where(is_accepted[:, None], shifted(state.recent_mask, is_accepted), state.recent_mask),
         stall=jnp.where(num_new > 0, 0, state.stall + 1),
     )
 
@@ -135,12 +176,18 @@ def step(
     mu: Array,
     state: WalkerState,
 ) -> WalkerState:
-    """Keep the walkers now inside every band, then take one gradient step of L_sample."""
+    """Keep the walkers now inside every band with a new code, then take one gradient step of L_sample."""
     n = state.kept_codes.shape[0]
     (phi, f), vjp = pullback(problem, state.codes, indices)
-    is_finite = jnp.all(jnp.isfinite(f)) & jnp.all(jnp.isfinite(phi))
-    is_accepted = bands.contains(f) & jnp.all(jnp.isfinite(f), axis=-1)
+    is_finite = jnp.all(jnp.isfinite(f), axis=-1) & jnp.all(jnp.isfinite(phi), axis=-1)
+    candidate = bands.contains(f) & is_finite
+    is_accepted = candidate & is_new(state, state.codes, candidate, config.novelty_tol)
     state = _keep(state, is_accepted, state.codes, phi, f)
+
+    # A walker at NaN/Inf takes no part in the step: its encoding is its last kept one, its
+    # constraints sit at the band's centre, and it restarts from its last kept code.
+    phi = jnp.where(is_finite[:, None], phi, state.last_phi)
+    f = jnp.where(is_finite[:, None], f, 0.5 * (bands.z1 + bands.z2))
 
     # C₀: the last kept batch, or every sample kept so far.
     if config.repel_from == "all":
@@ -154,18 +201,17 @@ def step(
         scale = jnp.mean(jnp.abs(grad_codes), axis=-1, keepdims=True)
         grad_codes = grad_codes / jnp.maximum(scale, 1e-12)
     new_codes = problem.project(state.codes - config.step_size * grad_codes)
+    new_codes = jnp.where(is_finite[:, None], new_codes, state.last_codes)
 
     is_full = state.num_kept >= n
     is_stalled = state.stall >= config.max_stall_steps
     is_out_of_steps = state.step >= config.step_budget(n, state.codes.shape[0])
-    status = jnp.select(
-        [~is_finite, is_full, is_stalled, is_out_of_steps],
-        [Status.NON_FINITE, Status.DONE, Status.STALLED, Status.MAX_STEPS],
-        Status.RUNNING,
-    )
+    status = jnp.select([is_full, is_stalled, is_out_of_steps], [Status.DONE, Status.STALLED, Status.MAX_STEPS],
+                        Status.RUNNING)
     moves = status == Status.RUNNING
     return state._replace(
         codes=jnp.where(moves, new_codes, state.codes),
+        num_non_finite=state.num_non_finite + jnp.sum(~is_finite).astype(jnp.int32),
         step=state.step + moves.astype(jnp.int32),
         status=status.astype(jnp.int32),
     )
@@ -180,7 +226,7 @@ def run(config: WalkerConfig, problem: Problem, seeds: Array, bands: Bands, indi
 
     Returns:
       The final :class:`WalkerState`: ``status`` is DONE with ``num_kept == n``, or
-      STALLED / MAX_STEPS / NON_FINITE with ``num_kept`` samples in the buffer.
+      STALLED / MAX_STEPS with ``num_kept`` samples in the buffer.
     """
     max_steps = config.step_budget(n, seeds.shape[0])
     state = init(seeds, n, num_features, bands.z1.shape[0], max_steps)
