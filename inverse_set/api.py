@@ -165,7 +165,7 @@ def sample_inverse_set(
 
 
 def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = None, **kwargs) -> list:
-    """Run B problems in one compiled call: ``neurons[b]`` in band ``(z1[b], z2[b])``.
+    """Run B problems with one compiled sampler: ``neurons[b]`` in band ``(z1[b], z2[b])``.
 
     Every problem must read the same layers in the same way (e.g. different units
     of the logits layer, or different bands of one neuron); unit indices and bands
@@ -174,8 +174,8 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
 
     What a batch promises: problem b uses the key ``fold_in(rng_key, b)`` and
     returns the same samples as ``sample_inverse_set(neurons[b], z1[b], z2[b], n,
-    rng_key=fold_in(rng_key, b), …)`` (the problems run one after another inside
-    the compiled call, each until it is done).
+    rng_key=fold_in(rng_key, b), …)``: each problem runs the same compiled
+    executable, until it alone is done.
 
     Returns:
       One entry per problem: its :class:`~inverse_set.results.InverseSetResult`,

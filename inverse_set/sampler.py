@@ -52,7 +52,7 @@ class CompiledSampler:
         self.n, self.num_seeds, self.num_features = n, num_seeds, num_features
         self.seed_config, self.walker_config = seed_config, walker_config
         self.progress = Progress(num_seeds, seed_config.max_steps, n) if progress else None
-        self._compiled = {}
+        self._compiled = None
         self._render = chunked(lambda code, indices: evaluate(problem, code, indices)[::2], per_example=True)
 
     def all_bands(self, z1, z2) -> tuple[np.ndarray, np.ndarray]:
@@ -87,27 +87,18 @@ class CompiledSampler:
                                 n=self.n, num_features=self.num_features, callback=walk_cb)
         return seed_state, walk_state
 
-    def run_each(self, rng_keys, z1, z2, indices):
-        """:meth:`run` for each of B problems (leading axis), one after another with ``lax.map``.
-
-        Each problem's loops stop when it is done, not when the slowest of the batch
-        is, and its numbers are those of a separate call with the same key.
-        """
-        return jax.lax.map(lambda args: self.run(*args), (rng_keys, z1, z2, indices))
-
-    def _compile(self, batch: int | None, args):
-        """Ahead-of-time compile once per batch size; returns (executable, seconds)."""
-        if batch in self._compiled:
-            return self._compiled[batch], 0.0
+    def _compile(self, args):
+        """Ahead-of-time compile once; returns (executable, seconds spent compiling now)."""
+        if self._compiled is not None:
+            return self._compiled, 0.0
         t0 = time.perf_counter()
-        fn = self.run if batch is None else self.run_each
-        self._compiled[batch] = jax.jit(fn).lower(*args).compile()
-        return self._compiled[batch], time.perf_counter() - t0
+        self._compiled = jax.jit(self.run).lower(*args).compile()
+        return self._compiled, time.perf_counter() - t0
 
     def sample(self, rng_key, z1, z2, indices, labels) -> InverseSetResult:
         """Run the compiled sampler on one problem and check every returned sample."""
         args = (rng_key, *self.solver_bands(z1, z2), indices)
-        compiled, compile_time = self._compile(None, args)
+        compiled, compile_time = self._compile(args)
         t0 = time.perf_counter()
         try:
             seed_state, walk_state = jax.block_until_ready(compiled(*args))
@@ -117,25 +108,29 @@ class CompiledSampler:
         return self.finish(seed_state, walk_state, z1, z2, indices, labels, compile_time, time.perf_counter() - t0)
 
     def sample_batch(self, rng_keys, z1, z2, indices, labels) -> list:
-        """Run B problems (leading axis of every argument) in one compiled call (:meth:`run_each`).
+        """Run B problems (leading axis of every argument) with the one compiled run.
 
-        Returns one entry per problem: its :class:`InverseSetResult`, or the
-        :class:`~inverse_set.errors.SamplingError` it ended with (``member`` = its index).
+        Every problem is dispatched before any is waited for, and each runs the
+        very executable a single call runs, so its samples are those of a separate
+        call with its key. Returns one entry per problem: its
+        :class:`InverseSetResult`, or the :class:`~inverse_set.errors.SamplingError`
+        it ended with (``member`` = its index).
         """
-        args = (rng_keys, *self.solver_bands(z1, z2), indices)
-        compiled, compile_time = self._compile(z1.shape[0], args)
+        lo, hi = self.solver_bands(z1, z2)
+        pick = lambda tree, b: jax.tree.map(lambda x: x[b], tree)  # noqa: E731
+        batch = [(rng_keys[b], lo[b], hi[b], pick(indices, b)) for b in range(lo.shape[0])]
+        compiled, compile_time = self._compile(batch[0])
         t0 = time.perf_counter()
-        seed_states, walk_states = jax.block_until_ready(compiled(*args))
+        states = jax.block_until_ready([compiled(*args) for args in batch])
         run_time = time.perf_counter() - t0
         out = []
-        for b in range(z1.shape[0]):
-            pick = lambda tree: jax.tree.map(lambda x: x[b], tree)  # noqa: E731, B023
+        for b, (seed_state, walk_state) in enumerate(states):
             try:
-                out.append(self.finish(pick(seed_states), pick(walk_states), z1[b], z2[b], pick(indices), labels[b],
-                                       compile_time, run_time))
+                out.append(self.finish(seed_state, walk_state, z1[b], z2[b], batch[b][3], labels[b], compile_time,
+                                       run_time))
             except SamplingError as err:
                 err.member = b
-                err.add_note(f"(problem {b} of the batch of {z1.shape[0]})")
+                err.add_note(f"(problem {b} of the batch of {len(batch)})")
                 out.append(err)
         return out
 

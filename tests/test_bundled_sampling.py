@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import generators
-from inverse_set import Unit, sample_inverse_set
+from inverse_set import Unit, sample_inverse_set, sample_inverse_sets
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +73,24 @@ def test_reduced_benchmark_our_rate_is_one_and_measures_are_in_range():
             assert r["density"] >= 0
     table = bm.summary_table(rows)
     assert "| class | p50 | ours | 2 |" in table
+
+
+@pytest.mark.parametrize("key", [1, 2])
+def test_a_wide_hidden_unit_band_is_not_reported_infeasible(bundle, key):
+    # fc6[19] at its own p50–p95 band (45% of the test images): keys 1 and 2 used to end in
+    # InfeasibleBandError ("8 of 10", "9 of 10 seeds inside" after 2000 steps).
+    fc6 = bundle.stats["fc6"]
+    z1, z2 = fc6["p50"][19], fc6["p95"][19]
+    res = sample_inverse_set(Unit("fc6", 19), z1, z2, n=40, models=bundle, rng_key=key)
+    assert len(res) == 40 and ((res.activations >= z1) & (res.activations <= z2)).all()
+    assert len(np.unique(res.codes, axis=0)) == 40
+
+
+def test_a_batch_on_the_bundled_models_gives_the_samples_of_separate_calls(bundle):
+    key = jax.random.key(4)
+    (a1, a2), (b1, b2) = class_band(bundle, 8), class_band(bundle, 3)
+    batch = sample_inverse_sets(["Bag", "Dress"], [[a1], [b1]], [[a2], [b2]], n=30, models=bundle, rng_key=key)
+    for i, (name, z1, z2) in enumerate([("Bag", a1, a2), ("Dress", b1, b2)]):
+        alone = sample_inverse_set(name, z1, z2, n=30, models=bundle, rng_key=jax.random.fold_in(key, i))
+        np.testing.assert_array_equal(batch[i].seeds, alone.seeds)
+        np.testing.assert_array_equal(batch[i].codes, alone.codes)
