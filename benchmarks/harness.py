@@ -31,6 +31,7 @@ from inverse_set.constraints import as_layer_dict, in_band, make_activation_fn, 
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "ours_realism", "ppgn", "dgn_am", "gram_diversity", "rejection", "joint", "real")
+WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,29 @@ def measure(ctx: Context, cell: Cell, method: str, images, evaluations, wall, re
             row["frechet_judge"] = metrics.frechet_distance(fj, ref_j)
         if cell.class_index is not None:
             row["judge_agreement"] = float(np.mean(ctx.judge_logits(member).argmax(-1) == cell.class_index))
+        row["vendi_windows"] = window_vendi(fj)
+        if len(row["vendi_windows"]) >= 2:
+            row["vendi_last_over_first_window"] = row["vendi_windows"][-1] / row["vendi_windows"][0]
     for key in ("vendi_judge", "vendi_encoder", "mean_pairwise_distance_judge", "density", "coverage",
-                "precision", "recall", "frechet_judge", "judge_agreement"):
+                "precision", "recall", "frechet_judge", "judge_agreement", "vendi_last_over_first_window"):
         row.setdefault(key, nan)
     return row
+
+
+def window_vendi(features, window: int = WINDOW) -> list[float]:
+    """Judge-space Vendi score of each run of ``window`` consecutive samples (1–100, 101–200, …), in order."""
+    return [metrics.vendi_score(features[i : i + window] + 1e-9) for i in range(0, len(features) - window + 1, window)]
+
+
+def growth(ctx: Context, images, reference, sizes=(100, 500, 2000)) -> dict:
+    """Coverage and recall of the first m samples, for each m in ``sizes`` (≤ the number of samples)."""
+    fj = ctx.judge_features(np.asarray(images))
+    out = {}
+    for m in sizes:
+        if m <= len(fj) and len(reference) > 5:
+            out[m] = {"coverage": metrics.density_coverage(reference, fj[:m], k=5)[1],
+                      "recall": metrics.precision_recall(reference, fj[:m], k=3)[1]}
+    return out
 
 
 def real_reference(ctx: Context, cell: Cell, rng=0):
@@ -230,13 +250,17 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
 
 
 def class_cells(stats, classes: Sequence[int], bands: Sequence[str]) -> list[Cell]:
-    """Bands centred on percentiles of the class's own test-image logits, width half the IQR."""
+    """Bands centred on percentiles of the class's own test-image logits, width half the IQR.
+
+    The band ``"max+"`` lies above the highest logit of any test image of the class
+    (from max + half a width to max + 1.5 widths): beyond the data, with no real member.
+    """
     cells = []
     for c in classes:
         s = stats["logits_by_class"][str(c)]
         half_width = (s["p75"] - s["p25"]) / 4
         for name in bands:
-            centre = s[name]
+            centre = s["max"] + 2 * half_width if name == "max+" else s[name]
             cells.append(Cell(f"{stats['class_names'][c]} {name}", (c,), (centre - half_width,),
                               (centre + half_width,), c, "class", name))
     return cells

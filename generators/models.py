@@ -20,6 +20,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 CODE_DIM = 256
 NUM_CLASSES = 10
@@ -68,6 +69,11 @@ class Classifier(nn.Module):
     def encode(self, x):
         """Encoder E: post-ReLU fc6 code (N, 256), non-negative."""
         return self.activations(x)["fc6"]
+
+    def pre_code(self, x):
+        """fc6 before its ReLU (N, 256): E(x) = relu(pre_code(x)); what the code prior models."""
+        h = _max_pool(nn.relu(self.conv2(_max_pool(nn.relu(self.conv1(x)))))).reshape((x.shape[0], -1))
+        return self.fc6(h)
 
     def __call__(self, x, train: bool = False):
         return self.activations(x, train)["logits"]
@@ -144,6 +150,60 @@ class Discriminator(nn.Module):
         h = nn.leaky_relu(nn.Conv(64, (4, 4), strides=2, padding="SAME", name="conv1")(x), 0.2)
         h = nn.leaky_relu(nn.Conv(128, (4, 4), strides=2, padding="SAME", name="conv2")(h), 0.2)
         return nn.Dense(1, name="logit")(h.reshape((x.shape[0], -1)))[:, 0]
+
+
+class CodeFlow(nn.Module):
+    """A prior over codes: an affine-coupling flow (RealNVP) from z ~ N(0, I) to fc6 before its ReLU.
+
+    ``forward(h) -> (z, log|det ∂z/∂h|)`` for a batch of pre-activations h (what the
+    training loss needs); ``inverse(z) -> h``, so that ``relu(inverse(z))``, z ~ N(0, I),
+    is a code of the generator distributed like E(x) of real images. Each of the
+    ``num_layers`` couplings transforms one half of the (fixed-permuted) coordinates
+    by a scale and shift computed from the other half by an MLP; h is first
+    standardised with the training codes' mean and std (stored, not trained).
+    """
+
+    dim: int = CODE_DIM
+    num_layers: int = 8
+    hidden: int = 192
+
+    def setup(self):
+        self.mean = self.param("mean", nn.initializers.zeros, (self.dim,))
+        self.log_std = self.param("log_std", nn.initializers.zeros, (self.dim,))
+        self.nets = [nn.Sequential([nn.Dense(self.hidden), nn.relu, nn.Dense(self.hidden), nn.relu,
+                                    nn.Dense(self.dim, kernel_init=nn.initializers.zeros)])
+                     for _ in range(self.num_layers)]
+        rng = np.random.default_rng(0)
+        self.perms = [rng.permutation(self.dim) for _ in range(self.num_layers)]
+
+    def _scale_shift(self, layer, x1):
+        out = self.nets[layer](x1)
+        s, t = jnp.split(out, 2, axis=-1)
+        return jnp.tanh(s), t
+
+    def forward(self, h):
+        mean, log_std = jax.lax.stop_gradient(self.mean), jax.lax.stop_gradient(self.log_std)
+        x = (h - mean) * jnp.exp(-log_std)
+        log_det = -jnp.sum(log_std) * jnp.ones(h.shape[0])
+        half = self.dim // 2
+        for layer in range(self.num_layers):
+            x = x[:, self.perms[layer]]
+            s, t = self._scale_shift(layer, x[:, :half])
+            x = jnp.concatenate([x[:, :half], x[:, half:] * jnp.exp(s) + t], axis=-1)
+            log_det = log_det + jnp.sum(s, axis=-1)
+        return x, log_det
+
+    def inverse(self, z):
+        half = self.dim // 2
+        x = z
+        for layer in reversed(range(self.num_layers)):
+            s, t = self._scale_shift(layer, x[:, :half])
+            x = jnp.concatenate([x[:, :half], (x[:, half:] - t) * jnp.exp(-s)], axis=-1)
+            x = x[:, np.argsort(self.perms[layer])]
+        return x * jnp.exp(self.log_std) + self.mean
+
+    def __call__(self, h):
+        return self.forward(h)
 
 
 class VAE(nn.Module):

@@ -212,6 +212,23 @@ def adversarial_generator_train_step(state: TrainState, images, rng_key, enc_par
     return apply_grads(state, grads, tx), {"loss": loss, **aux}
 
 
+def flow_loss(params, codes, *, model):
+    r"""Negative log-likelihood per dimension of pre-activation codes h under the flow:
+
+    .. math:: -\frac{1}{D}\Big(\log N(z; 0, I) + \log\big|\det \partial z / \partial h\big|\Big),\quad z = T(h)
+    """
+    z, log_det = model.apply(params, codes, method=model.forward)
+    log_prior = -0.5 * jnp.sum(z**2, axis=-1) - 0.5 * z.shape[-1] * jnp.log(2 * jnp.pi)
+    return -jnp.mean(log_prior + log_det) / z.shape[-1]
+
+
+def flow_train_step(state: TrainState, codes, rng_key, *, model, tx):
+    """One maximum-likelihood step of the code prior (:class:`~generators.models.CodeFlow`)."""
+    del rng_key  # the loss is deterministic
+    loss, grads = jax.value_and_grad(partial(flow_loss, model=model))(state.params, codes)
+    return apply_grads(state, grads, tx), {"nll_per_dim": loss}
+
+
 # --------------------------------------------------------------------------- the loop
 
 

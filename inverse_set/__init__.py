@@ -9,6 +9,7 @@ The algorithm, one module per piece:
 * :mod:`inverse_set.realism` — the realism term and constraint r(c) = mean((E(G(c)) − c)²)
 * :mod:`inverse_set.seeds` — the seed solver (eq. 7–8)
 * :mod:`inverse_set.walker` — the walker (eq. 9–10)
+* :mod:`inverse_set.slice_walker` — a walk that samples the prior restricted to the band (elliptical slice sampling)
 * :mod:`inverse_set.loop` — the bounded loop both solvers run, and their status codes
 
 Around it: :mod:`~inverse_set.models` (your networks as one value),
@@ -27,6 +28,7 @@ from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, Non
 from inverse_set.models import Models
 from inverse_set.results import InverseSetResult, SamplerStats
 from inverse_set.seeds import SeedConfig
+from inverse_set.slice_walker import SliceWalkerConfig
 from inverse_set.walker import WalkerConfig
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "SamplerStats",
     "SamplingError",
     "SeedConfig",
+    "SliceWalkerConfig",
     "Unit",
     "WalkerConfig",
     "flax_target",

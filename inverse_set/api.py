@@ -18,6 +18,7 @@ from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult
 from inverse_set.sampler import CompiledSampler
 from inverse_set.seeds import SeedConfig
+from inverse_set.slice_walker import SliceWalkerConfig
 from inverse_set.walker import WalkerConfig
 
 
@@ -56,9 +57,10 @@ def make_sampler(neuron, n: int, *, models: Models | None = None, num_seeds: int
     for name in ("generator", "encoder"):
         if not callable(getattr(models, name)):
             raise TypeError(f"{name} must be a callable taking one example, got {getattr(models, name)!r}.")
-    for name, cls in (("seed_config", SeedConfig), ("walker_config", WalkerConfig)):
+    for name, cls in (("seed_config", SeedConfig), ("walker_config", (WalkerConfig, SliceWalkerConfig))):
         if not isinstance(getattr(models, name), cls):
-            raise TypeError(f"{name} must be a {cls.__name__}(…), got {getattr(models, name)!r}.")
+            names = " or ".join(f"{c.__name__}(…)" for c in (cls if isinstance(cls, tuple) else (cls,)))
+            raise TypeError(f"{name} must be a {names}, got {getattr(models, name)!r}.")
     init_fn, init_key = checks.check_init(models.init)
     spec = checks.code_spec(init_fn)
     needs_target = any(not checks.is_neuron_callable(x) for x in neurons)
@@ -91,7 +93,8 @@ def _code_constraints(models: Models, num_features: int, code_dim: int) -> tuple
     tau = models.realism_bound
     if tau is not None and not (checks.is_number(tau) and tau > 0):
         raise ValueError(f"realism_bound must be a positive number τ (r(c) ≤ τ) or None, got {tau!r}.")
-    uses_realism = models.seed_config.realism_weight or models.walker_config.realism_weight or tau is not None
+    uses_realism = (models.seed_config.realism_weight or getattr(models.walker_config, "realism_weight", 0)
+                    or tau is not None)
     if uses_realism and num_features != code_dim:
         raise ValueError(
             f"realism_weight and realism_bound need an encoder whose output lives in the code space: E(G(c)) "

@@ -22,10 +22,12 @@ Lagrangian in C,
 .. math::
 
     \\mathcal{L}(C) = γ\\, D(E(G(C)); E(G(C_0))) + \\frac{ρ}{2} \\sum_i \\|E(G(c_i)) - c_i\\|^2
-        + \\mathcal{L}_c(f(G(C)), s; λ, μ),
+        + \\frac{ρ_p}{2} \\sum_i \\|c_i\\|^2 + \\mathcal{L}_c(f(G(C)), s; λ, μ),
 
-the seeds (eq. 8) with no reference samples C₀ and λ, μ updated between inner
-solves, the walker (eq. 10) with C₀ the samples kept and λ*, μ* frozen;
+(the ρ_p term is the negative log-density of a N(0, I) prior on the codes, for
+Gaussian-latent generators) the seeds (eq. 8) with no reference samples C₀ and
+λ, μ updated between inner solves, the walker (eq. 10) with C₀ the samples kept
+and λ*, μ* frozen;
 :func:`code_gradient` is its gradient, one VJP through G, E and the target.
 """
 
@@ -80,7 +82,7 @@ def code_gradient(terms, vjp, phi: Array, f: Array, codes: Array, s: Array, lam:
 
     Args:
       terms: the solver's config, read for ``diversity_weight`` (γ), ``repulsion``
-        (the energy D) and ``realism_weight`` (ρ).
+        (the energy D), ``realism_weight`` (ρ) and ``prior_weight`` (ρ_p).
       vjp: ``vjp((∂L/∂φ, ∂L/∂f)) -> ∂L/∂C`` from :func:`inverse_set.problem.pullback`.
       phi, f, codes: the encodings (K, F), constraint values (K, p) and codes (K, d).
       s, lam, mu: slack, multipliers and penalty.
@@ -91,5 +93,7 @@ def code_gradient(terms, vjp, phi: Array, f: Array, codes: Array, s: Array, lam:
     d_f = grad_f(f, s, lam, mu)
     if terms.realism_weight:
         r_phi, r_codes = realism.gradients(phi, codes, terms.realism_weight)
-        return vjp((d_phi + r_phi, d_f)) + r_codes
-    return vjp((d_phi, d_f))
+        grad = vjp((d_phi + r_phi, d_f)) + r_codes
+    else:
+        grad = vjp((d_phi, d_f))
+    return grad + terms.prior_weight * codes if terms.prior_weight else grad

@@ -31,6 +31,8 @@ class SamplerStats:
       network_evaluations: forward+backward passes through G, E and the target,
         counted per code: K × (candidates per seed + seed steps + walker steps), each
         initial candidate counted as one evaluation.
+      forward_evaluations: forward-only passes (the elliptical-slice walk's
+        proposals, K per iteration); 0 for the gradient walker.
       compile_time_s, run_time_s: compilation (0 if cached) and run time.
       status: "complete", "stalled" or "out of walker steps".
       mu, lam: the frozen penalty μ* and multipliers λ* the walker used.
@@ -47,6 +49,7 @@ class SamplerStats:
     walker_steps: int
     acceptance_rate: np.ndarray
     network_evaluations: int
+    forward_evaluations: int
     compile_time_s: float
     run_time_s: float
     status: str

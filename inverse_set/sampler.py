@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import seeds, walker
+from inverse_set import seeds, slice_walker, walker
 from inverse_set.batching import chunked
 from inverse_set.realism import RealismConstraint
 from inverse_set.constraints import Bands, in_band
@@ -47,7 +47,7 @@ class CompiledSampler:
     """
 
     def __init__(self, problem: Problem, init_fn, n: int, num_seeds: int, num_features: int,
-                 seed_config: seeds.SeedConfig, walker_config: walker.WalkerConfig, progress: bool):
+                 seed_config: seeds.SeedConfig, walker_config, progress: bool):
         self.problem, self.init_fn = problem, init_fn
         self.n, self.num_seeds, self.num_features = n, num_seeds, num_features
         self.seed_config, self.walker_config = seed_config, walker_config
@@ -82,9 +82,13 @@ class CompiledSampler:
         seed_cb = None if self.progress is None else self.progress.seed_callback(bands)
         seed_state = seeds.run(config, self.problem, codes0, bands, indices, seed_cb, reserve)
         walk_cb = None if self.progress is None else self.progress.walk_callback
-        walk_state = walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
-                                lam=seed_state.lam, mu=seed_state.mu,  # λ*, μ*
-                                n=self.n, num_features=self.num_features, callback=walk_cb)
+        if isinstance(self.walker_config, slice_walker.SliceWalkerConfig):
+            walk_state = slice_walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
+                                          jax.random.fold_in(rng_key, 1), self.n, self.num_features, walk_cb)
+        else:
+            walk_state = walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
+                                    lam=seed_state.lam, mu=seed_state.mu,  # λ*, μ*
+                                    n=self.n, num_features=self.num_features, callback=walk_cb)
         return seed_state, walk_state
 
     def _compile(self, args):
@@ -166,12 +170,16 @@ class CompiledSampler:
         codes, images, f = codes[keep], images[keep], f[keep]
         status = WALKER_STATUS[Status(int(walk_state.status))]
         iterations = int(walk_state.step) + 1
+        walk_evals = k * iterations
+        is_slice = isinstance(self.walker_config, slice_walker.SliceWalkerConfig)
         stats = SamplerStats(
             seed_steps=int(seed_state.step),
             seed_outer_iterations=int(seed_state.num_outer),
             walker_steps=int(walk_state.step),
             acceptance_rate=walk_state.num_accepted[:iterations] / k,
-            network_evaluations=k * (self.seed_config.candidates_per_seed + int(seed_state.step) + 1 + iterations),
+            network_evaluations=k * (self.seed_config.candidates_per_seed + int(seed_state.step) + 1) + (
+                0 if is_slice else walk_evals),
+            forward_evaluations=walk_evals if is_slice else 0,
             compile_time_s=compile_time,
             run_time_s=run_time,
             status=status,

@@ -59,6 +59,8 @@ class SeedConfig:
       repulsion: ``"squared"`` (paper) or ``"rbf"``.
       realism_weight: ρ of the realism term ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`);
         0 is the paper. Needs an encoder whose output lives in the code space.
+      prior_weight: ρ_p of ρ_p/2 Σ‖c‖², the negative log-density of a N(0, I) prior
+        on the codes (for Gaussian-latent generators); 0 is the paper.
       stop_when_inside: stop as soon as all K are in band (the seeds); ``False``
         runs all ``max_steps`` (the full joint problem of eq. 5, sec. 4.3).
       candidates_per_seed, select: draw this many initial codes per seed and start
@@ -85,6 +87,7 @@ class SeedConfig:
     repulsion: str = "squared"
     stop_when_inside: bool = True
     realism_weight: float = 0.0
+    prior_weight: float = 0.0
     candidates_per_seed: int = 4
     select: str = "alive"
     restart_patience: int = 200
@@ -93,7 +96,7 @@ class SeedConfig:
         check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed", "restart_patience"),
                       positive=("learning_rate", "mu0", "mu_max"), at_least_one=("mu_factor",),
                       fractions=("violation_decrease",), margins=("margin",),
-                      non_negative=("diversity_weight", "realism_weight"),
+                      non_negative=("diversity_weight", "realism_weight", "prior_weight"),
                       choices={"repulsion": ("squared", "rbf"), "select": ("alive", "nearest")},
                       flags=("stop_when_inside",), callables=("optimizer",))
 

@@ -62,6 +62,8 @@ class WalkerConfig:
       margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
       realism_weight: ρ of the realism term ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`);
         0 is the paper. Needs an encoder whose output lives in the code space.
+      prior_weight: ρ_p of ρ_p/2 Σ‖c‖², the negative log-density of a N(0, I) prior
+        on the codes (for Gaussian-latent generators); 0 is the paper.
       max_steps: walker step budget; ``None``: 20 × ⌈(n − K)/K⌉ + 100.
       max_stall_steps: stop when no walker has been accepted for this many steps.
       novelty_tol: how much a code must differ (max-norm, relative to the code's
@@ -77,11 +79,12 @@ class WalkerConfig:
     max_steps: int | None = None
     max_stall_steps: int = 100
     realism_weight: float = 0.0
+    prior_weight: float = 0.0
     novelty_tol: float = 1e-6
 
     def __post_init__(self):
         check_options(self, positive=("step_size", "novelty_tol"),
-                      non_negative=("diversity_weight", "realism_weight"),
+                      non_negative=("diversity_weight", "realism_weight", "prior_weight"),
                       margins=("margin",), counts=("max_stall_steps",), optional_counts=("max_steps",),
                       choices={"repulsion": ("squared", "rbf"), "repel_from": ("last", "all")},
                       flags=("normalize",))
@@ -145,7 +148,7 @@ def is_new(state: WalkerState, codes: Array, candidate: Array, tol: float) -> Ar
     return ~jnp.any(recent, axis=1) & ~jnp.any(earlier, axis=1)
 
 
-def _keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: Array):
+def keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: Array):
     """Append accepted walkers to the fixed-size buffer (any overflow past n is not kept)."""
     n = state.kept_codes.shape[0]
     slot = state.num_kept + jnp.cumsum(is_accepted) - 1
@@ -167,6 +170,14 @@ def _keep(state: WalkerState, is_accepted: Array, codes: Array, phi: Array, f: A
     )
 
 
+def stop_status(config, state: WalkerState) -> Array:
+    """DONE once n samples are kept, STALLED after ``max_stall_steps`` steps with none, MAX_STEPS at the budget."""
+    n, k = state.kept_codes.shape[0], state.codes.shape[0]
+    return jnp.select([state.num_kept >= n, state.stall >= config.max_stall_steps,
+                       state.step >= config.step_budget(n, k)],
+                      [Status.DONE, Status.STALLED, Status.MAX_STEPS], Status.RUNNING)
+
+
 def step(
     config: WalkerConfig,
     problem: Problem,
@@ -182,7 +193,7 @@ def step(
     is_finite = jnp.all(jnp.isfinite(f), axis=-1) & jnp.all(jnp.isfinite(phi), axis=-1)
     candidate = bands.contains(f) & is_finite
     is_accepted = candidate & is_new(state, state.codes, candidate, config.novelty_tol)
-    state = _keep(state, is_accepted, state.codes, phi, f)
+    state = keep(state, is_accepted, state.codes, phi, f)
 
     # A walker at NaN/Inf takes no part in the step: its encoding is its last kept one, its
     # constraints sit at the band's centre, and it restarts from its last kept code.
@@ -203,11 +214,7 @@ def step(
     new_codes = problem.project(state.codes - config.step_size * grad_codes)
     new_codes = jnp.where(is_finite[:, None], new_codes, state.last_codes)
 
-    is_full = state.num_kept >= n
-    is_stalled = state.stall >= config.max_stall_steps
-    is_out_of_steps = state.step >= config.step_budget(n, state.codes.shape[0])
-    status = jnp.select([is_full, is_stalled, is_out_of_steps], [Status.DONE, Status.STALLED, Status.MAX_STEPS],
-                        Status.RUNNING)
+    status = stop_status(config, state)
     moves = status == Status.RUNNING
     return state._replace(
         codes=jnp.where(moves, new_codes, state.codes),

@@ -332,3 +332,25 @@ def test_realism_constraint_input_and_infeasibility():
     # about 0.62 > 0.6: the intersection with the band is empty.
     with pytest.raises(InfeasibleBandError, match="realism r"):
         sample_inverse_set(NEURON1, 0.45, 0.6, realism_bound=1e-4, seed_config=SeedConfig(max_steps=200), **kw)
+
+
+def test_the_slice_walker_samples_the_prior_restricted_to_the_band():
+    """Codes c ~ N(0, I_8), neuron u·c (|u| = 1) in [0.5, 1.5]: u·c is a standard normal truncated to the band
+    and the 7 directions orthogonal to u stay standard normal. Tolerances are 4 standard errors of the mean
+    over effectively independent samples (chains of 2000 samples from 10 seeds)."""
+    from math import erf, exp, pi, sqrt
+
+    from inverse_set import SliceWalkerConfig
+
+    u = W1 / np.linalg.norm(W1)
+    res = sample_inverse_set(lambda c: jnp.asarray(u) @ c, 0.5, 1.5, n=2000, generator=IDENTITY, encoder=IDENTITY,
+                             init=D, walker_config=SliceWalkerConfig(), rng_key=0)
+    assert len(res) == 2000 and len(np.unique(res.codes, axis=0)) == 2000
+    assert res.stats.forward_evaluations > 0 and res.stats.forward_evaluations / len(res) < 10
+    a = res.activations[:, 0]
+    assert ((a >= 0.5) & (a <= 1.5)).all()
+    pdf, cdf = (lambda x: exp(-x * x / 2) / sqrt(2 * pi)), (lambda x: 0.5 * (1 + erf(x / sqrt(2))))
+    mean = (pdf(0.5) - pdf(1.5)) / (cdf(1.5) - cdf(0.5))
+    assert abs(a.mean() - mean) < 4 * a.std() / sqrt(2000 / 10)
+    orth = res.codes - np.outer(res.codes @ u, u)
+    assert abs(orth.var(axis=0).sum() - (D - 1)) < 4 * sqrt(2 * (D - 1) / (2000 / 10))
