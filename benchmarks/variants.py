@@ -1,11 +1,17 @@
-"""Walker and seed variants on the bundled models, measured like the diversity benchmark.
+"""Sampler variants on the bundled models, measured like the diversity benchmark; the bundled defaults come from here.
 
-Each variant samples n points of a class neuron's p50 band and is measured in the
+Each variant samples n points of a class neuron's band and is measured in the
 judge's feature space against half of the real in-band test images (the other
-half is the `real` row). The package's defaults for the bundled models were
-chosen from this table (benchmarks/results/variants.md).
+half is the `real` row): in-band rate, Vendi, coverage, precision, recall,
+judge agreement, Fréchet distance, the Vendi of the last window of 100 samples
+over the first's, and the cost (network evaluations — forward and backward —
+and forward-only evaluations per sample).
 
-    python benchmarks/variants.py [--classes 8,6,3] [--bands p50,p95] [--n 200] [--only 'NAME;…']
+Variants live in two spaces. *code*: the paper's — the generator's input is a
+fc6 code, the walker takes gradient steps. *prior*: the codes are drawn through
+the code prior, c = relu(T⁻¹(z)) with z ~ N(0, I), so the sampler works on z.
+
+    python benchmarks/variants.py [--cells 8:p50,7:p95,6:p50,3:p95] [--n 500] [--only 'NAME;…']
                                   [--out benchmarks/results/variants.md]
 """
 
@@ -17,92 +23,91 @@ import platform
 import sys
 import time
 
-import jax
-import numpy as np
-
-from inverse_set import SeedConfig, WalkerConfig, initialization, sample_inverse_set
 import harness as bm
+import jax
+
+import generators
+from inverse_set import SeedConfig, SliceWalkerConfig, WalkerConfig, initialization, sample_inverse_set
 
 
-def variants(ctx):
-    """name -> (init, SeedConfig, WalkerConfig, code_bounds, realism_bound)."""
-    b = ctx.zoo
-    noise = initialization.encoded_noise(b.encoder, (28, 28, 1))
-    vae = initialization.encoded_samples(b.encoder, b.gaussian_generator, b.gaussian_latent_dim)
-    tau = ctx.realism_tau  # the 90th percentile of r(c) on codes of real training images
-
-    def r(rho, candidates=1, **w):
-        return SeedConfig(realism_weight=rho, candidates_per_seed=candidates), WalkerConfig(realism_weight=rho, **w)
-
-    paper = (SeedConfig(candidates_per_seed=1), WalkerConfig())
+def variants(ctx) -> dict:
+    """name -> Models."""
+    code, prior = generators.load("fashion", space="code"), generators.load("fashion", space="prior")
+    noise = initialization.encoded_noise(code.encoder, (28, 28, 1))
+    paper = dict(seed_config=SeedConfig(candidates_per_seed=1), walker_config=WalkerConfig())
+    previous = code.replace(seed_config=SeedConfig(realism_weight=10.0), walker_config=WalkerConfig(
+        realism_weight=10.0, step_size=0.3))
     return {
-        "paper: noise init": (noise, *paper, (0.0, None), None),
-        "paper, bounds off": (noise, *paper, None, None),
-        "paper, 4 candidates per seed": (noise, *r(0.0, 4), (0.0, None), None),
-        "real-code init": (ctx.draw_prior, *paper, (0.0, None), None),
-        "VAE-code init": (vae, *paper, (0.0, None), None),
-        "noise init + realism 1": (noise, *r(1.0), (0.0, None), None),
-        "VAE init + realism 10": (vae, *r(10.0), (0.0, None), None),
-        "VAE init + realism 10, rbf": (vae, *r(10.0, repulsion="rbf"), (0.0, None), None),
-        "VAE init + realism 10, β 0.3": (vae, *r(10.0, step_size=0.3), (0.0, None), None),
-        "VAE init + realism 10, β 0.3, repel all": (vae, *r(10.0, step_size=0.3, repel_from="all"), (0.0, None),
-                                                    None),
-        "VAE init + realism 30": (vae, *r(30.0), (0.0, None), None),
-        "VAE init + realism 10, β 0.3, 4 candidates (default)": (vae, *r(10.0, 4, step_size=0.3), (0.0, None), None),
-        "default, nearest of 4 candidates": (vae, SeedConfig(realism_weight=10.0, select="nearest"),
-                                             WalkerConfig(realism_weight=10.0, step_size=0.3), (0.0, None), None),
-        "default + realism bound τ": (vae, *r(10.0, 4, step_size=0.3), (0.0, None), tau),
-        "default, no realism term, + realism bound τ": (vae, *r(0.0, 4, step_size=0.3), (0.0, None), tau),
+        "code: paper (noise init)": code.replace(init=noise, **paper),
+        "code: realism 10, β 0.3 (the previous default)": previous,
+        "code: realism 10, β 0.3, rbf from all kept": previous.replace(walker_config=WalkerConfig(
+            realism_weight=10.0, step_size=0.3, repulsion="rbf", repel_from="all")),
+        "code: + realism bound τ": previous.replace(realism_bound=ctx.realism_tau),
+        "prior: gradient walker, prior term": prior.replace(walker_config=WalkerConfig(prior_weight=1.0,
+                                                                                        step_size=0.3)),
+        "prior: gradient walker, prior term, rbf from all kept": prior.replace(walker_config=WalkerConfig(
+            prior_weight=1.0, step_size=0.3, repulsion="rbf", repel_from="all")),
+        "prior: elliptical slice walk": prior.replace(walker_config=SliceWalkerConfig()),
+        "prior: elliptical slice walk, σ 0.8": prior.replace(walker_config=SliceWalkerConfig(prior_scale=0.8)),
+        "default (generators.load('fashion'))": ctx.zoo,
     }
+
+
+KEYS = ["vendi_judge", "coverage", "precision", "recall", "judge_agreement", "frechet_judge",
+        "vendi_last_over_first_window"]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", default="8,6,3")
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--bands", default="p50")
+    parser.add_argument("--cells", default="8:p50,7:p95,6:p50,3:p95", help="class:band, comma separated")
+    parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--only", default="", help="variant names separated by ';' (default: all)")
     parser.add_argument("--out", default="benchmarks/results/variants.md")
     args = parser.parse_args(argv)
     ctx = bm.Context(max_train=5000)
-    b = ctx.zoo
-    keys = ["vendi_judge", "coverage", "density", "precision", "judge_agreement", "frechet_judge",
-            "evals_per_in_band"]
-    lines = ["| cell | variant | in-band | " + " | ".join(keys) + " | seed steps | walker steps |",
-             "|" + "---|" * (len(keys) + 5)]
     table = variants(ctx)
     if args.only:
         unknown = [name for name in args.only.split(";") if name not in table]
         if unknown:
             parser.error(f"unknown variants {unknown}; known: {list(table)}")
         table = {name: table[name] for name in args.only.split(";")}
-    for cell in bm.class_cells(b.stats, [int(c) for c in args.classes.split(",")], args.bands.split(",")):
+    lines = ["| cell | variant | in-band | " + " | ".join(KEYS) + " | evals/sample | fwd evals/sample | seed steps "
+             "| walker steps | s |", "|" + "---|" * (len(KEYS) + 8)]
+    fmt = lambda v: "–" if v != v else f"{v:.3g}"  # noqa: E731
+    for spec in args.cells.split(","):
+        c, band = spec.split(":")
+        cell = bm.class_cells(ctx.zoo.stats, [int(c)], [band])[0]
         half_a, half_b = bm.real_reference(ctx, cell)
         ref = (ctx.real_judge[half_b], ctx.real_encoder[half_b])
-        rows = [(bm.measure(ctx, cell, "real", ctx.test_images[half_a], 0, 0, ref), "", "")]
-        for name, (init, sc, wc, bounds, tau) in table.items():
+        row = bm.measure(ctx, cell, "real", ctx.test_images[half_a], 0, 0, ref)
+        lines.append(f"| {cell.name} | real | {row['n_in_band']} | " + " | ".join(fmt(row[k]) for k in KEYS)
+                     + " | | | | | |")
+        print(lines[-1], flush=True)
+        for name, models in table.items():
             t0 = time.perf_counter()
-            res = sample_inverse_set(cell.neurons[0], cell.z1[0], cell.z2[0], args.n, generator=b.generator,
-                                     encoder=b.encoder, target=b.target, init=init, code_bounds=bounds,
-                                     seed_config=sc, walker_config=wc, realism_bound=tau, rng_key=0)
-            row = bm.measure(ctx, cell, name, res.images, res.stats.network_evaluations,
-                             time.perf_counter() - t0, ref)
-            rows.append((row, res.stats.seed_steps, res.stats.walker_steps))
-        for row, seed_steps, walker_steps in rows:
-            vals = " | ".join(f"{row[k]:.3g}" for k in keys)
-            lines.append(f"| {cell.name} | {row['method']} | {row['n_in_band']}/{row['n_returned']} | {vals} | "
-                         f"{seed_steps} | {walker_steps} |")
+            try:
+                res = sample_inverse_set(cell.neurons[0], cell.z1[0], cell.z2[0], args.n, models=models, rng_key=0)
+            except Exception as err:  # noqa: BLE001 — a variant that fails is a row of the table
+                lines.append(f"| {cell.name} | {name} | failed: {type(err).__name__}: {str(err).splitlines()[0]} |")
+                print(lines[-1], flush=True)
+                continue
+            wall = time.perf_counter() - t0
+            row = bm.measure(ctx, cell, name, res.images, res.stats.network_evaluations, wall, ref)
+            s = res.stats
+            lines.append(f"| {cell.name} | {name} | {row['n_in_band']}/{row['n_returned']} | "
+                         + " | ".join(fmt(row[k]) for k in KEYS)
+                         + f" | {s.network_evaluations / max(len(res), 1):.2f} | "
+                           f"{s.forward_evaluations / max(len(res), 1):.2f} | {s.seed_steps} | {s.walker_steps} | "
+                           f"{wall:.0f} |")
             print(lines[-1], flush=True)
     command = "python benchmarks/variants.py " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
-    text = [f"# Walker and seed variants (n = {args.n}, bands {args.bands} of each class)\n", f"Command: `{command}`  ",
-            f"Machine: {machine}\n",
+    text = [f"# Sampler variants (n = {args.n})\n", f"Command: `{command}`  ", f"Machine: {machine}\n",
             "Judge-space measures against half of the real in-band test images; `real` is the other half. "
-            "Candidates: initial codes drawn per seed; the first K whose violated constraints have a gradient "
-            "are kept ('alive'), or the K nearest the band ('nearest'); 1 is the paper. "
-            f"Realism bound: r(c) = mean((E(G(c)) − c)²) ≤ τ = {ctx.realism_tau:.3g}, the 90th percentile of r "
-            "on codes of real training images.\n",
-            *lines]
+            "`vendi_last_over_first_window`: Vendi of the last 100 samples over that of the first 100. "
+            "evals/sample: forward+backward network evaluations per sample; fwd evals/sample: forward-only "
+            f"ones (the slice walk's proposals). Realism bound: τ = {ctx.realism_tau:.3g}, the 90th percentile "
+            "of r(c) = mean((E(G(c)) − c)²) on codes of real training images.\n", *lines]
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as fh:
         fh.write("\n".join(text) + "\n")

@@ -16,7 +16,7 @@ WEIGHT_FILES = {
     "classifier": "classifier.msgpack",
     "judge": "judge.msgpack",
     "generator": "generator.msgpack",
-    "vae": "vae.msgpack",
+    "prior": "prior.msgpack",
 }
 STATS_FILE = "stats.json"
 MANIFEST_FILE = "manifest.json"
@@ -31,6 +31,7 @@ THRESHOLDS = {
     "generator.interp_judge_agree": 0.80,
     "generator.noise_precision": 0.70,
     "generator.noise_judge_agree": 0.80,
+    "prior.sample_precision": 0.70,
 }
 
 EVAL_PROTOCOL = {
@@ -40,7 +41,7 @@ EVAL_PROTOCOL = {
     "interp_same_class": "as interp, with both endpoints drawn from the same class (for reference)",
     "noise": "G(max(0, E(x) + 0.5 * code_std * eps)), eps ~ N(0, I), code_std the per-dimension std of training codes; judge agreement with x's label",
     "real_vs_real_precision_ceiling": "precision of 2000 real test images (second half) against the first 5000 test images, as a reference level",
-    "vae": "2000 prior samples z ~ N(0, I): precision/recall (k=3) and density/coverage (k=5) against all 10k real test images in judge space",
+    "prior": "test NLL per dimension of fc6 pre-activations; 2000 codes relu(T^-1(z)), z ~ N(0, I), through the generator: precision/recall (k=3) and density/coverage (k=5) against all 10k real test images in judge space, beside the same for the codes of 2000 real test images",
 }
 
 

@@ -13,7 +13,9 @@ remove the batch dimension.
 * :class:`Judge` -- an independently trained classifier with a different
   architecture; its penultimate ``features`` are the space in which diversity and
   fidelity are measured.
-* :class:`VAE` -- Gaussian-latent generator, latent ~ N(0, I).
+* :class:`CodeFlow` -- the code prior: a flow from z ~ N(0, I) to fc6 before its
+  ReLU, so that relu(T⁻¹(z)) is distributed like the codes of real images.
+* :class:`Discriminator` -- the critic of the generator's adversarial loss (not shipped).
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import numpy as np
 
 CODE_DIM = 256
 NUM_CLASSES = 10
-VAE_LATENT_DIM = 16
 IMAGE_SHAPE = (28, 28, 1)
 
 
@@ -164,8 +165,8 @@ class CodeFlow(nn.Module):
     """
 
     dim: int = CODE_DIM
-    num_layers: int = 8
-    hidden: int = 192
+    num_layers: int = 12
+    hidden: int = 256
 
     def setup(self):
         self.mean = self.param("mean", nn.initializers.zeros, (self.dim,))
@@ -206,43 +207,7 @@ class CodeFlow(nn.Module):
         return self.forward(h)
 
 
-class VAE(nn.Module):
-    """Gaussian-latent VAE with an MLP encoder and a small conv decoder; latent ~ N(0, I)."""
-
-    latent_dim: int = VAE_LATENT_DIM
-
-    def setup(self):
-        self.enc1 = nn.Dense(512)
-        self.enc2 = nn.Dense(256)
-        self.enc_mu = nn.Dense(self.latent_dim)
-        self.enc_logvar = nn.Dense(self.latent_dim)
-        self.dec1 = nn.Dense(256)
-        self.dec2 = nn.Dense(512)
-        self.dec_out = nn.Dense(28 * 28)
-
-    def encode(self, x):
-        h = x.reshape((x.shape[0], -1))
-        h = nn.relu(self.enc1(h))
-        h = nn.relu(self.enc2(h))
-        return self.enc_mu(h), self.enc_logvar(h)
-
-    def decode_logits(self, z):
-        h = nn.relu(self.dec1(z))
-        h = nn.relu(self.dec2(h))
-        return self.dec_out(h).reshape((z.shape[0],) + IMAGE_SHAPE)
-
-    def decode(self, z):
-        """Decoder: latent (N, latent_dim) -> images (N, 28, 28, 1) in [0, 1]."""
-        return nn.sigmoid(self.decode_logits(z))
-
-    def __call__(self, x, rng_key):
-        mu, logvar = self.encode(x)
-        eps = jax.random.normal(rng_key, mu.shape)
-        z = mu + jnp.exp(0.5 * logvar) * eps
-        return self.decode_logits(z), mu, logvar
-
-
-MODELS = {"classifier": Classifier, "judge": Judge, "generator": Generator, "vae": VAE}
+MODELS = {"classifier": Classifier, "judge": Judge, "generator": Generator, "prior": CodeFlow}
 
 
 def init_params(name: str, key, **config):
@@ -253,8 +218,6 @@ def init_params(name: str, key, **config):
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     model = MODELS[name](**config)
-    if name == "generator":
+    if name in ("generator", "prior"):
         return model.init(key, jnp.zeros((1, CODE_DIM)))
-    if name == "vae":
-        return model.init(key, jnp.zeros((1,) + IMAGE_SHAPE), key)
     return model.init(key, jnp.zeros((1,) + IMAGE_SHAPE))

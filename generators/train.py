@@ -2,11 +2,12 @@
 
 Usage::
 
-    python -m generators.train [--models classifier,judge,vae,generator] \
-        [--epochs classifier=7,judge=6,vae=20,generator=8] [--out generators/weights]
+    python -m generators.train [--models classifier,judge,generator,prior] \
+        [--epochs classifier=7,judge=6,generator=8,prior=60] [--out generators/weights]
 
-Order matters: the generator inverts the classifier's fc6 encoder, so the
-classifier must be trained first (or already present in ``--out``).  Every model
+Order matters: the generator inverts the classifier's fc6 encoder and the code
+prior models its pre-activations, so the classifier must be trained first (or
+already present in ``--out``); the prior is evaluated through the generator.  Every model
 uses a fixed seed; weights are written with ``flax.serialization`` (msgpack),
 and ``manifest.json`` records sha256, sizes, the command, train times and metrics.
 Models not named in ``--models`` keep their existing manifest entries.
@@ -29,22 +30,22 @@ from inverse_set.batching import chunked
 
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
-from .evaluation import activation_stats, code_statistics, evaluate_generator, evaluate_vae
-from .models import CODE_DIM, MODELS, VAE_LATENT_DIM, Discriminator, init_params
+from .evaluation import activation_stats, code_statistics, evaluate_generator, evaluate_prior, pre_codes
+from .models import CODE_DIM, MODELS, Discriminator, init_params
 from .training import (
     adversarial_generator_train_step,
     classifier_train_step,
     fit,
+    flow_loss,
+    flow_train_step,
     generator_train_step,
     load_params,
     save_params,
-    vae_loss,
-    vae_train_step,
 )
 
-SEEDS = {"classifier": 0, "judge": 1, "generator": 2, "vae": 3}
-DEFAULT_EPOCHS = {"classifier": 7, "judge": 6, "vae": 20, "generator": 8}
-ORDER = ("classifier", "judge", "vae", "generator")
+SEEDS = {"classifier": 0, "judge": 1, "generator": 2, "prior": 4}
+DEFAULT_EPOCHS = {"classifier": 7, "judge": 6, "generator": 8, "prior": 60}
+ORDER = ("classifier", "judge", "generator", "prior")
 # The generator's losses: DeePSiM's adversarial and comparator terms on top of the inversion loss
 # (both 0: the inversion loss alone, the generator shipped before).
 GENERATOR_LOSS = {"adv_weight": 0.01, "comparator_weight": 0.1}
@@ -69,12 +70,19 @@ def train_model(name, epochs, train, test, params, generator_loss=GENERATOR_LOSS
         step = partial(classifier_train_step, model=model)
         p, history, seconds = fit(name, init, step, (xtr, ytr), epochs=epochs, seed=SEEDS[name], evaluate=evaluate)
         return p, {"test_acc": history[-1]["test_acc"], "history": history}, seconds
-    if name == "vae":
-        test_loss = jax.jit(lambda p, x, k: vae_loss(p, x, k, model=model)[0])
-        evaluate = lambda p, _: {"test_nelbo": float(test_loss(p, jnp.asarray(xte[:2000]), jax.random.PRNGKey(123)))}  # noqa: E731
-        step = partial(vae_train_step, model=model)
-        p, history, seconds = fit(name, init, step, (xtr,), epochs=epochs, seed=SEEDS[name], evaluate=evaluate)
-        return p, {"test_nelbo": history[-1]["test_nelbo"], "history": history}, seconds
+    if name == "prior":
+        pre = pre_codes(params["classifier"], xtr)
+        mean, log_std = pre.mean(0), np.log(pre.std(0) + 1e-3)
+
+        def init(key):  # the flow starts standardising h with the training codes' statistics
+            p = init_params("prior", key)
+            return {"params": {**p["params"], "mean": jnp.asarray(mean), "log_std": jnp.asarray(log_std)}}
+
+        test_pre = jnp.asarray(pre_codes(params["classifier"], xte[:5000]))
+        test_nll = jax.jit(lambda p: flow_loss(p, test_pre, model=model))
+        p, history, seconds = fit(name, init, partial(flow_train_step, model=model), (pre,), epochs=epochs,
+                                  seed=SEEDS[name], evaluate=lambda p, _: {"test_nll_per_dim": float(test_nll(p))})
+        return p, {"history": history}, seconds
     cstats = _code_stats(params.out)
     adversarial = any(generator_loss.values())
     generator_of = (lambda p: p["generator"]) if adversarial else (lambda p: p)  # noqa: E731
@@ -131,10 +139,8 @@ def evaluate_model(name, params, train, test) -> dict:
             stats = activation_stats(params[name], xte, yte, code_statistics(params[name], xtr))
             (params.out / mf.STATS_FILE).write_text(json.dumps(stats) + "\n")
         return {"test_acc": acc}
-    if name == "vae":
-        if not (params.out / mf.WEIGHT_FILES["judge"]).exists() and "judge" not in params:
-            return {}
-        return evaluate_vae(params["vae"], params["classifier"], params["judge"], xte)
+    if name == "prior":
+        return evaluate_prior(params["prior"], params["generator"], params["classifier"], params["judge"], xte)
     return evaluate_generator(params["generator"], params["classifier"], params["judge"], xte, yte,
                               _code_stats(params.out))
 
@@ -160,7 +166,8 @@ def main(argv=None):
 
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     manifest = mf.start(out)
-    manifest.update(class_names=list(CLASS_NAMES), code_dim=CODE_DIM, gaussian_latent_dim=VAE_LATENT_DIM)
+    manifest.update(class_names=list(CLASS_NAMES), code_dim=CODE_DIM)
+    manifest.pop("gaussian_latent_dim", None)
     params = _Params(out)
     for name in (m for m in ORDER if m in names):
         entry = manifest["models"].get(name, {}) if args.eval_only else {}

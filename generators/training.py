@@ -74,22 +74,6 @@ def classifier_train_step(state: TrainState, images, labels, rng_key, *, model, 
     return apply_grads(state, grads, tx), {"loss": loss, "acc": acc}
 
 
-def vae_loss(params, images, rng_key, *, model):
-    r"""Negative ELBO per image: Bernoulli reconstruction + KL(q(z|x) || N(0, I))."""
-    logits, mu, logvar = model.apply(params, images, rng_key)
-    rec = optax.sigmoid_binary_cross_entropy(logits, images).sum((1, 2, 3))
-    kl = 0.5 * (jnp.exp(logvar) + mu**2 - 1.0 - logvar).sum(-1)
-    return (rec + kl).mean(), {"rec": rec.mean(), "kl": kl.mean()}
-
-
-def vae_train_step(state: TrainState, images, rng_key, *, model, tx):
-    """One ELBO step of the VAE."""
-    (loss, aux), grads = jax.value_and_grad(partial(vae_loss, model=model), has_aux=True)(
-        state.params, images, rng_key
-    )
-    return apply_grads(state, grads, tx), {"loss": loss, **aux}
-
-
 def augment_codes(codes, rng_key, code_std):
     r"""Split a batch of real codes into thirds: clean, noisy and interpolated.
 

@@ -5,7 +5,7 @@
   encoder into code space, ``c = E(X₀)`` with X₀ uniform noise.
 * :func:`encoded_images`: codes of random images drawn from an array (e.g. real data).
 * :func:`encoded_samples`: codes of samples of another generator, c = E(G'(z)), z ~ N(0, I)
-  (e.g. the bundled VAE: realistic starting codes without any data set).
+  (e.g. a Gaussian-latent generator's samples: realistic starting codes without any data set).
 """
 
 from __future__ import annotations

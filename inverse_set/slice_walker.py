@@ -7,7 +7,7 @@ Elliptical slice sampling (Murray, Adams & MacKay 2010) samples it exactly, with
 the band as a hard constraint and no step size to tune. From the seeds (which
 are in band), each of the K walkers runs its own chain:
 
-1. draw ν ~ N(0, I) and θ ~ U(0, 2π); the bracket is [θ − 2π, θ];
+1. draw ν ~ N(0, σ² I) and θ ~ U(0, 2π); the bracket is [θ − 2π, θ];
 2. propose c' = c cos θ + ν sin θ (a point on the ellipse through c and ν);
 3. if c' is inside every band (and new), it is the next sample and the chain's
    state: go to 1; else shrink the bracket towards 0 on θ's side, draw θ in it
@@ -47,14 +47,18 @@ class SliceWalkerConfig:
       max_steps: loop iterations (one forward pass each); ``None``: 60 × ⌈(n − K)/K⌉ + 200.
       max_stall_steps: stop when no walker has produced a new sample for this many iterations.
       novelty_tol: as :class:`~inverse_set.walker.WalkerConfig`'s: what counts as a new code.
+      prior_scale: σ of the prior N(0, σ² I) sampled (1: the generator's own prior;
+        below 1 a tempered prior, its samples more typical and less varied).
     """
 
     max_steps: int | None = None
     max_stall_steps: int = 200
     novelty_tol: float = 1e-6
+    prior_scale: float = 1.0
 
     def __post_init__(self):
-        check_options(self, positive=("novelty_tol",), counts=("max_stall_steps",), optional_counts=("max_steps",))
+        check_options(self, positive=("novelty_tol", "prior_scale"), counts=("max_stall_steps",),
+                      optional_counts=("max_steps",))
 
     def step_budget(self, n: int, k: int) -> int:
         if self.max_steps is not None:
@@ -73,19 +77,20 @@ class SliceState(NamedTuple):
     status: Array
 
 
-def _fresh(rng_key, codes):
-    """A new ellipse per walker: ν ~ N(0, I), θ ~ U(0, 2π), bracket [θ − 2π, θ]."""
+def _fresh(rng_key, codes, scale):
+    """A new ellipse per walker: ν ~ N(0, σ² I), θ ~ U(0, 2π), bracket [θ − 2π, θ]."""
     k_nu, k_theta = jax.random.split(rng_key)
-    nu = jax.random.normal(k_nu, codes.shape, codes.dtype)
+    nu = scale * jax.random.normal(k_nu, codes.shape, codes.dtype)
     theta = jax.random.uniform(k_theta, codes.shape[:1], codes.dtype, 0.0, 2 * jnp.pi)
     return nu, theta, theta - 2 * jnp.pi, theta
 
 
-def init(rng_key, seeds: Array, n: int, num_features: int, num_constraints: int, max_steps: int) -> SliceState:
+def init(config: SliceWalkerConfig, rng_key, seeds: Array, n: int, num_features: int,
+         num_constraints: int) -> SliceState:
     """The chains start at the seeds; the first step evaluates (and keeps) the seeds themselves."""
-    walk = walker.init(seeds, n, num_features, num_constraints, max_steps)
+    walk = walker.init(seeds, n, num_features, num_constraints, config.step_budget(n, seeds.shape[0]))
     key, sub = jax.random.split(rng_key)
-    nu, theta, low, high = _fresh(sub, seeds)
+    nu, theta, low, high = _fresh(sub, seeds, config.prior_scale)
     return SliceState(walk, seeds, nu, theta, low, high, key, walk.status)
 
 
@@ -107,7 +112,7 @@ def step(config: SliceWalkerConfig, problem: Problem, bands: Bands, indices: Con
     high = jnp.where(state.theta >= 0, state.theta, state.high)
     theta = jax.random.uniform(k_theta, low.shape, low.dtype, low, high)
     fresh = accepted | (high - low < MIN_BRACKET)
-    nu_new, theta_new, low_new, high_new = _fresh(k_fresh, chains)
+    nu_new, theta_new, low_new, high_new = _fresh(k_fresh, chains, config.prior_scale)
     nu = jnp.where(fresh[:, None], nu_new, state.nu)
     theta = jnp.where(fresh, theta_new, theta)
     low, high = jnp.where(fresh, low_new, low), jnp.where(fresh, high_new, high)
@@ -123,6 +128,6 @@ def step(config: SliceWalkerConfig, problem: Problem, bands: Bands, indices: Con
 def run(config: SliceWalkerConfig, problem: Problem, seeds: Array, bands: Bands, indices: ConstraintIndices,
         rng_key, n: int, num_features: int, callback: Callable | None = None) -> walker.WalkerState:
     """Run the K chains from the seeds until n samples are kept; returns the final walker state."""
-    state = init(rng_key, seeds, n, num_features, bands.z1.shape[0], config.step_budget(n, seeds.shape[0]))
+    state = init(config, rng_key, seeds, n, num_features, bands.z1.shape[0])
     cb = None if callback is None else (lambda state: callback(state.walk))
     return loop.run(lambda state: step(config, problem, bands, indices, state), state, cb).walk

@@ -3,7 +3,6 @@
 Accuracy tests of the target and the judge use the full 10k test set (a few
 seconds each on a 2-core CPU); the reconstruction test uses the first 2000 test images.
 """
-import json
 import shutil
 import socket
 
@@ -15,7 +14,7 @@ import pytest
 import generators
 from generators import WeightsError, load
 from generators.data import load_fashion_mnist
-from generators.models import Classifier, Generator, Judge, VAE
+from generators.models import Classifier, CodeFlow, Generator, Judge
 from generators import training as T
 from generators.evaluation import evaluate_generator
 from inverse_set.batching import chunked
@@ -66,11 +65,11 @@ def test_unknown_zoo_name():
 
 def test_manifest_and_sizes(bundle):
     m = bundle.manifest
-    for fname in ["classifier.msgpack", "judge.msgpack", "generator.msgpack", "vae.msgpack", "stats.json"]:
+    for fname in ["classifier.msgpack", "judge.msgpack", "generator.msgpack", "prior.msgpack", "stats.json"]:
         assert fname in m["files"]
         assert len(m["files"][fname]["sha256"]) == 64
     assert m["total_bytes"] <= 20 * 1024 * 1024
-    for model in ["classifier", "judge", "generator", "vae"]:
+    for model in ["classifier", "judge", "generator", "prior"]:
         assert "command" in m["models"][model]
         assert m["models"][model]["train_time_s"] > 0
 
@@ -112,8 +111,8 @@ def test_truncated_file_raises(tmp_path):
 
 def test_swapped_file_raises(tmp_path):
     d = _copy_weights(tmp_path)
-    shutil.copy(d / "classifier.msgpack", d / "vae.msgpack")
-    with pytest.raises(WeightsError, match="vae.msgpack"):
+    shutil.copy(d / "classifier.msgpack", d / "prior.msgpack")
+    with pytest.raises(WeightsError, match="prior.msgpack"):
         load(weights_dir=d)
 
 
@@ -175,8 +174,9 @@ def test_shapes_and_ranges(bundle, test_data):
         assert bool((acts[k] >= 0).all())
     assert bundle.judge_features(x).ndim == 1
     assert bundle.judge_logits(x).shape == (10,)
-    z = jnp.zeros(bundle.gaussian_latent_dim)
-    g = bundle.gaussian_generator(z)
+    c = bundle.prior_code(jnp.zeros(256))
+    assert c.shape == (256,) and bool((c >= 0).all())
+    g = bundle.generator(c)
     assert g.shape == (28, 28, 1) and 0.0 <= float(g.min()) and float(g.max()) <= 1.0
     for a in (bundle.code_min, bundle.code_max, bundle.code_mean, bundle.code_std):
         assert isinstance(a, np.ndarray) and a.shape == (256,)
@@ -291,15 +291,31 @@ def test_classifier_train_step(model_cls, tiny_batch):
     assert int(new.step) == 1
 
 
-def test_vae_train_step(tiny_batch):
-    x, _ = tiny_batch
-    model = VAE()
-    params = model.init(jax.random.PRNGKey(0), x[:1], jax.random.PRNGKey(1))
-    tx = T.adam(1e-3, 10)
+def test_flow_is_invertible_and_its_train_step_lowers_the_loss():
+    model = CodeFlow(num_layers=4, hidden=32)
+    h = jax.random.normal(jax.random.PRNGKey(0), (64, 256)) * 2.0 + 1.0
+    params = model.init(jax.random.PRNGKey(1), h[:1])
+    tx = T.adam(1e-2, 20)
     state = T.init_state(params, tx)
-    new, m = T.vae_train_step(state, x, jax.random.PRNGKey(2), model=model, tx=tx)
-    assert np.isfinite(float(m["loss"])) and float(m["kl"]) >= 0
-    assert _changed(state.params, new.params)
+    losses = []
+    for i in range(20):
+        state, m = T.flow_train_step(state, h, jax.random.PRNGKey(i), model=model, tx=tx)
+        losses.append(float(m["nll_per_dim"]))
+    assert losses[-1] < losses[0]
+    z, _ = model.apply(state.params, h, method=CodeFlow.forward)
+    np.testing.assert_allclose(model.apply(state.params, z, method=CodeFlow.inverse), h, atol=1e-4)
+
+
+def test_prior_codes_look_like_real_codes(bundle):
+    """Codes drawn from the prior decode to images the judge finds realistic (manifest protocol, smaller)."""
+    from inverse_set import metrics
+
+    x = load_fashion_mnist("test")[0][:2000]
+    codes = _batched(bundle.prior_code, np.asarray(jax.random.normal(jax.random.PRNGKey(0), (1000, 256))))
+    feats = _batched(bundle.judge_features, _batched(bundle.generator, codes))
+    precision, _ = metrics.precision_recall(_batched(bundle.judge_features, x), feats, k=3)
+    assert precision >= 0.7
+    assert bundle.manifest["models"]["prior"]["metrics"]["sample_precision"] >= 0.7
 
 
 def test_generator_train_step(bundle, tiny_batch):

@@ -63,14 +63,17 @@ def test_no_sample_is_returned_twice(case):
 
 # --------------------------------------------------------------------------- 2. false "infeasible"
 
-@pytest.mark.parametrize("key", range(6))
+@pytest.mark.parametrize("key", range(8))
 def test_a_narrow_band_around_a_known_code_is_reached(key):
+    """A random MLP neuron on a tanh(A c) generator, band of width 0.02 around its value at a known code."""
     rng = np.random.default_rng(key)
-    c0 = rng.normal(size=8).astype(np.float32)
-    a0 = float(NEURON(jax.nn.sigmoid(jnp.asarray(c0))))
+    a, w1, b1, w2 = (jnp.asarray(rng.normal(size=shape), jnp.float32) for shape in [(6, 4), (8, 6), (8,), (8,)])
+    generator = lambda c: jnp.tanh(a @ c)  # noqa: E731
+    mlp = lambda x: w2 @ jnp.tanh(w1 @ x + b1)  # noqa: E731
+    a0 = float(mlp(generator(jnp.asarray(rng.normal(size=4), jnp.float32))))
     u = rng.uniform(0.1, 0.9)
-    res, warned = sample(NEURON, a0 - 0.02 * u, a0 + 0.02 * (1 - u), 40, generator=jax.nn.sigmoid, encoder=IDENTITY,
-                         init=8, rng_key=key)
+    res, warned = sample(mlp, a0 - 0.02 * u, a0 + 0.02 * (1 - u), 40, generator=generator, encoder=IDENTITY, init=4,
+                         rng_key=key)
     assert len(res) > 0 and ((res.activations >= res.z1) & (res.activations <= res.z2)).all()
     assert_distinct_or_flagged(res, warned)
 
