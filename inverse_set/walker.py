@@ -4,7 +4,7 @@ With the seeds' multipliers and penalty frozen (λ*, μ*), each step is
 
 1. s ← clip(f(G(C)) − λ*/μ*, z1', z2')                         (slack, closed form)
 2. g_i = ∂/∂c_i [γ D(E(G(C)); E(G(C₀))) + L_c(f, s; λ*, μ*)],
-   c'_i ← Π(c_i − β g_i / mean|g_i|)                                (one step)
+   c'_i ← Π(c_i − β a_i g_i / mean|g_i|)                            (one step)
 3. every walker c'_i with z1 ≤ f(G(c'_i)) ≤ z2 for *all* constraints that is
    *new* is kept as a sample and replaces its slot in C₀ (``repel_from="last"``,
    the paper); with ``repel_from="all"`` C₀ is every sample kept so far;
@@ -19,6 +19,8 @@ and forth is therefore not kept again; if no walker produces a new sample for
 or encoding are NaN or Inf is not kept either and restarts from its last kept
 code; only the other walkers' steps count.
 
+Each walker's step scale a_i (≤ 1) is halved when it steps out of the band and
+grows back by 1.2 per sample it keeps (``adapt_step``; a_i = 1 is the paper's).
 The loop is one ``lax.while_loop`` over walker steps; the K walkers are a batch;
 kept samples go into a fixed-size buffer of n. The step is normalised per walker
 as in PPGN (``normalize=True``): β is then a step length in code units, the same
@@ -41,6 +43,7 @@ from inverse_set.config import check_options
 from inverse_set.constraints import Bands, ConstraintIndices
 from inverse_set.loop import Status
 from inverse_set.problem import Problem, pullback
+from inverse_set.seeds import MIN_SCALE, SCALE_RECOVERY
 
 Array = jax.Array
 
@@ -68,6 +71,9 @@ class WalkerConfig:
       max_stall_steps: stop when no walker has been accepted for this many steps.
       novelty_tol: how much a code must differ (max-norm, relative to the code's
         scale) from recent kept codes to count as a new sample.
+      adapt_step: each walker's step is β × its own scale (≤ 1): halved when the
+        walker steps out of the band, grown back by ``SCALE_RECOVERY`` per sample
+        kept, as the seeds' (``False``: every step is β, the paper's).
     """
 
     step_size: float = 0.1
@@ -81,13 +87,14 @@ class WalkerConfig:
     realism_weight: float = 0.0
     prior_weight: float = 0.0
     novelty_tol: float = 1e-6
+    adapt_step: bool = True
 
     def __post_init__(self):
         check_options(self, positive=("step_size", "novelty_tol"),
                       non_negative=("diversity_weight", "realism_weight", "prior_weight"),
                       margins=("margin",), counts=("max_stall_steps",), optional_counts=("max_steps",),
                       choices={"repulsion": ("squared", "rbf"), "repel_from": ("last", "all")},
-                      flags=("normalize",))
+                      flags=("normalize", "adapt_step"))
 
     def step_budget(self, n: int, k: int) -> int:
         if self.max_steps is not None:
@@ -108,6 +115,8 @@ class WalkerState(NamedTuple):
     num_kept: Array  # ()
     num_accepted: Array  # walkers accepted at each loop iteration, (max_steps + 1,)
     num_non_finite: Array  # walker positions rejected for NaN/Inf activations or encodings
+    scale: Array  # each walker's step scale (≤ 1), halved when it steps out of the band, (K,)
+    inside: Array  # whether each walker was inside every band at the last check, (K,)
     step: Array  # gradient steps taken
     stall: Array  # steps since the last acceptance
     status: Array
@@ -128,6 +137,8 @@ def init(codes: Array, n: int, num_features: int, num_constraints: int, max_step
         num_kept=jnp.asarray(0, jnp.int32),
         num_accepted=jnp.zeros((max_steps + 1,), jnp.int32),
         num_non_finite=jnp.asarray(0, jnp.int32),
+        scale=jnp.ones((k,), jnp.float32),
+        inside=jnp.zeros((k,), bool),
         step=jnp.asarray(0, jnp.int32),
         stall=jnp.asarray(0, jnp.int32),
         status=jnp.asarray(Status.RUNNING, jnp.int32),
@@ -211,13 +222,21 @@ def step(
     if config.normalize:
         scale = jnp.mean(jnp.abs(grad_codes), axis=-1, keepdims=True)
         grad_codes = grad_codes / jnp.maximum(scale, 1e-12)
-    new_codes = problem.project(state.codes - config.step_size * grad_codes)
+    if config.adapt_step:
+        left = state.inside & ~candidate  # stepped out of the band: the step was too long here
+        scale = jnp.where(left, jnp.maximum(0.5 * state.scale, MIN_SCALE),
+                          jnp.where(is_accepted, jnp.minimum(SCALE_RECOVERY * state.scale, 1.0), state.scale))
+    else:
+        scale = state.scale
+    new_codes = problem.project(state.codes - config.step_size * scale[:, None] * grad_codes)
     new_codes = jnp.where(is_finite[:, None], new_codes, state.last_codes)
 
     status = stop_status(config, state)
     moves = status == Status.RUNNING
     return state._replace(
         codes=jnp.where(moves, new_codes, state.codes),
+        scale=scale,
+        inside=candidate,
         num_non_finite=state.num_non_finite + jnp.sum(~is_finite).astype(jnp.int32),
         step=state.step + moves.astype(jnp.int32),
         status=status.astype(jnp.int32),
