@@ -22,13 +22,15 @@ class InfeasibleBandError(SamplingError, ValueError):
     """
 
     def __init__(self, constraints, z1, z2, reached_min, reached_max, steps: int, inside: int, k: int,
-                 advice: tuple[str, ...] = ()):
+                 advice: tuple[str, ...] = (), gave_up_after: int | None = None):
         self.constraints = tuple(constraints)
         self.z1, self.z2 = np.asarray(z1), np.asarray(z2)
         self.reached_min, self.reached_max = np.asarray(reached_min), np.asarray(reached_max)
         lines = [
             f"The seed search did not bring all {k} seeds inside the band(s) within {steps} "
             f"gradient steps ({inside} of {k} were inside at the end)."
+            + ("" if gave_up_after is None else f" It stopped early: no seed had come nearer the band for "
+               f"{gave_up_after} steps (SeedConfig(give_up_patience=None) runs all max_steps).")
         ]
         where = []
         for name, a, b, lo, hi in zip(self.constraints, self.z1, self.z2, self.reached_min, self.reached_max):
@@ -36,7 +38,7 @@ class InfeasibleBandError(SamplingError, ValueError):
             lines.append(f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}] — the band "
                          + {"inside": "lies inside the range reached", "above": "lies above everything reached",
                             "below": "lies below everything reached", "across": "reaches past the range reached"}[
-                             where[-1]])
+                             where[-1]] + ".")
         if all(w == "inside" for w in where):
             remedies = ["raise SeedConfig(max_steps=…)", "draw more starting codes (SeedConfig(candidates_per_seed=…))",
                         "ask for fewer seeds (num_seeds)", *advice]

@@ -23,6 +23,7 @@ class Status(enum.IntEnum):
     STALLED = 2  # walker: no new sample for max_stall_steps steps
     MAX_STEPS = 3  # the step budget ran out
     NON_FINITE = 4  # NaN or Inf in the activations or encodings
+    UNREACHED = 5  # seeds: none inside, and none came nearer the band for give_up_patience steps
 
 
 def run(step: Callable, state, callback: Callable | None = None):

@@ -82,13 +82,20 @@ class CompiledSampler:
         seed_cb = None if self.progress is None else self.progress.seed_callback(bands)
         seed_state = seeds.run(config, self.problem, codes0, bands, indices, seed_cb, reserve)
         walk_cb = None if self.progress is None else self.progress.walk_callback
-        if isinstance(self.walker_config, slice_walker.SliceWalkerConfig):
-            walk_state = slice_walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
-                                          jax.random.fold_in(rng_key, 1), self.n, self.num_features, walk_cb)
-        else:
-            walk_state = walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
-                                    lam=seed_state.lam, mu=seed_state.mu,  # λ*, μ*
-                                    n=self.n, num_features=self.num_features, callback=walk_cb)
+
+        def walk(seed_state):
+            if isinstance(self.walker_config, slice_walker.SliceWalkerConfig):
+                return slice_walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
+                                        jax.random.fold_in(rng_key, 1), self.n, self.num_features, walk_cb)
+            return walker.run(self.walker_config, self.problem, seed_state.codes, bands, indices,
+                              lam=seed_state.lam, mu=seed_state.mu,  # λ*, μ*
+                              n=self.n, num_features=self.num_features, callback=walk_cb)
+
+        def no_walk(seed_state):  # the seeds failed: nothing to walk from
+            return walker.init(seed_state.codes, self.n, self.num_features, bands.z1.shape[0],
+                               self.walker_config.step_budget(self.n, k))
+
+        walk_state = jax.lax.cond(seed_state.status == Status.DONE, walk, no_walk, seed_state)
         return seed_state, walk_state
 
     def _compile(self, args):
@@ -153,8 +160,9 @@ class CompiledSampler:
             )
         if seed_state.status != Status.DONE:
             inside = int(np.sum(in_band(seed_state.f, lo, hi)))
+            gave_up = self.seed_config.give_up_patience if seed_state.status == Status.UNREACHED else None
             raise InfeasibleBandError(all_labels, lo, hi, seed_state.f_min, seed_state.f_max, int(seed_state.step),
-                                      inside, k, tuple(c.advice for c in constraints))
+                                      inside, k, tuple(c.advice for c in constraints), gave_up)
         m = int(walk_state.num_kept)
         codes = walk_state.kept_codes[:m]
         images, f = self._render(codes, indices)

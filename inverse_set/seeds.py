@@ -72,6 +72,10 @@ class SeedConfig:
         shrunk by 1% for this many steps (lost: pushed where the constraint has
         no gradient, or past a ridge it cannot climb back) restarts from the next
         unused candidate.
+      give_up_patience: stop early, the band unreached, when no seed is inside and
+        the nearest any seed has come to the band has not shrunk by 1% for this
+        many steps (two inner solves by default, so μ and λ were updated in
+        between); ``None`` (or ``stop_when_inside=False``) runs all ``max_steps``.
     """
 
     num_inner_steps: int = 100
@@ -91,9 +95,11 @@ class SeedConfig:
     candidates_per_seed: int = 4
     select: str = "alive"
     restart_patience: int = 200
+    give_up_patience: int | None = 200
 
     def __post_init__(self):
         check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed", "restart_patience"),
+                      optional_counts=("give_up_patience",),
                       positive=("learning_rate", "mu0", "mu_max"), at_least_one=("mu_factor",),
                       fractions=("violation_decrease",), margins=("margin",),
                       non_negative=("diversity_weight", "realism_weight", "prior_weight"),
@@ -116,11 +122,13 @@ class SeedState(NamedTuple):
     frozen: Array  # seeds that have reached every band and stay where they are, (K,)
     best: Array  # each seed's smallest distance to the band since it (re)started, in band widths, (K,)
     stale: Array  # steps since that distance last shrank by 1%, (K,)
+    nearest: Array  # the smallest distance to the band any seed has reached, in band widths, ()
+    nearest_stale: Array  # steps since it last shrank by 1%, ()
     num_restarts: Array  # seeds restarted from unused candidates
     step: Array  # gradient steps taken
     inner_step: Array  # steps into the current inner solve
     num_outer: Array  # multiplier updates done
-    status: Array  # Status: RUNNING, DONE (all inside), MAX_STEPS or NON_FINITE
+    status: Array  # Status: RUNNING, DONE (all inside), MAX_STEPS, UNREACHED or NON_FINITE
 
 
 def select_initial(
@@ -169,6 +177,8 @@ def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: i
         frozen=jnp.zeros((k,), bool),
         best=jnp.full((k,), jnp.inf, jnp.float32),
         stale=jnp.zeros((k,), jnp.int32),
+        nearest=jnp.asarray(jnp.inf, jnp.float32),
+        nearest_stale=jnp.asarray(0, jnp.int32),
         num_restarts=jnp.asarray(0, jnp.int32),
         step=jnp.asarray(0, jnp.int32),
         inner_step=jnp.asarray(0, jnp.int32),
@@ -242,10 +252,17 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
             lambda x: jnp.where(restart[:, None], 0.0, x) if jnp.shape(x) == codes.shape else x, opt_state)
         num_restarts = num_restarts + jnp.sum(restart).astype(jnp.int32)
 
+    # The band unreached: no seed inside, and none has come nearer for give_up_patience steps.
+    closer = jnp.min(dist) < 0.99 * state.nearest
+    nearest = jnp.minimum(state.nearest, jnp.min(dist))
+    nearest_stale = jnp.where(closer, 0, state.nearest_stale + 1)
+    gives_up = config.stop_when_inside and config.give_up_patience is not None  # the joint problem never does
+    unreached = ~jnp.any(frozen) & (nearest_stale >= config.give_up_patience if gives_up else False)
+
     done = is_inside | cannot_proceed
     out_of_steps = state.step + 1 >= config.max_steps
-    status = jnp.select([cannot_proceed, done, out_of_steps], [Status.NON_FINITE, Status.DONE, Status.MAX_STEPS],
-                        Status.RUNNING)
+    status = jnp.select([cannot_proceed, done, unreached, out_of_steps],
+                        [Status.NON_FINITE, Status.DONE, Status.UNREACHED, Status.MAX_STEPS], Status.RUNNING)
     keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
     return SeedState(
         codes=jnp.where(done, codes, new_codes),
@@ -262,6 +279,8 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
         frozen=frozen,
         best=best,
         stale=stale,
+        nearest=nearest,
+        nearest_stale=nearest_stale,
         num_restarts=num_restarts,
         step=state.step + jnp.where(done, 0, 1),
         inner_step=inner_step + jnp.where(done, 0, 1),
