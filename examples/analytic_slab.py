@@ -2,12 +2,13 @@
 
 G(c) = sigmoid(c) maps 2-d codes into the unit square; the neuron
 a(x) = sigmoid(w·x + b) fires in [0.6, 0.7] on a band across the square.
-Writes slab.png (samples in red over the band in grey) and prints the run's figures.
+Writes out/slab.png (samples in red over the band in grey) and prints the run's figures.
 
-    python examples/analytic_slab.py [--out slab.png]
+    python examples/analytic_slab.py [--out out/slab.png]
 """
 
 import argparse
+import os
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ from PIL import Image, ImageDraw
 from inverse_set import initialization, sample_inverse_set
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--out", default="slab.png")
+parser.add_argument("--out", default="out/slab.png")
 parser.add_argument("--n", type=int, default=300)
 args = parser.parse_args()
 
@@ -41,5 +42,6 @@ for x, y in res.images * size:
     draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(200, 0, 0))
 for x, y in (1 / (1 + np.exp(-res.seeds))) * size:
     draw.rectangle([x - 3, y - 3, x + 3, y + 3], outline=(0, 0, 200))
+os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
 img.save(args.out)
 print(f"wrote {args.out} (grey: the inverse set; red: samples; blue squares: seeds)")

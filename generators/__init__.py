@@ -2,9 +2,9 @@
 
 :func:`load` returns a :class:`Zoo` of pure per-example functions closed over
 the bundled parameters: the target classifier, its fc6 encoder E, a DGN-style
-generator G that inverts E, an independent judge network, and a Gaussian-latent
-VAE decoder.  Loading is offline and verifies every file's sha256 against
-``weights/manifest.json``.
+generator G that inverts E, an independent judge network, and a code prior (a
+flow from N(0, I) to the codes of real images).  Loading is offline and verifies
+every file's sha256 against ``weights/manifest.json``.
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -28,12 +28,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import Models, SeedConfig, WalkerConfig, initialization
+from inverse_set import Models, SeedConfig, SliceWalkerConfig, Unit, WalkerConfig
 
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
 from .manifest import WEIGHTS_DIR, WeightsError
-from .models import CODE_DIM, MODELS, VAE_LATENT_DIM, Classifier, Judge, VAE, init_params
+from .models import CODE_DIM, MODELS, Classifier, CodeFlow, Judge, init_params
 
 __all__ = ["Zoo", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "WEIGHTS_DIR"]
 
@@ -45,31 +45,42 @@ class Zoo(Models):
     As a ``Models``: the generator G (``code (256,) -> image (28, 28, 1)`` in [0, 1]), the
     encoder E (the classifier up to post-ReLU fc6, ``image -> code (256,)``), the target
     (``image -> {"conv1": (28, 28, 32), "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``,
-    conv/fc6 post-ReLU), ``init`` (codes of the VAE's samples, E(G_vae(z))),
+    conv/fc6 post-ReLU), ``init`` (codes drawn from the code prior, ``prior_code(z)``),
     ``code_bounds`` (0, None) and the solver settings ``benchmarks/variants.py`` chose
     for these networks (``benchmarks/results/variants.md``). All functions take ONE
     example (no batch axis).
 
+    With ``space="prior"`` the sampler's codes are z ~ N(0, I) instead: the
+    generator is ``G(prior_code(z))``, seeds start from N(0, I) draws with a
+    Gaussian prior term, and the walk is elliptical slice sampling of the prior
+    restricted to the band (:class:`~inverse_set.SliceWalkerConfig`).
+
     Attributes:
+      space: ``"code"`` or ``"prior"``, the space the sampler works in.
+      decoder: G itself, ``code (256,) -> image`` (whatever the space).
       judge_features: ``image -> (128,)`` penultimate features of the independent judge.
       judge_logits: ``image -> (10,)``.
-      gaussian_generator: ``z (gaussian_latent_dim,) -> image``; VAE decoder, z ~ N(0, I).
-      gaussian_latent_dim: VAE latent size (16).
+      prior_code: ``z (256,) -> code (256,)``, the code prior: relu(T⁻¹(z)) with T a flow
+        fitted to the fc6 pre-activations of the training images, so that for
+        z ~ N(0, I) the codes are distributed like E(x) of real images.
       code_dim: 256.
       code_min, code_max, code_mean, code_std: (256,) numpy per-dimension statistics
         of E(x) over the 60k training images.
-      stats: activation percentiles of ``logits`` and ``fc6`` on the test set
+      percentiles: ``unit -> {"p1": …, "p99.9": …, "min": …, "max": …}`` on the test
+        images (a class logit on its own class's images; conv channels' means over positions).
+      stats: activation percentiles of ``logits``, ``fc6``, ``conv1`` and ``conv2`` on the test set
         (see ``stats["percentiles"]``; ``stats["logits_by_class"][str(c)]`` for class c's logit
         on images of class c only).
       manifest: the parsed ``manifest.json`` (hashes, training command, metrics).
-      modules: ``{"classifier", "judge", "generator", "vae"}`` -> Flax module.
+      modules: ``{"classifier", "judge", "generator", "prior"}`` -> Flax module.
       params: same keys -> parameter pytrees (batched ``module.apply(params, x)``).
     """
 
+    space: str
+    decoder: Callable
     judge_features: Callable
     judge_logits: Callable
-    gaussian_generator: Callable
-    gaussian_latent_dim: int
+    prior_code: Callable
     code_dim: int
     code_min: np.ndarray
     code_max: np.ndarray
@@ -95,7 +106,10 @@ def _restore(name: str, data: bytes, path: Path):
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 
-def load(name: str = "fashion", weights_dir=None) -> Zoo:
+SPACES = ("code", "prior")
+
+
+def load(name: str = "fashion", weights_dir=None, space: str = "code") -> Zoo:
     """Load the pretrained zoo (offline, deterministic, sha256-verified).
 
     Args:
@@ -111,6 +125,9 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
     """
     if name != "fashion":
         raise ValueError(f"unknown zoo {name!r}; available: 'fashion'")
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; choose 'code' (the generator's fc6 codes, the paper's) or "
+                         "'prior' (z ~ N(0, I) through the code prior)")
     directory = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     manifest = mf.read(directory)
     modules = {name: cls() for name, cls in MODELS.items()}
@@ -122,8 +139,8 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
         raise WeightsError(f"{directory / mf.STATS_FILE}: not valid JSON ({e}); {mf.REGENERATE}") from e
     code = {k: np.asarray(v, dtype=np.float32) for k, v in stats["code"].items() if k != "code_sq_mean"}
 
-    clf, judge, gen, vae = (modules[k] for k in ("classifier", "judge", "generator", "vae"))
-    p_clf, p_judge, p_gen, p_vae = (params[k] for k in ("classifier", "judge", "generator", "vae"))
+    clf, judge, gen, flow = (modules[k] for k in ("classifier", "judge", "generator", "prior"))
+    p_clf, p_judge, p_gen, p_flow = (params[k] for k in ("classifier", "judge", "generator", "prior"))
 
     def generator(code):
         return gen.apply(p_gen, code[None])[0]
@@ -141,21 +158,38 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
     def judge_logits(image):
         return judge.apply(p_judge, image[None])[0]
 
-    def gaussian_generator(z):
-        return vae.apply(p_vae, z[None], method=VAE.decode)[0]
+    def prior_code(z):
+        return jnp.maximum(flow.apply(p_flow, z[None], method=CodeFlow.inverse)[0], 0.0)
 
+    def percentiles(unit: Unit) -> dict:
+        layer = unit.layer or "logits"
+        if layer == "logits":  # a class logit: on the test images of that class
+            table = stats["logits_by_class"].get(str(unit.index), {})
+            return {k: v for k, v in table.items() if k in stats["percentiles"]}
+        if layer not in stats or unit.position is not None:
+            raise ValueError(f"no stored percentiles for {unit}: stats.json has the logits, fc6 units and conv "
+                             "channels' means over positions; give the band as numbers")
+        return {k: stats[layer][k][unit.index] for k in stats["percentiles"]}
+
+    def draw_code(rng_key):
+        return prior_code(jax.random.normal(rng_key, (CODE_DIM,), jnp.float32))
+
+    if space == "prior":
+        sampler_models = dict(generator=lambda z: generator(prior_code(z)), init=CODE_DIM, code_bounds=None,
+                              seed_config=SeedConfig(prior_weight=1.0), walker_config=SliceWalkerConfig())
+    else:
+        sampler_models = dict(generator=generator, init=draw_code, code_bounds=(0.0, None),
+                              seed_config=SeedConfig(realism_weight=10.0),
+                              walker_config=WalkerConfig(realism_weight=10.0, step_size=0.3))
     return Zoo(
-        generator=generator,
         encoder=encoder,
         target=target,
-        init=initialization.encoded_samples(encoder, gaussian_generator, VAE_LATENT_DIM),
-        code_bounds=(0.0, None),
-        seed_config=SeedConfig(realism_weight=10.0),
-        walker_config=WalkerConfig(realism_weight=10.0, step_size=0.3),
+        space=space,
+        decoder=generator,
+        **sampler_models,
         judge_features=judge_features,
         judge_logits=judge_logits,
-        gaussian_generator=gaussian_generator,
-        gaussian_latent_dim=VAE_LATENT_DIM,
+        prior_code=prior_code,
         code_dim=CODE_DIM,
         code_min=code["code_min"],
         code_max=code["code_max"],
@@ -163,6 +197,7 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
         code_std=code["code_std"],
         stats=stats,
         class_names=tuple(stats.get("class_names", CLASS_NAMES)),
+        percentiles=percentiles,
         manifest=manifest,
         modules=modules,
         params=params,

@@ -2,7 +2,7 @@
 
 * :func:`evaluate_generator`: reconstructions G(E(x)) and off-manifold codes
   (interpolations, noisy codes) — judge accuracy and precision.
-* :func:`evaluate_vae`: the VAE's prior samples — precision, recall, density, coverage.
+* :func:`evaluate_prior`: the code prior's fit and its samples through the generator.
 * :func:`code_statistics`, :func:`activation_stats`: what ``stats.json`` holds.
 """
 
@@ -15,9 +15,10 @@ from inverse_set import metrics
 from inverse_set.batching import chunked
 
 from .data import CLASS_NAMES
-from .models import VAE_LATENT_DIM, Classifier, Generator, Judge, VAE
+from .models import Classifier, CodeFlow, Generator, Judge
+from .training import flow_loss
 
-PERCENTILES = (1, 5, 25, 50, 75, 95, 99, 99.9)
+PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9)
 
 
 class _Networks:
@@ -90,16 +91,32 @@ def evaluate_generator(gen_params, clf_params, judge_params, xte, yte, cstats, *
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def evaluate_vae(vae_params, clf_params, judge_params, xte, n=2000, seed=0):
-    """Precision/recall (k = 3) and density/coverage (k = 5) of 2000 prior samples against the test set."""
+def pre_codes(clf_params, images):
+    """fc6 before its ReLU for a batch of images (what the code prior models)."""
+    return chunked(lambda x: Classifier().apply(clf_params, x, method=Classifier.pre_code), 500,
+                   per_example=False)(images)
+
+
+def evaluate_prior(prior_params, gen_params, clf_params, judge_params, xte, n=2000, seed=0):
+    """The code prior's fit (test NLL) and its samples through the generator, against real test images."""
     nets = _Networks(clf_params, judge_params)
-    z = jax.random.normal(jax.random.PRNGKey(seed), (n, VAE_LATENT_DIM))
-    feats, _ = nets.judge(np.asarray(VAE().apply(vae_params, z, method=VAE.decode)))
+    flow = CodeFlow()
+    pre = pre_codes(clf_params, xte)
+    nll = float(jax.jit(lambda p, h: flow_loss(p, h, model=flow))(prior_params, pre))
+    z = jax.random.normal(jax.random.PRNGKey(seed), (n, pre.shape[1]))
+    codes = np.maximum(np.asarray(flow.apply(prior_params, z, method=CodeFlow.inverse)), 0.0)
     ref, _ = nets.judge(xte)
-    p, r = metrics.precision_recall(ref, feats, k=3)
-    d, c = metrics.density_coverage(ref, feats, k=5)
-    return {"prior_precision": round(p, 4), "prior_recall": round(r, 4), "prior_density": round(d, 4),
-            "prior_coverage": round(c, 4), "n_samples": n, "n_reference": len(xte)}
+    out = {"test_nll_per_dim": round(nll, 4), "n_samples": n, "n_reference": len(xte)}
+    real_idx = np.random.default_rng(seed).permutation(len(xte))[:n]
+    for name, c in (("sample", codes), ("real_code", np.maximum(pre[real_idx], 0.0))):
+        feats, logits = nets.judge(nets.generate(c.astype(np.float32), gen_params))
+        p, r = metrics.precision_recall(ref, feats, k=3)
+        d, cov = metrics.density_coverage(ref, feats, k=5)
+        out.update({f"{name}_precision": round(p, 4), f"{name}_recall": round(r, 4), f"{name}_density": round(d, 4),
+                    f"{name}_coverage": round(cov, 4)})
+        if name == "sample":
+            out["sample_class_shares"] = np.round(np.bincount(logits.argmax(-1), minlength=10) / n, 3).tolist()
+    return out
 
 
 def code_statistics(clf_params, xtr):
@@ -124,10 +141,16 @@ def _percentiles(v):
 
 
 def activation_stats(clf_params, xte, yte, cstats):
-    """Percentiles of every logit and fc6 unit on the test set (and per class for logits)."""
-    layers = ("fc6", "logits")
-    a = chunked(lambda x: {k: v for k, v in Classifier().apply(clf_params, x, method=Classifier.activations).items()
-                           if k in layers}, 500, per_example=False)(xte)
+    """Percentiles of every logit, fc6 unit and conv channel (mean over positions) on the test set.
+
+    Logits also per class (logit c on the test images of class c).
+    """
+
+    def activations(x):
+        acts = Classifier().apply(clf_params, x, method=Classifier.activations)
+        return {k: v.mean(axis=(1, 2)) if v.ndim == 4 else v for k, v in acts.items()}
+
+    a = chunked(activations, 500, per_example=False)(xte)
     return {
         "class_names": list(CLASS_NAMES),
         "percentiles": [*[f"p{q:g}" for q in PERCENTILES], "min", "max"],
@@ -135,6 +158,9 @@ def activation_stats(clf_params, xte, yte, cstats):
         "num_images": int(len(xte)),
         "logits": _percentiles(a["logits"]),
         "fc6": _percentiles(a["fc6"]),
+        "conv1": _percentiles(a["conv1"]),
+        "conv2": _percentiles(a["conv2"]),
+        "conv_note": "conv1, conv2: percentiles of each channel's mean over positions",
         "logits_by_class": {str(c): {**_percentiles(a["logits"][yte == c][:, c]), "class_name": CLASS_NAMES[c],
                                      "num_images": int((yte == c).sum())} for c in range(10)},
         "code": {k: np.asarray(v).tolist() for k, v in cstats.items()},

@@ -134,7 +134,8 @@ def flax_target(module, params, *, method=None, batched: bool = True) -> ImageFn
         layers = {}
         flat = _flatten(state.get("intermediates", {}))
         for name, value in flat.items():
-            layers[name] = value[0] if batched else value
+            if name:  # "" is the top-level module's own output, reported as "output" below
+                layers[name] = value[0] if batched else value
         for name, value in as_layer_dict(out).items():
             layers[name] = value[0] if batched else value
         return layers

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from inverse_set.seeds import SeedConfig
@@ -34,6 +34,10 @@ class Models:
       seed_config, walker_config: the solver settings for these networks.
       realism_bound: τ of the realism constraint r(c) = mean((E(G(c)) − c)²) ≤ τ
         (needs E to map into code space), or None.
+      percentiles: ``percentiles(unit) -> {"p50": …, "p95": …, "max": …}``, reference
+        activation levels of a :class:`~inverse_set.constraints.Unit` (e.g. on test
+        images), so that bands can be named by percentile (``"p95,p99"`` on the
+        command line); raises ``ValueError`` for a unit it has none for. Optional.
 
     Example:
       >>> import jax
@@ -50,6 +54,7 @@ class Models:
     seed_config: SeedConfig = SeedConfig()
     walker_config: WalkerConfig = WalkerConfig()
     realism_bound: float | None = None
+    percentiles: Callable[[Any], Mapping[str, float]] | None = None
 
     def replace(self, **changes) -> Models:
         """A copy with some fields changed (None values leave a field as it is)."""

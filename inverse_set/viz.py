@@ -8,6 +8,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
+def is_picture(shape) -> bool:
+    """Whether one output of the generator, of this shape, can be drawn: (H, W), (H, W, 1) or (H, W, 3)."""
+    return len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))
+
+
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image, np.float32)
     if image.ndim == 3 and image.shape[-1] == 1:
@@ -59,15 +64,68 @@ def image_grid(
     return canvas
 
 
+def spread(count: int, m: int) -> np.ndarray:
+    """m indices spread evenly over ``range(count)`` (all of them if m ≥ count), first and last included."""
+    if m >= count:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, m).round().astype(int))
+
+
+def decimals(z1, z2) -> int:
+    """Digits after the point that tell the band's edges apart: at least 2, one more than the band width needs."""
+    width = float(np.min(np.asarray(z2, np.float64) - np.asarray(z1, np.float64)))
+    if not np.isfinite(width) or width <= 0:
+        return 2
+    return int(np.clip(1 - np.floor(np.log10(width)), 2, 8))
+
+
+def band_text(z1, z2, names: Sequence[str]) -> str:
+    """``"Bag ∈ [9.50, 14.40]"`` per constraint, joined with ``" ∧ "``, to the precision the band needs."""
+    d = decimals(z1, z2)
+    return " & ".join(f"{name} in [{a:.{d}f}, {b:.{d}f}]" for name, a, b in zip(names, np.atleast_1d(z1),
+                                                                                   np.atleast_1d(z2)))
+
+
+def _captions(activations: np.ndarray, d: int) -> list[str]:
+    return ["\n".join(f"{a:.{d}f}" for a in acts) for acts in activations]
+
+
 def sample_grid(images: np.ndarray, activations: np.ndarray, names: Sequence[str], columns: int = 10,
-                max_images: int = 50, title: str | None = None) -> Image.Image:
-    """Samples in rows of ``columns``, each captioned with its activation(s)."""
-    images = np.asarray(images)[:max_images]
-    activations = np.asarray(activations)[:max_images]
-    rows, caps = [], []
-    for start in range(0, len(images), columns):
-        rows.append(list(images[start : start + columns]))
-        caps.append(["\n".join(f"{a:.2f}" for a in acts) for acts in activations[start : start + columns]])
+                max_images: int = 50, title: str | None = None, z1=None, z2=None) -> Image.Image:
+    """Up to ``max_images`` samples spread over all of them, in rows of ``columns``, each with its activation(s).
+
+    With the band (``z1``, ``z2``) the activations are printed to the precision it needs.
+    """
+    pick = spread(len(images), max_images)
+    images, activations = np.asarray(images)[pick], np.asarray(activations)[pick]
+    d = decimals(z1, z2) if z1 is not None else 2
+    caps = _captions(activations, d)
+    rows = [list(images[s : s + columns]) for s in range(0, len(images), columns)]
+    cap_rows = [caps[s : s + columns] for s in range(0, len(images), columns)]
     if title is None:
         title = "activations under each image: " + ", ".join(names)
-    return image_grid(rows, caps, title=title)
+    return image_grid(rows, cap_rows, title=title)
+
+
+def atlas_grid(results: Sequence, row_titles: Sequence[str] | None = None, columns: int = 10,
+               title: str | None = None) -> Image.Image:
+    """One row per atlas entry: ``columns`` samples spread over its samples, the band as the row title.
+
+    An entry that is an error (a :class:`~inverse_set.SamplingError`) gets a row saying so.
+    """
+    rows, caps, titles = [], [], []
+    for i, res in enumerate(results):
+        name = row_titles[i] if row_titles else None
+        if isinstance(res, Exception) or len(res) == 0:  # a row of text: what it ended with
+            reason = type(res).__name__ if isinstance(res, Exception) else "0 samples"
+            rows.append([])
+            caps.append([])
+            titles.append(f"{name or f'row {i}'}: no samples ({reason})")
+            continue
+        pick = spread(len(res), columns)
+        rows.append(list(np.asarray(res.images)[pick]))
+        caps.append(_captions(np.asarray(res.activations)[pick], decimals(res.z1, res.z2)))
+        titles.append(name or band_text(res.z1, res.z2, res.constraints))
+    if not any(rows):
+        raise ValueError("no row of the atlas has samples: nothing to draw; see each entry's error.")
+    return image_grid(rows, caps, row_titles=titles, title=title)

@@ -1,0 +1,127 @@
+"""The command line's arguments as the library takes them: models, neurons, bands, unit ranges.
+
+Each parser raises :class:`UsageError` with what was wrong and what would be right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import runpy
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from inverse_set.constraints import Unit
+from inverse_set.models import Models
+
+MODELS_GROUP = "inverse_set.models"
+
+
+class UsageError(Exception):
+    """A bad argument: reported as one line, exit status 2."""
+
+
+def load_models(spec: str) -> Models:
+    """An installed model set by name, or the models a Python file defines."""
+    if spec.endswith(".py"):
+        if not Path(spec).is_file():
+            raise UsageError(f"--models {spec}: no such file")
+        namespace = runpy.run_path(spec)
+        models = namespace.get("models")
+        if models is None and callable(namespace.get("load")):
+            models = namespace["load"]()
+        if not isinstance(models, Models):
+            raise UsageError(f"--models {spec}: the file must define `models = inverse_set.Models(...)` or a "
+                             "function `load()` that returns one")
+        return models
+    return installed_models(spec)
+
+
+@functools.lru_cache(maxsize=4)
+def installed_models(name: str) -> Models:
+    """The models an installed package registers under ``name`` in the entry-point group ``inverse_set.models``."""
+    available = {ep.name: ep for ep in entry_points(group=MODELS_GROUP)}
+    if name not in available:
+        raise UsageError(f"--models {name!r}: neither a .py file nor an installed model set (installed: "
+                         f"{', '.join(sorted(available)) or 'none'})")
+    return available[name].load()()
+
+
+def parse_neuron(spec: str, models: Models) -> Unit:
+    """``Bag`` / ``8`` / ``fc6:46`` / ``conv2:5`` / ``conv2:5@7,7`` as a :class:`Unit`."""
+    text = spec.strip()
+    if ":" in text:
+        layer, rest = text.split(":", 1)
+        index, _, at = rest.partition("@")
+        position = None
+        try:
+            if at:
+                h, w = (int(v) for v in at.split(","))
+                position = (h, w)
+            return Unit(layer.strip(), int(index), position)
+        except ValueError:
+            raise UsageError(f"--neuron {spec!r}: expected LAYER:UNIT or LAYER:UNIT@H,W with integers, "
+                             "e.g. fc6:46 or conv2:5@7,7") from None
+    if text.lstrip("-").isdigit():
+        return Unit(None, int(text))
+    names = [str(c) for c in (models.class_names or ())]
+    lowered = [c.lower() for c in names]
+    if text.lower() not in lowered:
+        raise UsageError(f"--neuron {spec!r}: not a class name ({', '.join(names) or 'these models name none'}), "
+                         "an index, or LAYER:UNIT")
+    return Unit(None, lowered.index(text.lower()))
+
+
+def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:
+    """``"p95,p99"`` or ``"9.5,14.4"`` (or a mix) as two numbers."""
+    parts = [p.strip() for p in spec.split(",")]
+    if len(parts) != 2:
+        raise UsageError(f"--band {spec!r}: give two edges separated by a comma, e.g. p95,p99 or 9.5,14.4")
+    edges, table = [], None
+    for part in parts:
+        try:
+            edges.append(float(part))
+            continue
+        except ValueError:
+            pass
+        if table is None:
+            if models.percentiles is None:
+                raise UsageError(f"--band {spec!r}: {part!r} is not a number, and these models give no "
+                                 "percentiles; give numbers")
+            try:
+                table = models.percentiles(unit)
+            except ValueError as err:
+                raise UsageError(f"--band {spec!r}: {err}") from None
+        if part not in table:
+            raise UsageError(f"--band {spec!r}: {part!r} is neither a number nor one of {', '.join(table)}")
+        edges.append(float(table[part]))
+    return edges[0], edges[1]
+
+
+def parse_units(spec: str) -> range:
+    """``"0:8"`` → range(0, 8); ``"5"`` → range(5, 6)."""
+    try:
+        start, _, stop = spec.partition(":")
+        units = range(int(start), int(stop)) if stop else range(int(start), int(start) + 1)
+    except ValueError:
+        raise UsageError(f"--units {spec!r}: expected START:STOP, e.g. 0:8") from None
+    if len(units) == 0:
+        raise UsageError(f"--units {spec!r}: selects no unit; STOP must exceed START")
+    return units
+
+
+def unit_label(unit: Unit, models: Models) -> str:
+    if unit.layer is None and models.class_names and 0 <= unit.index < len(models.class_names):
+        return str(models.class_names[unit.index])
+    at = f"@{unit.position[0]},{unit.position[1]}" if unit.position else ""
+    return f"{unit.layer or 'output'}:{unit.index}{at}"
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value

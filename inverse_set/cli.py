@@ -1,0 +1,273 @@
+"""The command line: ``inverse-set sample | atlas | show | bench`` (``python -m inverse_set`` is the same).
+
+Models come from an installed model set (the entry-point group
+``inverse_set.models``; ``fashion``, the bundled Fashion-MNIST zoo, is the
+default) or from a Python file that defines ``models = Models(...)`` (or a
+function ``load()`` returning one). Every error is one line on stderr and exit
+status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from inverse_set.api import sample_inverse_set
+from inverse_set.atlas import atlas
+from inverse_set.arguments import (UsageError, load_models, parse_band, parse_neuron, parse_units, positive,
+                                   unit_label)
+from inverse_set.constraints import Unit
+from inverse_set.errors import IncompleteSampleWarning, SamplingError
+from inverse_set.results import InverseSetResult, strict_json
+from inverse_set.viz import atlas_grid, band_text, decimals, is_picture, sample_grid
+
+MODELS_HELP = (
+    "the networks: an installed model set (default 'fashion', the bundled Fashion-MNIST models) or a "
+    "Python file defining `models = inverse_set.Models(generator=G, encoder=E, target=net, init=d, "
+    "class_names=[...], percentiles=fn)` or a function `load()` that returns one"
+)
+NEURON_HELP = (
+    "a class name (any case) or index of the output layer, LAYER:UNIT (a dense unit or the mean of a conv "
+    "channel, e.g. fc6:46, conv2:5) or LAYER:UNIT@H,W (a conv channel at one position); repeat for an "
+    "intersection"
+)
+BAND_HELP = (
+    "two edges, numbers (9.5,14.4) or percentiles of the unit's activations on the test images "
+    "(p95,p99; also min, max; a class logit's on its own class's images); one --band per --neuron"
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument raised as :class:`UsageError` (one line, exit status 2)."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def program_name() -> str:
+    """The program as the user typed it (``inverse-set`` or ``python -m inverse_set``)."""
+    base = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "inverse-set"
+    return "python -m inverse_set" if base in ("__main__.py", "-c", "-m") else base
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def machine() -> str:
+    import jax
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(strict_json(payload), indent=1, allow_nan=False) + "\n")
+
+
+def cmd_sample(args) -> int:
+    models = load_models(args.models)
+    units = [parse_neuron(s, models) for s in args.neuron]
+    bands_given = args.band or []
+    if len(bands_given) != len(units):
+        raise UsageError(f"give one --band per --neuron: {len(units)} neurons, {len(bands_given)} bands")
+    bands = [parse_band(b, u, models) for b, u in zip(bands_given, units)]
+    labels = [unit_label(u, models) for u in units]
+    z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
+    print(f"sampling {band_text(z1, z2, labels)}, n={args.n}, K={args.seeds}, rng {args.rng}", flush=True)
+    t0 = time.perf_counter()
+    res = sample_inverse_set(units, z1, z2, args.n, models=models, num_seeds=args.seeds, rng_key=args.rng,
+                             progress=not args.quiet)
+    wall = time.perf_counter() - t0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res.save(out / "result")
+    title = f"{band_text(z1, z2, labels)}: {min(len(res), args.show)} of {len(res)} samples, spread over all"
+    written = ["result.npz", "result.json", "run.json"]
+    if is_picture(res.images.shape[1:]):
+        sample_grid(res.images, res.activations, labels, columns=args.columns, max_images=args.show, title=title,
+                    z1=res.z1, z2=res.z2).save(out / "samples.png")
+        written.append("samples.png")
+    else:
+        print(f"the generator's outputs, shaped {res.images.shape[1:]}, are not images: no samples.png")
+    write_json(out / "run.json", {
+        "command": " ".join([program_name(), *sys.argv[1:]]), "models": args.models, "neurons": args.neuron,
+        "labels": labels, "bands_given": bands_given, "z1": z1, "z2": z2, "n": args.n, "num_seeds": args.seeds,
+        "rng_key": args.rng, "num_samples": len(res), "complete": res.is_complete, "wall_s": round(wall, 2),
+        "seed_steps": res.stats.seed_steps, "walker_steps": res.stats.walker_steps,
+        "network_evaluations": res.stats.network_evaluations, "machine": machine()})
+    print(f"{len(res)} samples in {wall:.1f} s (seed steps {res.stats.seed_steps}, walker steps "
+          f"{res.stats.walker_steps}); wrote {', '.join(written)} in {out}")
+    return 0
+
+
+def cmd_atlas(args) -> int:
+    models = load_models(args.models)
+    if args.layer:
+        if args.neuron:
+            raise UsageError("give either --neuron (one neuron at several bands) or --layer/--units, not both")
+        if len(args.band or []) != 1:
+            raise UsageError("a layer atlas takes one --band, applied to every unit (e.g. --band p90,p99)")
+        units = [Unit(args.layer, i) for i in parse_units(args.units)]
+        bands = [parse_band(args.band[0], u, models) for u in units]
+        titles = [f"{unit_label(u, models)} [{a:.3g}, {b:.3g}]" for u, (a, b) in zip(units, bands)]
+        neurons = units
+    else:
+        if not args.neuron or len(args.neuron) != 1:
+            raise UsageError("an atlas takes one --neuron and several --band (or --layer and --units)")
+        if not args.band:
+            raise UsageError("give the bands of the rows, e.g. --band p5,p25 --band p50,p75 --band p95,p99")
+        unit = parse_neuron(args.neuron[0], models)
+        bands = [parse_band(b, unit, models) for b in args.band]
+        titles = [f"{spec} [{a:.3g}, {b:.3g}]" for spec, (a, b) in zip(args.band, bands)]
+        neurons = unit
+    # A unit whose band is empty (a fc6 unit that is 0 on nearly every test image has p90 = p99 = 0)
+    # gets a row saying so; the others are sampled.
+    empty = [a >= b for a, b in bands] if args.layer else [False] * len(bands)
+    live = [i for i, e in enumerate(empty) if not e]
+    if not live:
+        raise UsageError(f"--band {args.band[0]}: the band is empty for every unit selected; choose other units "
+                         "or percentiles further apart")
+    print(f"atlas: {len(live)} rows, n={args.n} each, one batched call", flush=True)
+    t0 = time.perf_counter()
+    sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
+                    models=models, num_seeds=args.seeds, rng_key=args.rng)
+    wall = time.perf_counter() - t0
+    results = [ValueError(f"empty band [{bands[i][0]:.3g}, {bands[i][1]:.3g}]") for i in range(len(bands))]
+    for i, res in zip(live, sampled):
+        results[i] = res
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (res, title) in enumerate(zip(results, titles)):
+        if isinstance(res, Exception):
+            rows.append({"row": title, "error": f"{type(res).__name__}: {res}"})
+            print(f"{title}: no samples ({type(res).__name__}: {str(res).splitlines()[0]})", file=sys.stderr)
+        else:
+            res.save(out / f"row{i}")
+            rows.append({"row": title, "num_samples": len(res), "complete": res.is_complete})
+    atlas_grid(results, titles, columns=args.columns).save(out / "atlas.png")
+    write_json(out / "run.json", {"command": " ".join([program_name(), *sys.argv[1:]]), "rows": rows,
+                                  "n": args.n, "num_seeds": args.seeds, "rng_key": args.rng,
+                                  "wall_s": round(wall, 2), "machine": machine()})
+    print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
+    return 0
+
+
+def cmd_show(args) -> int:
+    path = Path(args.result)
+    base = path.with_suffix("") if path.suffix in (".npz", ".json") else path
+    if not base.with_name(base.name + ".json").is_file():
+        raise UsageError(f"{args.result}: no saved result there (expected {base}.json and {base}.npz, as "
+                         "`sample --out DIR` writes to DIR/result)")
+    res = InverseSetResult.load(base)
+    s = res.stats
+    print(f"{base}: {len(res)} of {res.n_requested} samples, {band_text(res.z1, res.z2, res.constraints)}")
+    inside = (res.activations >= res.z1) & (res.activations <= res.z2)
+    d = decimals(res.z1, res.z2)
+    low, high = res.activations.min(0), res.activations.max(0)
+    print(f"  all inside their bands: {bool(inside.all())}; activations from "
+          + ", ".join(f"[{a:.{d}f}, {b:.{d}f}]" for a, b in zip(low, high)))
+    print(f"  seed steps {s.seed_steps}, walker steps {s.walker_steps} ({s.status}), network evaluations "
+          f"{s.network_evaluations}, run {s.run_time_s:.1f} s + compile {s.compile_time_s:.1f} s")
+    return 0
+
+
+BENCH_COLUMNS = ("in_band_rate", "vendi_judge", "coverage", "precision", "judge_agreement", "frechet_judge",
+                 "evals_per_in_band")
+
+
+def cmd_bench(args) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{args.file}: no benchmark results there; run from the repository root or give --file "
+                         "(written by `python benchmarks/diversity.py`)")
+    data = json.loads(path.read_text())
+    groups: dict = {}
+    for row in data["rows"]:
+        groups.setdefault((row.get("kind", ""), row.get("band", ""), row["method"]), []).append(row)
+    print(f"{path}: {len(data['rows'])} rows; medians over cells; machine: {data.get('machine', '?')}")
+    print(" | ".join(["kind", "band", "method", "cells", *BENCH_COLUMNS]))
+    for (kind, band, method), rows in groups.items():
+        values = []
+        for col in BENCH_COLUMNS:
+            v = [r[col] for r in rows if isinstance(r.get(col), (int, float)) and r[col] == r[col]]
+            values.append(f"{np.median(v):.3g}" if v else "–")
+        print(" | ".join([kind, str(band), method, str(len(rows)), *values]))
+    return 0
+
+
+def build_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Sample the inverse set of a neuron: inputs where it fires inside "
+                    "a band [z1, z2]. " + MODELS_HELP + ".")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def common(p, out):
+        p.add_argument("--models", default="fashion", help=MODELS_HELP + " (default: fashion)")
+        p.add_argument("--n", type=positive, default=100, help="samples per problem, seeds included (default 100)")
+        p.add_argument("--seeds", type=positive, default=10, help="K, seeds and walkers (default 10)")
+        p.add_argument("--rng", type=int, default=0, help="random key; the same key gives the same samples")
+        p.add_argument("--columns", type=positive, default=10, help="images per row of the picture (default 10)")
+        p.add_argument("--out", default=out, help=f"output directory (default {out})")
+
+    p = sub.add_parser("sample", help="sample one neuron or an intersection; writes result, samples.png, run.json",
+                       description="Sample n points of the inverse set and write DIR/result.npz+json (the "
+                       "library's save format), DIR/samples.png and DIR/run.json.")
+    p.add_argument("--neuron", action="append", required=True, help=NEURON_HELP)
+    p.add_argument("--band", action="append", help=BAND_HELP)
+    p.add_argument("--show", type=positive, default=50, help="images in samples.png, spread over all n (default 50)")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    common(p, "out/sample")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("atlas", help="one neuron at several bands, or the units of a layer at one band",
+                       description="One batched call, one row per band (or per unit); writes DIR/atlas.png, "
+                       "DIR/run.json and each row's result.")
+    p.add_argument("--neuron", action="append", help=NEURON_HELP + " (one)")
+    p.add_argument("--band", action="append", help=BAND_HELP + "; one per row, or one for a layer atlas")
+    p.add_argument("--layer", help="a layer atlas: the layer (e.g. fc6, conv2)")
+    p.add_argument("--units", default="0:8", help="a layer atlas: units START:STOP (default 0:8)")
+    common(p, "out/atlas")
+    p.set_defaults(func=cmd_atlas, n=20)
+
+    p = sub.add_parser("show", help="summarise a saved result", description="Summarise a result written by "
+                       "`sample` (DIR/result) or InverseSetResult.save.")
+    p.add_argument("result", help="path of the result, e.g. out/sample/result")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("bench", help="summarise the committed diversity benchmark",
+                       description="Medians per band and method of a benchmark results file.")
+    p.add_argument("--file", default="benchmarks/results/results.json", help="default: %(default)s")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _warn_one_line(prog):
+    def show(message, category, *_args, **_kwargs):
+        text = " ".join(str(message).split())
+        print(f"{prog}: warning: {text}", file=sys.stderr)
+
+    return show
+
+
+def main(argv=None) -> int:
+    prog = program_name()
+    parser = build_parser(prog)
+    warnings.showwarning = _warn_one_line(prog)
+    warnings.simplefilter("always", IncompleteSampleWarning)
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except (UsageError, SamplingError, ValueError, TypeError, OSError) as err:
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
