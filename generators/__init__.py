@@ -10,11 +10,11 @@ Example:
   >>> import jax, jax.numpy as jnp
   >>> import generators
   >>> b = generators.load("fashion")
-  >>> image = b.generator(jnp.asarray(b.code_mean))      # (28, 28, 1) in [0, 1]
+  >>> image = b.decoder(jnp.asarray(b.code_mean))        # G of the mean code: (28, 28, 1) in [0, 1]
   >>> acts = b.target(image)                             # {"conv1", "conv2", "fc6", "logits"}
   >>> acts["logits"].shape
   (10,)
-  >>> grad = jax.grad(lambda c: b.target(b.generator(c))["logits"][7])(jnp.asarray(b.code_mean))
+  >>> grad = jax.grad(lambda z: b.target(b.generator(z))["logits"][7])(jnp.zeros(256))  # d logit / d z
 """
 from __future__ import annotations
 
@@ -42,18 +42,19 @@ __all__ = ["Zoo", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "
 class Zoo(Models):
     """The bundled models as the sampler's :class:`~inverse_set.Models`, plus what measures and baselines need.
 
-    As a ``Models``: the generator G (``code (256,) -> image (28, 28, 1)`` in [0, 1]), the
-    encoder E (the classifier up to post-ReLU fc6, ``image -> code (256,)``), the target
-    (``image -> {"conv1": (28, 28, 32), "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``,
-    conv/fc6 post-ReLU), ``init`` (codes drawn from the code prior, ``prior_code(z)``),
-    ``code_bounds`` (0, None) and the solver settings ``benchmarks/variants.py`` chose
-    for these networks (``benchmarks/results/variants.md``). All functions take ONE
-    example (no batch axis).
+    As a ``Models`` (all functions take ONE example, no batch axis): the encoder E (the
+    classifier up to post-ReLU fc6, ``image -> code (256,)``), the target (``image ->
+    {"conv1": (28, 28, 32), "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``,
+    conv/fc6 post-ReLU), and, depending on ``space``, the generator, ``init``,
+    ``code_bounds`` and the solver settings ``benchmarks/variants.py`` chose
+    (``benchmarks/results/variants.md``):
 
-    With ``space="prior"`` the sampler's codes are z ~ N(0, I) instead: the
-    generator is ``G(prior_code(z))``, seeds start from N(0, I) draws with a
-    Gaussian prior term, and the walk is elliptical slice sampling of the prior
-    restricted to the band (:class:`~inverse_set.SliceWalkerConfig`).
+    * ``space="prior"`` (default): the sampler's codes are z ~ N(0, I); the generator
+      is ``G(prior_code(z))``, seeds start from N(0, I) draws with a Gaussian prior
+      term, and the walk is elliptical slice sampling of the prior restricted to the
+      band (:class:`~inverse_set.SliceWalkerConfig`);
+    * ``space="code"``: the paper's: codes are fc6 codes ``(256,)`` ≥ 0, G itself,
+      seeds from prior codes, a realism term (ρ = 10) and the gradient walker (β = 0.3).
 
     Attributes:
       space: ``"code"`` or ``"prior"``, the space the sampler works in.
@@ -109,13 +110,19 @@ def _restore(name: str, data: bytes, path: Path):
 SPACES = ("code", "prior")
 
 
-def load(name: str = "fashion", weights_dir=None, space: str = "code") -> Zoo:
+def load(name: str = "fashion", weights_dir=None, space: str = "prior") -> Zoo:
     """Load the pretrained zoo (offline, deterministic, sha256-verified).
 
     Args:
       name: zoo name; only ``"fashion"`` (Fashion-MNIST, 28x28x1) exists.
       weights_dir: directory with ``manifest.json``, the ``*.msgpack`` weights and
         ``stats.json``; defaults to the package's ``weights/``.
+      space: where the sampler searches. ``"prior"`` (the default, chosen by
+        ``benchmarks/variants.py``): z ~ N(0, I) through the code prior, seeds with a
+        Gaussian prior term, then an elliptical slice walk, so samples follow the
+        prior restricted to the band. ``"code"``: the paper's, the fc6 codes
+        themselves with a realism term and the gradient walker; ``realism_bound``
+        (r(c) ≤ τ) belongs to this space only.
 
     Returns:
       A :class:`Zoo`: pass it as ``models=`` to :func:`inverse_set.sample_inverse_set`.

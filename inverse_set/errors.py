@@ -19,6 +19,7 @@ class InfeasibleBandError(SamplingError, ValueError):
       reached_min, reached_max: lowest and highest activation reached per
         constraint during the search, so a reachable band can be chosen.
       z1, z2: the bands asked for.
+      steps: seed steps taken; gave_up_after: the give-up patience if it stopped early, else None.
     """
 
     def __init__(self, constraints, z1, z2, reached_min, reached_max, steps: int, inside: int, k: int,
@@ -26,6 +27,7 @@ class InfeasibleBandError(SamplingError, ValueError):
         self.constraints = tuple(constraints)
         self.z1, self.z2 = np.asarray(z1), np.asarray(z2)
         self.reached_min, self.reached_max = np.asarray(reached_min), np.asarray(reached_max)
+        self.steps, self.gave_up_after = steps, gave_up_after
         lines = [
             f"The seed search did not bring all {k} seeds inside the band(s) within {steps} "
             f"gradient steps ({inside} of {k} were inside at the end)."

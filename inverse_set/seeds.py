@@ -74,7 +74,7 @@ class SeedConfig:
         unused candidate.
       give_up_patience: stop early, the band unreached, when no seed is inside and
         the nearest any seed has come to the band has not shrunk by 1% for this
-        many steps (two inner solves by default, so μ and λ were updated in
+        many steps (one and a half inner solves by default, so μ and λ were updated in
         between); ``None`` (or ``stop_when_inside=False``) runs all ``max_steps``.
     """
 
@@ -95,7 +95,7 @@ class SeedConfig:
     candidates_per_seed: int = 4
     select: str = "alive"
     restart_patience: int = 200
-    give_up_patience: int | None = 200
+    give_up_patience: int | None = 150
 
     def __post_init__(self):
         check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed", "restart_patience"),
@@ -122,8 +122,8 @@ class SeedState(NamedTuple):
     frozen: Array  # seeds that have reached every band and stay where they are, (K,)
     best: Array  # each seed's smallest distance to the band since it (re)started, in band widths, (K,)
     stale: Array  # steps since that distance last shrank by 1%, (K,)
-    nearest: Array  # the smallest distance to the band any seed has reached, in band widths, ()
-    nearest_stale: Array  # steps since it last shrank by 1%, ()
+    nearest: Array  # the distance to the band any seed last came within by a 1% step, in band widths, ()
+    nearest_stale: Array  # steps since then, ()
     num_restarts: Array  # seeds restarted from unused candidates
     step: Array  # gradient steps taken
     inner_step: Array  # steps into the current inner solve
@@ -254,7 +254,7 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
 
     # The band unreached: no seed inside, and none has come nearer for give_up_patience steps.
     closer = jnp.min(dist) < 0.99 * state.nearest
-    nearest = jnp.minimum(state.nearest, jnp.min(dist))
+    nearest = jnp.where(closer, jnp.min(dist), state.nearest)  # moves only by 1% steps, as `best` does
     nearest_stale = jnp.where(closer, 0, state.nearest_stale + 1)
     gives_up = config.stop_when_inside and config.give_up_patience is not None  # the joint problem never does
     unreached = ~jnp.any(frozen) & (nearest_stale >= config.give_up_patience if gives_up else False)

@@ -26,10 +26,10 @@ SLAB = dict(generator=jax.nn.sigmoid, encoder=lambda x: x, init=initialization.g
 
 
 @functools.cache
-def zoo():
+def zoo(space="prior"):
     import generators
 
-    return generators.load("fashion")
+    return generators.load("fashion", space=space)
 
 
 def slab():
@@ -67,7 +67,7 @@ def bundled_batch():
 
 
 def bundled_realism_bound():
-    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0, realism_bound=0.0674, models=zoo())]
+    return [sample_inverse_set("Bag", 9.5094, 14.4364, n=60, rng_key=0, realism_bound=0.0674, models=zoo("code"))]
 
 
 CASES = {f.__name__: f for f in (slab, slab_intersection, slab_batch, slab_realism_bound, bundled_class,

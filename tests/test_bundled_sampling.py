@@ -26,7 +26,8 @@ def test_default_models_sample_the_bag_neuron_by_name(bundle):
     # Independent recheck through the bundled target, batched.
     logits = np.asarray(jax.vmap(lambda x: bundle.target(x)["logits"])(res.images))[:, 8]
     assert ((logits >= z1 - 1e-4) & (logits <= z2 + 1e-4)).all()
-    assert (res.codes >= 0).all()  # post-ReLU codes by default
+    # The default space is the code prior's input z; G's inputs prior_code(z) are post-ReLU fc6 codes.
+    assert bundle.space == "prior" and (np.asarray(jax.vmap(bundle.prior_code)(res.codes)) >= 0).all()
     assert ((res.images >= 0) & (res.images <= 1)).all()
 
 

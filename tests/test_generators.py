@@ -55,7 +55,7 @@ def test_load_is_deterministic(bundle):
     for a, b in zip(leaves1, leaves2):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     code = jnp.asarray(bundle.code_mean)
-    np.testing.assert_array_equal(np.asarray(bundle.generator(code)), np.asarray(b2.generator(code)))
+    np.testing.assert_array_equal(np.asarray(bundle.decoder(code)), np.asarray(b2.decoder(code)))
 
 
 def test_unknown_zoo_name():
@@ -160,7 +160,7 @@ def test_shapes_and_ranges(bundle, test_data):
     x = jnp.asarray(test_data[0][0])
     code = bundle.encoder(x)
     assert code.shape == (256,) and bool((code >= 0).all())
-    img = bundle.generator(code)
+    img = bundle.decoder(code)
     assert img.shape == (28, 28, 1)
     assert 0.0 <= float(img.min()) and float(img.max()) <= 1.0
     acts = bundle.target(x)
@@ -176,7 +176,7 @@ def test_shapes_and_ranges(bundle, test_data):
     assert bundle.judge_logits(x).shape == (10,)
     c = bundle.prior_code(jnp.zeros(256))
     assert c.shape == (256,) and bool((c >= 0).all())
-    g = bundle.generator(c)
+    g = bundle.decoder(c)
     assert g.shape == (28, 28, 1) and 0.0 <= float(g.min()) and float(g.max()) <= 1.0
     for a in (bundle.code_min, bundle.code_max, bundle.code_mean, bundle.code_std):
         assert isinstance(a, np.ndarray) and a.shape == (256,)
@@ -186,10 +186,10 @@ def test_shapes_and_ranges(bundle, test_data):
 
 def test_jit_vmap_grad(bundle):
     codes = jnp.tile(jnp.asarray(bundle.code_mean), (3, 1))
-    imgs = jax.jit(jax.vmap(bundle.generator))(codes)
+    imgs = jax.jit(jax.vmap(bundle.decoder))(codes)
     assert imgs.shape == (3, 28, 28, 1)
-    np.testing.assert_allclose(imgs[0], bundle.generator(codes[0]), atol=1e-5)
-    f = lambda c: bundle.target(bundle.generator(c))["logits"][7]
+    np.testing.assert_allclose(imgs[0], bundle.decoder(codes[0]), atol=1e-5)
+    f = lambda c: bundle.target(bundle.decoder(c))["logits"][7]
     g = jax.jit(jax.grad(f))(codes[0])
     assert g.shape == (256,) and bool(jnp.isfinite(g).all()) and float(jnp.abs(g).sum()) > 0
 
@@ -225,7 +225,7 @@ def test_judge_accuracy_full_test_set(bundle, test_data):
 
 def test_judge_accuracy_on_reconstructions(bundle, test_data):
     x, y = test_data[0][:2000], test_data[1][:2000]
-    recon = _batched(lambda im: bundle.generator(bundle.encoder(im)), x)
+    recon = _batched(lambda im: bundle.decoder(bundle.encoder(im)), x)
     assert ((recon - x) ** 2).mean() < 0.05
     pred = _batched(bundle.judge_logits, recon).argmax(-1)
     assert (pred == y).mean() >= 0.85
@@ -312,7 +312,7 @@ def test_prior_codes_look_like_real_codes(bundle):
 
     x = load_fashion_mnist("test")[0][:2000]
     codes = _batched(bundle.prior_code, np.asarray(jax.random.normal(jax.random.PRNGKey(0), (1000, 256))))
-    feats = _batched(bundle.judge_features, _batched(bundle.generator, codes))
+    feats = _batched(bundle.judge_features, _batched(bundle.decoder, codes))
     precision, _ = metrics.precision_recall(_batched(bundle.judge_features, x), feats, k=3)
     assert precision >= 0.7
     assert bundle.manifest["models"]["prior"]["metrics"]["sample_precision"] >= 0.7

@@ -210,3 +210,18 @@ def test_random_reachable_problems_are_in_band_distinct_and_never_infeasible(see
         res, warned = sample(neurons, z1, z2, n, **kwargs)  # InfeasibleBandError here fails the test
         assert (excess(res.images) <= 1e-6).all() if len(res) else True, desc
         assert_distinct_or_flagged(res, warned)
+
+
+def test_an_unreachable_band_is_reported_within_300_seed_steps():
+    # sigmoid(w·x) < 1 everywhere: the band [1.5, 2] is out of reach.
+    with pytest.raises(InfeasibleBandError, match="stopped early") as err:
+        sample_inverse_set(NEURON, 1.5, 2.0, n=20, models=SLAB, rng_key=0)
+    assert err.value.steps <= 300 and err.value.gave_up_after == 150
+    assert err.value.reached_max[0] < 1.5
+
+
+def test_a_reachable_but_slow_band_is_not_cut_off():
+    # mean(x) climbs about 0.05 × (learning rate) per step: the band is reached after several hundred steps.
+    res = sample_inverse_set(lambda x: jnp.mean(x), 20.0, 21.0, n=20, generator=IDENTITY, encoder=IDENTITY,
+                             init=initialization.gaussian(8, scale=0.1), rng_key=0)
+    assert len(res) == 20 and res.stats.seed_steps > 300
