@@ -86,7 +86,9 @@ net, dec = Net(), Decoder()
 p_net = net.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
 p_dec = dec.init(jax.random.key(1), jnp.zeros((1, 6)))
 target = flax_target(net, p_net)
-print(sorted(target(jnp.zeros((8, 8, 1)))))  # the layer names a Unit can use
+layers = target(jnp.zeros((8, 8, 1)))
+assert set(layers) == {"conv", "dense1", "out", "output"}  # the layer names a Unit can use
+print(sorted(layers))
 
 models = Models(generator=lambda c: dec.apply(p_dec, c[None])[0], encoder=lambda x: x.reshape(-1),
                 target=target, init=6, class_names=["a", "b", "c"])

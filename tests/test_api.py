@@ -115,3 +115,12 @@ def test_walker_config_checks_its_own_options(bad, error, match):
 def test_a_config_that_is_not_a_config_is_a_clear_error(name, value):
     with pytest.raises(TypeError, match=f"{name} must be a"):
         sample_inverse_set(NEURON, 0.4, 0.6, n=10, models=SLAB, **{name: value})
+
+
+def test_an_incomplete_sample_warning_points_at_the_callers_line():
+    from inverse_set import IncompleteSampleWarning, WalkerConfig
+
+    with pytest.warns(IncompleteSampleWarning) as caught:
+        res = sample_inverse_set(NEURON, 0.45, 0.6, n=100, models=SLAB, walker_config=WalkerConfig(max_steps=1),
+                                 rng_key=0)
+    assert len(res) < 100 and caught[0].filename == __file__
