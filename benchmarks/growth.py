@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -61,7 +62,7 @@ def main(argv=None):
             lines.append(f"| {cell.name} | {method} | {len(images)} | {cells} | "
                          + " ".join(f"{v:.2f}" for v in windows) + f" | {wall:.0f} |")
             print(lines[-1], flush=True)
-    command = "python benchmarks/growth.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/growth.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
     text = ["# Coverage and recall as n grows\n", f"Command: `{command}`  ", f"Machine: {machine}\n",
             "Judge-space coverage (k = 5) and recall (k = 3) of the first m samples against half of the real "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -100,7 +101,7 @@ def main(argv=None):
                            f"{s.forward_evaluations / max(len(res), 1):.2f} | {s.seed_steps} | {s.walker_steps} | "
                            f"{wall:.0f} |")
             print(lines[-1], flush=True)
-    command = "python benchmarks/variants.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/variants.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
     text = [f"# Sampler variants (n = {args.n})\n", f"Command: `{command}`  ", f"Machine: {machine}\n",
             "Judge-space measures against half of the real in-band test images; `real` is the other half. "
