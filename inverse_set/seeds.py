@@ -72,8 +72,9 @@ class SeedConfig:
         shrunk by 1% for this many steps (lost: pushed where the constraint has
         no gradient, or past a ridge it cannot climb back) restarts from the next
         unused candidate.
-      give_up_patience: stop early, the band unreached, when no seed is inside and
-        the nearest any seed has come to the band has not shrunk by 1% for this
+      give_up_patience: stop early, the band unreached, when no seed is inside, some
+        band lies wholly outside the activations reached so far, and the nearest
+        any seed has come to the band has not shrunk by 1% for this
         many steps (one and a half inner solves by default, so μ and λ were updated in
         between); ``None`` (or ``stop_when_inside=False``) runs all ``max_steps``.
     """
@@ -252,12 +253,16 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
             lambda x: jnp.where(restart[:, None], 0.0, x) if jnp.shape(x) == codes.shape else x, opt_state)
         num_restarts = num_restarts + jnp.sum(restart).astype(jnp.int32)
 
-    # The band unreached: no seed inside, and none has come nearer for give_up_patience steps.
+    # The band unreached: no seed inside, some band outside the range of activations reached so far,
+    # and no seed nearer for give_up_patience steps.
     closer = jnp.min(dist) < 0.99 * state.nearest
     nearest = jnp.where(closer, jnp.min(dist), state.nearest)  # moves only by 1% steps, as `best` does
     nearest_stale = jnp.where(closer, 0, state.nearest_stale + 1)
+    f_min = jnp.minimum(state.f_min, jnp.where(row_finite[:, None], f, jnp.inf).min(axis=0))
+    f_max = jnp.maximum(state.f_max, jnp.where(row_finite[:, None], f, -jnp.inf).max(axis=0))
+    beyond_reach = jnp.any((f_max < bands.z1) | (f_min > bands.z2))
     gives_up = config.stop_when_inside and config.give_up_patience is not None  # the joint problem never does
-    unreached = ~jnp.any(frozen) & (nearest_stale >= config.give_up_patience if gives_up else False)
+    unreached = ~jnp.any(frozen) & beyond_reach & (nearest_stale >= config.give_up_patience if gives_up else False)
 
     done = is_inside | cannot_proceed
     out_of_steps = state.step + 1 >= config.max_steps
@@ -274,8 +279,8 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
         norm_prev=norm_prev,
         f=f,
         phi=phi,
-        f_min=jnp.minimum(state.f_min, jnp.where(row_finite[:, None], f, jnp.inf).min(axis=0)),
-        f_max=jnp.maximum(state.f_max, jnp.where(row_finite[:, None], f, -jnp.inf).max(axis=0)),
+        f_min=f_min,
+        f_max=f_max,
         frozen=frozen,
         best=best,
         stale=stale,
