@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from inverse_set.errors import SamplingError
+
 
 def is_picture(shape) -> bool:
     """Whether one output of the generator, of this shape, can be drawn: (H, W), (H, W, 1) or (H, W, 3)."""
@@ -117,10 +119,15 @@ def atlas_grid(results: Sequence, row_titles: Sequence[str] | None = None, colum
     for i, res in enumerate(results):
         name = row_titles[i] if row_titles else None
         if isinstance(res, Exception) or len(res) == 0:  # a row of text: what it ended with
-            reason = type(res).__name__ if isinstance(res, Exception) else "0 samples"
+            if not isinstance(res, Exception):
+                reason = "0 samples"
+            elif isinstance(res, SamplingError):
+                reason = type(res).__name__  # its message is long; the caller has it
+            else:
+                reason = str(res)[:40]  # e.g. "empty band [0, 0]"
             rows.append([])
             caps.append([])
-            titles.append(f"{name or f'row {i}'}: no samples ({reason})")
+            titles.append(f"{name or f'row {i}'}: none ({reason})")
             continue
         pick = spread(len(res), columns)
         rows.append(list(np.asarray(res.images)[pick]))
