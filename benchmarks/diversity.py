@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import jax
 import numpy as np
 
 import harness as bm
@@ -104,7 +101,7 @@ def main(argv=None):
     total = time.perf_counter() - t_start
 
     command = "python benchmarks/diversity.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
+    machine = bm.machine()
     payload = {"commands": [command], "machine": machine, "budget": asdict(budget), "total_time_s": total,
                "rows": bm.as_json(rows)}
     if args.merge and (out / "results.json").exists():

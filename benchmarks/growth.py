@@ -14,10 +14,6 @@ shows whether the walk keeps finding new kinds of images.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
-import sys
 import time
 
 import harness as bm
@@ -62,18 +58,11 @@ def main(argv=None):
             lines.append(f"| {cell.name} | {method} | {len(images)} | {cells} | "
                          + " ".join(f"{v:.2f}" for v in windows) + f" | {wall:.0f} |")
             print(lines[-1], flush=True)
-    command = "python benchmarks/growth.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
-    text = ["# Coverage and recall as n grows\n", f"Command: `{command}`  ", f"Machine: {machine}\n",
-            "Judge-space coverage (k = 5) and recall (k = 3) of the first m samples against half of the real "
-            "in-band test images; rejection sampling draws at most 60,000 prior codes (codes of real training "
-            "images through G), so it may return fewer than n. Vendi per window: samples 1–100, 101–200, ….\n",
-            *lines]
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        fh.write("\n".join(text) + "\n")
-    print(f"wrote {args.out}")
-
+    bm.write_page(args.out, "Coverage and recall as n grows", "benchmarks/growth.py", argv,
+                  "Judge-space coverage (k = 5) and recall (k = 3) of the first m samples against half of the real "
+                  "in-band test images; rejection sampling draws at most 60,000 prior codes (codes of real training "
+                  "images through G), so it may return fewer than n. Vendi per window: samples 1–100, 101–200, ….",
+                  lines)
 
 if __name__ == "__main__":
     main()

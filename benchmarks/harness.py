@@ -15,6 +15,10 @@ Cost is network evaluations per in-band sample.
 
 from __future__ import annotations
 
+import os
+import platform
+import shlex
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -325,9 +329,23 @@ def summary_table(rows: list[dict], keys=("in_band_rate", "vendi_judge", "vendi_
     return "\n".join(lines)
 
 
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
+
+
+def write_page(out: str, title: str, script: str, argv, description: str, lines: list[str]) -> None:
+    """A results page: the title, the command that made it (as typed), the machine, what it measures, the table."""
+    command = f"python {script} " + shlex.join(argv if argv is not None else sys.argv[1:])
+    text = [f"# {title}\n", f"Command: `{command}`  ", f"Machine: {machine()}\n", description + "\n", *lines]
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out, "w") as fh:
+        fh.write("\n".join(text) + "\n")
+    print(f"wrote {out}")
+
+
 def as_json(rows):
     return [{k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in r.items()} for r in rows]
 
 
-__all__ = ["Budget", "Cell", "Context", "METHODS", "as_json", "class_cells", "extra_cells", "measure",
-           "real_reference", "run_cell", "summary_table"]
+__all__ = ["Budget", "Cell", "Context", "METHODS", "as_json", "class_cells", "extra_cells", "growth", "machine",
+           "measure", "real_reference", "run_cell", "summary_table", "window_vendi", "write_page"]

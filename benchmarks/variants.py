@@ -18,14 +18,9 @@ the code prior, c = relu(T⁻¹(z)) with z ~ N(0, I), so the sampler works on z.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
-import sys
 import time
 
 import harness as bm
-import jax
 
 import generators
 from inverse_set import SeedConfig, SliceWalkerConfig, WalkerConfig, initialization, sample_inverse_set
@@ -101,19 +96,12 @@ def main(argv=None):
                            f"{s.forward_evaluations / max(len(res), 1):.2f} | {s.seed_steps} | {s.walker_steps} | "
                            f"{wall:.0f} |")
             print(lines[-1], flush=True)
-    command = "python benchmarks/variants.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
-    text = [f"# Sampler variants (n = {args.n})\n", f"Command: `{command}`  ", f"Machine: {machine}\n",
-            "Judge-space measures against half of the real in-band test images; `real` is the other half. "
-            "`vendi_last_over_first_window`: Vendi of the last 100 samples over that of the first 100. "
-            "evals/sample: forward+backward network evaluations per sample; fwd evals/sample: forward-only "
-            f"ones (the slice walk's proposals). Realism bound: τ = {ctx.realism_tau:.3g}, the 90th percentile "
-            "of r(c) = mean((E(G(c)) − c)²) on codes of real training images.\n", *lines]
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        fh.write("\n".join(text) + "\n")
-    print(f"wrote {args.out}")
-
+    bm.write_page(args.out, f"Sampler variants (n = {args.n})", "benchmarks/variants.py", argv,
+                  "Judge-space measures against half of the real in-band test images; `real` is the other half. "
+                  "`vendi_last_over_first_window`: Vendi of the last 100 samples over that of the first 100. "
+                  "evals/sample: forward+backward network evaluations per sample; fwd evals/sample: forward-only "
+                  f"ones (the slice walk's proposals). Realism bound: τ = {ctx.realism_tau:.3g}, the 90th percentile "
+                  "of r(c) = mean((E(G(c)) − c)²) on codes of real training images.", lines)
 
 if __name__ == "__main__":
     main()
