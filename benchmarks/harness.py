@@ -16,7 +16,6 @@ Cost is network evaluations per in-band sample.
 from __future__ import annotations
 
 import os
-import platform
 import shlex
 import sys
 import time
@@ -31,6 +30,7 @@ import generators
 from inverse_set import InfeasibleBandError, SeedConfig, Unit, metrics, sample_inverse_set
 from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection
 from inverse_set.batching import chunked
+from inverse_set.cli import machine
 from inverse_set.constraints import as_layer_dict, in_band, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
@@ -327,10 +327,6 @@ def summary_table(rows: list[dict], keys=("in_band_rate", "vendi_judge", "vendi_
         empty = sum(1 for r in rs if not r["n_in_band"])
         lines.append(f"| {kind} | {band} | {method} | {len(rs)} | {empty} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
-
-
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
 
 
 def write_page(out: str, title: str, script: str, argv, description: str, lines: list[str]) -> None:

@@ -39,7 +39,7 @@ def load_models(spec: str) -> Models:
 
 @functools.lru_cache(maxsize=4)
 def installed_models(name: str) -> Models:
-    """The models an installed package registers under ``name`` in the entry-point group ``inverse_set.models``."""
+    """The models an installed package registers as ``name`` in the entry-point group ``inverse_set.models``."""
     available = {ep.name: ep for ep in entry_points(group=MODELS_GROUP)}
     if name not in available:
         raise UsageError(f"--models {name!r}: neither a .py file nor an installed model set (installed: "

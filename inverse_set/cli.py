@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -24,7 +25,7 @@ from inverse_set.api import sample_inverse_set
 from inverse_set.atlas import atlas
 from inverse_set.arguments import (UsageError, load_models, parse_band, parse_neuron, parse_units, positive,
                                    unit_label)
-from inverse_set.constraints import Unit
+from inverse_set.constraints import Unit, in_band
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
 from inverse_set.results import InverseSetResult, strict_json
 from inverse_set.viz import atlas_grid, band_text, decimals, is_picture, sample_grid
@@ -97,7 +98,7 @@ def cmd_sample(args) -> int:
     else:
         print(f"the generator's outputs, shaped {res.images.shape[1:]}, are not images: no samples.png")
     write_json(out / "run.json", {
-        "command": " ".join([program_name(), *sys.argv[1:]]), "models": args.models, "neurons": args.neuron,
+        "command": args.command_line, "models": args.models, "neurons": args.neuron,
         "labels": labels, "bands_given": bands_given, "z1": z1, "z2": z2, "n": args.n, "num_seeds": args.seeds,
         "rng_key": args.rng, "num_samples": len(res), "complete": res.is_complete, "wall_s": round(wall, 2),
         "seed_steps": res.stats.seed_steps, "walker_steps": res.stats.walker_steps,
@@ -139,9 +140,9 @@ def cmd_atlas(args) -> int:
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
                     models=models, num_seeds=args.seeds, rng_key=args.rng)
     wall = time.perf_counter() - t0
-    results = [ValueError(f"empty band [{bands[i][0]:.3g}, {bands[i][1]:.3g}]") for i in range(len(bands))]
-    for i, res in zip(live, sampled):
-        results[i] = res
+    sampled = iter(sampled)
+    results = [ValueError(f"empty band [{a:.3g}, {b:.3g}]") if e else next(sampled)
+               for e, (a, b) in zip(empty, bands)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -153,7 +154,7 @@ def cmd_atlas(args) -> int:
             res.save(out / f"row{i}")
             rows.append({"row": title, "num_samples": len(res), "complete": res.is_complete})
     atlas_grid(results, titles, columns=args.columns).save(out / "atlas.png")
-    write_json(out / "run.json", {"command": " ".join([program_name(), *sys.argv[1:]]), "rows": rows,
+    write_json(out / "run.json", {"command": args.command_line, "rows": rows,
                                   "n": args.n, "num_seeds": args.seeds, "rng_key": args.rng,
                                   "wall_s": round(wall, 2), "machine": machine()})
     print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
@@ -169,7 +170,7 @@ def cmd_show(args) -> int:
     res = InverseSetResult.load(base)
     s = res.stats
     print(f"{base}: {len(res)} of {res.n_requested} samples, {band_text(res.z1, res.z2, res.constraints)}")
-    inside = (res.activations >= res.z1) & (res.activations <= res.z2)
+    inside = in_band(res.activations, res.z1, res.z2)
     d = decimals(res.z1, res.z2)
     low, high = res.activations.min(0), res.activations.max(0)
     print(f"  all inside their bands: {bool(inside.all())}; activations from "
@@ -263,6 +264,7 @@ def main(argv=None) -> int:
     warnings.simplefilter("always", IncompleteSampleWarning)
     try:
         args = parser.parse_args(argv)
+        args.command_line = shlex.join([prog, *(sys.argv[1:] if argv is None else argv)])
         return args.func(args)
     except (UsageError, SamplingError, ValueError, TypeError, OSError) as err:
         print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)

@@ -74,7 +74,7 @@ def spread(count: int, m: int) -> np.ndarray:
 
 
 def decimals(z1, z2) -> int:
-    """Digits after the point that tell the band's edges apart: at least 2, one more than the band width needs."""
+    """Digits after the point that tell the band's edges apart: at least 2, one more than its width needs."""
     width = float(np.min(np.asarray(z2, np.float64) - np.asarray(z1, np.float64)))
     if not np.isfinite(width) or width <= 0:
         return 2
@@ -82,7 +82,7 @@ def decimals(z1, z2) -> int:
 
 
 def band_text(z1, z2, names: Sequence[str]) -> str:
-    """``"Bag ∈ [9.50, 14.40]"`` per constraint, joined with ``" ∧ "``, to the precision the band needs."""
+    """``"Bag in [9.50, 14.40]"`` per constraint, joined with ``" & "``, to the precision the band needs."""
     d = decimals(z1, z2)
     return " & ".join(f"{name} in [{a:.{d}f}, {b:.{d}f}]" for name, a, b in zip(names, np.atleast_1d(z1),
                                                                                    np.atleast_1d(z2)))
@@ -94,7 +94,7 @@ def _captions(activations: np.ndarray, d: int) -> list[str]:
 
 def sample_grid(images: np.ndarray, activations: np.ndarray, names: Sequence[str], columns: int = 10,
                 max_images: int = 50, title: str | None = None, z1=None, z2=None) -> Image.Image:
-    """Up to ``max_images`` samples spread over all of them, in rows of ``columns``, each with its activation(s).
+    """Up to ``max_images`` samples spread over all of them, ``columns`` per row, each with its activation(s).
 
     With the band (``z1``, ``z2``) the activations are printed to the precision it needs.
     """

@@ -75,6 +75,7 @@ def test_sample_writes_a_result_a_picture_and_strict_json(tmp_path, capsys):
     reject = lambda c: (_ for _ in ()).throw(ValueError(c))  # noqa: E731 — NaN/Infinity are not strict JSON
     run_json = json.loads((out / "run.json").read_text(), parse_constant=reject)
     assert run_json["num_samples"] == 12 and run_json["labels"] == ["Bag"]
+    assert run_json["command"].endswith(f"sample --neuron bag --band p50,p95 --n 12 --out {out}")  # as given
     assert "\r" not in err and "samples: 12/12" in err  # not a terminal: plain progress lines
     rc, stdout, _ = run(["show", str(out / "result")], capsys)
     assert rc == 0 and "12 of 12 samples" in stdout and "all inside their bands: True" in stdout
