@@ -45,6 +45,12 @@ def variants(ctx) -> dict:
             prior_weight=1.0, step_size=0.3, repulsion="rbf", repel_from="all")),
         "prior: elliptical slice walk": prior.replace(walker_config=SliceWalkerConfig()),
         "prior: elliptical slice walk, σ 0.8": prior.replace(walker_config=SliceWalkerConfig(prior_scale=0.8)),
+        "prior: slice walk, seeds: nearest 10 of 160 candidates": prior.replace(
+            walker_config=SliceWalkerConfig(), seed_config=SeedConfig(prior_weight=1.0, select="nearest",
+                                                                      candidates_per_seed=16)),
+        "prior: slice walk, seeds: spread among the 30 nearest of 160": prior.replace(
+            walker_config=SliceWalkerConfig(), seed_config=SeedConfig(prior_weight=1.0, select="spread",
+                                                                      candidates_per_seed=16)),
         "default (generators.load('fashion'))": ctx.zoo,
     }
 

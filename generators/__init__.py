@@ -183,7 +183,8 @@ def load(name: str = "fashion", weights_dir=None, space: str = "prior") -> Zoo:
 
     if space == "prior":
         sampler_models = dict(generator=lambda z: generator(prior_code(z)), init=CODE_DIM, code_bounds=None,
-                              seed_config=SeedConfig(prior_weight=1.0), walker_config=SliceWalkerConfig())
+                              seed_config=SeedConfig(prior_weight=1.0, select="spread", candidates_per_seed=16),
+                              walker_config=SliceWalkerConfig())
     else:
         sampler_models = dict(generator=generator, init=draw_code, code_bounds=(0.0, None),
                               seed_config=SeedConfig(realism_weight=10.0),

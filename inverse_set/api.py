@@ -167,7 +167,8 @@ def sample_inverse_set(
     return sampler.sample(z1, z2, rng_key)
 
 
-def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = None, **kwargs) -> list:
+def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = None, devices: Sequence | None = None,
+                        **kwargs) -> list:
     """Run B problems with one compiled sampler: ``neurons[b]`` in band ``(z1[b], z2[b])``.
 
     Every problem must read the same layers in the same way (e.g. different units
@@ -175,10 +176,14 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     are traced, so one compilation serves them all. Keyword arguments are those
     of :func:`sample_inverse_set` (``progress`` is not supported here).
 
+    The problems are spread over ``devices`` (default: every device of
+    ``jax.devices()``; on a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=N``
+    set before JAX starts makes N of them): each device runs its share one
+    problem after another, each until it alone is done, all devices at once.
+
     What a batch promises: problem b uses the key ``fold_in(rng_key, b)`` and
-    returns the same samples as ``sample_inverse_set(neurons[b], z1[b], z2[b], n,
-    rng_key=fold_in(rng_key, b), …)``: each problem runs the same compiled
-    executable, until it alone is done.
+    returns the samples of ``sample_inverse_set(neurons[b], z1[b], z2[b], n,
+    rng_key=fold_in(rng_key, b), …)``.
 
     Returns:
       One entry per problem: its :class:`~inverse_set.results.InverseSetResult`,
@@ -193,6 +198,8 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
         raise ValueError(
             f"neurons, z1 and z2 must have one entry per problem; got {len(neurons)}, {len(z1)}, {len(z2)}."
         )
+    if devices is not None and (len(devices) == 0 or not all(isinstance(d, jax.Device) for d in devices)):
+        raise ValueError(f"devices must be a non-empty list of JAX devices (e.g. jax.devices()[:2]), got {devices!r}.")
     samplers = [make_sampler(nb, n, **kwargs) for nb in neurons]
     compiled = samplers[0].compiled
     if any(s.compiled is not compiled for s in samplers):
@@ -206,4 +213,4 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     indices = jax.tree.map(lambda *xs: jnp.stack(xs), *[s.indices for s in samplers])
     key = checks.as_key(rng_key)
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(len(neurons)))
-    return compiled.sample_batch(keys, lo, hi, indices, labels)
+    return compiled.sample_batch(keys, lo, hi, indices, labels, devices)

@@ -108,7 +108,22 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def use_cpu_devices(count: int | None) -> None:
+    """Split the CPU into ``count`` JAX devices (before JAX starts), so a batch runs ``count`` problems at once."""
+    if count is None:
+        return
+    import jax
+
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError as err:
+        if len(jax.devices("cpu")) != count:
+            raise UsageError(f"--cpu-devices {count}: JAX has already started with {len(jax.devices('cpu'))} "
+                             "CPU devices in this process; run the command in a fresh process") from err
+
+
 def cmd_atlas(args) -> int:
+    use_cpu_devices(args.cpu_devices)
     models = load_models(args.models)
     if args.layer:
         if args.neuron:
@@ -135,7 +150,10 @@ def cmd_atlas(args) -> int:
     if not live:
         raise UsageError(f"--band {args.band[0]}: the band is empty for every unit selected; choose other units "
                          "or percentiles further apart")
-    print(f"atlas: {len(live)} rows, n={args.n} each, one batched call", flush=True)
+    import jax
+
+    print(f"atlas: {len(live)} rows, n={args.n} each, one batched call over {len(jax.devices())} "
+          f"{jax.default_backend().upper()} device(s)", flush=True)
     t0 = time.perf_counter()
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
                     models=models, num_seeds=args.seeds, rng_key=args.rng)
@@ -156,7 +174,7 @@ def cmd_atlas(args) -> int:
     atlas_grid(results, titles, columns=args.columns).save(out / "atlas.png")
     write_json(out / "run.json", {"command": args.command_line, "rows": rows,
                                   "n": args.n, "num_seeds": args.seeds, "rng_key": args.rng,
-                                  "wall_s": round(wall, 2), "machine": machine()})
+                                  "wall_s": round(wall, 2), "devices": len(jax.devices()), "machine": machine()})
     print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
     return 0
 
@@ -234,6 +252,8 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--band", action="append", help=BAND_HELP + "; one per row, or one for a layer atlas")
     p.add_argument("--layer", help="a layer atlas: the layer (e.g. fc6, conv2)")
     p.add_argument("--units", default="0:8", help="a layer atlas: units START:STOP (default 0:8)")
+    p.add_argument("--cpu-devices", type=positive, help="on a CPU: split it into this many JAX devices, each "
+                   "running its own rows (default: JAX's, 1 unless XLA_FLAGS says otherwise)")
     common(p, "out/atlas")
     p.set_defaults(func=cmd_atlas, n=20)
 

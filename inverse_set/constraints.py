@@ -132,7 +132,7 @@ def flax_target(module, params, *, method=None, batched: bool = True) -> ImageFn
             params, x, method=method, capture_intermediates=True, mutable=["intermediates"]
         )
         layers = {}
-        flat = _flatten(state.get("intermediates", {}))
+        flat = flatten_intermediates(state.get("intermediates", {}))
         for name, value in flat.items():
             if name:  # "" is the top-level module's own output, reported as "output" below
                 layers[name] = value[0] if batched else value
@@ -143,13 +143,13 @@ def flax_target(module, params, *, method=None, batched: bool = True) -> ImageFn
     return target
 
 
-def _flatten(tree: Mapping, prefix: str = "") -> dict[str, Array]:
+def flatten_intermediates(tree: Mapping, prefix: str = "") -> dict[str, Array]:
     """Flatten flax intermediates: drop ``__call__``, keep the last sown value."""
     flat = {}
     for key, value in tree.items():
         name = prefix if key == "__call__" else (f"{prefix}/{key}" if prefix else key)
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, name))
+            flat.update(flatten_intermediates(value, name))
         elif isinstance(value, tuple):
             flat[name] = value[-1]
         else:

@@ -29,10 +29,11 @@ class SamplerStats:
       acceptance_rate: fraction of the K walkers kept at each walker iteration
         (entry 0 is the seeds themselves).
       network_evaluations: forward+backward passes through G, E and the target,
-        counted per code: K × (candidates per seed + seed steps + walker steps), each
-        initial candidate counted as one evaluation.
-      forward_evaluations: forward-only passes (the elliptical-slice walk's
-        proposals, K per iteration); 0 for the gradient walker.
+        counted per code: K × (seed steps + 1 + walker steps), plus the initial
+        candidates when ``select="alive"`` (a forward pass and its Jacobian each).
+      forward_evaluations: forward-only passes: the initial candidates when
+        ``select`` is ``"nearest"`` or ``"spread"``, and the elliptical-slice walk's
+        proposals (K per iteration).
       compile_time_s, run_time_s: compilation (0 if cached) and run time.
       status: "complete", "stalled" or "out of walker steps".
       mu, lam: the frozen penalty μ* and multipliers λ* the walker used.

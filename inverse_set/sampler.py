@@ -2,7 +2,8 @@
 
 :class:`CompiledSampler` holds the networks, n, K and the solver settings. Its
 ``run`` is pure — seeds (eq. 7–8), then the walker (eq. 9–10) with the seeds'
-λ*, μ* — and is compiled ahead of time once per batch size. Bands and unit
+λ*, μ* — and is compiled ahead of time once per set of devices, sharded over
+them one problem per device (:meth:`CompiledSampler._run_sharded`). Bands and unit
 indices are traced arguments, so a new band or another unit of the same layer
 reuses the compiled function. :meth:`CompiledSampler.finish` turns the
 fixed-size buffers into an :class:`~inverse_set.results.InverseSetResult`,
@@ -19,6 +20,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 
 from inverse_set import seeds, slice_walker, walker
 from inverse_set.batching import chunked
@@ -52,7 +54,7 @@ class CompiledSampler:
         self.n, self.num_seeds, self.num_features = n, num_seeds, num_features
         self.seed_config, self.walker_config = seed_config, walker_config
         self.progress = Progress(num_seeds, seed_config.max_steps, n) if progress else None
-        self._compiled = None
+        self._sharded = {}
         self._render = chunked(lambda code, indices: evaluate(problem, code, indices)[::2], per_example=True)
 
     def all_bands(self, z1, z2) -> tuple[np.ndarray, np.ndarray]:
@@ -93,57 +95,107 @@ class CompiledSampler:
 
         def no_walk(seed_state):  # the seeds failed: nothing to walk from
             return walker.init(seed_state.codes, self.n, self.num_features, bands.z1.shape[0],
-                               self.walker_config.step_budget(self.n, k))
+                               self.walker_config.step_budget(self.n, k), self.walker_config.keeps_encodings)
 
         walk_state = jax.lax.cond(seed_state.status == Status.DONE, walk, no_walk, seed_state)
         return seed_state, walk_state
 
-    def _compile(self, args):
-        """Ahead-of-time compile once; returns (executable, seconds spent compiling now)."""
-        if self._compiled is not None:
-            return self._compiled, 0.0
-        t0 = time.perf_counter()
-        self._compiled = jax.jit(self.run).lower(*args).compile()
-        return self._compiled, time.perf_counter() - t0
-
     def sample(self, rng_key, z1, z2, indices, labels) -> InverseSetResult:
-        """Run the compiled sampler on one problem and check every returned sample."""
-        args = (rng_key, *self.solver_bands(z1, z2), indices)
-        compiled, compile_time = self._compile(args)
-        t0 = time.perf_counter()
+        """Run the sampler on one problem and check every sample.
+
+        It runs on the first device, through the program a batch over every device
+        runs (the other devices' slots idle), so its samples are those the problem
+        gets in any batch with the same key.
+        """
+        add = lambda tree: jax.tree.map(lambda x: jnp.asarray(x)[None], tree)  # noqa: E731
         try:
-            seed_state, walk_state = jax.block_until_ready(compiled(*args))
+            states, compile_time, run_time = self._run_sharded(add(rng_key), *map(add, self.solver_bands(z1, z2)),
+                                                               add(indices), jax.devices())
         finally:
             if self.progress is not None:
                 self.progress.close()
-        return self.finish(seed_state, walk_state, z1, z2, indices, labels, compile_time, time.perf_counter() - t0)
+        seed_state, walk_state = jax.tree.map(lambda x: x[0], states[0])  # slot 0; the idle slots stay on device
+        return self.finish(seed_state, walk_state, z1, z2, indices, labels, compile_time, run_time)
 
-    def sample_batch(self, rng_keys, z1, z2, indices, labels) -> list:
-        """Run B problems (leading axis of every argument) with the one compiled run.
+    def sample_batch(self, rng_keys, z1, z2, indices, labels, devices=None) -> list:
+        """Run B problems (leading axis of every argument) spread over ``devices`` (default: all).
 
-        Every problem is dispatched before any is waited for, and each runs the
-        very executable a single call runs, so its samples are those of a separate
-        call with its key. Returns one entry per problem: its
-        :class:`InverseSetResult`, or the :class:`~inverse_set.errors.SamplingError`
-        it ended with (``member`` = its index).
+        Returns one entry per problem: its :class:`InverseSetResult`, or the
+        :class:`~inverse_set.errors.SamplingError` it ended with (``member`` = its index).
         """
-        lo, hi = self.solver_bands(z1, z2)
-        pick = lambda tree, b: jax.tree.map(lambda x: x[b], tree)  # noqa: E731
-        batch = [(rng_keys[b], lo[b], hi[b], pick(indices, b)) for b in range(lo.shape[0])]
-        compiled, compile_time = self._compile(batch[0])
-        t0 = time.perf_counter()
-        states = jax.block_until_ready([compiled(*args) for args in batch])
-        run_time = time.perf_counter() - t0
+        b = len(labels)
+        devices = list(jax.devices() if devices is None else devices)
+        states, compile_time, run_time = self._run_sharded(rng_keys, *self.solver_bands(z1, z2), indices, devices)
+        states, indices = jax.device_get((states, indices))  # numpy: slicing it compiles nothing
         out = []
-        for b, (seed_state, walk_state) in enumerate(states):
+        for problem in range(b):
+            seed_state, walk_state = jax.tree.map(lambda x: x[problem % len(devices)], states[problem // len(devices)])
             try:
-                out.append(self.finish(seed_state, walk_state, z1[b], z2[b], batch[b][3], labels[b], compile_time,
-                                       run_time))
+                out.append(self.finish(seed_state, walk_state, z1[problem], z2[problem],
+                                       jax.tree.map(lambda x: x[problem], indices), labels[problem],
+                                       compile_time, run_time))
             except SamplingError as err:
-                err.member = b
-                err.add_note(f"(problem {b} of the batch of {len(batch)})")
+                err.member = problem
+                err.add_note(f"(problem {problem} of the batch of {b})")
                 out.append(err)
         return out
+
+    def _run_sharded(self, rng_keys, lo, hi, indices, devices):
+        """Run B problems over the D devices, one per device per call; returns (rounds, compile s, run s).
+
+        ``rounds[r]`` holds the (SeedState, WalkerState) of problems rD … rD + D − 1,
+        stacked, on the devices (fetch only the slots you need).
+
+        The run is sharded over a 1-d mesh of the devices (``jax.sharding``,
+        :func:`jax.shard_map`), one problem per device per call: the calls for
+        problems 0…D−1, D…2D−1, … are all dispatched before any is waited for, and
+        as the devices share nothing, each device goes on to its next problem as
+        soon as its own is done. Every problem runs the same per-device program
+        (a single call is a batch of one on the same devices), so a problem's
+        samples do not depend on the batch it is in.
+        """
+        b, d = lo.shape[0], len(devices)
+        pick = lambda tree, i: jax.tree.map(lambda x: jnp.asarray(x)[i], tree)  # noqa: E731
+        run, compile_time = self._compile_sharded(devices, (rng_keys[0], lo[0], hi[0], pick(indices, 0)))
+        t0 = time.perf_counter()
+        rounds = []
+        for start in range(0, b, d):
+            slots = np.arange(start, start + d)
+            rows = jnp.asarray(np.minimum(slots, b - 1))  # the last round's spare devices skip a copy
+            rounds.append(run(jnp.asarray(slots < b), pick(rng_keys, rows), pick(lo, rows), pick(hi, rows),
+                              pick(indices, rows)))
+        return jax.block_until_ready(rounds), compile_time, time.perf_counter() - t0
+
+    def executable(self, devices=None):
+        """The compiled program for these devices (default: all), or None before the first run."""
+        return self._sharded.get(tuple(jax.devices() if devices is None else devices))
+
+    def _compile_sharded(self, devices, example):
+        """The run sharded over a mesh of ``devices``, one problem each, compiled once per device set.
+
+        Takes ``(active, keys, z1, z2, indices)`` with a leading axis of length D; an
+        inactive slot skips the run and returns zeros.
+        """
+        key = tuple(devices)
+        if key in self._sharded:
+            return self._sharded[key], 0.0
+        empty = jax.eval_shape(self.run, *example)
+
+        def one(active, *problem):
+            problem = jax.tree.map(lambda x: x[0], problem)
+            state = jax.lax.cond(active[0], lambda: self.run(*problem),
+                                 lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty))
+            return jax.tree.map(lambda x: x[None], state)
+
+        sharded = jax.shard_map(one, mesh=Mesh(np.array(devices), ("problems",)),
+                                in_specs=PartitionSpec("problems"), out_specs=PartitionSpec("problems"),
+                                check_vma=False)
+        stacked = lambda x: jax.ShapeDtypeStruct((len(devices), *np.shape(x)), x.dtype)  # noqa: E731
+        t0 = time.perf_counter()
+        executable = jax.jit(sharded).lower(jax.ShapeDtypeStruct((len(devices),), jnp.bool_),
+                                            *jax.tree.map(stacked, example)).compile()
+        self._sharded[key] = executable
+        return executable, time.perf_counter() - t0
 
     def finish(self, seed_state, walk_state, z1, z2, indices, labels, compile_time, run_time) -> InverseSetResult:
         """Check the solvers' outcome and rebuild every kept sample from its code (raises on failure)."""
@@ -180,14 +232,16 @@ class CompiledSampler:
         iterations = int(walk_state.step) + 1
         walk_evals = k * iterations
         is_slice = isinstance(self.walker_config, slice_walker.SliceWalkerConfig)
+        candidates = k * self.seed_config.candidates_per_seed
+        with_jacobian = self.seed_config.select == "alive"  # "nearest", "spread": a forward pass per candidate
         stats = SamplerStats(
             seed_steps=int(seed_state.step),
             seed_outer_iterations=int(seed_state.num_outer),
             walker_steps=int(walk_state.step),
             acceptance_rate=walk_state.num_accepted[:iterations] / k,
-            network_evaluations=k * (self.seed_config.candidates_per_seed + int(seed_state.step) + 1) + (
+            network_evaluations=k * (int(seed_state.step) + 1) + (candidates if with_jacobian else 0) + (
                 0 if is_slice else walk_evals),
-            forward_evaluations=walk_evals if is_slice else 0,
+            forward_evaluations=(0 if with_jacobian else candidates) + (walk_evals if is_slice else 0),
             compile_time_s=compile_time,
             run_time_s=run_time,
             status=status,

@@ -66,8 +66,9 @@ class SeedConfig:
       candidates_per_seed, select: draw this many initial codes per seed and start
         from K of them chosen by ``select`` (:func:`select_initial`): ``"alive"``
         (the first K whose violated constraints have a gradient: a ReLU unit at 0
-        has none to climb) or ``"nearest"`` (the K nearest the band). 1 is the
-        paper; each candidate costs one network evaluation.
+        has none to climb), ``"nearest"`` (the K nearest the band) or ``"spread"``
+        (K far apart in encoder space among the 3K nearest). 1 is the paper; each
+        candidate costs one forward pass (``"alive"``: with its Jacobian).
       restart_patience: a seed outside the band whose distance to it has not
         shrunk by 1% for this many steps (lost: pushed where the constraint has
         no gradient, or past a ridge it cannot climb back) restarts from the next
@@ -104,7 +105,7 @@ class SeedConfig:
                       positive=("learning_rate", "mu0", "mu_max"), at_least_one=("mu_factor",),
                       fractions=("violation_decrease",), margins=("margin",),
                       non_negative=("diversity_weight", "realism_weight", "prior_weight"),
-                      choices={"repulsion": ("squared", "rbf"), "select": ("alive", "nearest")},
+                      choices={"repulsion": ("squared", "rbf"), "select": ("alive", "nearest", "spread")},
                       flags=("stop_when_inside",), callables=("optimizer",))
 
 
@@ -140,12 +141,17 @@ def select_initial(
     ``"alive"``: in draw order, first the candidates where every constraint outside
     its band has a non-zero gradient (a seed there can climb; a ReLU unit at 0
     cannot), then the others. ``"nearest"``: the k nearest the band, distance in
-    band widths (draw order breaks ties).
+    band widths (draw order breaks ties). ``"spread"``: of the 3k nearest, k far
+    apart in encoder space — greedy farthest-point selection from the nearest, so
+    the seeds start near the band without starting near each other.
     """
     codes = problem.project(candidates)
-    if rule == "nearest":
-        _, f = forward(problem, codes, indices)
+    if rule in ("nearest", "spread"):
+        phi, f = forward(problem, codes, indices)
         score = jnp.where(jnp.isfinite(f).all(axis=-1), bands.distance(f), jnp.inf)
+        if rule == "spread":
+            order = _farthest_points(phi, jnp.argsort(score, stable=True), k)
+            return candidates[order[:k]], candidates[order[k:]]
     else:
         def f_twice(c):  # f as the output to differentiate and as the aux value
             f = forward(problem, c[None], indices)[1][0]
@@ -157,6 +163,23 @@ def select_initial(
         score = (jnp.any(stuck, axis=-1) | ~jnp.isfinite(f).all(axis=-1)).astype(jnp.float32)
     order = jnp.argsort(score, stable=True)
     return candidates[order[:k]], candidates[order[k:]]
+
+
+def _farthest_points(phi: Array, nearest: Array, k: int) -> Array:
+    """``nearest`` (candidate indices by distance to the band) reordered: k far apart of its first 3k, then the rest."""
+    pool = nearest[: min(3 * k, nearest.shape[0])]
+    x = phi[pool]
+
+    def pick(carry, _):
+        chosen, gap = carry  # gap: each pool member's distance to the nearest one chosen (-inf once chosen)
+        i = jnp.argmax(gap)
+        gap = jnp.minimum(gap, jnp.sum((x - x[i]) ** 2, axis=-1)).at[i].set(-jnp.inf)
+        return (chosen.at[i].set(True), gap), i
+
+    gap0 = jnp.full((pool.shape[0],), jnp.inf).at[1:].set(jnp.finfo(jnp.float32).max)  # start from the nearest
+    (chosen, _), picked = jax.lax.scan(pick, (jnp.zeros(pool.shape[0], bool), gap0), None, length=k)
+    rest = jnp.argsort(chosen[jnp.arange(pool.shape[0])], stable=True)  # the pool's unchosen, nearest first
+    return jnp.concatenate([pool[picked], pool[rest][: pool.shape[0] - k], nearest[pool.shape[0]:]])
 
 
 def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: int) -> SeedState:

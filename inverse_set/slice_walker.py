@@ -65,6 +65,8 @@ class SliceWalkerConfig:
             return self.max_steps
         return 60 * -(-(n - k) // k) + 200
 
+    keeps_encodings = False  # no repulsion: the kept samples' encodings are not needed
+
 
 class SliceState(NamedTuple):
     walk: walker.WalkerState  # the chains' states (walk.codes), the kept samples and the counters
@@ -88,7 +90,8 @@ def _fresh(rng_key, codes, scale):
 def init(config: SliceWalkerConfig, rng_key, seeds: Array, n: int, num_features: int,
          num_constraints: int) -> SliceState:
     """The chains start at the seeds; the first step evaluates (and keeps) the seeds themselves."""
-    walk = walker.init(seeds, n, num_features, num_constraints, config.step_budget(n, seeds.shape[0]))
+    walk = walker.init(seeds, n, num_features, num_constraints, config.step_budget(n, seeds.shape[0]),
+                       config.keeps_encodings)
     key, sub = jax.random.split(rng_key)
     nu, theta, low, high = _fresh(sub, seeds, config.prior_scale)
     return SliceState(walk, seeds, nu, theta, low, high, key, walk.status)

@@ -61,7 +61,9 @@ class WalkerConfig:
       diversity_weight: γ, the weight of the repulsion energy.
       repulsion: ``"squared"`` (paper) or ``"rbf"``.
       repel_from: ``"last"`` (C₀ = the last kept sample of each walker, the paper)
-        or ``"all"`` (every sample kept so far).
+        or ``"all"`` (every sample kept so far: the walk then keeps every sample's
+        encoding, an (n, F) buffer, and each step costs O(n·F) on top of the
+        networks' pass; ``"last"`` keeps nothing that grows with n but the samples).
       margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
       realism_weight: ρ of the realism term ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`);
         0 is the paper. Needs an encoder whose output lives in the code space.
@@ -101,6 +103,11 @@ class WalkerConfig:
             return self.max_steps
         return 20 * -(-(n - k) // k) + 100
 
+    @property
+    def keeps_encodings(self) -> bool:
+        """Whether the walk needs E(G(c)) of every kept sample (repulsion from all of them): an (n, F) buffer."""
+        return self.repel_from == "all"
+
 
 class WalkerState(NamedTuple):
     codes: Array  # C, (K, d)
@@ -110,7 +117,7 @@ class WalkerState(NamedTuple):
     recent: Array  # the last NOVELTY_MEMORY codes kept by each walker, newest first, (K, m, d)
     recent_mask: Array  # which of them hold a code, (K, m)
     kept_codes: Array  # (n, d)
-    kept_phi: Array  # (n, F)
+    kept_phi: Array  # (n, F) if the walk repels from every kept sample, else (0, F)
     kept_f: Array  # (n, p)
     num_kept: Array  # ()
     num_accepted: Array  # walkers accepted at each loop iteration, (max_steps + 1,)
@@ -122,7 +129,8 @@ class WalkerState(NamedTuple):
     status: Array
 
 
-def init(codes: Array, n: int, num_features: int, num_constraints: int, max_steps: int) -> WalkerState:
+def init(codes: Array, n: int, num_features: int, num_constraints: int, max_steps: int,
+         keep_encodings: bool) -> WalkerState:
     k, d = codes.shape
     return WalkerState(
         codes=codes,
@@ -132,7 +140,7 @@ def init(codes: Array, n: int, num_features: int, num_constraints: int, max_step
         recent=jnp.zeros((k, NOVELTY_MEMORY, d), codes.dtype),
         recent_mask=jnp.zeros((k, NOVELTY_MEMORY), bool),
         kept_codes=jnp.zeros((n, d), codes.dtype),
-        kept_phi=jnp.zeros((n, num_features), jnp.float32),
+        kept_phi=jnp.zeros((n if keep_encodings else 0, num_features), jnp.float32),
         kept_f=jnp.full((n, num_constraints), jnp.nan, jnp.float32),
         num_kept=jnp.asarray(0, jnp.int32),
         num_accepted=jnp.zeros((max_steps + 1,), jnp.int32),
@@ -255,5 +263,5 @@ def run(config: WalkerConfig, problem: Problem, seeds: Array, bands: Bands, indi
       STALLED / MAX_STEPS with ``num_kept`` samples in the buffer.
     """
     max_steps = config.step_budget(n, seeds.shape[0])
-    state = init(seeds, n, num_features, bands.z1.shape[0], max_steps)
+    state = init(seeds, n, num_features, bands.z1.shape[0], max_steps, config.keeps_encodings)
     return loop.run(lambda state: step(config, problem, bands, indices, lam, mu, state), state, callback)

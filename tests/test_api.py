@@ -124,3 +124,11 @@ def test_an_incomplete_sample_warning_points_at_the_callers_line():
         res = sample_inverse_set(NEURON, 0.45, 0.6, n=100, models=SLAB, walker_config=WalkerConfig(max_steps=1),
                                  rng_key=0)
     assert len(res) < 100 and caught[0].filename == __file__
+
+
+def test_batch_devices_must_be_a_non_empty_list_of_jax_devices():
+    for bad in ([], ["cpu"], [0]):
+        with pytest.raises(ValueError, match="devices must be a non-empty list of JAX devices"):
+            sample_inverse_sets([NEURON, NEURON], [0.4, 0.5], [0.6, 0.7], 10, models=SLAB, devices=bad)
+    out = sample_inverse_sets([NEURON, NEURON], [0.4, 0.5], [0.6, 0.7], 10, models=SLAB, devices=jax.devices()[:1])
+    assert [len(r) for r in out] == [10, 10]

@@ -48,6 +48,8 @@ def test_inverse_set_samples_the_slab_with_the_zoo_unimportable():
         loaded = [m for m in sys.modules if m.split(".")[0] in ("generators", "benchmarks", "harness")
                   and sys.modules[m] is not None]
         assert not loaded, loaded
+        import inverse_set.frameworks  # the optional extra (torch, torchax) is imported only when used
+        assert "torch" not in sys.modules and "torchax" not in sys.modules
         print("ok")
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from inverse_set import (
+    Bands,
     IncompleteSampleWarning,
     InfeasibleBandError,
     NonFiniteActivationError,
@@ -231,7 +232,7 @@ def test_bad_bands(z1, z2, match):
         sample_inverse_set(NEURON1, z1, z2, n=10, **COMMON)
 
 
-@pytest.mark.parametrize("select", ["alive", "nearest"])
+@pytest.mark.parametrize("select", ["alive", "nearest", "spread"])
 def test_seeds_start_from_candidates_where_a_relu_unit_is_alive(select):
     # relu(w·c − 1.5): dead (no gradient) for most Gaussian codes, alive for about 7% of them.
     w = jnp.asarray(W1 / np.linalg.norm(W1))
@@ -254,7 +255,7 @@ def test_bad_counts():
         sample_inverse_set(NEURON1, 0.4, 0.6, n=2.5, **COMMON)
     with pytest.raises(ValueError, match="candidates_per_seed must be ≥ 1"):
         sample_inverse_set(NEURON1, 0.4, 0.6, n=10, seed_config=SeedConfig(candidates_per_seed=0), **COMMON)
-    with pytest.raises(ValueError, match="select must be 'alive' or 'nearest'"):
+    with pytest.raises(ValueError, match="select must be one of 'alive', 'nearest', 'spread'"):
         sample_inverse_set(NEURON1, 0.4, 0.6, n=10, seed_config=SeedConfig(select="best"), **COMMON)
 
 
@@ -354,3 +355,20 @@ def test_the_slice_walker_samples_the_prior_restricted_to_the_band():
     assert abs(a.mean() - mean) < 4 * a.std() / sqrt(2000 / 10)
     orth = res.codes - np.outer(res.codes @ u, u)
     assert abs(orth.var(axis=0).sum() - (D - 1)) < 4 * sqrt(2 * (D - 1) / (2000 / 10))
+
+
+def test_spread_selection_starts_near_the_band_and_far_apart():
+    from inverse_set import seeds
+    from inverse_set.problem import Problem
+
+    problem = Problem(IDENTITY, IDENTITY, lambda x, indices: x[:1])  # f(c) = c₀, E = identity
+    bands = Bands(jnp.array([0.0]), jnp.array([1.0]))
+    # Four candidates in band at one point, two in band far from it and from each other, two out of band.
+    candidates = jnp.array([[0.5, 0.0], [0.5, 0.001], [0.5, 0.002], [0.5, 0.003], [0.5, 5.0], [0.5, -5.0],
+                            [3.0, 0.0], [-4.0, 0.0]])
+    near, _ = seeds.select_initial(problem, candidates, bands, None, 3, "nearest")
+    spread, reserve = seeds.select_initial(problem, candidates, bands, None, 3, "spread")
+    np.testing.assert_array_equal(near, candidates[:3])  # the nearest, in draw order: one cluster
+    assert {tuple(map(float, c)) for c in spread} == {(0.5, 0.0), (0.5, 5.0), (0.5, -5.0)}
+    # Every candidate is used once: the chosen, then the reserve (the pool's others, then the rest).
+    assert sorted(map(tuple, np.concatenate([spread, reserve]).tolist())) == sorted(map(tuple, candidates.tolist()))
