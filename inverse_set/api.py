@@ -177,8 +177,8 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     of :func:`sample_inverse_set` (``progress`` is not supported here).
 
     The problems are spread over ``devices`` (default: every device of
-    ``jax.devices()``; on a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=N``
-    set before JAX starts makes N of them): each device runs its share one
+    ``jax.devices()``; on a CPU, ``jax.config.update("jax_num_cpu_devices", N)``
+    right after ``import jax`` makes N of them): each device runs its share one
     problem after another, each until it alone is done, all devices at once.
 
     What a batch promises: problem b uses the key ``fold_in(rng_key, b)`` and

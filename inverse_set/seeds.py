@@ -170,15 +170,13 @@ def _farthest_points(phi: Array, nearest: Array, k: int) -> Array:
     pool = nearest[: min(3 * k, nearest.shape[0])]
     x = phi[pool]
 
-    def pick(carry, _):
-        chosen, gap = carry  # gap: each pool member's distance to the nearest one chosen (-inf once chosen)
+    def pick(gap, _):  # gap: each pool member's distance to the nearest one chosen (-inf once chosen)
         i = jnp.argmax(gap)
-        gap = jnp.minimum(gap, jnp.sum((x - x[i]) ** 2, axis=-1)).at[i].set(-jnp.inf)
-        return (chosen.at[i].set(True), gap), i
+        return jnp.minimum(gap, jnp.sum((x - x[i]) ** 2, axis=-1)).at[i].set(-jnp.inf), i
 
     gap0 = jnp.full((pool.shape[0],), jnp.inf).at[1:].set(jnp.finfo(jnp.float32).max)  # start from the nearest
-    (chosen, _), picked = jax.lax.scan(pick, (jnp.zeros(pool.shape[0], bool), gap0), None, length=k)
-    rest = jnp.argsort(chosen[jnp.arange(pool.shape[0])], stable=True)  # the pool's unchosen, nearest first
+    gap, picked = jax.lax.scan(pick, gap0, None, length=k)
+    rest = jnp.argsort(gap == -jnp.inf, stable=True)  # the pool's unchosen, nearest first
     return jnp.concatenate([pool[picked], pool[rest][: pool.shape[0] - k], nearest[pool.shape[0]:]])
 
 
