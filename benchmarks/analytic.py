@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import WalkerConfig, initialization, sample_inverse_set
+from inverse_set import GradientWalk, get_method, initialization, sample_inverse_set
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--z1", type=float, default=0.6)
     parser.add_argument("--z2", type=float, default=0.7)
-    parser.add_argument("--step-size", type=float, default=WalkerConfig().step_size)
+    parser.add_argument("--step-size", type=float, default=GradientWalk().step_size)
     args = parser.parse_args()
 
     w = jax.random.normal(jax.random.key(1), (args.dim,))
@@ -38,7 +38,7 @@ def main():
     neuron = lambda x: jax.nn.sigmoid(w @ x + b)  # noqa: E731
     init = initialization.gaussian(args.dim, scale=0.1)
     encoder = lambda x: x  # noqa: E731 — one function object, so runs reuse the compiled sampler
-    config = WalkerConfig(step_size=args.step_size)
+    method = get_method("paper").replace(walk=GradientWalk(step_size=args.step_size))
     floor = -(-(args.n - args.k) // args.k)
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
@@ -53,7 +53,7 @@ def main():
         t0 = time.perf_counter()
         res = sample_inverse_set(neuron, args.z1, args.z2, args.n, generator=jax.nn.sigmoid,
                                  encoder=encoder, init=init, num_seeds=args.k,
-                                 walker_config=config, rng_key=run)
+                                 method=method, rng_key=run)
         wall = time.perf_counter() - t0
         s = res.stats
         seeds = 1 / (1 + np.exp(-res.seeds))

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import harness as bm
-from inverse_set.constraints import in_band
+from inverse_set.bands import in_band
 from inverse_set.viz import image_grid
 
 

@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import IncompleteSampleWarning, InfeasibleBandError, WalkerConfig, initialization, sample_inverse_set
+from inverse_set import (GradientWalk, IncompleteSampleWarning, InfeasibleBandError, Objective, get_method,
+                         initialization, sample_inverse_set)
 
 
 def _sigmoid(t):
@@ -73,8 +74,9 @@ def draw_problem(rng: np.random.Generator):
                   code_bounds=bounds, num_seeds=int(rng.choice([1, 5, 10])), n=int(rng.choice([20, 50])),
                   rng_key=int(rng.integers(1 << 30)))
     if rng.random() < 0.2:
-        kwargs["walker_config"] = WalkerConfig(diversity_weight=float(rng.choice([0.0, 1.0])),
-                                               step_size=float(rng.choice([0.01, 0.1, 0.5])))
+        kwargs["method"] = get_method("paper").replace(
+            objective=Objective(diversity_weight=float(rng.choice([0.0, 1.0]))),
+            walk=GradientWalk(step_size=float(rng.choice([0.01, 0.1, 0.5]))))
 
     def excess(images):
         """How far each image's activations lie outside the bands (0 inside), recomputed in float64."""

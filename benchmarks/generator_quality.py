@@ -26,7 +26,7 @@ import numpy as np
 import generators
 from generators.models import Generator
 from inverse_set import metrics
-from inverse_set.batching import chunked
+from inverse_set.chunks import chunked
 from inverse_set.viz import image_grid
 
 

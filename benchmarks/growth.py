@@ -48,7 +48,7 @@ def main(argv=None):
                 images = sample_inverse_set(cell.neurons[0], cell.z1[0], cell.z2[0], args.n, models=ctx.zoo,
                                             rng_key=0).images
             else:
-                images = rejection(ctx.code.generator, single, ctx.draw_prior, np.asarray(cell.z1),
+                images = rejection(ctx.zoo.generator, single, ctx.draw_prior, np.asarray(cell.z1),
                                    np.asarray(cell.z2), args.n, max_draws=60_000, rng_key=jax.random.key(0)).images
             wall = time.perf_counter() - t0
             grown = bm.growth(ctx, images, reference, SIZES)

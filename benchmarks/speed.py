@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import time
+from typing import NamedTuple
 
 import harness as bm
 import jax
@@ -38,9 +39,29 @@ import jax.numpy as jnp
 import numpy as np
 
 import generators
-from inverse_set import SeedConfig, Unit, make_sampler, sample_inverse_set, slice_walker, walker
-from inverse_set.constraints import Bands
+from inverse_set import SeedConfig, Unit, get_method, make_sampler, sample_inverse_set
+from inverse_set.bands import Bands
 from inverse_set.problem import forward, pullback
+from inverse_set.walks import WalkContext
+
+PAPER_WITH_REALISM = bm.PAPER_WITH_REALISM  # the code-space gradient walker timed beside the slice walk
+
+
+class Seeds(NamedTuple):  # what a walk's init reads of the seeds
+    codes: jax.Array
+    lam: jax.Array
+    mu: jax.Array
+
+
+def walk_step_time(sampler, codes, cell) -> float:
+    """Seconds per step of the sampler's walk from ``codes`` (K, d), in a compiled loop."""
+    c = sampler.compiled
+    lo, hi = c.solver_bands(np.asarray(cell.z1), np.asarray(cell.z2))
+    ctx = WalkContext(c.problem, c.method.objective, Bands(jnp.asarray(lo), jnp.asarray(hi)), sampler.indices, c.n,
+                      c.num_features)
+    seeds = Seeds(codes, jnp.zeros((codes.shape[0], lo.shape[0])), jnp.asarray(10.0))
+    state = c.method.walk.init(ctx, seeds, jax.random.key(0))
+    return timed_loop(lambda s: c.method.walk.step(ctx, s)[0], state)
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results", "results.json")
 LOOP = 200  # steps per timed loop
@@ -80,7 +101,7 @@ def step_costs(models, cell, result, n) -> dict:
     lo, hi = sampler.compiled.solver_bands(np.asarray(cell.z1), np.asarray(cell.z2))
     bands, indices = Bands(jnp.asarray(lo), jnp.asarray(hi)), sampler.indices
     codes = jnp.asarray(result.seeds)
-    p, num_features = lo.shape[0], sampler.compiled.num_features
+    p = lo.shape[0]
 
     def bare_forward(c):
         phi, f = forward(problem, c, indices)
@@ -92,27 +113,17 @@ def step_costs(models, cell, result, n) -> dict:
 
     t_fwd, t_fwd_bwd = timed_loop(bare_forward, codes), timed_loop(bare_fwd_bwd, codes)
     out = dict(n=n, forward_ms=1e3 * t_fwd, fwd_bwd_ms=1e3 * t_fwd_bwd, forward_over_fwd_bwd=t_fwd / t_fwd_bwd)
-    config = models.walker_config
-    if isinstance(config, slice_walker.SliceWalkerConfig):
-        state = slice_walker.init(config, jax.random.key(0), codes, n, num_features, p)
-        t = timed_loop(lambda s: slice_walker.step(config, problem, bands, indices, s), state)
-        out.update(slice_step_ms=1e3 * t, slice_step_over_forward=t / t_fwd)
-    code = generators.load("fashion", space="code")
-    gsampler = make_sampler(list(cell.neurons), n, models=code)
+    t = walk_step_time(sampler, codes, cell)
+    out.update(slice_step_ms=1e3 * t, slice_step_over_forward=t / t_fwd)
+    gsampler = make_sampler(list(cell.neurons), n, models=models, method=PAPER_WITH_REALISM)
     gproblem = gsampler.compiled.problem
-    gcodes = jnp.asarray(code.code_mean, jnp.float32)[None].repeat(k, 0)
+    gcodes = jnp.asarray(models.code_mean, jnp.float32)[None].repeat(k, 0)
 
     def g_bare(c):
         (phi, f), vjp = pullback(gproblem, c, indices)
         return c + 1e-12 * vjp((jnp.ones_like(phi), jnp.ones_like(f)))
 
-    gstate = walker.init(gcodes, n, gsampler.compiled.num_features, p + len(gproblem.code_constraints),
-                         code.walker_config.step_budget(n, k), code.walker_config.keeps_encodings)
-    lam, mu = jnp.zeros((k, p + len(gproblem.code_constraints))), jnp.asarray(10.0)
-    gbands = Bands(*(jnp.asarray(b) for b in gsampler.compiled.solver_bands(np.asarray(cell.z1),
-                                                                             np.asarray(cell.z2))))
-    t_g = timed_loop(lambda s: walker.step(code.walker_config, gproblem, gbands, indices, lam, mu, s), gstate)
-    t_gb = timed_loop(g_bare, gcodes)
+    t_g, t_gb = walk_step_time(gsampler, gcodes, cell), timed_loop(g_bare, gcodes)
     out.update(gradient_step_ms=1e3 * t_g, gradient_step_over_fwd_bwd=t_g / t_gb)
     return out
 
@@ -150,10 +161,10 @@ def main(argv=None):
                 ratio = step_costs(zoo, cell, res, sizes[0])["forward_over_fwd_bwd"]
             compiled = make_sampler(list(cell.neurons), n, models=zoo).compiled.executable()
             total_mb, out_mb = memory(compiled)
-            units = (s.network_evaluations + ratio * s.forward_evaluations) / m
+            units = (s.gradient_evaluations + ratio * s.forward_evaluations) / m
             lines.append(
                 f"| {cell.name} | {n} | {s.seed_steps} | {s.walker_steps} | {s.mean_acceptance_rate:.2f} | "
-                f"{s.network_evaluations / m:.2f} | {s.forward_evaluations / m:.2f} | {units:.2f} | "
+                f"{s.gradient_evaluations / m:.2f} | {s.forward_evaluations / m:.2f} | {units:.2f} | "
                 f"{ppgn.get(cell.name, float('nan')):.1f} | {s.run_time_s:.1f} | {s.compile_time_s:.1f} | "
                 f"{total_mb:.1f} | {out_mb:.1f} |")
             print(lines[-1], flush=True)
@@ -183,10 +194,11 @@ def main(argv=None):
         lines.append(f"| {n} | {total_mb:.1f} | {out_mb:.1f} |")
         print(lines[-1], flush=True)
 
-    previous = SeedConfig(prior_weight=1.0)  # before issue 12: "alive" of 4 candidates per seed
-    configs = {"default": zoo.seed_config, "previous": previous}
+    default = get_method("prior-slice")
+    previous = SeedConfig()  # before issue 12: "alive" of 4 candidates per seed
+    configs = {"default": default.seeds, "previous": previous}
     lines += ["", "## Seeds (n = K = 10: the seeds alone)\n",
-              f"default: {zoo.seed_config.select!r} of {zoo.seed_config.candidates_per_seed} candidates per seed; "
+              f"default: {default.seeds.select!r} of {default.seeds.candidates_per_seed} candidates per seed; "
               f"previous: {previous.select!r} of {previous.candidates_per_seed}. Spread: the mean pairwise "
               "distance ‖E(G(cᵢ)) − E(G(cⱼ))‖ over the K seeds.\n",
               "| cell | seed steps | spread | previous: seed steps | previous: spread |", "|---|---|---|---|---|"]
@@ -202,12 +214,12 @@ def main(argv=None):
         cols = []
         for name, config in configs.items():
             try:
-                res = sample_inverse_set(list(cell.neurons), cell.z1, cell.z2, 10, models=zoo.replace(
-                    seed_config=config), rng_key=args.key)
+                res = sample_inverse_set(list(cell.neurons), cell.z1, cell.z2, 10, models=zoo,
+                                         method=default.replace(seeds=config), rng_key=args.key)
             except Exception as err:  # noqa: BLE001 (a cell the seeds fail on is a row of the table)
                 cols += [f"failed: {type(err).__name__}", ""]
                 continue
-            phi = np.asarray(jax.vmap(lambda c: zoo.encoder(zoo.generator(c)))(jnp.asarray(res.seeds)))
+            phi = np.asarray(jax.vmap(lambda z: zoo.encoder(zoo.generator(zoo.prior(z))))(jnp.asarray(res.seeds)))
             dist = np.sqrt(((phi[:, None] - phi[None]) ** 2).sum(-1))[np.triu_indices(len(phi), 1)].mean()
             steps[name].append(res.stats.seed_steps)
             spread[name].append(dist)

@@ -7,9 +7,10 @@ judge agreement, Fréchet distance, the Vendi of the last window of 100 samples
 over the first's, and the cost (network evaluations — forward and backward —
 and forward-only evaluations per sample).
 
-Variants live in two spaces. *code*: the paper's — the generator's input is a
-fc6 code, the walker takes gradient steps. *prior*: the codes are drawn through
-the code prior, c = relu(T⁻¹(z)) with z ~ N(0, I), so the sampler works on z.
+Each variant is a method (:mod:`inverse_set.methods`) in one of two spaces.
+*code*: the paper's — the search variable is G's fc6 code. *prior*: the codes
+are drawn through the code prior, c = relu(T⁻¹(z)) with z ~ N(0, I), so the
+sampler works on z.
 
     python benchmarks/variants.py [--cells 8:p50,7:p95,6:p50,3:p95] [--n 500] [--only 'NAME;…']
                                   [--out benchmarks/results/variants.md]
@@ -23,35 +24,36 @@ import time
 import harness as bm
 
 import generators
-from inverse_set import SeedConfig, SliceWalkerConfig, WalkerConfig, initialization, sample_inverse_set
+from inverse_set import EllipticalSliceWalk, GradientWalk, Objective, SeedConfig, get_method, initialization
+from inverse_set import sample_inverse_set
 
 
 def variants(ctx) -> dict:
-    """name -> Models."""
-    code, prior = generators.load("fashion", space="code"), generators.load("fashion", space="prior")
-    noise = initialization.encoded_noise(code.encoder, (28, 28, 1))
-    paper = dict(seed_config=SeedConfig(candidates_per_seed=1), walker_config=WalkerConfig())
-    previous = code.replace(seed_config=SeedConfig(realism_weight=10.0), walker_config=WalkerConfig(
-        realism_weight=10.0, step_size=0.3))
+    """name -> (Models, method)."""
+    zoo = ctx.zoo
+    noise = initialization.encoded_noise(zoo.encoder, (28, 28, 1))
+    paper, slice_ = get_method("paper"), get_method("prior-slice")
+    realism = Objective(realism_weight=10.0)
+    previous = paper.replace(name="paper+realism", objective=realism, walk=GradientWalk(step_size=0.3))
+    prior_gradient = slice_.replace(name="prior-gradient", seeds=SeedConfig(), walk=GradientWalk(step_size=0.3))
     return {
-        "code: paper (noise init)": code.replace(init=noise, **paper),
-        "code: realism 10, β 0.3 (the previous default)": previous,
-        "code: realism 10, β 0.3, rbf from all kept": previous.replace(walker_config=WalkerConfig(
-            realism_weight=10.0, step_size=0.3, repulsion="rbf", repel_from="all")),
-        "code: + realism bound τ": previous.replace(realism_bound=ctx.realism_tau),
-        "prior: gradient walker, prior term": prior.replace(walker_config=WalkerConfig(prior_weight=1.0,
-                                                                                        step_size=0.3)),
-        "prior: gradient walker, prior term, rbf from all kept": prior.replace(walker_config=WalkerConfig(
-            prior_weight=1.0, step_size=0.3, repulsion="rbf", repel_from="all")),
-        "prior: elliptical slice walk": prior.replace(walker_config=SliceWalkerConfig()),
-        "prior: elliptical slice walk, σ 0.8": prior.replace(walker_config=SliceWalkerConfig(prior_scale=0.8)),
-        "prior: slice walk, seeds: nearest 10 of 160 candidates": prior.replace(
-            walker_config=SliceWalkerConfig(), seed_config=SeedConfig(prior_weight=1.0, select="nearest",
-                                                                      candidates_per_seed=16)),
-        "prior: slice walk, seeds: spread among the 30 nearest of 160": prior.replace(
-            walker_config=SliceWalkerConfig(), seed_config=SeedConfig(prior_weight=1.0, select="spread",
-                                                                      candidates_per_seed=16)),
-        "default (generators.load('fashion'))": ctx.zoo,
+        "code: paper (noise init)": (zoo.replace(init=noise), paper.replace(seeds=SeedConfig(candidates_per_seed=1))),
+        "code: realism 10, β 0.3 (the previous default)": (zoo, previous),
+        "code: realism 10, β 0.3, rbf from all kept": (zoo, previous.replace(
+            objective=Objective(realism_weight=10.0, repulsion="rbf"), walk=GradientWalk(step_size=0.3,
+                                                                                         repel_from="all"))),
+        "code: + realism bound τ": (zoo.replace(realism_bound=ctx.realism_tau), previous),
+        "prior: gradient walker, prior term": (zoo, prior_gradient),
+        "prior: gradient walker, prior term, rbf from all kept": (zoo, prior_gradient.replace(
+            objective=Objective(prior_weight=1.0, repulsion="rbf"), walk=GradientWalk(step_size=0.3,
+                                                                                      repel_from="all"))),
+        "prior: elliptical slice walk": (zoo, slice_.replace(seeds=SeedConfig())),
+        "prior: elliptical slice walk, σ 0.8": (zoo, slice_.replace(seeds=SeedConfig(),
+                                                                   walk=EllipticalSliceWalk(prior_scale=0.8))),
+        "prior: slice walk, seeds: nearest 10 of 160 candidates": (zoo, slice_.replace(
+            seeds=SeedConfig(select="nearest", candidates_per_seed=16))),
+        "prior: slice walk, seeds: spread among the 30 nearest of 160": (zoo, slice_),
+        "default (generators.load('fashion'))": (zoo, None),
     }
 
 
@@ -85,20 +87,21 @@ def main(argv=None):
         lines.append(f"| {cell.name} | real | {row['n_in_band']} | " + " | ".join(fmt(row[k]) for k in KEYS)
                      + " | | | | | |")
         print(lines[-1], flush=True)
-        for name, models in table.items():
+        for name, (models, method) in table.items():
             t0 = time.perf_counter()
             try:
-                res = sample_inverse_set(cell.neurons[0], cell.z1[0], cell.z2[0], args.n, models=models, rng_key=0)
+                res = sample_inverse_set(cell.neurons[0], cell.z1[0], cell.z2[0], args.n, models=models,
+                                         method=method, rng_key=0)
             except Exception as err:  # noqa: BLE001 — a variant that fails is a row of the table
                 lines.append(f"| {cell.name} | {name} | failed: {type(err).__name__}: {str(err).splitlines()[0]} |")
                 print(lines[-1], flush=True)
                 continue
             wall = time.perf_counter() - t0
-            row = bm.measure(ctx, cell, name, res.images, res.stats.network_evaluations, wall, ref)
+            row = bm.measure(ctx, cell, name, res.images, res.stats.gradient_evaluations, wall, ref)
             s = res.stats
             lines.append(f"| {cell.name} | {name} | {row['n_in_band']}/{row['n_returned']} | "
                          + " | ".join(fmt(row[k]) for k in KEYS)
-                         + f" | {s.network_evaluations / max(len(res), 1):.2f} | "
+                         + f" | {s.gradient_evaluations / max(len(res), 1):.2f} | "
                            f"{s.forward_evaluations / max(len(res), 1):.2f} | {s.seed_steps} | {s.walker_steps} | "
                            f"{wall:.0f} |")
             print(lines[-1], flush=True)

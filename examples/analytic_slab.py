@@ -4,7 +4,7 @@ G(c) = sigmoid(c) maps 2-d codes into the unit square; the neuron
 a(x) = sigmoid(w·x + b) fires in [0.6, 0.7] on a band across the square.
 Writes out/slab.png (samples in red over the band in grey) and prints the run's figures.
 
-    python examples/analytic_slab.py [--walker gradient|slice] [--out out/slab.png]
+    python examples/analytic_slab.py [--method paper|prior-slice] [--out out/slab.png]
 
 With the paper's gradient walker the samples spread *along* the slab but stay
 near the edge where the seeds entered it: the seeds stop as soon as they are
@@ -12,7 +12,7 @@ inside (just past the lower edge, coming from the centre of the square), and the
 walker's steps follow the repulsion from the last kept samples, which points
 along the level sets, while the constraint term only pulls a walker back when
 it leaves the band. Nothing drives a walker across the band's width. With
-``--walker slice`` (elliptical slice sampling of the N(0, I) prior on the codes,
+``--method prior-slice`` (elliptical slice sampling of the N(0, I) prior on the codes,
 restricted to the band) the samples fill the slab as the prior weighs it.
 """
 
@@ -24,19 +24,21 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageDraw
 
-from inverse_set import SliceWalkerConfig, WalkerConfig, initialization, sample_inverse_set
+from inverse_set import initialization, sample_inverse_set
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default="out/slab.png")
 parser.add_argument("--n", type=int, default=300)
-parser.add_argument("--walker", choices=("gradient", "slice"), default="gradient")
+parser.add_argument("--method", choices=("paper", "prior-slice"), default="paper",
+                    help="paper: codes from N(0, 0.1² I), gradient walker; prior-slice: the N(0, I) prior restricted "
+                    "to the band, elliptical slice walk")
 args = parser.parse_args()
 
 w, b = jnp.array([3.0, -2.0]), -0.5
 neuron = lambda x: jax.nn.sigmoid(w @ x + b)  # noqa: E731
 res = sample_inverse_set(neuron, 0.6, 0.7, n=args.n, generator=jax.nn.sigmoid, encoder=lambda x: x,
-                         init=initialization.gaussian(2, scale=0.1), progress=True,
-                         walker_config=SliceWalkerConfig() if args.walker == "slice" else WalkerConfig())
+                         init=initialization.gaussian(2, scale=0.1 if args.method == "paper" else 1.0),
+                         method=args.method, progress=True)
 s = res.stats
 print(f"{len(res)} samples, activations in [{res.activations.min():.4f}, {res.activations.max():.4f}] "
       f"(band [0.6, 0.7])")

@@ -10,11 +10,11 @@ Example:
   >>> import jax, jax.numpy as jnp
   >>> import generators
   >>> b = generators.load("fashion")
-  >>> image = b.decoder(jnp.asarray(b.code_mean))        # G of the mean code: (28, 28, 1) in [0, 1]
+  >>> image = b.generator(jnp.asarray(b.code_mean))      # G of the mean code: (28, 28, 1) in [0, 1]
   >>> acts = b.target(image)                             # {"conv1", "conv2", "fc6", "logits"}
   >>> acts["logits"].shape
   (10,)
-  >>> grad = jax.grad(lambda z: b.target(b.generator(z))["logits"][7])(jnp.zeros(256))  # d logit / d z
+  >>> grad = jax.grad(lambda z: b.target(b.generator(b.prior(z)))["logits"][7])(jnp.zeros(256))  # d logit / d z
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import Models, SeedConfig, SliceWalkerConfig, Unit, WalkerConfig
+from inverse_set import Models, Unit
 
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
@@ -42,28 +42,18 @@ __all__ = ["Zoo", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "
 class Zoo(Models):
     """The bundled models as the sampler's :class:`~inverse_set.Models`, plus what measures and baselines need.
 
-    As a ``Models`` (all functions take ONE example, no batch axis): the encoder E (the
-    classifier up to post-ReLU fc6, ``image -> code (256,)``), the target (``image ->
-    {"conv1": (28, 28, 32), "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``,
-    conv/fc6 post-ReLU), and, depending on ``space``, the generator, ``init``,
-    ``code_bounds`` and the solver settings ``benchmarks/variants.py`` chose
-    (``benchmarks/results/variants.md``):
-
-    * ``space="prior"`` (default): the sampler's codes are z ~ N(0, I); the generator
-      is ``G(prior_code(z))``, seeds start from N(0, I) draws with a Gaussian prior
-      term, and the walk is elliptical slice sampling of the prior restricted to the
-      band (:class:`~inverse_set.SliceWalkerConfig`);
-    * ``space="code"``: the paper's: codes are fc6 codes ``(256,)`` ≥ 0, G itself,
-      seeds from prior codes, a realism term (ρ = 10) and the gradient walker (β = 0.3).
+    As a ``Models`` (all functions take ONE example, no batch axis): G, the generator
+    (``code (256,) -> image (28, 28, 1)``, a DGN-style generator that inverts E); the code
+    prior (``z (256,) -> code``, z ~ N(0, I)) and ``init``, codes drawn through it; the encoder E (the classifier up to
+    post-ReLU fc6, ``image -> code (256,)``); the target (``image -> {"conv1": (28, 28, 32),
+    "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``, conv/fc6 post-ReLU); codes
+    bounded below by 0 (post-ReLU); and the default method ``"prior-slice"``, chosen by
+    ``benchmarks/variants.py`` (``benchmarks/results/variants.md``). No solver settings:
+    those are the method's (:mod:`inverse_set.methods`).
 
     Attributes:
-      space: ``"code"`` or ``"prior"``, the space the sampler works in.
-      decoder: G itself, ``code (256,) -> image`` (whatever the space).
       judge_features: ``image -> (128,)`` penultimate features of the independent judge.
       judge_logits: ``image -> (10,)``.
-      prior_code: ``z (256,) -> code (256,)``, the code prior: relu(T⁻¹(z)) with T a flow
-        fitted to the fc6 pre-activations of the training images, so that for
-        z ~ N(0, I) the codes are distributed like E(x) of real images.
       code_dim: 256.
       code_min, code_max, code_mean, code_std: (256,) numpy per-dimension statistics
         of E(x) over the 60k training images.
@@ -75,13 +65,13 @@ class Zoo(Models):
       manifest: the parsed ``manifest.json`` (hashes, training command, metrics).
       modules: ``{"classifier", "judge", "generator", "prior"}`` -> Flax module.
       params: same keys -> parameter pytrees (batched ``module.apply(params, x)``).
+
+    The prior is relu(T⁻¹(z)) with T a flow fitted to the fc6 pre-activations of the
+    training images, so that for z ~ N(0, I) the codes are distributed like E(x) of real images.
     """
 
-    space: str
-    decoder: Callable
     judge_features: Callable
     judge_logits: Callable
-    prior_code: Callable
     code_dim: int
     code_min: np.ndarray
     code_max: np.ndarray
@@ -107,22 +97,13 @@ def _restore(name: str, data: bytes, path: Path):
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 
-SPACES = ("code", "prior")
-
-
-def load(name: str = "fashion", weights_dir=None, space: str = "prior") -> Zoo:
+def load(name: str = "fashion", weights_dir=None) -> Zoo:
     """Load the pretrained zoo (offline, deterministic, sha256-verified).
 
     Args:
       name: zoo name; only ``"fashion"`` (Fashion-MNIST, 28x28x1) exists.
       weights_dir: directory with ``manifest.json``, the ``*.msgpack`` weights and
         ``stats.json``; defaults to the package's ``weights/``.
-      space: where the sampler searches. ``"prior"`` (the default, chosen by
-        ``benchmarks/variants.py``): z ~ N(0, I) through the code prior, seeds with a
-        Gaussian prior term, then an elliptical slice walk, so samples follow the
-        prior restricted to the band. ``"code"``: the paper's, the fc6 codes
-        themselves with a realism term and the gradient walker; ``realism_bound``
-        (r(c) ≤ τ) belongs to this space only.
 
     Returns:
       A :class:`Zoo`: pass it as ``models=`` to :func:`inverse_set.sample_inverse_set`.
@@ -132,9 +113,6 @@ def load(name: str = "fashion", weights_dir=None, space: str = "prior") -> Zoo:
     """
     if name != "fashion":
         raise ValueError(f"unknown zoo {name!r}; available: 'fashion'")
-    if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; choose 'code' (the generator's fc6 codes, the paper's) or "
-                         "'prior' (z ~ N(0, I) through the code prior)")
     directory = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     manifest = mf.read(directory)
     modules = {name: cls() for name, cls in MODELS.items()}
@@ -168,6 +146,9 @@ def load(name: str = "fashion", weights_dir=None, space: str = "prior") -> Zoo:
     def prior_code(z):
         return jnp.maximum(flow.apply(p_flow, z[None], method=CodeFlow.inverse)[0], 0.0)
 
+    def draw_code(rng_key):  # G's input drawn from the prior: c = prior(z), z ~ N(0, I)
+        return prior_code(jax.random.normal(rng_key, (CODE_DIM,), jnp.float32))
+
     def percentiles(unit: Unit) -> dict:
         layer = unit.layer or "logits"
         if layer == "logits":  # a class logit: on the test images of that class
@@ -178,26 +159,17 @@ def load(name: str = "fashion", weights_dir=None, space: str = "prior") -> Zoo:
                              "channels' means over positions; give the band as numbers")
         return {k: stats[layer][k][unit.index] for k in stats["percentiles"]}
 
-    def draw_code(rng_key):
-        return prior_code(jax.random.normal(rng_key, (CODE_DIM,), jnp.float32))
-
-    if space == "prior":
-        sampler_models = dict(generator=lambda z: generator(prior_code(z)), init=CODE_DIM, code_bounds=None,
-                              seed_config=SeedConfig(prior_weight=1.0, select="spread", candidates_per_seed=16),
-                              walker_config=SliceWalkerConfig())
-    else:
-        sampler_models = dict(generator=generator, init=draw_code, code_bounds=(0.0, None),
-                              seed_config=SeedConfig(realism_weight=10.0),
-                              walker_config=WalkerConfig(realism_weight=10.0, step_size=0.3))
     return Zoo(
+        generator=generator,
+        init=draw_code,
+        prior=prior_code,
+        latent_dim=CODE_DIM,
         encoder=encoder,
         target=target,
-        space=space,
-        decoder=generator,
-        **sampler_models,
+        code_bounds=(0.0, None),
+        method="prior-slice",
         judge_features=judge_features,
         judge_logits=judge_logits,
-        prior_code=prior_code,
         code_dim=CODE_DIM,
         code_min=code["code_min"],
         code_max=code["code_max"],

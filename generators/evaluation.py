@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from inverse_set import metrics
-from inverse_set.batching import chunked
+from inverse_set.chunks import chunked
 
 from .data import CLASS_NAMES
 from .models import Classifier, CodeFlow, Generator, Judge

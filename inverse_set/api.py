@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import checks
+from inverse_set import checks, methods
 from inverse_set.cache import cached_sampler
 from inverse_set.constraints import ConstraintIndices, make_activation_fn, resolve
+from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
 from inverse_set.problem import Problem
 from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult
 from inverse_set.sampler import CompiledSampler
-from inverse_set.seeds import SeedConfig
-from inverse_set.slice_walker import SliceWalkerConfig
-from inverse_set.walker import WalkerConfig
 
 
 class Sampler(NamedTuple):
@@ -44,29 +42,27 @@ class Sampler(NamedTuple):
         return self.compiled.run(checks.as_key(rng_key), jnp.asarray(lo), jnp.asarray(hi), self.indices)
 
 
-def make_sampler(neuron, n: int, *, models: Models | None = None, num_seeds: int = 10, progress: bool = False,
-                 **overrides) -> Sampler:
-    """Build (or fetch from the cache) the sampler for these neurons, n and models.
+def make_sampler(neuron, n: int, *, models: Models | None = None, method: str | Method | None = None,
+                 num_seeds: int = 10, progress: bool = False, **fields) -> Sampler:
+    """Build (or fetch from the cache) the sampler for these neurons, n, models and method.
 
-    Args and keyword overrides as in :func:`sample_inverse_set`.
+    Arguments as in :func:`sample_inverse_set`.
     """
-    models = resolve_models(models, **overrides)
+    models = resolve_models(models, **fields)
+    method = methods.resolve(method, models)
     n = checks.check_count("n", n, "the number of samples")
     num_seeds = checks.check_count("num_seeds", num_seeds, "K, the number of seeds and walkers")
     neurons = [checks.by_name(x, models.class_names) for x in checks.as_neuron_list(neuron)]
     for name in ("generator", "encoder"):
         if not callable(getattr(models, name)):
             raise TypeError(f"{name} must be a callable taking one example, got {getattr(models, name)!r}.")
-    for name, cls in (("seed_config", SeedConfig), ("walker_config", (WalkerConfig, SliceWalkerConfig))):
-        if not isinstance(getattr(models, name), cls):
-            names = " or ".join(f"{c.__name__}(…)" for c in (cls if isinstance(cls, tuple) else (cls,)))
-            raise TypeError(f"{name} must be a {names}, got {getattr(models, name)!r}.")
-    init_fn, init_key = checks.check_init(models.init)
+    space = methods.search_space(method, models)
+    init_fn, init_key = checks.check_init(space.init)
     spec = checks.code_spec(init_fn)
     needs_target = any(not checks.is_neuron_callable(x) for x in neurons)
-    image, num_features, layers = checks.layer_shapes(models.generator, models.encoder, models.target, spec,
+    image, num_features, layers = checks.layer_shapes(space.generator, models.encoder, models.target, spec,
                                                       needs_target)
-    code_constraints = _code_constraints(models, num_features, spec.shape[0])
+    code_constraints = _code_constraints(models, method, num_features, spec.shape[0])
     specs, indices, labels = resolve(neurons, layers)
     for spec_, label in zip(specs, labels):
         if spec_.fn is not None:
@@ -76,25 +72,28 @@ def make_sampler(neuron, n: int, *, models: Models | None = None, num_seeds: int
                 raise ValueError(f"neuron {label} failed on an image of shape {image.shape}: {err}") from err
             if int(np.prod(out.shape)) != 1:
                 raise ValueError(f"neuron {label} must return a scalar, got shape {out.shape}.")
-    low, high = checks.check_code_bounds(models.code_bounds, spec.shape[0])
-    key = (models.generator, models.encoder, models.target, specs, init_key, n, num_seeds,
-           checks.bounds_key(low, high), models.seed_config, models.walker_config, code_constraints, bool(progress))
+    low, high = checks.check_code_bounds(space.code_bounds, spec.shape[0])
+    key = (space.generator, models.encoder, models.target, specs, init_key, n, num_seeds,
+           checks.bounds_key(low, high), method, code_constraints, space.to_input, bool(progress))
 
     def build():
-        problem = Problem(models.generator, models.encoder, make_activation_fn(specs, models.target), low, high,
+        problem = Problem(space.generator, models.encoder, make_activation_fn(specs, models.target), low, high,
                           code_constraints)
-        return CompiledSampler(problem, init_fn, n, num_seeds, num_features, models.seed_config,
-                               models.walker_config, progress)
+        return CompiledSampler(problem, init_fn, n, num_seeds, num_features, method, progress, space.to_input)
 
     return Sampler(cached_sampler(key, build), indices, labels)
 
 
-def _code_constraints(models: Models, num_features: int, code_dim: int) -> tuple:
+def _code_constraints(models: Models, method: Method, num_features: int, code_dim: int) -> tuple:
     tau = models.realism_bound
     if tau is not None and not (checks.is_number(tau) and tau > 0):
         raise ValueError(f"realism_bound must be a positive number τ (r(c) ≤ τ) or None, got {tau!r}.")
-    uses_realism = (models.seed_config.realism_weight or getattr(models.walker_config, "realism_weight", 0)
-                    or tau is not None)
+    uses_realism = method.objective.realism_weight or tau is not None
+    if uses_realism and method.space == "prior" and models.prior is not None:
+        raise ValueError(
+            f"realism compares E(G(c)) with the code c, but the {method.name!r} method searches z ~ N(0, I) through "
+            "the prior, not codes: use method='paper' (the generator's code space) for realism_bound or "
+            "realism_weight, or drop them.")
     if uses_realism and num_features != code_dim:
         raise ValueError(
             f"realism_weight and realism_bound need an encoder whose output lives in the code space: E(G(c)) "
@@ -105,26 +104,9 @@ def _code_constraints(models: Models, num_features: int, code_dim: int) -> tuple
     return (RealismConstraint(float(tau)),)
 
 
-def sample_inverse_set(
-    neuron,
-    z1,
-    z2,
-    n: int,
-    *,
-    models: Models | None = None,
-    generator: Callable | None = None,
-    encoder: Callable | None = None,
-    target: Callable | None = None,
-    init: Callable | int | None = None,
-    code_bounds: tuple | None = None,
-    class_names: Sequence[str] | None = None,
-    seed_config: SeedConfig | None = None,
-    walker_config: WalkerConfig | None = None,
-    realism_bound: float | None = None,
-    num_seeds: int = 10,
-    rng_key: Any = None,
-    progress: bool = False,
-) -> InverseSetResult:
+def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, method: str | Method | None = None,
+                       num_seeds: int = 10, rng_key: Any = None, progress: bool = False,
+                       **fields) -> InverseSetResult:
     """Sample n points of the inverse set ``{x : z1 ≤ a(x) ≤ z2}`` through a generator.
 
     Args:
@@ -133,19 +115,23 @@ def sample_inverse_set(
         ``image -> scalar``, or a sequence of these for an intersection (eq. 11–12).
       z1, z2: band edges, numbers or sequences with one number per neuron.
       n: number of samples (the K seeds included).
-      models: the networks and their settings (:class:`~inverse_set.models.Models`),
-        e.g. ``generators.load("fashion")`` for the bundled ones.
-      generator, encoder, target, init, code_bounds, class_names, seed_config,
-        walker_config, realism_bound: the fields of :class:`~inverse_set.models.Models`,
-        given directly (your own networks without building a ``Models``) or to
-        override those of ``models``.
+      models: the networks (:class:`~inverse_set.models.Models`), e.g.
+        ``generators.load("fashion")`` for the bundled ones.
+      method: ``"paper"``, ``"prior-slice"`` or a :class:`~inverse_set.methods.Method`
+        (:mod:`inverse_set.methods`); None: the models' default (``"prior-slice"`` on the
+        bundled models and on any with a prior or a standard-Gaussian init, else ``"paper"``).
       num_seeds: K, the number of seeds and walkers.
       rng_key: an int, ``jax.random.key(…)`` or ``jax.random.PRNGKey(…)``; the same key gives the same samples.
       progress: show progress (bars on a terminal, a line every few seconds otherwise).
+      **fields: fields of :class:`~inverse_set.models.Models` (``generator``, ``encoder``,
+        ``target``, ``init``, ``prior``, ``latent_dim``, ``code_bounds``, ``class_names``,
+        ``realism_bound``), given directly (your own networks without building a
+        ``Models``) or to override those of ``models``.
 
     Returns:
       An :class:`~inverse_set.results.InverseSetResult` of n samples, each inside every band
-      (fewer, with an :class:`~inverse_set.errors.IncompleteSampleWarning`, if the walker stopped early).
+      (fewer, with an :class:`~inverse_set.errors.IncompleteSampleWarning`, if the walk stopped early);
+      ``res.stats.method`` and ``res.stats.settings`` say what ran.
 
     Raises:
       InfeasibleBandError: the seeds could not reach the band (reports the range reached).
@@ -157,13 +143,11 @@ def sample_inverse_set(
       >>> w = jnp.ones(4)
       >>> res = sample_inverse_set(lambda x: jax.nn.sigmoid(w @ x - 2.0), 0.4, 0.6, n=30,
       ...                          generator=jax.nn.sigmoid, encoder=lambda x: x, init=4)
-      >>> bool(((res.activations >= 0.4) & (res.activations <= 0.6)).all())
-      True
+      >>> bool(((res.activations >= 0.4) & (res.activations <= 0.6)).all()), res.stats.method
+      (True, 'prior-slice')
     """
-    sampler = make_sampler(neuron, n, models=models, num_seeds=num_seeds, progress=progress, generator=generator,
-                           encoder=encoder, target=target, init=init, code_bounds=code_bounds,
-                           class_names=class_names, seed_config=seed_config, walker_config=walker_config,
-                           realism_bound=realism_bound)
+    sampler = make_sampler(neuron, n, models=models, method=method, num_seeds=num_seeds, progress=progress,
+                           **fields)
     return sampler.sample(z1, z2, rng_key)
 
 
@@ -200,7 +184,7 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
         )
     if devices is not None and (len(devices) == 0 or not all(isinstance(d, jax.Device) for d in devices)):
         raise ValueError(f"devices must be a non-empty list of JAX devices (e.g. jax.devices()[:2]), got {devices!r}.")
-    samplers = [make_sampler(nb, n, **kwargs) for nb in neurons]
+    samplers = [make_sampler(nb, n, **kwargs) for nb in neurons]  # the cache gives every problem one sampler
     compiled = samplers[0].compiled
     if any(s.compiled is not compiled for s in samplers):
         raise ValueError(

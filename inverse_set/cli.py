@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from inverse_set import methods
 from inverse_set.api import sample_inverse_set
 from inverse_set.atlas import atlas
 from inverse_set.arguments import (UsageError, load_models, parse_band, parse_neuron, parse_units, positive,
                                    unit_label)
-from inverse_set.constraints import Unit, in_band
+from inverse_set.bands import in_band
+from inverse_set.constraints import Unit
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
 from inverse_set.results import InverseSetResult, strict_json
 from inverse_set.viz import atlas_grid, band_text, decimals, is_picture, sample_grid
@@ -81,10 +83,12 @@ def cmd_sample(args) -> int:
     bands = [parse_band(b, u, models) for b, u in zip(bands_given, units)]
     labels = [unit_label(u, models) for u in units]
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
-    print(f"sampling {band_text(z1, z2, labels)}, n={args.n}, K={args.seeds}, rng {args.rng}", flush=True)
+    method = resolve_method(args.method, models)
+    print(f"sampling {band_text(z1, z2, labels)}, n={args.n}, K={args.seeds}, rng {args.rng}, method "
+          f"{method.name!r} ({describe(method)})", flush=True)
     t0 = time.perf_counter()
-    res = sample_inverse_set(units, z1, z2, args.n, models=models, num_seeds=args.seeds, rng_key=args.rng,
-                             progress=not args.quiet)
+    res = sample_inverse_set(units, z1, z2, args.n, models=models, method=method, num_seeds=args.seeds,
+                             rng_key=args.rng, progress=not args.quiet)
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,12 +104,35 @@ def cmd_sample(args) -> int:
     write_json(out / "run.json", {
         "command": args.command_line, "models": args.models, "neurons": args.neuron,
         "labels": labels, "bands_given": bands_given, "z1": z1, "z2": z2, "n": args.n, "num_seeds": args.seeds,
-        "rng_key": args.rng, "num_samples": len(res), "complete": res.is_complete, "wall_s": round(wall, 2),
+        "rng_key": args.rng, "method": res.stats.method, "settings": res.stats.settings,
+        "num_samples": len(res), "complete": res.is_complete, "wall_s": round(wall, 2),
+        "seed_status": res.stats.seed_status, "walk_status": res.stats.walk_status,
         "seed_steps": res.stats.seed_steps, "walker_steps": res.stats.walker_steps,
-        "network_evaluations": res.stats.network_evaluations, "machine": machine()})
-    print(f"{len(res)} samples in {wall:.1f} s (seed steps {res.stats.seed_steps}, walker steps "
-          f"{res.stats.walker_steps}); wrote {', '.join(written)} in {out}")
+        "gradient_evaluations": res.stats.gradient_evaluations, "forward_evaluations": res.stats.forward_evaluations,
+        "machine": machine()})
+    print(f"{len(res)} samples in {wall:.1f} s by {res.stats.method!r} (seed steps {res.stats.seed_steps}, walk "
+          f"steps {res.stats.walker_steps}; {evaluations_text(res.stats)}); wrote {', '.join(written)} in {out}")
     return 0
+
+
+def resolve_method(name: str | None, models):
+    """The method ``--method`` names (None: the models' default), or a UsageError."""
+    try:
+        return methods.resolve(name, models)
+    except ValueError as err:
+        raise UsageError(f"--method {name}: {err}") from None
+
+
+def describe(method) -> str:
+    """What a method does, in a few words."""
+    walk = {"GradientWalk": "gradient walker", "EllipticalSliceWalk": "elliptical slice walk"}.get(
+        type(method.walk).__name__, type(method.walk).__name__)
+    return f"augmented-Lagrangian seeds, then the {walk}, in {'z ~ N(0, I)' if method.space == 'prior' else 'code'} space"
+
+
+def evaluations_text(stats) -> str:
+    """The passes through the networks a run cost, both kinds."""
+    return f"{stats.gradient_evaluations} forward+backward and {stats.forward_evaluations} forward-only passes"
 
 
 def use_cpu_devices(count: int | None) -> None:
@@ -155,8 +182,10 @@ def cmd_atlas(args) -> int:
     print(f"atlas: {len(live)} rows, n={args.n} each, one batched call over {len(jax.devices())} "
           f"{jax.default_backend().upper()} device(s)", flush=True)
     t0 = time.perf_counter()
+    method = resolve_method(args.method, models)
+    print(f"method {method.name!r} ({describe(method)})", flush=True)
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
-                    models=models, num_seeds=args.seeds, rng_key=args.rng)
+                    models=models, method=method, num_seeds=args.seeds, rng_key=args.rng)
     wall = time.perf_counter() - t0
     sampled = iter(sampled)
     results = [ValueError(f"empty band [{a:.3g}, {b:.3g}]") if e else next(sampled)
@@ -172,7 +201,8 @@ def cmd_atlas(args) -> int:
             res.save(out / f"row{i}")
             rows.append({"row": title, "num_samples": len(res), "complete": res.is_complete})
     atlas_grid(results, titles, columns=args.columns).save(out / "atlas.png")
-    write_json(out / "run.json", {"command": args.command_line, "rows": rows,
+    write_json(out / "run.json", {"command": args.command_line, "rows": rows, "method": method.name,
+                                  "settings": method.settings(),
                                   "n": args.n, "num_seeds": args.seeds, "rng_key": args.rng,
                                   "wall_s": round(wall, 2), "devices": len(jax.devices()), "machine": machine()})
     print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
@@ -193,8 +223,9 @@ def cmd_show(args) -> int:
     low, high = res.activations.min(0), res.activations.max(0)
     print(f"  all inside their bands: {bool(inside.all())}; activations from "
           + ", ".join(f"[{a:.{d}f}, {b:.{d}f}]" for a, b in zip(low, high)))
-    print(f"  seed steps {s.seed_steps}, walker steps {s.walker_steps} ({s.status}), network evaluations "
-          f"{s.network_evaluations}, run {s.run_time_s:.1f} s + compile {s.compile_time_s:.1f} s")
+    print(f"  method {s.method!r}; seeds {s.seed_status} after {s.seed_steps} steps, walk {s.walk_status} after "
+          f"{s.walker_steps} steps; {evaluations_text(s)}; run {s.run_time_s:.1f} s + compile "
+          f"{s.compile_time_s:.1f} s")
     return 0
 
 
@@ -234,6 +265,10 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--rng", type=int, default=0, help="random key; the same key gives the same samples")
         p.add_argument("--columns", type=positive, default=10, help="images per row of the picture (default 10)")
         p.add_argument("--out", default=out, help=f"output directory (default {out})")
+        p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'paper' (the "
+                       "paper's: seeds, then the gradient walker, in the generator's code space) or 'prior-slice' "
+                       "(seeds, then elliptical slice sampling of the N(0, I) prior restricted to the band); "
+                       "default: the models' own (prior-slice on the bundled models)")
 
     p = sub.add_parser("sample", help="sample one neuron or an intersection; writes result, samples.png, run.json",
                        description="Sample n points of the inverse set and write DIR/result.npz+json (the "

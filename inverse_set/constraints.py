@@ -62,36 +62,6 @@ class ConstraintIndices(NamedTuple):
     position: Array  # (p, 2) int32
 
 
-def in_band(f, z1, z2):
-    """Whether every constraint of ``f`` (…, p) lies in its band ``[z1, z2]``; shape (…). NumPy or JAX arrays.
-
-    The one membership test of the package: the solvers, the final recheck, the
-    baselines and the benchmark all use it.
-    """
-    return ((f >= z1) & (f <= z2)).all(axis=-1)
-
-
-class Bands(NamedTuple):
-    """Bands ``z1 ≤ f ≤ z2`` for p constraints (traced, so a new band never recompiles)."""
-
-    z1: Array  # (p,)
-    z2: Array  # (p,)
-
-    def inner(self, margin: float) -> Bands:
-        """The inner band ``[z1 + m ε, z2 − m ε]`` with ε = z2 − z1 (the paper's ε0 = ε/2 idea)."""
-        eps = self.z2 - self.z1
-        return Bands(self.z1 + margin * eps, self.z2 - margin * eps)
-
-    def contains(self, f: Array) -> Array:
-        """Whether every constraint of ``f`` (…, p) lies in the band; shape (…)."""
-        return in_band(f, self.z1, self.z2)
-
-    def distance(self, f: Array) -> Array:
-        """How far ``f`` (…, p) is outside the band, in band widths, summed over constraints; 0 inside."""
-        outside = jnp.maximum(jnp.maximum(self.z1 - f, f - self.z2), 0.0)
-        return jnp.sum(outside / (self.z2 - self.z1), axis=-1)
-
-
 def as_layer_dict(out: Any) -> Mapping[str, Array]:
     """A target's output as ``{layer name: activations}``; a bare array is ``{"output": …}``."""
     if isinstance(out, Mapping):
@@ -108,53 +78,6 @@ def default_output_layer(layers: Mapping[str, Any]) -> str:
         f"layers {sorted(layers)} and none is called 'logits' or 'output'. "
         "Give the neuron as Unit(layer, index) instead."
     )
-
-
-def flax_target(module, params, *, method=None, batched: bool = True) -> ImageFn:
-    """Wrap a Flax linen module as a target ``image -> {layer name: activations}``.
-
-    Every submodule's output (``capture_intermediates``) and every value the module
-    ``sow``s into ``"intermediates"`` becomes a layer, named by its path joined with
-    ``/`` (e.g. ``"conv1"``, ``"block/dense"``); the module's return value is
-    ``"output"`` (or its entries, if it returns a dict).
-
-    Args:
-      module: a ``flax.linen.Module``.
-      params: its variables (``{"params": …}``).
-      method: optional method to call instead of ``__call__``.
-      batched: the module expects a leading batch dimension (the wrapper adds and
-        removes it, so the returned function takes one image).
-    """
-
-    def target(image):
-        x = image[None] if batched else image
-        out, state = module.apply(
-            params, x, method=method, capture_intermediates=True, mutable=["intermediates"]
-        )
-        layers = {}
-        flat = flatten_intermediates(state.get("intermediates", {}))
-        for name, value in flat.items():
-            if name:  # "" is the top-level module's own output, reported as "output" below
-                layers[name] = value[0] if batched else value
-        for name, value in as_layer_dict(out).items():
-            layers[name] = value[0] if batched else value
-        return layers
-
-    return target
-
-
-def flatten_intermediates(tree: Mapping, prefix: str = "") -> dict[str, Array]:
-    """Flatten flax intermediates: drop ``__call__``, keep the last sown value."""
-    flat = {}
-    for key, value in tree.items():
-        name = prefix if key == "__call__" else (f"{prefix}/{key}" if prefix else key)
-        if isinstance(value, Mapping):
-            flat.update(flatten_intermediates(value, name))
-        elif isinstance(value, tuple):
-            flat[name] = value[-1]
-        else:
-            flat[name] = value
-    return flat
 
 
 def _is_index(value) -> bool:

@@ -32,7 +32,7 @@ class InfeasibleBandError(SamplingError, ValueError):
             f"The seed search did not bring all {k} seeds inside the band(s) within {steps} "
             f"gradient steps ({inside} of {k} were inside at the end)."
             + ("" if gave_up_after is None else f" It stopped early: no seed had come nearer the band for "
-               f"{gave_up_after} steps (SeedConfig(give_up_patience=None) runs all max_steps).")
+               f"{gave_up_after} steps while some band lay beyond every activation reached.")
         ]
         where = []
         for name, a, b, lo, hi in zip(self.constraints, self.z1, self.z2, self.reached_min, self.reached_max):

@@ -1,10 +1,10 @@
-"""Other frameworks' networks as the sampler's functions: Flax NNX modules and PyTorch modules.
+"""Networks of any framework as the sampler's functions: Flax linen, Flax NNX and PyTorch modules.
 
 The sampler takes plain JAX functions of one example (``G(code) -> image``,
-``E(image) -> features``, ``target(image) -> {layer name: activations}``).
-:func:`~inverse_set.constraints.flax_target` makes a target of a Flax linen module;
-this module does the same for
+``E(image) -> features``, ``target(image) -> {layer name: activations}``). This
+module makes them of
 
+* **Flax linen**: :func:`flax_target` (every intermediate the module reports, by name);
 * **Flax NNX**: :func:`nnx_target` (every submodule's output and every value the
   module ``sow``s as ``nnx.Intermediate``, by name) and :func:`nnx_function`
   (a module as a plain function, e.g. a generator or an encoder);
@@ -19,14 +19,62 @@ vmap and differentiate them like any JAX function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from inverse_set.constraints import as_layer_dict, flatten_intermediates
+from inverse_set.constraints import as_layer_dict
 
 Array = jax.Array
+
+
+def flax_target(module, params, *, method=None, batched: bool = True) -> Callable[[Array], dict]:
+    """Wrap a Flax linen module as a target ``image -> {layer name: activations}``.
+
+    Every submodule's output (``capture_intermediates``) and every value the module
+    ``sow``s into ``"intermediates"`` becomes a layer, named by its path joined with
+    ``/`` (e.g. ``"conv1"``, ``"block/dense"``); the module's return value is
+    ``"output"`` (or its entries, if it returns a dict).
+
+    Args:
+      module: a ``flax.linen.Module``.
+      params: its variables (``{"params": …}``).
+      method: optional method to call instead of ``__call__``.
+      batched: the module expects a leading batch dimension (the wrapper adds and
+        removes it, so the returned function takes one image).
+    """
+
+    def target(image):
+        x = image[None] if batched else image
+        out, state = module.apply(
+            params, x, method=method, capture_intermediates=True, mutable=["intermediates"]
+        )
+        layers = {}
+        flat = flatten_intermediates(state.get("intermediates", {}))
+        for name, value in flat.items():
+            if name:  # "" is the top-level module's own output, reported as "output" below
+                layers[name] = value[0] if batched else value
+        for name, value in as_layer_dict(out).items():
+            layers[name] = value[0] if batched else value
+        return layers
+
+    return target
+
+
+def flatten_intermediates(tree: Mapping, prefix: str = "") -> dict[str, Array]:
+    """Flatten flax intermediates: drop ``__call__``, keep the last sown value."""
+    flat = {}
+    for key, value in tree.items():
+        name = prefix if key == "__call__" else (f"{prefix}/{key}" if prefix else key)
+        if isinstance(value, Mapping):
+            flat.update(flatten_intermediates(value, name))
+        elif isinstance(value, tuple):
+            flat[name] = value[-1]
+        else:
+            flat[name] = value
+    return flat
+
 
 
 def nnx_function(module, *, batched: bool = True) -> Callable[[Array], Array]:

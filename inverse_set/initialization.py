@@ -26,7 +26,7 @@ def gaussian(dim: int, scale: float = 1.0) -> Callable[[Array], Array]:
     def init(rng_key):
         return scale * jax.random.normal(rng_key, (dim,), jnp.float32)
 
-    init.code_dim = dim
+    init.code_dim, init.scale = dim, float(scale)
     return init
 
 

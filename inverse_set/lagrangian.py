@@ -33,13 +33,43 @@ and λ*, μ* frozen;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 
 from inverse_set import realism, repulsion
-from inverse_set.constraints import Bands
+from inverse_set.bands import Bands
+from inverse_set.field_checks import check_options
 
 Array = jax.Array
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The terms of L(C) above that the seeds and the gradient walker share, given once.
+
+    Attributes:
+      diversity_weight: γ, the weight of the diversity (seeds) and repulsion (walker) energy D.
+      repulsion: D: ``"squared"`` (the paper: −mean squared distance) or ``"rbf"``
+        (:mod:`inverse_set.repulsion`).
+      realism_weight: ρ of ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`); 0 is the
+        paper. Needs an encoder whose output lives in the code space.
+      prior_weight: ρ_p of ρ_p/2 Σ‖c‖², the negative log-density of a N(0, I) prior on
+        the search variable; 0 is the paper.
+      margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge, so
+        the solvers aim well inside the band.
+    """
+
+    diversity_weight: float = 1.0
+    repulsion: str = "squared"
+    realism_weight: float = 0.0
+    prior_weight: float = 0.0
+    margin: float = 0.25
+
+    def __post_init__(self):
+        check_options(self, non_negative=("diversity_weight", "realism_weight", "prior_weight"),
+                      margins=("margin",), choices={"repulsion": tuple(repulsion.ENERGIES)})
 
 
 def slack(f: Array, lam: Array, mu: Array, box: Bands) -> Array:
@@ -76,24 +106,23 @@ def update_penalty(
     return jnp.where(grow, jnp.minimum(factor * mu, mu_max), mu)
 
 
-def code_gradient(terms, vjp, phi: Array, f: Array, codes: Array, s: Array, lam: Array, mu: Array,
+def code_gradient(objective: Objective, vjp, phi: Array, f: Array, codes: Array, s: Array, lam: Array, mu: Array,
                   ref: Array, ref_mask: Array) -> Array:
     """``∂L/∂C`` of the Lagrangian above, from one forward pass ``(φ, f)`` and its ``vjp``.
 
     Args:
-      terms: the solver's config, read for ``diversity_weight`` (γ), ``repulsion``
-        (the energy D), ``realism_weight`` (ρ) and ``prior_weight`` (ρ_p).
+      objective: the terms γ, D, ρ and ρ_p (:class:`Objective`).
       vjp: ``vjp((∂L/∂φ, ∂L/∂f)) -> ∂L/∂C`` from :func:`inverse_set.problem.pullback`.
       phi, f, codes: the encodings (K, F), constraint values (K, p) and codes (K, d).
       s, lam, mu: slack, multipliers and penalty.
       ref, ref_mask: encodings of C₀ (R, F) and which rows hold a sample.
     """
-    energy = repulsion.ENERGIES[terms.repulsion]
-    d_phi = terms.diversity_weight * jax.grad(energy)(phi, ref, ref_mask)
+    energy = repulsion.ENERGIES[objective.repulsion]
+    d_phi = objective.diversity_weight * jax.grad(energy)(phi, ref, ref_mask)
     d_f = grad_f(f, s, lam, mu)
-    if terms.realism_weight:
-        r_phi, r_codes = realism.gradients(phi, codes, terms.realism_weight)
+    if objective.realism_weight:
+        r_phi, r_codes = realism.gradients(phi, codes, objective.realism_weight)
         grad = vjp((d_phi + r_phi, d_f)) + r_codes
     else:
         grad = vjp((d_phi, d_f))
-    return grad + terms.prior_weight * codes if terms.prior_weight else grad
+    return grad + objective.prior_weight * codes if objective.prior_weight else grad

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inverse_set.constraints import in_band
+from inverse_set.bands import in_band
 
 __all__ = [
     "vendi_score",

@@ -6,9 +6,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from inverse_set.seeds import SeedConfig
-from inverse_set.walker import WalkerConfig
-
 NO_MODELS = (
     "no models given: pass models=Models(generator=G, encoder=E, target=net, init=d) for your own networks "
     "(or generator=…, encoder=…, init=… directly), or models=generators.load('fashion') for the bundled "
@@ -18,20 +15,29 @@ NO_MODELS = (
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class Models:
-    """The networks of a sampling problem and the settings tuned for them.
+    """The networks of a sampling problem: G, E, the target, and how codes are drawn.
 
     Attributes:
       generator: ``G(code) -> image`` for one code (no batch axis).
       encoder: ``E(image) -> features``, the space where diversity is measured.
-      init: ``init(rng_key) -> code``, how the seeds' starting codes are drawn
-        (:mod:`inverse_set.initialization`), or an int d for N(0, I_d).
+      init: ``init(rng_key) -> code``, how starting codes of G are drawn
+        (:mod:`inverse_set.initialization`), or an int d for N(0, I_d) — a
+        standard-Gaussian init makes ``"prior-slice"`` the default method. Optional
+        when ``prior`` is given (codes are then drawn as prior(z)).
+      prior: ``prior(z) -> code``, a map from z ~ N(0, I_latent_dim) to G's input
+        (e.g. a flow fitted to the codes of real images), or None. With it the
+        ``"prior-slice"`` method searches z and returns G's inputs as
+        ``generator_inputs`` beside the z's.
+      latent_dim: the size of z when ``prior`` is given.
       target: ``image -> activations`` (an array, or a dict by layer name such as
         :func:`~inverse_set.constraints.flax_target` gives); not needed if every
         neuron is a callable.
       code_bounds: ``(low, high)`` bounds on the code (scalars, arrays of the code's
         shape, or None for no bound on that side).
       class_names: names of the output units, so neurons can be given by name.
-      seed_config, walker_config: the solver settings for these networks.
+      method: the default method on these models (a name of
+        :data:`inverse_set.methods.PRESETS` or a :class:`~inverse_set.methods.Method`);
+        None: ``"prior-slice"`` with a prior or a standard-Gaussian init, else ``"paper"``.
       realism_bound: τ of the realism constraint r(c) = mean((E(G(c)) − c)²) ≤ τ
         (needs E to map into code space), or None.
       percentiles: ``percentiles(unit) -> {"p50": …, "p95": …, "max": …}``, reference
@@ -47,12 +53,13 @@ class Models:
 
     generator: Callable
     encoder: Callable
-    init: Callable | int
+    init: Callable | int | None = None
     target: Callable | None = None
+    prior: Callable | None = None
+    latent_dim: int | None = None
     code_bounds: tuple | None = None
     class_names: Sequence[str] | None = None
-    seed_config: SeedConfig = SeedConfig()
-    walker_config: WalkerConfig = WalkerConfig()
+    method: Any = None
     realism_bound: float | None = None
     percentiles: Callable[[Any], Mapping[str, float]] | None = None
 
@@ -64,8 +71,17 @@ class Models:
 def resolve_models(models: Models | None, **overrides: Any) -> Models:
     """The :class:`Models` of a call: ``models`` with the keyword ``overrides`` that are not None applied.
 
-    Without ``models``, the overrides must name at least a generator, an encoder and an init.
+    Without ``models``, the overrides must name at least a generator, an encoder and an init (or a prior).
     """
+    known = {f.name for f in dataclasses.fields(Models)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: besides models=, "
+                        f"method=, num_seeds=, rng_key= and progress=, the sampler takes the fields of Models "
+                        f"({', '.join(sorted(known - {'percentiles'}))})"
+                        + ("; solver settings belong to the method: e.g. method=get_method('paper').replace("
+                           "seeds=SeedConfig(…), walk=GradientWalk(…))" if {"seed_config", "walker_config"} & set(unknown)
+                           else "") + ".")
     if models is not None:
         if not isinstance(models, Models):
             raise TypeError(f"models must be a Models (or generators.load('fashion')), got {type(models).__name__}.")
@@ -73,7 +89,9 @@ def resolve_models(models: Models | None, **overrides: Any) -> Models:
     given = {k: v for k, v in overrides.items() if v is not None}
     if not given:
         raise TypeError(NO_MODELS)
-    missing = [name for name in ("generator", "encoder", "init") if name not in given]
+    missing = [name for name in ("generator", "encoder") if name not in given]
+    if "init" not in given and "prior" not in given:
+        missing.append("init")
     if missing:
         raise TypeError(f"with your own networks, also give {', '.join(missing)}; " + NO_MODELS)
     return Models(**given)

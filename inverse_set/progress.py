@@ -68,5 +68,5 @@ class Progress:
         return lambda state: jax.debug.callback(self.on_seed, state.step, jnp.sum(bands.contains(state.f)))
 
     def walk_callback(self, state) -> None:
-        """``callback(state)`` for :func:`inverse_set.walker.run`."""
-        jax.debug.callback(self.on_walk, state.num_kept)
+        """``callback(state)`` for :func:`inverse_set.walks.run` (any walk: its state has a ``buffer``)."""
+        jax.debug.callback(self.on_walk, state.buffer.count)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "inverse-set result, version 1"
+FORMAT = "inverse-set result, version 2"  # 2: the method, its settings and both statuses in stats
 
 
 @dataclass
@@ -23,37 +23,45 @@ class SamplerStats:
     """Diagnostics of one run.
 
     Attributes:
+      method: the name of the method that ran (:mod:`inverse_set.methods`).
+      settings: every setting of that method, resolved (:meth:`~inverse_set.methods.Method.settings`).
+      seed_status: where the seed search stopped: ``"inside"`` (all K seeds in band),
+        ``"max_steps"``, ``"unreached"`` or ``"non_finite"``.
+      walk_status: where the walk stopped: ``"complete"`` (n kept), ``"stalled"``,
+        ``"max_steps"`` or ``"not_run"``.
       seed_steps: gradient steps of the seed solver.
       seed_outer_iterations: multiplier updates of the seed solver.
-      walker_steps: gradient steps of the walker.
-      acceptance_rate: fraction of the K walkers kept at each walker iteration
+      walker_steps: steps of the walk.
+      acceptance_rate: fraction of the K walkers kept at each walk step
         (entry 0 is the seeds themselves).
-      network_evaluations: forward+backward passes through G, E and the target,
-        counted per code: K × (seed steps + 1 + walker steps), plus the initial
+      gradient_evaluations: forward+backward passes through G, E and the target,
+        counted per code: the seed steps, a gradient walk's steps, and the initial
         candidates when ``select="alive"`` (a forward pass and its Jacobian each).
-      forward_evaluations: forward-only passes: the initial candidates when
-        ``select`` is ``"nearest"`` or ``"spread"``, and the elliptical-slice walk's
-        proposals (K per iteration).
+      forward_evaluations: forward-only passes, counted per code: the initial
+        candidates when ``select`` is ``"nearest"`` or ``"spread"``, and a
+        forward-only walk's proposals (K per step).
       compile_time_s, run_time_s: compilation (0 if cached) and run time.
-      status: "complete", "stalled" or "out of walker steps".
-      mu, lam: the frozen penalty μ* and multipliers λ* the walker used.
-      rejected_on_recheck: walker samples whose activations, recomputed from the
+      mu, lam: the penalty μ* and multipliers λ* the seeds ended with.
+      rejected_on_recheck: samples whose activations, recomputed from the
         returned images, fell outside the band (removed, never returned).
       repeats_dropped: kept codes equal to an earlier one (removed, never returned;
-        the walker already keeps only new codes, so this is normally 0).
-      non_finite_rejected: walker positions rejected because their activations or
-        encoding were NaN or Inf (those walkers restarted from their last kept code).
+        the walks already keep only new codes, so this is normally 0).
+      non_finite_rejected: walk positions rejected because their activations or
+        encoding were NaN or Inf.
     """
 
+    method: str
+    settings: dict
+    seed_status: str
+    walk_status: str
     seed_steps: int
     seed_outer_iterations: int
     walker_steps: int
     acceptance_rate: np.ndarray
-    network_evaluations: int
+    gradient_evaluations: int
     forward_evaluations: int
     compile_time_s: float
     run_time_s: float
-    status: str
     mu: float
     lam: np.ndarray
     rejected_on_recheck: int = 0
@@ -72,8 +80,12 @@ class InverseSetResult:
     """Samples of the inverse set: every one lies inside every band.
 
     Attributes:
-      codes: (m, d) codes, m ≤ n (m < n only when the walker stopped early).
-      images: (m, …) generated images G(codes).
+      codes: (m, d) the method's search variable, m ≤ n (m < n only when the walk
+        stopped early): z for the ``"prior-slice"`` route through a prior, G's codes
+        for ``"paper"``.
+      images: (m, …) the generated images.
+      generator_inputs: (m, …) G's own inputs, ``images = G(generator_inputs)``, when
+        they differ from ``codes`` (the prior route: prior(z)); else None.
       activations: (m, p) activations of every constraint, recomputed from ``images``.
       seeds: (K, d) the seed codes C₀; ``seed_activations`` (K, p).
       z1, z2: (p,) the bands as given; ``constraints``: a label per constraint.
@@ -94,6 +106,7 @@ class InverseSetResult:
     n_requested: int
     stats: SamplerStats = field(repr=False)
     realism: np.ndarray | None = None
+    generator_inputs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.codes.shape[0]
@@ -110,8 +123,9 @@ class InverseSetResult:
         arrays = {name: getattr(self, name) for name in ("codes", "images", "activations", "seeds",
                                                           "seed_activations", "z1", "z2")}
         arrays["acceptance_rate"], arrays["lam"] = self.stats.acceptance_rate, self.stats.lam
-        if self.realism is not None:
-            arrays["realism"] = self.realism
+        for name in ("realism", "generator_inputs"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         np.savez_compressed(npz, **arrays)
         stats = {f.name: getattr(self.stats, f.name) for f in dataclasses.fields(self.stats)
                  if f.name not in ("acceptance_rate", "lam")}
@@ -138,7 +152,7 @@ class InverseSetResult:
                    seeds=arrays["seeds"], seed_activations=arrays["seed_activations"], z1=arrays["z1"],
                    z2=arrays["z2"], constraints=tuple(meta["constraints"]), n_requested=meta["n_requested"],
                    stats=SamplerStats(acceptance_rate=arrays["acceptance_rate"], lam=arrays["lam"], **stats),
-                   realism=arrays.get("realism"))
+                   realism=arrays.get("realism"), generator_inputs=arrays.get("generator_inputs"))
 
 
 def strict_json(value):

@@ -31,9 +31,11 @@ import jax.numpy as jnp
 import optax
 
 from inverse_set import lagrangian, loop
-from inverse_set.config import check_options
-from inverse_set.constraints import Bands, ConstraintIndices
-from inverse_set.loop import Status
+from inverse_set.field_checks import check_options
+from inverse_set.lagrangian import Objective
+from inverse_set.bands import Bands
+from inverse_set.constraints import ConstraintIndices
+from inverse_set.loop import Evaluations, SeedStatus
 from inverse_set.problem import Problem, forward, pullback
 
 Array = jax.Array
@@ -42,71 +44,58 @@ MIN_SCALE = 2.0**-10  # the smallest a seed's step scale gets by halving
 SCALE_RECOVERY = 1.2  # a halved step scale grows back by this factor per good step, up to 1
 
 
+# Settings no caller has needed to change, fixed here (the paper's where it gives them).
+OPTIMIZER = optax.adam  # the inner solver, OPTIMIZER(learning_rate)
+MU0 = 10.0  # the initial penalty μ₀ (paper: 10)
+MU_MAX = 1e8  # a cap on μ
+VIOLATION_DECREASE = 0.25  # μ grows when ‖f − s‖ > this × its value at the previous multiplier update
+RESTART_PATIENCE = 200  # a seed outside the band not 1% nearer for this many steps restarts from a reserve code
+GIVE_UP_PATIENCE = 150  # the search stops, the band unreached, after this many steps with no seed 1% nearer
+
+
 @dataclass(frozen=True)
 class SeedConfig:
     """Settings of the seed solver (defaults: the paper's sec. 3.4 where it gives them).
 
+    The terms of the Lagrangian (γ, D, ρ, ρ_p, the margin) are the method's
+    :class:`~inverse_set.lagrangian.Objective`, shared with the gradient walker.
+
     Attributes:
       num_inner_steps: gradient steps per inner solve (paper: 100).
       max_steps: budget of gradient steps in all.
-      learning_rate, optimizer: the inner solver, ``optimizer(learning_rate)``.
-      mu0, mu_factor, mu_max: initial penalty μ₀ (paper: 10), its growth a (paper: 10)
-        and a cap.
-      violation_decrease: μ grows when ‖f − s‖ > this × its value at the previous
-        multiplier update.
-      margin: the slack box is the band shrunk by margin × (z2 − z1) at each edge.
-      diversity_weight: γ, the weight of the diversity energy.
-      repulsion: ``"squared"`` (paper) or ``"rbf"``.
-      realism_weight: ρ of the realism term ρ/2 Σ‖E(G(c)) − c‖² (:mod:`inverse_set.realism`);
-        0 is the paper. Needs an encoder whose output lives in the code space.
-      prior_weight: ρ_p of ρ_p/2 Σ‖c‖², the negative log-density of a N(0, I) prior
-        on the codes (for Gaussian-latent generators); 0 is the paper.
-      stop_when_inside: stop as soon as all K are in band (the seeds); ``False``
-        runs all ``max_steps`` (the full joint problem of eq. 5, sec. 4.3).
+      learning_rate: of the inner solver (Adam).
+      mu_factor: the penalty's growth a (paper: 10).
       candidates_per_seed, select: draw this many initial codes per seed and start
         from K of them chosen by ``select`` (:func:`select_initial`): ``"alive"``
         (the first K whose violated constraints have a gradient: a ReLU unit at 0
         has none to climb), ``"nearest"`` (the K nearest the band) or ``"spread"``
         (K far apart in encoder space among the 3K nearest). 1 is the paper; each
         candidate costs one forward pass (``"alive"``: with its Jacobian).
-      restart_patience: a seed outside the band whose distance to it has not
-        shrunk by 1% for this many steps (lost: pushed where the constraint has
-        no gradient, or past a ridge it cannot climb back) restarts from the next
-        unused candidate.
-      give_up_patience: stop early, the band unreached, when no seed is inside, some
-        band lies wholly outside the activations reached so far, and the nearest
-        any seed has come to the band has not shrunk by 1% for this
-        many steps (one and a half inner solves by default, so μ and λ were updated in
-        between); ``None`` (or ``stop_when_inside=False``) runs all ``max_steps``.
+
+    A seed outside the band whose distance to it has not shrunk by 1% for
+    ``RESTART_PATIENCE`` steps (lost: pushed where the constraint has no gradient)
+    restarts from the next unused candidate. The search stops early, the band
+    unreached, when no seed is inside, some band lies wholly outside the
+    activations reached so far, and the nearest any seed has come has not shrunk
+    by 1% for ``GIVE_UP_PATIENCE`` steps.
     """
 
     num_inner_steps: int = 100
     max_steps: int = 2000
     learning_rate: float = 0.05
-    optimizer: Callable[[float], optax.GradientTransformation] = optax.adam
-    mu0: float = 10.0
     mu_factor: float = 10.0
-    mu_max: float = 1e8
-    violation_decrease: float = 0.25
-    margin: float = 0.25
-    diversity_weight: float = 1.0
-    repulsion: str = "squared"
-    stop_when_inside: bool = True
-    realism_weight: float = 0.0
-    prior_weight: float = 0.0
     candidates_per_seed: int = 4
     select: str = "alive"
-    restart_patience: int = 200
-    give_up_patience: int | None = 150
 
     def __post_init__(self):
-        check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed", "restart_patience"),
-                      optional_counts=("give_up_patience",),
-                      positive=("learning_rate", "mu0", "mu_max"), at_least_one=("mu_factor",),
-                      fractions=("violation_decrease",), margins=("margin",),
-                      non_negative=("diversity_weight", "realism_weight", "prior_weight"),
-                      choices={"repulsion": ("squared", "rbf"), "select": ("alive", "nearest", "spread")},
-                      flags=("stop_when_inside",), callables=("optimizer",))
+        check_options(self, counts=("num_inner_steps", "max_steps", "candidates_per_seed"),
+                      positive=("learning_rate",), at_least_one=("mu_factor",),
+                      choices={"select": ("alive", "nearest", "spread")})
+
+    def initial_evaluations(self, k: int) -> Evaluations:
+        """What choosing the starting codes costs: a forward pass per candidate (``"alive"``: with its Jacobian)."""
+        m = k * self.candidates_per_seed
+        return Evaluations.of(gradient=m) if self.select == "alive" else Evaluations.of(forward=m)
 
 
 class SeedState(NamedTuple):
@@ -130,7 +119,7 @@ class SeedState(NamedTuple):
     step: Array  # gradient steps taken
     inner_step: Array  # steps into the current inner solve
     num_outer: Array  # multiplier updates done
-    status: Array  # Status: RUNNING, DONE (all inside), MAX_STEPS, UNREACHED or NON_FINITE
+    status: Array  # SeedStatus: RUNNING, INSIDE, MAX_STEPS, UNREACHED or NON_FINITE
 
 
 def select_initial(
@@ -188,9 +177,9 @@ def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: i
         codes=codes,
         prev_codes=codes,
         scale=jnp.ones((k,), jnp.float32),
-        opt_state=config.optimizer(config.learning_rate).init(codes),
+        opt_state=OPTIMIZER(config.learning_rate).init(codes),
         lam=jnp.zeros((k, p), jnp.float32),
-        mu=jnp.asarray(config.mu0, jnp.float32),
+        mu=jnp.asarray(MU0, jnp.float32),
         norm_prev=jnp.asarray(jnp.inf, jnp.float32),
         f=jnp.full((k, p), jnp.nan, jnp.float32),
         phi=jnp.zeros((k, num_features), jnp.float32),
@@ -205,21 +194,24 @@ def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: i
         step=jnp.asarray(0, jnp.int32),
         inner_step=jnp.asarray(0, jnp.int32),
         num_outer=jnp.asarray(0, jnp.int32),
-        status=jnp.asarray(Status.RUNNING, jnp.int32),
+        status=jnp.asarray(SeedStatus.RUNNING, jnp.int32),
     )
 
 
-def step(config: SeedConfig, problem: Problem, bands: Bands, indices: ConstraintIndices, state: SeedState,
-         reserve: Array | None = None) -> SeedState:
+def step(config: SeedConfig, objective: Objective, problem: Problem, bands: Bands, indices: ConstraintIndices,
+         state: SeedState, reserve: Array | None = None, stop_when_inside: bool = True
+         ) -> tuple[SeedState, Evaluations]:
     """One coordinate-descent step (s, then C); a multiplier update ends each inner solve.
 
     A seed whose step landed on NaN/Inf activations or encodings goes back to
     where it was, and a seed that stepped across a band (from below it to above
     it, or back) was too fast for it: either way its step scale is halved; it
     grows back by ``SCALE_RECOVERY`` per step otherwise, up to 1. A seed lost for
-    ``restart_patience`` steps restarts from the next code of ``reserve`` (M, d).
+    ``RESTART_PATIENCE`` steps restarts from the next code of ``reserve`` (M, d).
+    ``stop_when_inside=False`` (the joint problem of eq. 5) freezes no seed and runs
+    all ``max_steps``. Each step is one forward and backward pass for the K codes.
     """
-    box = bands.inner(config.margin)
+    box = bands.inner(objective.margin)
     (phi, f), vjp = pullback(problem, state.codes, indices)
     row_finite = jnp.all(jnp.isfinite(f), axis=-1) & jnp.all(jnp.isfinite(phi), axis=-1)
     cannot_proceed = (state.step == 0) & ~jnp.all(row_finite)  # a starting code is already NaN/Inf
@@ -231,7 +223,7 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
     crossed = jnp.any(side * prev_side < 0, axis=-1)
     scale = jnp.where(~row_finite | crossed, jnp.maximum(0.5 * state.scale, MIN_SCALE),
                       jnp.minimum(SCALE_RECOVERY * state.scale, 1.0))
-    frozen = state.frozen | (bands.contains(f) & config.stop_when_inside)
+    frozen = state.frozen | (bands.contains(f) & stop_when_inside)
     is_inside = jnp.all(frozen)
 
     # End of an inner solve: λ ← λ − μ (f − s);  μ ← a μ if ‖f − s‖ did not fall enough.
@@ -241,9 +233,7 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
     lam = jnp.where(end_inner, lagrangian.update_multipliers(f, s, state.lam, state.mu), state.lam)
     mu = jnp.where(
         end_inner,
-        lagrangian.update_penalty(
-            state.mu, norm, state.norm_prev, config.mu_factor, config.violation_decrease, config.mu_max
-        ),
+        lagrangian.update_penalty(state.mu, norm, state.norm_prev, config.mu_factor, VIOLATION_DECREASE, MU_MAX),
         state.mu,
     )
     norm_prev = jnp.where(end_inner, norm, state.norm_prev)
@@ -252,18 +242,18 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
     # s-step (closed form), then a gradient step on C of  γ D(Φ) + ρ R(C) + L_c(f, s; λ, μ).
     s = lagrangian.slack(f, lam, mu, box)
     no_ref = jnp.zeros((1, phi.shape[1]), phi.dtype)
-    grad_codes = lagrangian.code_gradient(config, vjp, phi, f, codes, s, lam, mu, no_ref, jnp.zeros((1,), bool))
+    grad_codes = lagrangian.code_gradient(objective, vjp, phi, f, codes, s, lam, mu, no_ref, jnp.zeros((1,), bool))
     grad_codes = jnp.where(row_finite[:, None], grad_codes, 0.0)
-    updates, opt_state = config.optimizer(config.learning_rate).update(grad_codes, state.opt_state, codes)
+    updates, opt_state = OPTIMIZER(config.learning_rate).update(grad_codes, state.opt_state, codes)
     moved = problem.project(codes + scale[:, None] * updates)
     new_codes = jnp.where(frozen[:, None] | ~row_finite[:, None], codes, moved)
 
-    # A seed whose distance to the band has not shrunk by 1% for restart_patience steps starts again.
+    # A seed whose distance to the band has not shrunk by 1% for RESTART_PATIENCE steps starts again.
     dist = bands.distance(f)
     improved = dist < 0.99 * state.best
     best = jnp.where(improved, dist, state.best)
     stale = jnp.where(improved, 0, state.stale + 1)
-    restart = ~frozen & (stale >= config.restart_patience)
+    restart = ~frozen & (stale >= RESTART_PATIENCE)
     num_restarts = state.num_restarts
     if reserve is not None and reserve.shape[0] > 0:
         slot = (state.num_restarts + jnp.cumsum(restart) - 1) % reserve.shape[0]
@@ -275,22 +265,22 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
         num_restarts = num_restarts + jnp.sum(restart).astype(jnp.int32)
 
     # The band unreached: no seed inside, some band outside the range of activations reached so far,
-    # and no seed nearer for give_up_patience steps.
+    # and no seed nearer for GIVE_UP_PATIENCE steps (the joint problem never gives up).
     closer = jnp.min(dist) < 0.99 * state.nearest
     nearest = jnp.where(closer, jnp.min(dist), state.nearest)  # moves only by 1% steps, as `best` does
     nearest_stale = jnp.where(closer, 0, state.nearest_stale + 1)
     f_min = jnp.minimum(state.f_min, jnp.where(row_finite[:, None], f, jnp.inf).min(axis=0))
     f_max = jnp.maximum(state.f_max, jnp.where(row_finite[:, None], f, -jnp.inf).max(axis=0))
     beyond_reach = jnp.any((f_max < bands.z1) | (f_min > bands.z2))
-    gives_up = config.stop_when_inside and config.give_up_patience is not None  # the joint problem never does
-    unreached = ~jnp.any(frozen) & beyond_reach & (nearest_stale >= config.give_up_patience if gives_up else False)
+    unreached = ~jnp.any(frozen) & beyond_reach & (nearest_stale >= GIVE_UP_PATIENCE) & stop_when_inside
 
     done = is_inside | cannot_proceed
     out_of_steps = state.step + 1 >= config.max_steps
     status = jnp.select([cannot_proceed, done, unreached, out_of_steps],
-                        [Status.NON_FINITE, Status.DONE, Status.UNREACHED, Status.MAX_STEPS], Status.RUNNING)
+                        [SeedStatus.NON_FINITE, SeedStatus.INSIDE, SeedStatus.UNREACHED, SeedStatus.MAX_STEPS],
+                        SeedStatus.RUNNING)
     keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
-    return SeedState(
+    new_state = SeedState(
         codes=jnp.where(done, codes, new_codes),
         prev_codes=codes,
         scale=scale,
@@ -313,22 +303,27 @@ def step(config: SeedConfig, problem: Problem, bands: Bands, indices: Constraint
         num_outer=state.num_outer + end_inner.astype(jnp.int32),
         status=status.astype(jnp.int32),
     )
+    return new_state, Evaluations.of(gradient=codes.shape[0])
 
 
-def run(config: SeedConfig, problem: Problem, codes: Array, bands: Bands, indices: ConstraintIndices,
-        callback: Callable | None = None, reserve: Array | None = None) -> SeedState:
+def run(config: SeedConfig, objective: Objective, problem: Problem, codes: Array, bands: Bands,
+        indices: ConstraintIndices, callback: Callable | None = None, reserve: Array | None = None,
+        stop_when_inside: bool = True) -> tuple[SeedState, Evaluations]:
     """Solve for the seeds from initial codes (K, d); a bounded ``lax.while_loop``.
 
     Args:
       reserve: unused candidate codes (M, d) that lost seeds restart from, in order.
       callback: optional ``callback(state)`` called inside the loop after each step
         (e.g. a ``jax.debug.callback`` progress report).
+      stop_when_inside: ``False`` runs all ``max_steps`` with no seed frozen (eq. 5).
 
     Returns:
-      The final :class:`SeedState`; ``status`` is DONE when all K codes satisfy
-      every band, MAX_STEPS when the budget ran out, NON_FINITE on NaN/Inf.
+      The final :class:`SeedState` (``status`` INSIDE when all K codes satisfy every
+      band, MAX_STEPS when the budget ran out, UNREACHED when it gave up, NON_FINITE
+      on NaN/Inf in a starting code) and the evaluations spent.
     """
     state = init(config, problem.project(codes), bands.z1.shape[0], jax.eval_shape(
         lambda c: forward(problem, c, indices)[0], codes).shape[1])
     reserve = None if reserve is None else problem.project(reserve)
-    return loop.run(lambda state: step(config, problem, bands, indices, state, reserve), state, callback)
+    return loop.run(lambda state: step(config, objective, problem, bands, indices, state, reserve,
+                                       stop_when_inside), state, callback)

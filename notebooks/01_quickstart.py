@@ -13,8 +13,14 @@
 #
 # The *inverse set* of a neuron at band [z1, z2] is every input where the neuron's
 # activation lies in the band. `sample_inverse_set` draws n different inputs from it,
-# through a generator G: it searches G's code space, and every returned image is
-# checked to lie in the band.
+# through a generator G, and every returned image is checked to lie in the band.
+#
+# On the bundled models the default method is `"prior-slice"`: the search variable is
+# z ~ N(0, I), the input of a code prior (a flow fitted to the codes of real images) in
+# front of G; augmented-Lagrangian seeds bring K = 10 chains into the band, and an
+# elliptical slice walk then samples the prior restricted to the band. The paper's
+# method — seeds, then gradient steps in G's own code space with repulsion from the
+# samples kept — runs with `method="paper"`.
 #
 # Here: the bundled Fashion-MNIST classifier's "Bag" logit, at the band between the
 # median and the 95th percentile of its activation on real bags.
@@ -25,9 +31,7 @@ import tempfile
 import numpy as np
 
 import generators
-from inverse_set import InverseSetResult, Unit, sample_inverse_set
-from inverse_set.atlas import atlas, atlas_grid
-from inverse_set.viz import sample_grid
+from inverse_set import InverseSetResult, Unit, atlas, atlas_grid, sample_grid, sample_inverse_set
 
 models = generators.load("fashion")
 bag = models.percentiles(Unit(None, models.class_names.index("Bag")))  # the Bag logit on real bags
@@ -37,13 +41,31 @@ print({k: round(v, 2) for k, v in bag.items()})
 res = sample_inverse_set("Bag", bag["p50"], bag["p95"], n=40, models=models, rng_key=0)
 inside = (res.activations >= res.z1) & (res.activations <= res.z2)
 assert inside.all() and len(res) == 40
-print(f"{len(res)} samples, all in band; seed steps {res.stats.seed_steps}, walker steps {res.stats.walker_steps}")
+assert res.stats.method == "prior-slice"  # what ran, with every setting in res.stats.settings
+# res.codes are the z's; G's own inputs prior(z) are res.generator_inputs, and res.images = G(res.generator_inputs)
+assert res.generator_inputs.shape == res.codes.shape and (res.generator_inputs >= 0).all()
+print(f"{len(res)} samples, all in band, by {res.stats.method!r}: seed steps {res.stats.seed_steps}, walk steps "
+      f"{res.stats.walker_steps}, {res.stats.gradient_evaluations} forward+backward and "
+      f"{res.stats.forward_evaluations} forward-only passes")
 
 # %% [markdown]
 # The samples, each with its activation under it (to the precision the band needs):
 
 # %%
 sample_grid(res.images, res.activations, res.constraints, z1=res.z1, z2=res.z2)
+
+# %% [markdown]
+# ## The paper's method
+# The same band with `method="paper"`: the search runs in G's code space (post-ReLU fc6
+# codes, bounded below by 0), and the walker takes gradient steps of the augmented
+# Lagrangian, repelled from the samples it kept.
+
+# %%
+paper = sample_inverse_set("Bag", bag["p50"], bag["p95"], n=40, models=models, method="paper", rng_key=0)
+assert paper.stats.method == "paper" and paper.generator_inputs is None and (paper.codes >= 0).all()
+assert ((paper.activations >= paper.z1) & (paper.activations <= paper.z2)).all()
+print(f"{len(paper)} samples by {paper.stats.method!r} ({paper.stats.settings['walk']['kind']})")
+sample_grid(paper.images, paper.activations, paper.constraints, z1=paper.z1, z2=paper.z2)
 
 # %% [markdown]
 # ## The atlas: one neuron across bands

@@ -21,6 +21,13 @@
 # * `init`: how the seeds' starting codes are drawn: an int d for N(0, I_d), or a
 #   function `rng_key -> code`.
 #
+# Which method runs follows from `init`: a standard-Gaussian init (an int d, or
+# `initialization.gaussian(d)`) says G's input is z ~ N(0, I), and the default is then
+# `"prior-slice"` (it samples the prior restricted to the band); any other init gives
+# the paper's method, `"paper"`. Choose with `method=`; `res.stats.method` says which ran.
+# A generator with a prior in front of it (z ~ N(0, I) mapped to its codes, such as a flow)
+# gives `prior=` and `latent_dim=`.
+#
 # Optional: `code_bounds` (e.g. `(0, None)` for post-ReLU codes), `class_names`.
 # E must map *into the code space* (same size as the code) only for
 # `initialization.encoded_noise(E, …)` / `encoded_images(E, …)` and for the realism
@@ -46,6 +53,7 @@ res = sample_inverse_set(neuron, 0.6, 0.7, n=60, generator=jax.nn.sigmoid, encod
                          init=initialization.gaussian(2, scale=0.1), rng_key=0)
 acts = np.asarray(jax.vmap(neuron)(jnp.asarray(res.images)))
 assert ((acts >= 0.6) & (acts <= 0.7)).all()
+assert res.stats.method == "paper"  # codes from N(0, 0.1² I): not the standard Gaussian, so the paper's method
 
 # %%
 import matplotlib.pyplot as plt
@@ -94,6 +102,7 @@ models = Models(generator=lambda c: dec.apply(p_dec, c[None])[0], encoder=lambda
                 target=target, init=6, class_names=["a", "b", "c"])
 level = float(target(models.generator(jnp.zeros(6)))["dense1"][3])
 res = sample_inverse_set(Unit("dense1", 3), level - 0.05, level + 0.05, n=30, models=models, rng_key=0)
+assert res.stats.method == "prior-slice"  # init=6: z ~ N(0, I_6), so the Gaussian-prior method
 again = np.array([target(jnp.asarray(x))["dense1"][3] for x in res.images])
 assert ((again >= level - 0.05 - 1e-5) & (again <= level + 0.05 + 1e-5)).all()
 print(f"{len(res)} samples of dense1[3] in [{level - 0.05:.3f}, {level + 0.05:.3f}], rechecked through the module")
@@ -106,6 +115,8 @@ print(f"{len(res)} samples of dense1[3] in [{level - 0.05:.3f}, {level + 0.05:.3
 # %%
 try:
     sample_inverse_set(Unit("dense1", 3), 0.0, 1.0, n=10, models=models.replace(
-        init=initialization.encoded_noise(lambda x: jnp.zeros(64), (8, 8, 1))))
+        init=initialization.encoded_noise(lambda x: jnp.zeros(64), (8, 8, 1))), method="paper")
 except ValueError as err:
     print(err)
+else:
+    raise AssertionError("a 64-d init for a 6-d generator should have been refused")

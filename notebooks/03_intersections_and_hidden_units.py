@@ -18,8 +18,7 @@
 import numpy as np
 
 import generators
-from inverse_set import Unit, sample_inverse_set
-from inverse_set.viz import sample_grid
+from inverse_set import Unit, sample_grid, sample_inverse_set
 
 models = generators.load("fashion")
 names = list(models.class_names)

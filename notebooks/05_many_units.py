@@ -26,8 +26,7 @@
 import jax
 
 import generators
-from inverse_set import SamplingError, Unit, sample_inverse_sets
-from inverse_set.atlas import atlas, atlas_grid
+from inverse_set import SamplingError, Unit, atlas, atlas_grid, sample_inverse_sets
 
 models = generators.load("fashion")
 print(jax.devices())

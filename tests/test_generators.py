@@ -17,7 +17,7 @@ from generators.data import load_fashion_mnist
 from generators.models import Classifier, CodeFlow, Generator, Judge
 from generators import training as T
 from generators.evaluation import evaluate_generator
-from inverse_set.batching import chunked
+from inverse_set.chunks import chunked
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inverse_set.batching import chunked
+from inverse_set.chunks import chunked
 
 
 @dataclass

@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import seeds
+from inverse_set.bands import Bands
 from inverse_set.baselines.common import BaselineResult, render
-from inverse_set.constraints import Bands
+from inverse_set.lagrangian import Objective
 from inverse_set.problem import Problem
 
 
@@ -29,7 +30,8 @@ def joint(
     z2,
     n: int,
     *,
-    config: seeds.SeedConfig = seeds.SeedConfig(max_steps=2000, stop_when_inside=False),
+    config: seeds.SeedConfig = seeds.SeedConfig(max_steps=2000),
+    objective: Objective = Objective(),
     rng_key=None,
 ) -> BaselineResult:
     """Optimise eq. 5 over n codes for ``config.max_steps`` steps."""
@@ -40,7 +42,7 @@ def joint(
     @jax.jit
     def run(key):
         codes0 = jax.vmap(init)(jax.random.split(key, n))
-        return seeds.run(config, problem, codes0, bands, indices)
+        return seeds.run(config, objective, problem, codes0, bands, indices, stop_when_inside=False)[0]
 
     state = jax.block_until_ready(run(rng_key))
     codes = np.asarray(state.codes)

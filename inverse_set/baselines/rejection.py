@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set.baselines.common import BaselineResult
-from inverse_set.constraints import in_band
+from inverse_set.bands import in_band
 
 
 def rejection(

@@ -22,17 +22,18 @@ is one *forward* pass for the K proposals (no gradient).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from inverse_set import loop, walker
-from inverse_set.config import check_options
-from inverse_set.constraints import Bands, ConstraintIndices
-from inverse_set.problem import Problem, forward
+from inverse_set import buffer
+from inverse_set.field_checks import check_options
+from inverse_set.loop import Evaluations, WalkStatus
+from inverse_set.problem import forward
+from inverse_set.seeds import SeedState
+from inverse_set.walks import WalkContext, finite_rows
 
 Array = jax.Array
 
@@ -40,43 +41,47 @@ MIN_BRACKET = 1e-4  # a bracket narrower than this (radians) is given up for a f
 
 
 @dataclass(frozen=True)
-class SliceWalkerConfig:
-    """Settings of the elliptical-slice walk (for codes whose prior is N(0, I)).
+class EllipticalSliceWalk:
+    """Settings of the elliptical-slice walk (for a search variable whose prior is N(0, I)).
 
     Attributes:
       max_steps: loop iterations (one forward pass each); ``None``: 60 × ⌈(n − K)/K⌉ + 200.
       max_stall_steps: stop when no walker has produced a new sample for this many iterations.
-      novelty_tol: as :class:`~inverse_set.walker.WalkerConfig`'s: what counts as a new code.
       prior_scale: σ of the prior N(0, σ² I) sampled (1: the generator's own prior;
         below 1 a tempered prior, its samples more typical and less varied).
     """
 
     max_steps: int | None = None
     max_stall_steps: int = 200
-    novelty_tol: float = 1e-6
     prior_scale: float = 1.0
-
-    def __post_init__(self):
-        check_options(self, positive=("novelty_tol", "prior_scale"), counts=("max_stall_steps",),
-                      optional_counts=("max_steps",))
-
-    def step_budget(self, n: int, k: int) -> int:
-        if self.max_steps is not None:
-            return self.max_steps
-        return 60 * -(-(n - k) // k) + 200
 
     keeps_encodings = False  # no repulsion: the kept samples' encodings are not needed
 
+    def __post_init__(self):
+        check_options(self, positive=("prior_scale",), counts=("max_stall_steps",), optional_counts=("max_steps",))
+
+    def budget(self, n: int, k: int) -> int:
+        return self.max_steps if self.max_steps is not None else 60 * -(-(n - k) // k) + 200
+
+    def init(self, ctx: WalkContext, seeds: SeedState, rng_key) -> SliceState:
+        return init(self, ctx, seeds, rng_key)
+
+    def step(self, ctx: WalkContext, state: SliceState) -> tuple[SliceState, Evaluations]:
+        return step(self, ctx, state)
+
 
 class SliceState(NamedTuple):
-    walk: walker.WalkerState  # the chains' states (walk.codes), the kept samples and the counters
+    codes: Array  # the chains' states, (K, d)
+    buffer: buffer.Buffer  # the kept samples
     proposal: Array  # c cos θ + ν sin θ, evaluated at the next step, (K, d)
     nu: Array  # ν, (K, d)
     theta: Array  # θ, (K,)
     low: Array  # the bracket [low, high] of θ, (K,)
     high: Array
     rng_key: Array
-    status: Array
+    num_non_finite: Array  # proposals rejected for NaN/Inf activations or encodings
+    step: Array  # loop iterations (one forward pass of K proposals each)
+    status: Array  # WalkStatus
 
 
 def _fresh(rng_key, codes, scale):
@@ -87,27 +92,29 @@ def _fresh(rng_key, codes, scale):
     return nu, theta, theta - 2 * jnp.pi, theta
 
 
-def init(config: SliceWalkerConfig, rng_key, seeds: Array, n: int, num_features: int,
-         num_constraints: int) -> SliceState:
+def init(walk: EllipticalSliceWalk, ctx: WalkContext, seeds: SeedState, rng_key) -> SliceState:
     """The chains start at the seeds; the first step evaluates (and keeps) the seeds themselves."""
-    walk = walker.init(seeds, n, num_features, num_constraints, config.step_budget(n, seeds.shape[0]),
-                       config.keeps_encodings)
+    codes = seeds.codes
+    kept = buffer.init(codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0], walk.budget(ctx.n, codes.shape[0]),
+                       walk.keeps_encodings)
     key, sub = jax.random.split(rng_key)
-    nu, theta, low, high = _fresh(sub, seeds, config.prior_scale)
-    return SliceState(walk, seeds, nu, theta, low, high, key, walk.status)
+    nu, theta, low, high = _fresh(sub, codes, walk.prior_scale)
+    return SliceState(codes, kept, codes, nu, theta, low, high, key, jnp.asarray(0, jnp.int32),
+                      jnp.asarray(0, jnp.int32), jnp.asarray(WalkStatus.RUNNING, jnp.int32))
 
 
-def step(config: SliceWalkerConfig, problem: Problem, bands: Bands, indices: ConstraintIndices,
-         state: SliceState) -> SliceState:
-    """Evaluate the K proposals; keep those in band; move on the ellipse or start a new one."""
-    walk = state.walk
-    phi, f = forward(problem, state.proposal, indices)
-    is_finite = jnp.all(jnp.isfinite(f), axis=-1) & jnp.all(jnp.isfinite(phi), axis=-1)
-    in_box = jnp.all(problem.project(state.proposal) == state.proposal, axis=-1)
-    candidate = bands.contains(f) & is_finite & in_box
-    accepted = candidate & walker.is_new(walk, state.proposal, candidate, config.novelty_tol)
-    walk = walker.keep(walk, accepted, state.proposal, phi, f)
-    chains = jnp.where(accepted[:, None], state.proposal, walk.codes)
+def step(walk: EllipticalSliceWalk, ctx: WalkContext, state: SliceState) -> tuple[SliceState, Evaluations]:
+    """Evaluate the K proposals; keep those in band; move on the ellipse or start a new one.
+
+    One forward pass (no gradient) for the K proposals.
+    """
+    phi, f = forward(ctx.problem, state.proposal, ctx.indices)
+    is_finite = finite_rows(phi, f)
+    in_box = jnp.all(ctx.problem.project(state.proposal) == state.proposal, axis=-1)
+    candidate = ctx.bands.contains(f) & is_finite & in_box
+    accepted = candidate & buffer.is_new(state.buffer, state.proposal, candidate)
+    kept = buffer.keep(state.buffer, accepted, state.proposal, phi, f, state.step)
+    chains = jnp.where(accepted[:, None], state.proposal, state.codes)
 
     # Accepted: a new ellipse from the new state. Rejected: shrink the bracket towards θ = 0.
     key, k_fresh, k_theta = jax.random.split(state.rng_key, 3)
@@ -115,22 +122,15 @@ def step(config: SliceWalkerConfig, problem: Problem, bands: Bands, indices: Con
     high = jnp.where(state.theta >= 0, state.theta, state.high)
     theta = jax.random.uniform(k_theta, low.shape, low.dtype, low, high)
     fresh = accepted | (high - low < MIN_BRACKET)
-    nu_new, theta_new, low_new, high_new = _fresh(k_fresh, chains, config.prior_scale)
+    nu_new, theta_new, low_new, high_new = _fresh(k_fresh, chains, walk.prior_scale)
     nu = jnp.where(fresh[:, None], nu_new, state.nu)
     theta = jnp.where(fresh, theta_new, theta)
     low, high = jnp.where(fresh, low_new, low), jnp.where(fresh, high_new, high)
 
-    status = walker.stop_status(config, walk)
-    moves = status == loop.Status.RUNNING
-    walk = walk._replace(codes=chains, num_non_finite=walk.num_non_finite + jnp.sum(~is_finite).astype(jnp.int32),
-                         step=walk.step + moves.astype(jnp.int32), status=status.astype(jnp.int32))
+    status = buffer.stop_status(kept, state.step, walk.budget(ctx.n, chains.shape[0]), walk.max_stall_steps)
+    moves = status == WalkStatus.RUNNING
     proposal = chains * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
-    return SliceState(walk, proposal, nu, theta, low, high, key, walk.status)
-
-
-def run(config: SliceWalkerConfig, problem: Problem, seeds: Array, bands: Bands, indices: ConstraintIndices,
-        rng_key, n: int, num_features: int, callback: Callable | None = None) -> walker.WalkerState:
-    """Run the K chains from the seeds until n samples are kept; returns the final walker state."""
-    state = init(config, rng_key, seeds, n, num_features, bands.z1.shape[0])
-    cb = None if callback is None else (lambda state: callback(state.walk))
-    return loop.run(lambda state: step(config, problem, bands, indices, state), state, cb).walk
+    return SliceState(chains, kept, proposal, nu, theta, low, high, key,
+                      state.num_non_finite + jnp.sum(~is_finite).astype(jnp.int32),
+                      state.step + moves.astype(jnp.int32), status.astype(jnp.int32)
+                      ), Evaluations.of(forward=chains.shape[0])

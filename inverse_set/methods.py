@@ -1,0 +1,180 @@
+"""Methods by name: how the initial codes are drawn, the seeds, the walk and the objective, set together.
+
+A :class:`Method` is everything the sampler does besides the networks:
+
+* ``"paper"`` — Hada & Carreira-Perpiñán as published: the search runs in the
+  generator's own code space (G's input c, within ``code_bounds``), seeds by the
+  augmented Lagrangian with slacks (eq. 7–8), then the gradient walker (eq. 9–10)
+  with encoder-space repulsion and the seeds' λ*, μ*.
+* ``"prior-slice"`` — the measured default for a generator whose input has a
+  N(0, I) prior: the search variable is z ~ N(0, I) (through the models' ``prior``,
+  z ↦ c, when they give one, else G's own input), seeds by the same augmented
+  Lagrangian with a Gaussian prior term, started from prior draws near the band and
+  far apart, then elliptical slice sampling of N(0, I) restricted to the band, so
+  the samples follow the prior restricted to the band
+  (``benchmarks/results/variants.md``).
+
+``method=None`` takes the models' own default (:attr:`~inverse_set.Models.method`),
+else ``"prior-slice"`` for models with a prior or a standard-Gaussian ``init``,
+else ``"paper"``. Change a setting with :meth:`Method.replace`, e.g.
+``get("paper").replace(walk=GradientWalk(step_size=0.3))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import numbers
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from inverse_set.lagrangian import Objective
+from inverse_set.seeds import SeedConfig
+from inverse_set.walks import Walk
+from inverse_set.walks.elliptical_slice import EllipticalSliceWalk
+from inverse_set.walks.gradient import GradientWalk
+
+SPACES = {
+    "code": "G's own input c, within code_bounds",
+    "prior": "z ~ N(0, I): the models' prior z -> c when given, else G's input (a standard-Gaussian init)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A sampling method: where it searches, its seeds, its walk and the objective they share.
+
+    Attributes:
+      name: what results and run records call it.
+      space: ``"code"`` (G's input c) or ``"prior"`` (z ~ N(0, I)); see :data:`SPACES`.
+      seeds: the seed solver's settings (:class:`~inverse_set.seeds.SeedConfig`).
+      walk: the walk from the seeds, any :class:`~inverse_set.walks.Walk`
+        (:class:`~inverse_set.walks.gradient.GradientWalk`,
+        :class:`~inverse_set.walks.elliptical_slice.EllipticalSliceWalk`).
+      objective: the Lagrangian's terms shared by the seeds and a gradient walk
+        (:class:`~inverse_set.lagrangian.Objective`).
+    """
+
+    name: str
+    space: str
+    seeds: SeedConfig
+    walk: Walk
+    objective: Objective
+
+    def __post_init__(self):
+        if self.space not in SPACES:
+            raise ValueError(f"Method(space={self.space!r}): space must be 'code' or 'prior'.")
+        if not isinstance(self.seeds, SeedConfig):
+            raise TypeError(f"Method(seeds={self.seeds!r}): seeds must be a SeedConfig(…).")
+        if not isinstance(self.objective, Objective):
+            raise TypeError(f"Method(objective={self.objective!r}): objective must be an Objective(…).")
+        if not all(callable(getattr(self.walk, m, None)) for m in ("budget", "init", "step")):
+            raise TypeError(f"Method(walk={self.walk!r}): walk must be a walk (GradientWalk(…), "
+                            "EllipticalSliceWalk(…) or another with budget, init and step).")
+
+    def replace(self, **changes) -> Method:
+        """A copy with some fields changed (the name stays unless given)."""
+        return dataclasses.replace(self, **changes)
+
+    def settings(self) -> dict:
+        """Every setting, resolved, as plain JSON values: what ran."""
+        def fields(config):
+            return {"kind": type(config).__name__, **dataclasses.asdict(config)}
+
+        return {"method": self.name, "space": self.space, "seeds": fields(self.seeds), "walk": fields(self.walk),
+                "objective": fields(self.objective)}
+
+
+PRESETS: dict[str, Method] = {
+    "paper": Method("paper", "code", SeedConfig(), GradientWalk(), Objective()),
+    "prior-slice": Method("prior-slice", "prior", SeedConfig(select="spread", candidates_per_seed=16),
+                          EllipticalSliceWalk(), Objective(prior_weight=1.0)),
+}
+
+
+def get(method: str | Method) -> Method:
+    """A preset by name, or a :class:`Method` as it is."""
+    if isinstance(method, Method):
+        return method
+    if isinstance(method, str) and method in PRESETS:
+        return PRESETS[method]
+    raise ValueError(f"unknown method {method!r}: give one of {', '.join(map(repr, PRESETS))} or a Method(…).")
+
+
+def is_standard_gaussian(init) -> bool:
+    """Whether ``init`` draws N(0, I): an int d, or :func:`inverse_set.initialization.gaussian` with scale 1."""
+    if isinstance(init, numbers.Integral) and not isinstance(init, bool):
+        return True
+    return getattr(init, "scale", None) == 1.0 and hasattr(init, "code_dim")
+
+
+def default_name(models) -> str:
+    """The method ``method=None`` runs on these models."""
+    if models.method is not None:
+        return models.method.name if isinstance(models.method, Method) else str(models.method)
+    return "prior-slice" if models.prior is not None or is_standard_gaussian(models.init) else "paper"
+
+
+def resolve(method: str | Method | None, models) -> Method:
+    """The method a call runs: the one given, else the models' default."""
+    return get(models.method if method is None and models.method is not None else
+               default_name(models) if method is None else method)
+
+
+class SearchSpace(NamedTuple):
+    """What the solvers search over: the generator of the search variable, its init, bounds and G's input.
+
+    Attributes:
+      generator: search variable -> image.
+      init: ``init(rng_key) -> search variable`` or an int d (N(0, I_d)).
+      code_bounds: bounds on the search variable, or None.
+      to_input: search variable -> G's own input, when the two differ (the prior route
+        through the models' ``prior``), else None.
+    """
+
+    generator: Callable
+    init: Any
+    code_bounds: Any
+    to_input: Callable | None
+
+
+@functools.lru_cache(maxsize=32)
+def _through_prior(generator: Callable, prior: Callable) -> Callable:
+    """``z ↦ G(prior(z))``, one function per (G, prior) pair so the sampler cache finds it again."""
+    return lambda z: generator(prior(z))
+
+
+@functools.lru_cache(maxsize=32)
+def _prior_draws(prior: Callable, latent_dim: int) -> Callable:
+    """``init(key) = prior(z)``, z ~ N(0, I): G's inputs drawn from the prior (the code route's starts)."""
+    return lambda rng_key: prior(jax.random.normal(rng_key, (latent_dim,), jnp.float32))
+
+
+def search_space(method: Method, models) -> SearchSpace:
+    """Where ``method`` searches on ``models`` (raises ValueError when the models cannot give it)."""
+    if models.prior is not None and not (isinstance(models.latent_dim, numbers.Integral) and models.latent_dim > 0):
+        raise ValueError(f"prior given without latent_dim: give latent_dim, the size d of z ~ N(0, I_d) that the "
+                         f"prior maps to the generator's input (got latent_dim={models.latent_dim!r}).")
+    if method.space == "code":
+        if models.init is not None:
+            init = models.init
+        elif models.prior is not None:
+            init = _prior_draws(models.prior, int(models.latent_dim))
+        else:
+            raise ValueError(f"method {method.name!r} searches the generator's code space: give init (how to "
+                             "draw starting codes, e.g. an int d for N(0, I_d)) or a prior with latent_dim.")
+        return SearchSpace(models.generator, init, models.code_bounds, None)
+    if models.prior is not None:
+        return SearchSpace(_through_prior(models.generator, models.prior), int(models.latent_dim), None, models.prior)
+    if is_standard_gaussian(models.init):
+        return SearchSpace(models.generator, models.init, models.code_bounds, None)
+    raise ValueError(
+        f"method {method.name!r} samples a N(0, I) prior, but these models' init {models.init!r} is not a standard "
+        "Gaussian: give init=d (or initialization.gaussian(d)) for a generator whose input is z ~ N(0, I_d), or "
+        "prior=(z -> code) with latent_dim=d, or use method='paper'.")
+
+
+__all__ = ["Method", "PRESETS", "SearchSpace", "get", "resolve", "search_space"]

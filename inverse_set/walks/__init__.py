@@ -1,0 +1,77 @@
+"""The walks: what runs from the seeds until n samples are kept, each behind one protocol.
+
+A walk is a frozen dataclass of its settings with three methods (:class:`Walk`):
+
+* ``budget(n, k)`` — its step budget for n samples and K walkers;
+* ``init(ctx, seeds, rng_key) -> state`` — its state from the seeds (a
+  :class:`~inverse_set.seeds.SeedState`: codes, and λ*, μ* for a walk that uses them);
+* ``step(ctx, state) -> (state, Evaluations)`` — one step, and the passes through
+  the networks it cost.
+
+Every state is a NamedTuple with ``buffer`` (the kept samples,
+:mod:`inverse_set.buffer`), ``step``, ``status`` (a
+:class:`~inverse_set.loop.WalkStatus`) and ``num_non_finite``. :func:`run` is
+the one loop the compiled sampler calls, whatever the walk:
+
+* :mod:`inverse_set.walks.gradient` — the paper's walker (eq. 9–10): gradient steps
+  of the augmented Lagrangian with repulsion from the samples kept;
+* :mod:`inverse_set.walks.elliptical_slice` — elliptical slice sampling of the N(0, I)
+  prior restricted to the band.
+
+A new walk is a new module whose config has these methods, and a method
+(:mod:`inverse_set.methods`) that names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from inverse_set import loop
+from inverse_set.bands import Bands
+from inverse_set.constraints import ConstraintIndices
+from inverse_set.lagrangian import Objective
+from inverse_set.loop import Evaluations, WalkStatus
+from inverse_set.problem import Problem
+
+
+class WalkContext(NamedTuple):
+    """What every walk step sees besides its own state: the problem, the objective, the bands, n."""
+
+    problem: Problem
+    objective: Objective
+    bands: Bands
+    indices: ConstraintIndices
+    n: int  # samples to keep
+    num_features: int  # F, the size of E(G(c))
+
+
+class Walk(Protocol):
+    """The protocol of a walk (see the module docstring)."""
+
+    keeps_encodings: bool  # whether the buffer holds every kept sample's encoding, an (n, F) array
+
+    def budget(self, n: int, k: int) -> int: ...
+
+    def init(self, ctx: WalkContext, seeds: Any, rng_key: jax.Array) -> Any: ...
+
+    def step(self, ctx: WalkContext, state: Any) -> tuple[Any, Evaluations]: ...
+
+
+def run(walk: Walk, ctx: WalkContext, seeds, rng_key, seeds_ok, callback: Callable | None = None):
+    """Walk from the seeds until n samples are kept, or not at all when ``seeds_ok`` is False (NOT_RUN).
+
+    Returns:
+      ``(final state, Evaluations)``.
+    """
+    state = walk.init(ctx, seeds, rng_key)
+    state = state._replace(status=jnp.where(seeds_ok, state.status, WalkStatus.NOT_RUN).astype(jnp.int32))
+    return loop.run(lambda state: walk.step(ctx, state), state, callback)
+
+
+def finite_rows(phi: jax.Array, f: jax.Array) -> jax.Array:
+    """Which walkers' encodings and constraint values are all finite, (K,)."""
+    return jnp.all(jnp.isfinite(f), axis=-1) & jnp.all(jnp.isfinite(phi), axis=-1)
