@@ -57,7 +57,8 @@ def main(argv=None):
     parser.add_argument("--methods", default=",".join(bm.METHODS))
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--no-extra", action="store_true", help="skip the intersections and hidden units")
-    parser.add_argument("--quick", action="store_true", help="short baseline runs (for a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="short baseline runs and 2000 training codes as "
+                        "rejection's prior (for a smoke test)")
     parser.add_argument("--gram-steps", type=int, default=bm.Budget.gram_steps)
     parser.add_argument("--dgn-steps", type=int, default=bm.Budget.dgn_steps)
     parser.add_argument("--joint-n", type=int, default=bm.Budget.joint_n)
@@ -76,12 +77,13 @@ def main(argv=None):
     budget = bm.Budget(n=args.n, gram_steps=args.gram_steps, dgn_steps=args.dgn_steps, joint_n=args.joint_n,
                        joint_steps=args.joint_steps)
     if args.quick:
-        budget = replace(budget, dgn_steps=50, gram_steps=64, rejection_max_draws=5000, joint_n=20, joint_steps=200)
+        budget = replace(budget, ppgn_chains=3, dgn_steps=30, gram_steps=30, rejection_max_draws=2000, joint_n=10,
+                         joint_steps=50)
     methods = args.methods.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    ctx = bm.Context()
+    ctx = bm.Context(max_train=2000 if args.quick else 20_000)
     classes = [int(c) for c in args.classes.split(",") if c]
     cells = bm.class_cells(ctx.zoo.stats, classes, args.bands.split(","))
     if not args.no_extra:

@@ -35,7 +35,7 @@ def variants(ctx) -> dict:
     paper, slice_ = get_method("paper"), get_method("prior-slice")
     realism = Objective(realism_weight=10.0)
     previous = paper.replace(name="paper+realism", objective=realism, walk=GradientWalk(step_size=0.3))
-    prior_gradient = slice_.replace(name="prior-gradient", seeds=SeedConfig(), walk=GradientWalk(step_size=0.3))
+    prior_gradient = slice_.replace(name="prior-gradient", walk=GradientWalk(step_size=0.3))
     return {
         "code: paper (noise init)": (zoo.replace(init=noise), paper.replace(seeds=SeedConfig(candidates_per_seed=1))),
         "code: realism 10, β 0.3 (the previous default)": (zoo, previous),
@@ -47,9 +47,8 @@ def variants(ctx) -> dict:
         "prior: gradient walker, prior term, rbf from all kept": (zoo, prior_gradient.replace(
             objective=Objective(prior_weight=1.0, repulsion="rbf"), walk=GradientWalk(step_size=0.3,
                                                                                       repel_from="all"))),
-        "prior: elliptical slice walk": (zoo, slice_.replace(seeds=SeedConfig())),
-        "prior: elliptical slice walk, σ 0.8": (zoo, slice_.replace(seeds=SeedConfig(),
-                                                                   walk=EllipticalSliceWalk(prior_scale=0.8))),
+        "prior: elliptical slice walk, seeds: 'alive' of 4 candidates": (zoo, slice_.replace(seeds=SeedConfig())),
+        "prior: elliptical slice walk, σ 0.8": (zoo, slice_.replace(walk=EllipticalSliceWalk(prior_scale=0.8))),
         "prior: slice walk, seeds: nearest 10 of 160 candidates": (zoo, slice_.replace(
             seeds=SeedConfig(select="nearest", candidates_per_seed=16))),
         "prior: slice walk, seeds: spread among the 30 nearest of 160": (zoo, slice_),

@@ -85,7 +85,7 @@ def cmd_sample(args) -> int:
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
     method = resolve_method(args.method, models)
     print(f"sampling {band_text(z1, z2, labels)}, n={args.n}, K={args.seeds}, rng {args.rng}, method "
-          f"{method.name!r} ({describe(method)})", flush=True)
+          f"{method.name!r} ({method.describe()})", flush=True)
     t0 = time.perf_counter()
     res = sample_inverse_set(units, z1, z2, args.n, models=models, method=method, num_seeds=args.seeds,
                              rng_key=args.rng, progress=not args.quiet)
@@ -121,13 +121,6 @@ def resolve_method(name: str | None, models):
         return methods.resolve(name, models)
     except ValueError as err:
         raise UsageError(f"--method {name}: {err}") from None
-
-
-def describe(method) -> str:
-    """What a method does, in a few words."""
-    walk = {"GradientWalk": "gradient walker", "EllipticalSliceWalk": "elliptical slice walk"}.get(
-        type(method.walk).__name__, type(method.walk).__name__)
-    return f"augmented-Lagrangian seeds, then the {walk}, in {'z ~ N(0, I)' if method.space == 'prior' else 'code'} space"
 
 
 def evaluations_text(stats) -> str:
@@ -183,7 +176,7 @@ def cmd_atlas(args) -> int:
           f"{jax.default_backend().upper()} device(s)", flush=True)
     t0 = time.perf_counter()
     method = resolve_method(args.method, models)
-    print(f"method {method.name!r} ({describe(method)})", flush=True)
+    print(f"method {method.name!r} ({method.describe()})", flush=True)
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
                     models=models, method=method, num_seeds=args.seeds, rng_key=args.rng)
     wall = time.perf_counter() - t0

@@ -79,6 +79,12 @@ class Method:
         """A copy with some fields changed (the name stays unless given)."""
         return dataclasses.replace(self, **changes)
 
+    def describe(self) -> str:
+        """What the method does, in a few words."""
+        where = "z ~ N(0, I)" if self.space == "prior" else "the generator's code space"
+        walk = getattr(self.walk, "description", type(self.walk).__name__)
+        return f"augmented-Lagrangian seeds, then {walk}, in {where}"
+
     def settings(self) -> dict:
         """Every setting, resolved, as plain JSON values: what ran."""
         def fields(config):

@@ -1,10 +1,19 @@
-"""Fixed-key sampling cases whose codes are recorded in tests/golden/same_key.npz.
+"""Fixed-key sampling cases whose codes are recorded in tests/golden/.
 
 Each case returns a list of results. The calls may follow the API as it changes;
 the problems, keys and settings must not.
+
+The slab cases (tiny networks) give bitwise the same codes on every machine
+seen so far and are recorded once, in ``same_key.npz``. The bundled cases run
+thousands of float32 steps through convolutional networks whose XLA code
+depends on the CPU's vector units, so their codes differ between, e.g., an
+AVX-512 and an AVX2 machine: they are recorded per machine, in
+``same_key_bundled/<fingerprint>.npz`` (:func:`fingerprint`).
 """
 
 import functools
+import platform
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -76,5 +85,19 @@ def bundled_realism_bound():
                                method=PAPER_WITH_REALISM)]
 
 
+def fingerprint() -> str:
+    """What the bundled cases' float32 results depend on: architecture, backend, vector units, jax version."""
+    flags = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    simd = next((name for name in ("avx512f", "avx2", "avx", "neon", "asimd") if name in flags), "base")
+    return f"{platform.machine()}-{jax.default_backend()}-{simd}-jax{jax.__version__}"
+
+
+SLAB_CASES = ("slab", "slab_intersection", "slab_batch", "slab_realism_bound")
 CASES = {f.__name__: f for f in (slab, slab_intersection, slab_batch, slab_realism_bound, bundled_class,
                                   bundled_intersection, bundled_hidden, bundled_batch, bundled_realism_bound)}

@@ -53,6 +53,7 @@ class Walk(Protocol):
     """The protocol of a walk (see the module docstring)."""
 
     keeps_encodings: bool  # whether the buffer holds every kept sample's encoding, an (n, F) array
+    description: str  # what it does, in a few words (printed by the command line)
 
     def budget(self, n: int, k: int) -> int: ...
 

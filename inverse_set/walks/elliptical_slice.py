@@ -56,6 +56,7 @@ class EllipticalSliceWalk:
     prior_scale: float = 1.0
 
     keeps_encodings = False  # no repulsion: the kept samples' encodings are not needed
+    description = "elliptical slice sampling of the N(0, I) prior restricted to the band"
 
     def __post_init__(self):
         check_options(self, positive=("prior_scale",), counts=("max_stall_steps",), optional_counts=("max_steps",))

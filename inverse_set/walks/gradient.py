@@ -67,6 +67,8 @@ class GradientWalk:
     max_steps: int | None = None
     max_stall_steps: int = 100
 
+    description = "the gradient walker with repulsion from the samples kept"
+
     def __post_init__(self):
         check_options(self, positive=("step_size",), counts=("max_stall_steps",), optional_counts=("max_steps",),
                       choices={"repel_from": ("last", "all")}, flags=("normalize",))
