@@ -1,11 +1,13 @@
 """Randomised problems with known inverse sets: is anything out of band, duplicated, or falsely infeasible?
 
-Each problem draws a generator G (sigmoid(c), or tanh(A c)), 1–4 neurons
+Each problem is one of the tests' random reachable problems (tests/problems.py,
+``draw_problem``): a generator G (sigmoid(c), or tanh(A c)), 1–4 neurons
 (linear-logistic units, or small random MLPs), a known code c₀ and, for each
 neuron, a band around its activation at G(c₀) — so c₀ lies in the intersection
-and every band is reachable by construction — sometimes narrow (width 0.02), and
-sometimes code bounds around c₀. The sampler's returned images are rechecked
-here in float64 NumPy, independently of the package.
+and every band is reachable by construction — sometimes narrow (width 0.02),
+sometimes code bounds around c₀, sometimes the "paper" method with other
+settings. The sampler's returned images are rechecked in float64 NumPy,
+independently of the package. The tests run a few of them; this runs hundreds.
 
     python benchmarks/fuzz.py [--problems 200] [--seed 0]
 
@@ -19,72 +21,18 @@ import argparse
 import collections
 import os
 import platform
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import (GradientWalk, IncompleteSampleWarning, InfeasibleBandError, Objective, get_method,
-                         initialization, sample_inverse_set)
+from inverse_set import IncompleteSampleWarning, InfeasibleBandError, sample_inverse_set
 
-
-def _sigmoid(t):
-    return 1.0 / (1.0 + np.exp(-t))
-
-
-def draw_problem(rng: np.random.Generator):
-    """A random problem: (kwargs for sample_inverse_set, float64 check of one image, its description)."""
-    d = int(rng.choice([1, 2, 4, 8]))
-    p = int(rng.choice([1, 1, 2, 3, 4]))
-    kind = str(rng.choice(["slab", "mlp"]))
-    if rng.random() < 0.5:
-        generator, gen_np, image_dim = jax.nn.sigmoid, _sigmoid, d
-    else:
-        image_dim = d + 2
-        a = rng.normal(size=(image_dim, d)).astype(np.float32)
-        generator, gen_np = (lambda c, a=jnp.asarray(a): jnp.tanh(a @ c)), (lambda c, a=a: np.tanh(c @ a.T))
-    neurons, neurons_np = [], []
-    for _ in range(p):
-        if kind == "slab":
-            w, b = rng.normal(size=image_dim).astype(np.float32), float(rng.normal())
-            neurons.append(lambda x, w=jnp.asarray(w), b=b: jax.nn.sigmoid(w @ x + b))
-            neurons_np.append(lambda x, w=w, b=b: _sigmoid(x @ w.astype(np.float64) + b))
-        else:
-            w1, b1 = rng.normal(size=(8, image_dim)).astype(np.float32), rng.normal(size=8).astype(np.float32)
-            w2 = rng.normal(size=8).astype(np.float32)
-            neurons.append(lambda x, w1=jnp.asarray(w1), b1=jnp.asarray(b1), w2=jnp.asarray(w2):
-                           w2 @ jnp.tanh(w1 @ x + b1))
-            neurons_np.append(lambda x, w1=w1, b1=b1, w2=w2: np.tanh(x @ w1.T.astype(np.float64) + b1) @ w2)
-    c0 = rng.normal(size=d)
-    x0 = gen_np(c0[None].astype(np.float32).astype(np.float64))[0]
-    narrow = rng.random() < 0.3
-    z1, z2 = [], []
-    for f in neurons_np:
-        a0 = float(f(x0[None])[0])
-        width = 0.02 if narrow else float(rng.choice([0.05, 0.2, 0.5]))
-        u = rng.uniform(0.1, 0.9)
-        z1.append(a0 - u * width)
-        z2.append(a0 + (1 - u) * width)
-    bounds = None
-    if rng.random() < 0.3:
-        bounds = (float(c0.min() - rng.uniform(0.1, 1.0)), float(c0.max() + rng.uniform(0.1, 1.0)))
-    kwargs = dict(generator=generator, encoder=lambda x: x, init=initialization.gaussian(d),
-                  code_bounds=bounds, num_seeds=int(rng.choice([1, 5, 10])), n=int(rng.choice([20, 50])),
-                  rng_key=int(rng.integers(1 << 30)))
-    if rng.random() < 0.2:
-        kwargs["method"] = get_method("paper").replace(
-            objective=Objective(diversity_weight=float(rng.choice([0.0, 1.0]))),
-            walk=GradientWalk(step_size=float(rng.choice([0.01, 0.1, 0.5]))))
-
-    def excess(images):
-        """How far each image's activations lie outside the bands (0 inside), recomputed in float64."""
-        f = np.stack([fn(np.asarray(images, np.float64)) for fn in neurons_np], axis=1)
-        return np.max(np.maximum(np.array(z1) - f, f - np.array(z2)), axis=1).clip(0)
-
-    desc = f"{kind} d={d} p={p} {'narrow' if narrow else 'wide'}{' bounds' if bounds else ''}"
-    return neurons, z1, z2, kwargs, excess, desc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from problems import draw_problem  # noqa: E402 — the tests' random reachable problems, one generator for both
 
 
 def main(argv=None):

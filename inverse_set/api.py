@@ -37,7 +37,7 @@ class Sampler(NamedTuple):
         return self.compiled.sample(checks.as_key(rng_key), lo, hi, self.indices, self.labels)
 
     def run(self, rng_key, z1, z2):
-        """The pure run (seeds, walker states) for one band, e.g. under ``jax.disable_jit()``."""
+        """The pure run for one band, ``(SeedState, walk state, Evaluations)``, e.g. under ``jax.disable_jit()``."""
         lo, hi = self.compiled.solver_bands(*checks.check_bands(z1, z2, len(self.labels), self.labels))
         return self.compiled.run(checks.as_key(rng_key), jnp.asarray(lo), jnp.asarray(hi), self.indices)
 

@@ -42,12 +42,14 @@ class InfeasibleBandError(SamplingError, ValueError):
                             "below": "lies below everything reached", "across": "reaches past the range reached"}[
                              where[-1]] + ".")
         if all(w == "inside" for w in where):
-            remedies = ["raise SeedConfig(max_steps=…)", "draw more starting codes (SeedConfig(candidates_per_seed=…))",
+            remedies = ["raise the seeds' step budget (method=get_method(…).replace(seeds=SeedConfig(max_steps=…)))",
+                        "draw more starting codes (SeedConfig(candidates_per_seed=…))",
                         "ask for fewer seeds (num_seeds)", *advice]
             lines.append("The seeds reached every band's level, so the band is likely reachable: "
                          + ", ".join(remedies[:-1]) + ", or " + remedies[-1] + ".")
         else:
-            remedies = ["choose a band inside the range reached", "widen the band", "raise SeedConfig(max_steps=…)",
+            remedies = ["choose a band inside the range reached", "widen the band",
+                        "raise the seeds' step budget (method=get_method(…).replace(seeds=SeedConfig(max_steps=…)))",
                         *advice]
             text = ", ".join(remedies[:-1]) + ", or " + remedies[-1] + "."
             lines.append(text[0].upper() + text[1:])

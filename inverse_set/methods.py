@@ -177,8 +177,11 @@ def search_space(method: Method, models) -> SearchSpace:
         return SearchSpace(_through_prior(models.generator, models.prior), int(models.latent_dim), None, models.prior)
     if is_standard_gaussian(models.init):
         return SearchSpace(models.generator, models.init, models.code_bounds, None)
+    init = models.init
+    shown = (f"initialization.gaussian({init.code_dim}, scale={init.scale:g})" if hasattr(init, "scale")
+             else getattr(init, "__name__", repr(init)))
     raise ValueError(
-        f"method {method.name!r} samples a N(0, I) prior, but these models' init {models.init!r} is not a standard "
+        f"method {method.name!r} samples a N(0, I) prior, but these models' init, {shown}, is not a standard "
         "Gaussian: give init=d (or initialization.gaussian(d)) for a generator whose input is z ~ N(0, I_d), or "
         "prior=(z -> code) with latent_dim=d, or use method='paper'.")
 

@@ -231,7 +231,8 @@ class CompiledSampler:
             non_finite_rejected=int(walk_state.num_non_finite),
         )
         if codes.shape[0] < self.n:
-            why = walk_status.replace("_", " ") + "".join([
+            why = {"stalled": "the walk stalled", "max_steps": "the walk ran out of steps"}.get(
+                walk_status, walk_status) + "".join([
                 f"; {rejected} fell outside on recheck" if rejected else "",
                 f"; {repeated} repeated codes dropped" if repeated else "",
                 f"; {int(walk_state.num_non_finite)} walk positions with NaN/Inf rejected"
