@@ -2,7 +2,8 @@
 
 A plain ``python3 -m pytest`` (no paths given) also collects build/notebooks, which nbmake (``--nbmake`` in
 pyproject's pytest options) runs, each notebook on a fresh kernel in its own directory; open the same files in
-Jupyter.
+Jupyter. With pytest-xdist (``-n 2`` in pyproject's options) the main process writes the notebooks before its
+workers start, and each worker collects them too.
 """
 
 from pathlib import Path
@@ -17,10 +18,11 @@ BUILD = ROOT / "build" / "notebooks"
 def pytest_configure(config):
     import jupytext
 
-    BUILD.mkdir(parents=True, exist_ok=True)
-    for stale in BUILD.glob("*.ipynb"):
-        stale.unlink()
-    for path in NOTEBOOKS:
-        jupytext.write(jupytext.read(path), BUILD / f"{path.stem}.ipynb")
-    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:  # the whole suite: the notebooks too
-        config.args.append(str(BUILD))
+    if not hasattr(config, "workerinput"):  # the main process writes them; pytest-xdist's workers only collect
+        BUILD.mkdir(parents=True, exist_ok=True)
+        for stale in BUILD.glob("*.ipynb"):
+            stale.unlink()
+        for path in NOTEBOOKS:
+            jupytext.write(jupytext.read(path), BUILD / f"{path.stem}.ipynb")
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS and str(BUILD) not in config.args:
+        config.args.append(str(BUILD))  # the whole suite: the notebooks too

@@ -118,16 +118,15 @@ def is_standard_gaussian(init) -> bool:
 
 
 def default_name(models) -> str:
-    """The method ``method=None`` runs on these models."""
-    if models.method is not None:
-        return models.method.name if isinstance(models.method, Method) else str(models.method)
+    """The method ``method=None`` runs on models that declare none: the Gaussian-prior one when G's input is N(0, I)."""
     return "prior-slice" if models.prior is not None or is_standard_gaussian(models.init) else "paper"
 
 
 def resolve(method: str | Method | None, models) -> Method:
-    """The method a call runs: the one given, else the models' default."""
-    return get(models.method if method is None and models.method is not None else
-               default_name(models) if method is None else method)
+    """The method a call runs: the one given, else the models' default (:func:`default_name`)."""
+    if method is None:
+        method = models.method if models.method is not None else default_name(models)
+    return get(method)
 
 
 class SearchSpace(NamedTuple):

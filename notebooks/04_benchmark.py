@@ -28,6 +28,8 @@ data = json.loads((root / "benchmarks/results/results.json").read_text())
 rows = [r for r in data["rows"] if r.get("kind") == "class"]
 methods = sorted({r["method"] for r in rows})
 print(len(data["rows"]), "rows;", "methods:", methods, "; machine:", data.get("machine"))
+assert {"ours", "ppgn", "rejection", "real"} <= set(methods), methods
+assert all(r["in_band_rate"] == 1.0 for r in rows if r["method"] == "ours")  # ours never returns out of band
 
 
 # %%
