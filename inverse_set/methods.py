@@ -81,9 +81,9 @@ class Method:
 
     def describe(self) -> str:
         """What the method does, in a few words."""
-        where = "z ~ N(0, I)" if self.space == "prior" else "the generator's code space"
+        where = "z ~ N(0, I)" if self.space == "prior" else "the generator's codes"
         walk = getattr(self.walk, "description", type(self.walk).__name__)
-        return f"augmented-Lagrangian seeds, then {walk}, in {where}"
+        return f"searching {where}: augmented-Lagrangian seeds, then {walk}"
 
     def settings(self) -> dict:
         """Every setting, resolved, as plain JSON values: what ran."""
