@@ -97,11 +97,8 @@ def timed_loop(body, state, steps=LOOP, repeats=3) -> float:
 def step_costs(models, cell, result, n) -> dict:
     """A walker step over the bare pass it is built on, both timed here (see the module docstring)."""
     sampler = make_sampler(list(cell.neurons), n, models=models)
-    problem, k = sampler.compiled.problem, sampler.compiled.num_seeds
-    lo, hi = sampler.compiled.solver_bands(np.asarray(cell.z1), np.asarray(cell.z2))
-    bands, indices = Bands(jnp.asarray(lo), jnp.asarray(hi)), sampler.indices
+    problem, k, indices = sampler.compiled.problem, sampler.compiled.num_seeds, sampler.indices
     codes = jnp.asarray(result.seeds)
-    p = lo.shape[0]
 
     def bare_forward(c):
         phi, f = forward(problem, c, indices)

@@ -23,7 +23,6 @@ import time
 
 import harness as bm
 
-import generators
 from inverse_set import EllipticalSliceWalk, GradientWalk, Objective, SeedConfig, get_method, initialization
 from inverse_set import sample_inverse_set
 
