@@ -1,16 +1,31 @@
-"""The diversity benchmark: run each method on a (neurons, band) cell and measure its samples.
+"""The diversity benchmark: run every method on a (neurons, band) cell, score all of them on the same n.
 
-Measures (see :mod:`inverse_set.metrics`) are taken in the judge network's
-penultimate feature space, a space the sampler never sees; encoder-space Vendi is
-reported beside it, labelled. Membership is recomputed from the returned images.
-Diversity is measured on the *in-band* samples (the members of the inverse set);
-coverage, density and precision against real test images in the band (one half
-of them; the other half is measured the same way as the "real" row), judge
-agreement with the neuron's class, and a Fréchet distance in judge space.
-Cost is network evaluations per in-band sample.
+A cell's rows are made in two passes. :func:`run_cell` runs each method and keeps
+what it returned, in order, with the cost it paid (forward-only and
+forward+backward passes counted apart, wall time with compilation apart);
+membership is recomputed from the returned images. :func:`score_cell` then takes
+``n_scored``, the smallest in-band count among the methods that reached at least
+``Budget.min_scored`` samples (the others are reported with their count, not
+scored), and measures the first ``n_scored`` in-band samples of every method in
+the judge network's penultimate space (a space the sampler never sees):
+
+* against real test images in the band (half B; the ``real`` row is other real
+  in-band images, from the training set and test half A): coverage, density,
+  precision, recall, Fréchet distance, each with a bootstrap 90% interval;
+* against independent draws from the prior the default samples (the second half
+  of ``rejection_prior``'s draws; the row is the first half): recall, coverage and
+  Fréchet distance "vs prior", so that ``rejection_prior``'s own row is the ideal;
+* Vendi, quality-weighted Vendi (Vendi × the fraction of samples inside the real
+  reference's balls) and judge agreement with the neuron's class;
+* ``path_similarity``: how alike the target processes the samples and real in-band
+  images, per layer (:func:`inverse_set.metrics.path_similarity`).
+
+Beyond the data (fewer than 6 real test images in the band) only what needs no
+in-band reference is measured: Vendi, judge agreement, and precision (and the
+quality of quality-weighted Vendi) against every real image of the class.
 
 ``benchmarks/diversity.py`` is the command line; tests run a reduced version
-(the scripts of this folder and the tests import this module as ``harness``).
+(the scripts of this folder import this module as ``harness``).
 """
 
 from __future__ import annotations
@@ -28,15 +43,21 @@ import numpy as np
 
 import generators
 from inverse_set import GradientWalk, InfeasibleBandError, Objective, SeedConfig, Unit, get_method, metrics, sample_inverse_set
-from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection
+from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
+from inverse_set.bands import in_band
 from inverse_set.chunks import chunked
 from inverse_set.cli import machine
-from inverse_set.bands import in_band
 from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
-METHODS = ("ours", "ours_realism", "ppgn", "dgn_am", "gram_diversity", "rejection", "joint", "real")
+METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
+OPTIONAL_METHODS = ("ours_realism", "joint")  # by --methods only: not in the headline
+LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
+MIN_REFERENCE = 6  # real in-band test images (half B) needed for the measures against real members
+# The cells on which the defaults and variants were chosen (benchmarks/variants.py): class index, band. The
+# headline is computed on the others.
+DEV_CELLS = ((8, "p50"), (7, "p95"), (6, "p50"), (3, "p95"), (0, "p99"), (9, "p95"))
 
 
 @dataclass(frozen=True)
@@ -45,19 +66,19 @@ class Budget:
 
     n: int = 500
     num_seeds: int = 10
-    ppgn_chains: int = 10
+    ppgn_chains: int = 100  # per neuron, shared by its bands; 200 steps each, a sample every 5 (published)
+    ppgn_steps: int = 200
     ppgn_save_every: int = 5
+    dgn_restarts: int = 100  # per neuron, shared by its bands; one image per restart (published)
     dgn_steps: int = 200
+    gram_n: int = 100  # per cell: gram_n / gram_batch batches of Lucid's 512 Adam steps
     gram_steps: int = 512
     gram_batch: int = 10
-    rejection_max_draws: int = 60_000
+    rejection_max_draws: int = 60_000  # per rejection method and cell (rejection_prior wants 2n in band)
+    min_scored: int = 20
+    bootstrap: int = 100
     joint_n: int = 100
     joint_steps: int = 2000
-
-    @property
-    def ppgn_steps(self) -> int:
-        """Steps per chain so that chains × steps / save_every = n samples."""
-        return -(-self.n // self.ppgn_chains) * self.ppgn_save_every
 
 
 @dataclass
@@ -73,23 +94,58 @@ class Cell:
     band_name: str = ""
 
 
-# The code-space method of the `ours_realism` rows: the paper's with a realism term (ρ = 10) and β = 0.3, the
-# settings benchmarks/variants.py chose for the generator's code space.
+@dataclass
+class Run:
+    """What one method returned on a cell, in order, and what it cost."""
+
+    method: str
+    images: np.ndarray
+    forward: int = 0  # forward-only passes through G (+ E) + target, per code
+    gradient: int = 0  # forward+backward passes
+    wall_s: float = 0.0  # compilation excluded
+    compile_s: float = 0.0
+    note: str = ""
+    inside: np.ndarray | None = None  # membership, recomputed from the images
+    reference: np.ndarray | None = None  # rejection_prior: the other half of its draws, the "vs prior" reference
+
+
+# The paper's method with a realism term (ρ = 10) and β = 0.3: the `ours_realism` rows (benchmarks/variants.py).
 PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
                                                  walk=GradientWalk(step_size=0.3))
 
 
-class Context:
-    """The bundled models, batched, and the real test images' features and activations."""
+def adaptations(budget: Budget) -> dict:
+    """How each baseline differs from its authors' configuration (baselines.md), written into the results."""
+    return {
+        "ppgn": f"h clipped to the range of real codes per dimension (the reference clips to [0, 30]; our fc6 is "
+                f"256-d on 28×28 images); {budget.ppgn_steps} steps per chain and a sample every "
+                f"{budget.ppgn_save_every} (published); {budget.ppgn_chains} chains per neuron, shared by its bands, "
+                "each band charged for the chains it needed; no probability threshold (class unit)",
+        "dgn_am": f"{budget.dgn_restarts} restarts per neuron, {budget.dgn_steps} steps each (published), lr 8 → 1e-10, "
+                  "upper clip mean + 3 std of real codes; one image per restart; shared by the neuron's bands",
+        "gram_diversity": f"Lucid's Gram-cosine term (weight 1e2) on conv2, Adam lr 0.05, {budget.gram_steps} steps, "
+                          f"batches of {budget.gram_batch}; the maximisation replaced by a squared band-distance "
+                          f"penalty (Lucid has no band); {budget.gram_n} samples per cell",
+        "rejection_prior": "draws from the flow prior the default samples (z ~ N(0, I) → relu(T⁻¹(z))), 2n wanted: "
+                           "alternate in-band draws go to the row and to the 'vs prior' reference",
+        "rejection_real": f"codes E(x) of the 60,000 training images in a random order, each at most once, through G "
+                          f"(at most {budget.rejection_max_draws})",
+        "real": "real in-band images (training set and test half A) in a random order; test half B is the reference",
+    }
 
-    def __init__(self, test_images=None, test_labels=None, train_images=None, max_train=20_000, zoo=None):
+
+class Context:
+    """The bundled models, batched, and the real images' features and activations."""
+
+    def __init__(self, test_images=None, test_labels=None, train_images=None, max_train=60_000, zoo=None):
         self.zoo = zoo if zoo is not None else generators.load("fashion")
-        b = self.zoo  # the baselines and the prior of rejection sampling work on the generator's fc6 codes
+        b = self.zoo
         if test_images is None:
             test_images, test_labels = generators.load_fashion_mnist("test")
         self.test_images, self.test_labels = np.asarray(test_images), np.asarray(test_labels)
         if train_images is None:
             train_images, _ = generators.load_fashion_mnist("train")
+        self.train_images = np.asarray(train_images)[:max_train]
         self.judge_features = chunked(b.judge_features)
         self.judge_logits = chunked(b.judge_logits)
         self.encode = chunked(b.encoder)
@@ -97,13 +153,16 @@ class Context:
         self.real_encoder = self.encode(self.test_images)
         self.layers = {k: tuple(v.shape) for k, v in jax.eval_shape(
             lambda x: dict(as_layer_dict(b.target(x))), jax.ShapeDtypeStruct((28, 28, 1), jnp.float32)).items()}
-        # The DGN generator's prior: codes of random real (training) images.
-        self.train_codes = jnp.asarray(self.encode(np.asarray(train_images)[:max_train]))
-        # τ of the `ours_realism` rows: the 90th percentile of r(c) = mean((E(G(c)) − c)²) on real codes.
-        codes = np.asarray(self.train_codes[:5000])
+        # Every layer of the target, conv maps pooled over space: the path_similarity features.
+        self.target_layers = chunked(lambda x: {k: (jnp.mean(v, axis=(0, 1)) if v.ndim == 3 else v)
+                                                for k, v in as_layer_dict(b.target(x)).items()})
+        # rejection_real's pool and the realism bound: codes of real training images.
+        self.train_codes = self.encode(self.train_images)
+        codes = self.train_codes[:5000]
         residual = np.mean((self.encode(chunked(b.generator)(codes)) - codes) ** 2, axis=1)
-        self.realism_tau = float(np.percentile(residual, 90))
-        self._activation_fns = {}
+        self.realism_tau = float(np.percentile(residual, 90))  # τ of `ours_realism`: 90th percentile on real codes
+        self.forward_cost = forward_over_fwd_bwd(b)
+        self._activation_fns, self._train_acts = {}, {}
 
     def activation(self, cell: Cell):
         """Batched ``images -> (m, p)`` activations of the cell's constraints, plus the traced pieces."""
@@ -115,46 +174,261 @@ class Context:
             self._activation_fns[key] = (chunked(single), single, specs, indices, labels)
         return self._activation_fns[key]
 
-    def draw_prior(self, key):
-        i = jax.random.randint(key, (), 0, self.train_codes.shape[0])
-        return self.train_codes[i]
+    def members(self, cell: Cell, images, acts_cache=None) -> np.ndarray:
+        """Indices of ``images`` inside every band of the cell."""
+        batched, *_ = self.activation(cell)
+        acts = acts_cache if acts_cache is not None else batched(images).reshape(len(images), -1)
+        return np.flatnonzero(in_band(acts, np.asarray(cell.z1), np.asarray(cell.z2)))
+
+    def train_members(self, cell: Cell) -> np.ndarray:
+        key = tuple(cell.neurons)
+        if key not in self._train_acts:
+            batched, *_ = self.activation(cell)
+            self._train_acts[key] = batched(self.train_images).reshape(len(self.train_images), -1)
+        return self.members(cell, None, self._train_acts[key])
 
 
-def measure(ctx: Context, cell: Cell, method: str, images, evaluations, wall, reference, note="") -> dict:
-    """Every measure of one method's samples on one cell."""
-    z1, z2 = np.asarray(cell.z1, np.float32), np.asarray(cell.z2, np.float32)
-    batched, *_ = ctx.activation(cell)
+def forward_over_fwd_bwd(zoo, batch: int = 200, repeats: int = 3) -> float:
+    """Measured time of a forward pass (prior, G, target) over that of a forward+backward, same batch, best of 3."""
+    def f(z):
+        return zoo.target(zoo.generator(zoo.prior(z)))["logits"][0]
+    z = jax.random.normal(jax.random.key(0), (batch, zoo.latent_dim))
+    forward, both = jax.jit(jax.vmap(f)), jax.jit(jax.vmap(jax.value_and_grad(f)))
+    times = []
+    for fn in (forward, both):
+        jax.block_until_ready(fn(z))
+        best = np.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(z))
+            best = min(best, time.perf_counter() - t0)
+        times.append(best)
+    return float(times[0] / times[1])
+
+
+def fraction_needed(inside: np.ndarray, n: int, per_unit: int) -> float:
+    """Fraction of a run's units (chains, restarts, batches: ``per_unit`` images each, in order) that produced its
+    first n in-band images; 1 if it has fewer."""
+    hits = np.flatnonzero(inside)
+    if len(hits) < n or n == 0:
+        return 1.0
+    units = -(-len(inside) // per_unit)
+    return (hits[n - 1] // per_unit + 1) / units
+
+
+def charged(method, res, inside, n, per_unit, note) -> Run:
+    """A shared baseline run charged for the units it needed for this cell's n in-band samples."""
+    frac = fraction_needed(inside, n, per_unit)
+    return Run(method, res.images, gradient=int(round(frac * res.network_evaluations)),
+               wall_s=frac * res.wall_time_s, compile_s=res.compile_time_s, inside=inside,
+               note=note + (f"; charged {frac:.0%} of the run" if frac < 1 else ""))
+
+
+def real_reference(ctx: Context, cell: Cell, rng=0):
+    """Real test images inside the cell's bands, split in two halves (A: part of the `real` row, B: reference)."""
+    perm = np.random.default_rng(rng).permutation(ctx.members(cell, ctx.test_images))
+    return perm[: len(perm) // 2], perm[len(perm) // 2 :]
+
+
+def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], rng: int = 0,
+             shared: dict | None = None, log: Callable = print) -> list[Run]:
+    """Run the methods on one cell; returns their runs (membership recomputed from the images).
+
+    ``shared`` caches band-independent runs (PPGN, DGN-AM) per neuron.
+    """
+    shared = {} if shared is None else shared
+    b = ctx.zoo
+    batched, single, specs, indices, labels = ctx.activation(cell)
+    is_class = cell.kind == "class"
+    unit = cell.neurons[0] if is_class else None
+    key = jax.random.key(rng)
+    z1, z2 = np.asarray(cell.z1), np.asarray(cell.z2)
+    inside_of = lambda images: in_band(batched(images).reshape(len(images), -1), z1, z2) if len(images) else \
+        np.zeros(0, bool)  # noqa: E731
+    runs: list[Run] = []
+    for method in methods:
+        t0 = time.perf_counter()
+        if method == "real":
+            half_a, _ = real_reference(ctx, cell, rng)
+            pool = np.concatenate([ctx.train_images[ctx.train_members(cell)], ctx.test_images[half_a]])
+            images = pool[np.random.default_rng(rng).permutation(len(pool))][: budget.n]
+            run = Run("real", images, note=f"{len(pool)} real in-band images (training set and test half A)")
+        elif method in ("ours", "paper", "ours_realism"):
+            method_ = {"ours": None, "paper": "paper", "ours_realism": PAPER_WITH_REALISM}[method]
+            tau = ctx.realism_tau if method == "ours_realism" else None
+            try:
+                res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,
+                                         method=method_, num_seeds=budget.num_seeds, realism_bound=tau, rng_key=rng)
+                s = res.stats
+                run = Run(method, res.images, forward=s.forward_evaluations, gradient=s.gradient_evaluations,
+                          wall_s=s.run_time_s, compile_s=s.compile_time_s,
+                          note=f"{s.method}: seed steps {s.seed_steps}, walker steps {s.walker_steps}"
+                               + ("" if tau is None else f", realism r ≤ {tau:.3g}"))
+            except InfeasibleBandError as err:
+                run = Run(method, np.zeros((0, 28, 28, 1)), wall_s=time.perf_counter() - t0,
+                          note="infeasible: " + str(err).splitlines()[0])
+        elif method == "rejection_prior":
+            res = rejection(b.generator, single, b.init, z1, z2, 2 * budget.n, max_draws=budget.rejection_max_draws,
+                            rng_key=key)
+            got = len(res.images)
+            run = Run(method, res.images[0::2], forward=res.network_evaluations // 2, wall_s=res.wall_time_s / 2,
+                      compile_s=res.compile_time_s, reference=res.images[1::2],
+                      note=f"acceptance {res.info['acceptance_rate']:.2g} of {res.info['draws']} prior draws; "
+                           f"{got} in band, alternately the row and the 'vs prior' reference; charged half")
+        elif method == "rejection_real":
+            res = rejection_from_pool(b.generator, single, ctx.train_codes, z1, z2, budget.n,
+                                      max_draws=budget.rejection_max_draws, rng_key=key)
+            run = Run(method, res.images, forward=res.network_evaluations, wall_s=res.wall_time_s,
+                      compile_s=res.compile_time_s,
+                      note=f"acceptance {res.info['acceptance_rate']:.2g} of {res.info['draws']} training codes")
+        elif not is_class:
+            continue  # the other baselines target one class unit
+        elif method == "ppgn":
+            if ("ppgn", unit) not in shared:
+                logits = lambda x: b.target(x)["logits"]  # noqa: E731
+                shared[("ppgn", unit)] = ppgn(b.generator, b.encoder, logits, unit, b.code_dim, code_low=b.code_min,
+                                              code_high=b.code_max, num_chains=budget.ppgn_chains,
+                                              num_steps=budget.ppgn_steps, save_every=budget.ppgn_save_every,
+                                              rng_key=key)
+            res = shared[("ppgn", unit)]
+            run = charged("ppgn", res, inside_of(res.images), budget.n, budget.ppgn_steps // budget.ppgn_save_every,
+                          f"one run of {budget.ppgn_chains} chains per neuron")
+        elif method == "dgn_am":
+            if ("dgn_am", unit) not in shared:
+                act = lambda x: b.target(x)["logits"][unit]  # noqa: E731
+                shared[("dgn_am", unit)] = dgn_am(b.generator, act, b.init, budget.dgn_restarts,
+                                                  code_upper=b.code_mean + 3 * b.code_std,
+                                                  num_steps=budget.dgn_steps, rng_key=key)
+            res = shared[("dgn_am", unit)]
+            run = charged("dgn_am", res, inside_of(res.images), budget.n, 1,
+                          f"one run of {budget.dgn_restarts} restarts per neuron")
+        elif method == "gram_diversity":
+            act = lambda x: single(x)[0]  # noqa: E731
+            conv = lambda x: b.target(x)["conv2"]  # noqa: E731
+            res = gram_diversity(b.generator, act, conv, b.init, cell.z1[0], cell.z2[0], budget.gram_n,
+                                 batch_size=budget.gram_batch, num_steps=budget.gram_steps, rng_key=key)
+            run = Run(method, res.images, gradient=res.network_evaluations, wall_s=res.wall_time_s,
+                      compile_s=res.compile_time_s, note="Gram of conv2")
+        elif method == "joint":
+            problem = Problem(b.generator, b.encoder, make_activation_fn(specs, b.target), 0.0, jnp.inf)
+            res = joint(problem, indices, b.init, cell.z1, cell.z2, budget.joint_n,
+                        config=SeedConfig(max_steps=budget.joint_steps), rng_key=key)
+            run = Run(method, res.images, gradient=res.network_evaluations, wall_s=res.wall_time_s,
+                      note=f"eq. 5 with n={budget.joint_n}, {res.info['steps']} steps")
+        else:
+            raise ValueError(f"unknown method {method!r}; known: {METHODS + OPTIONAL_METHODS}")
+        if run.inside is None:
+            run.inside = inside_of(np.asarray(run.images))
+        runs.append(run)
+        log(f"  {cell.name:<28} {method:<15} in band {int(run.inside.sum()):>4}/{len(run.images):<5} "
+            f"{run.wall_s:6.1f} s (+{run.compile_s:.1f} s compile)  {run.note}")
+    return runs
+
+
+def class_reference(ctx: Context, cell: Cell) -> np.ndarray:
+    """Judge features of every real test image of the cell's class (of all test images for a hidden unit)."""
+    if cell.class_index is None:
+        return ctx.real_judge
+    return ctx.real_judge[ctx.test_labels == cell.class_index]
+
+
+def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: int = 0) -> list[dict]:
+    """Every method's row, all scored on the same ``n_scored`` first in-band samples (see the module docstring)."""
+    _, half_b = real_reference(ctx, cell, rng)
+    ref = ctx.real_judge[half_b]
+    ref_layers = ctx.target_layers(ctx.test_images[half_b]) if len(half_b) >= MIN_REFERENCE else None
+    counts = {r.method: min(int(r.inside.sum()), budget.n) for r in runs}
+    scored = [m for m, c in counts.items() if c >= budget.min_scored and m != "joint"]
+    n_scored = min((counts[m] for m in scored), default=0)
+    members = {r.method: np.asarray(r.images)[r.inside][:n_scored] for r in runs}
+    prior_run = next((r for r in runs if r.method == "rejection_prior"), None)
+    prior_ref = None if prior_run is None else prior_run.reference
+    prior_ref = ctx.judge_features(prior_ref) if prior_ref is not None and len(prior_ref) >= MIN_REFERENCE else None
+    real_layers = ctx.target_layers(members["real"]) if "real" in scored and ref_layers is not None else None
+    beyond = len(half_b) < MIN_REFERENCE
+    rows = []
+    for run in runs:
+        m = counts[run.method]
+        n_in = int(run.inside.sum())
+        row = dict(cell=cell.name, kind=cell.kind, band=cell.band_name, z1=list(cell.z1), z2=list(cell.z2),
+                   method=run.method, n_returned=len(run.images), n_in_band=n_in,
+                   in_band_rate=float(run.inside.mean()) if len(run.images) else float("nan"),
+                   n_scored=n_scored if run.method in scored else 0, n_reference=len(half_b),
+                   beyond_data=beyond, forward_evals=run.forward, gradient_evals=run.gradient,
+                   wall_s=run.wall_s, compile_s=run.compile_s, note=run.note)
+        per = max(m, 1)
+        row["forward_per_in_band"] = run.forward / per if m else float("nan")
+        row["gradient_per_in_band"] = run.gradient / per if m else float("nan")
+        row["cost_per_in_band"] = (run.gradient + ctx.forward_cost * run.forward) / per if m else float("nan")
+        row["wall_s_per_in_band"] = run.wall_s / per if m else float("nan")
+        if run.method in scored:
+            row.update(measures(ctx, cell, members[run.method], ref, prior_ref, ref_layers, real_layers, budget, rng))
+            fj_all = ctx.judge_features(np.asarray(run.images)[run.inside][: budget.n])
+            row["vendi_windows"] = window_vendi(fj_all)
+            if len(row["vendi_windows"]) >= 2:
+                row["vendi_last_over_first_window"] = row["vendi_windows"][-1] / row["vendi_windows"][0]
+        elif run.method != "joint":
+            row["note"] += f"; not scored: {n_in} in band, fewer than {budget.min_scored}"
+        rows.append(row)
+    for row in rows:
+        for key in MEASURES:
+            row.setdefault(key, float("nan"))
+    return rows
+
+
+MEASURES = ("vendi_judge", "vendi_encoder", "vendi_quality", "mean_pairwise_distance_judge", "density", "coverage",
+            "precision", "recall", "frechet_judge", "judge_agreement", "precision_class", "recall_prior",
+            "coverage_prior", "frechet_prior", "path_similarity", "vendi_last_over_first_window")
+INTERVALS = ("coverage", "precision", "recall", "frechet_judge")
+
+
+def measures(ctx, cell, images, ref, prior_ref, ref_layers, real_layers, budget, rng=0) -> dict:
+    """Every measure of one method's scored samples (see the module docstring)."""
+    fj, fe = ctx.judge_features(images), ctx.encode(images)
+    out = {"vendi_judge": metrics.vendi_score(fj + 1e-9), "vendi_encoder": metrics.vendi_score(fe + 1e-9),
+           "mean_pairwise_distance_judge": metrics.mean_pairwise_distance(fj)}
+    if cell.class_index is not None:
+        out["judge_agreement"] = float(np.mean(ctx.judge_logits(images).argmax(-1) == cell.class_index))
+    class_member = metrics.precision_membership(class_reference(ctx, cell), fj, k=3)
+    out["precision_class"] = float(class_member.mean())
+    if len(ref) >= MIN_REFERENCE:
+        def against_real(s):
+            density, coverage = metrics.density_coverage(ref, s, k=5)
+            precision, recall = metrics.precision_recall(ref, s, k=3)
+            return np.array([coverage, precision, recall, metrics.frechet_distance(s, ref), density])
+        values = against_real(fj)
+        lo, hi = metrics.bootstrap_interval(against_real, fj, num=budget.bootstrap, rng=rng)
+        for j, name in enumerate(INTERVALS):
+            out[name], out[name + "_ci90"] = float(values[j]), [float(lo[j]), float(hi[j])]
+        out["density"] = float(values[-1])
+        quality = metrics.precision_membership(ref, fj, k=3)
+    else:
+        quality = class_member  # beyond the data: realism against all real images of the class
+    out["vendi_quality"] = metrics.quality_vendi(fj + 1e-9, quality)
+    if prior_ref is not None:
+        out["recall_prior"] = metrics.precision_recall(prior_ref, fj, k=3)[1]
+        out["coverage_prior"] = metrics.density_coverage(prior_ref, fj, k=5)[1]
+        out["frechet_prior"] = metrics.frechet_distance(fj, prior_ref)
+    if real_layers is not None:
+        out["path_similarity"], out["path_similarity_layers"] = metrics.path_similarity(
+            ctx.target_layers(images), real_layers, ref_layers)
+    return out
+
+
+def measure_images(ctx: Context, cell: Cell, images, budget: Budget = Budget(), rng: int = 0) -> dict:
+    """In-band count and every measure of one method's in-band samples against real test half B (no equal-n rule:
+    for comparing variants of one method at the same n, as benchmarks/variants.py does)."""
     images = np.asarray(images)
-    n = len(images)
-    acts = batched(images).reshape(n, -1) if n else np.zeros((0, len(z1)))
-    inside = in_band(acts, z1, z2) if n else np.zeros((0,), bool)
-    member = images[inside]
-    row = dict(cell=cell.name, kind=cell.kind, band=cell.band_name, z1=cell.z1, z2=cell.z2, method=method,
-               n_returned=n, n_in_band=int(inside.sum()), in_band_rate=float(inside.mean()) if n else float("nan"),
-               evals_per_in_band=float(evaluations / inside.sum()) if inside.sum() else float("inf"),
-               wall_s=float(wall), note=note)
-    nan = float("nan")
-    ref_j, ref_e = reference
-    if len(member) >= 2:
-        fj, fe = ctx.judge_features(member), ctx.encode(member)
-        row["vendi_judge"] = metrics.vendi_score(fj + 1e-9)
-        row["vendi_encoder"] = metrics.vendi_score(fe + 1e-9)
-        row["mean_pairwise_distance_judge"] = metrics.mean_pairwise_distance(fj)
-        if len(ref_j) > 5:
-            row["density"], row["coverage"] = metrics.density_coverage(ref_j, fj, k=5)
-        if len(ref_j) > 3 and len(member) > 3:
-            row["precision"], row["recall"] = metrics.precision_recall(ref_j, fj, k=3)
-        if len(ref_j) >= 2:
-            row["frechet_judge"] = metrics.frechet_distance(fj, ref_j)
-        if cell.class_index is not None:
-            row["judge_agreement"] = float(np.mean(ctx.judge_logits(member).argmax(-1) == cell.class_index))
-        row["vendi_windows"] = window_vendi(fj)
-        if len(row["vendi_windows"]) >= 2:
-            row["vendi_last_over_first_window"] = row["vendi_windows"][-1] / row["vendi_windows"][0]
-    for key in ("vendi_judge", "vendi_encoder", "mean_pairwise_distance_judge", "density", "coverage",
-                "precision", "recall", "frechet_judge", "judge_agreement", "vendi_last_over_first_window"):
-        row.setdefault(key, nan)
-    return row
+    inside = in_band(ctx.activation(cell)[0](images).reshape(len(images), -1), np.asarray(cell.z1),
+                     np.asarray(cell.z2))
+    _, half_b = real_reference(ctx, cell, rng)
+    row = {"n_returned": len(images), "n_in_band": int(inside.sum())}
+    if inside.sum() >= 2:
+        row.update(measures(ctx, cell, images[inside], ctx.real_judge[half_b], None, None, None, budget, rng))
+        windows = window_vendi(ctx.judge_features(images[inside]))
+        if len(windows) >= 2:
+            row["vendi_last_over_first_window"] = windows[-1] / windows[0]
+    return {**{k: float("nan") for k in MEASURES}, **row}
 
 
 def window_vendi(features, window: int = WINDOW) -> list[float]:
@@ -173,103 +447,17 @@ def growth(ctx: Context, images, reference, sizes=(100, 500, 2000)) -> dict:
     return out
 
 
-def real_reference(ctx: Context, cell: Cell, rng=0):
-    """Real test images inside the cell's bands, split in two halves (A: measured row, B: reference)."""
-    batched, *_ = ctx.activation(cell)
-    acts = batched(ctx.test_images).reshape(len(ctx.test_images), -1)
-    inside = np.flatnonzero(in_band(acts, np.asarray(cell.z1), np.asarray(cell.z2)))
-    perm = np.random.default_rng(rng).permutation(inside)
-    half_a, half_b = perm[: len(perm) // 2], perm[len(perm) // 2 :]
-    return half_a, half_b
-
-
-def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], rng: int = 0,
-             shared: dict | None = None, log: Callable = print):
-    """Run the methods on one cell; returns (rows, {method: images}).
-
-    ``shared`` caches band-independent runs (PPGN, DGN-AM) per neuron.
-    """
-    shared = {} if shared is None else shared
-    b = ctx.zoo
-    batched, single, specs, indices, labels = ctx.activation(cell)
-    half_a, half_b = real_reference(ctx, cell, rng)
-    reference = (ctx.real_judge[half_b], ctx.real_encoder[half_b])
-    rows, samples = [], {}
-    is_class = cell.kind == "class"
-    unit = cell.neurons[0] if is_class else None
-    key = jax.random.key(rng)
-
-    def record(method, images, evals, wall, note=""):
-        rows.append(measure(ctx, cell, method, images, evals, wall, reference, note))
-        samples[method] = np.asarray(images)
-        r = rows[-1]
-        log(f"  {cell.name:<28} {method:<15} in-band {r['n_in_band']:>4}/{r['n_returned']:<4} "
-            f"vendi(judge) {r['vendi_judge']:6.2f} coverage {r['coverage']:.2f} agree {r['judge_agreement']:.2f} "
-            f"evals/sample {r['evals_per_in_band']:9.1f} {wall:6.1f}s")
-
-    for method in methods:
-        t0 = time.perf_counter()
-        if method == "real":
-            record("real", ctx.test_images[half_a], 0, 0.0, f"{len(half_a)} real in-band test images (half A)")
-        elif method in ("ours", "ours_realism"):
-            tau = ctx.realism_tau if method == "ours_realism" else None
-            try:
-                method_ = PAPER_WITH_REALISM if tau is not None else None  # the realism bound lives in code space
-                res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,
-                                         method=method_, num_seeds=budget.num_seeds, realism_bound=tau, rng_key=rng)
-                # Forward-only evaluations (the slice walk's) are counted as whole ones: an upper bound.
-                evaluations = res.stats.gradient_evaluations + res.stats.forward_evaluations
-                record(method, res.images, evaluations, time.perf_counter() - t0,
-                       f"seed steps {res.stats.seed_steps}, walker steps {res.stats.walker_steps}"
-                       + ("" if tau is None else f", realism r ≤ {tau:.3g}"))
-            except InfeasibleBandError as err:
-                record(method, np.zeros((0, 28, 28, 1)), 0, time.perf_counter() - t0,
-                       "infeasible: " + str(err).splitlines()[0])
-        elif method == "rejection":
-            res = rejection(b.generator, single, ctx.draw_prior, np.asarray(cell.z1), np.asarray(cell.z2), budget.n,
-                            max_draws=budget.rejection_max_draws, rng_key=key)
-            record("rejection", res.images, res.network_evaluations, time.perf_counter() - t0,
-                   f"acceptance {res.info['acceptance_rate']:.4f} of {res.info['draws']} prior draws")
-        elif not is_class:
-            continue  # the other baselines target one class unit
-        elif method == "ppgn":
-            if ("ppgn", unit) not in shared:
-                logits = lambda x: b.target(x)["logits"]  # noqa: E731
-                shared[("ppgn", unit)] = ppgn(b.generator, b.encoder, logits, unit, b.code_dim, code_low=b.code_min,
-                                              code_high=b.code_max, num_chains=budget.ppgn_chains,
-                                              num_steps=budget.ppgn_steps, save_every=budget.ppgn_save_every,
-                                              rng_key=key)
-            res = shared[("ppgn", unit)]
-            record("ppgn", res.images, res.network_evaluations, res.wall_time_s, "one run per neuron, all bands")
-        elif method == "dgn_am":
-            if ("dgn_am", unit) not in shared:
-                act = lambda x: b.target(x)["logits"][unit]  # noqa: E731
-                shared[("dgn_am", unit)] = dgn_am(b.generator, act, b.init, budget.n,
-                                                  code_upper=b.code_mean + 3 * b.code_std,
-                                                  num_steps=budget.dgn_steps, rng_key=key)
-            res = shared[("dgn_am", unit)]
-            record("dgn_am", res.images, res.network_evaluations, res.wall_time_s, "one run per neuron, all bands")
-        elif method == "gram_diversity":
-            act = lambda x: single(x)[0]  # noqa: E731
-            conv = lambda x: b.target(x)["conv2"]  # noqa: E731
-            res = gram_diversity(b.generator, act, conv, b.init, cell.z1[0], cell.z2[0], budget.n,
-                                 batch_size=budget.gram_batch, num_steps=budget.gram_steps, rng_key=key)
-            record("gram_diversity", res.images, res.network_evaluations, res.wall_time_s, "Gram of conv2")
-        elif method == "joint":
-            problem = Problem(b.generator, b.encoder, make_activation_fn(specs, b.target), 0.0, jnp.inf)
-            res = joint(problem, indices, b.init, cell.z1, cell.z2, budget.joint_n,
-                        config=SeedConfig(max_steps=budget.joint_steps), rng_key=key)
-            record("joint", res.images, res.network_evaluations, res.wall_time_s,
-                   f"eq. 5 with n={budget.joint_n}, {res.info['steps']} steps")
-    return rows, samples
+def level_band(values, level: str) -> tuple[float, float]:
+    """A band of width half the IQR of ``values``, centred on their percentile ``level`` ("p95"), or for ``"max+"``
+    above their maximum (from max + half a width to max + 1.5 widths): beyond the data."""
+    values = np.asarray(values, np.float64)
+    half_width = (np.percentile(values, 75) - np.percentile(values, 25)) / 4
+    centre = values.max() + 2 * half_width if level == "max+" else np.percentile(values, float(level[1:]))
+    return float(centre - half_width), float(centre + half_width)
 
 
 def class_cells(stats, classes: Sequence[int], bands: Sequence[str]) -> list[Cell]:
-    """Bands centred on percentiles of the class's own test-image logits, width half the IQR.
-
-    The band ``"max+"`` lies above the highest logit of any test image of the class
-    (from max + half a width to max + 1.5 widths): beyond the data, with no real member.
-    """
+    """Bands of the class's own test-image logits by :func:`level_band`'s rule (from the zoo's stats)."""
     cells = []
     for c in classes:
         s = stats["logits_by_class"][str(c)]
@@ -281,57 +469,90 @@ def class_cells(stats, classes: Sequence[int], bands: Sequence[str]) -> list[Cel
     return cells
 
 
-def extra_cells(ctx: Context) -> list[Cell]:
-    """Two intersections (two class neurons; an fc6 unit with a class neuron) and two hidden units.
+def extra_cells(ctx: Context, levels: Sequence[str] = LEVELS) -> list[Cell]:
+    """Two intersections and two hidden units, each at every level, by :func:`level_band` on test images.
 
-    Bands come from real test images so that each cell has real members to compare with.
+    Intersections (each constraint at the same level of its distribution over the class's images): Pullover ∧ Coat
+    logits over Pullover images; the fc6 unit most active on Sneakers ∧ the Sneaker logit over Sneaker images.
+    Hidden units (over all test images): the most variable fc6 unit; the most variable conv2 channel's spatial mean.
     """
     names = ctx.zoo.class_names
     logits = chunked(lambda x: ctx.zoo.target(x)["logits"])(ctx.test_images)
-    fc6 = ctx.real_encoder
-    labels = ctx.test_labels
-    cells = []
-    # Pullover (2) ∧ Coat (4): Pullover images' Pullover logit mid band, and their Coat logit upper half.
-    a, c2 = logits[labels == 2][:, 2], logits[labels == 2][:, 4]
-    cells.append(Cell("Pullover ∧ Coat", (2, 4), (float(np.percentile(a, 25)), float(np.percentile(c2, 50))),
-                      (float(np.percentile(a, 75)), float(np.percentile(c2, 95))), 2, "intersection", "real"))
-    # The fc6 unit most active on Sneakers (7) ∧ the Sneaker logit.
+    fc6, labels = ctx.real_encoder, ctx.test_labels
     u = int(np.argmax(fc6[labels == 7].mean(0) - fc6.mean(0)))
-    f7 = fc6[labels == 7][:, u]
-    l7 = logits[labels == 7][:, 7]
-    cells.append(Cell(f"fc6[{u}] ∧ {names[7]}", (Unit("fc6", u), 7),
-                      (float(np.percentile(f7, 50)), float(np.percentile(l7, 25))),
-                      (float(np.percentile(f7, 95)), float(np.percentile(l7, 75))), 7, "intersection", "real"))
-    # Two hidden units: the most variable fc6 unit at its 90–99th percentile, a conv2 channel (mean) likewise.
     v = int(np.argmax(fc6.std(0)))
-    cells.append(Cell(f"fc6[{v}]", (Unit("fc6", v),), (float(np.percentile(fc6[:, v], 90)),),
-                      (float(np.percentile(fc6[:, v], 99)),), None, "hidden", "p90–p99"))
     conv = chunked(lambda x: jnp.mean(ctx.zoo.target(x)["conv2"], axis=(0, 1)))(ctx.test_images)
     ch = int(np.argmax(conv.std(0)))
-    cells.append(Cell(f"mean conv2[:,:,{ch}]", (Unit("conv2", ch),), (float(np.percentile(conv[:, ch], 90)),),
-                      (float(np.percentile(conv[:, ch], 99)),), None, "hidden", "p90–p99"))
+    specs = [("Pullover ∧ Coat", (2, 4), (logits[labels == 2][:, 2], logits[labels == 2][:, 4]), 2, "intersection"),
+             (f"fc6[{u}] ∧ {names[7]}", (Unit("fc6", u), 7), (fc6[labels == 7][:, u], logits[labels == 7][:, 7]), 7,
+              "intersection"),
+             (f"fc6[{v}]", (Unit("fc6", v),), (fc6[:, v],), None, "hidden"),
+             (f"mean conv2[:,:,{ch}]", (Unit("conv2", ch),), (conv[:, ch],), None, "hidden")]
+    cells = []
+    for name, neurons, distributions, class_index, kind in specs:
+        for level in levels:
+            bands = [level_band(d, level) for d in distributions]
+            cells.append(Cell(f"{name} {level}", neurons, tuple(lo for lo, _ in bands), tuple(hi for _, hi in bands),
+                              class_index, kind, level))
     return cells
 
 
-def summary_table(rows: list[dict], keys=("in_band_rate", "vendi_judge", "vendi_encoder", "coverage", "density",
-                                           "precision", "judge_agreement", "frechet_judge", "evals_per_in_band",
+def split_of(cell: Cell) -> str:
+    """``"dev"`` for the cells the defaults were chosen on (:data:`DEV_CELLS`), else ``"report"``."""
+    return "dev" if cell.kind == "class" and (cell.class_index, cell.band_name) in DEV_CELLS else "report"
+
+
+def summary_table(rows: list[dict], keys=("n_scored", "in_band_rate", "coverage", "precision", "recall",
+                                           "frechet_judge", "recall_prior", "frechet_prior", "vendi_judge",
+                                           "vendi_quality", "judge_agreement", "path_similarity", "cost_per_in_band",
                                            "wall_s")) -> str:
-    """Markdown: per (kind, band, method), mean ± std over cells of every measure (NaN-aware)."""
+    """Markdown: per (kind, band, method), the median over cells of every measure and the cells it is over."""
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["kind"], r["band"], r["method"]), []).append(r)
-    head = "| kind | band | method | cells | cells with no in-band sample | " + " | ".join(keys) + " |"
+    head = "| kind | band | method | cells | cells not scored | " + " | ".join(keys) + " |"
     lines = [head, "|" + "---|" * (5 + len(keys))]
     blocks = list(dict.fromkeys((kind, band) for kind, band, _ in groups))  # in order of appearance
-    rank = lambda g: (blocks.index(g[0][:2]), METHODS.index(g[0][2]) if g[0][2] in METHODS else len(METHODS))  # noqa: E731
+    order = METHODS + OPTIONAL_METHODS
+    rank = lambda g: (blocks.index(g[0][:2]), order.index(g[0][2]) if g[0][2] in order else len(order))  # noqa: E731
     for (kind, band, method), rs in sorted(groups.items(), key=rank):
         cols = []
         for k in keys:
-            v = np.array([np.nan if r[k] is None else r[k] for r in rs], float)
+            v = np.array([np.nan if r.get(k) is None else r[k] for r in rs], float)
             v = v[np.isfinite(v)]
-            cols.append("–" if v.size == 0 else (f"{v.mean():.3g}" if v.size == 1 else f"{v.mean():.3g} ± {v.std():.2g}"))
-        empty = sum(1 for r in rs if not r["n_in_band"])
-        lines.append(f"| {kind} | {band} | {method} | {len(rs)} | {empty} | " + " | ".join(cols) + " |")
+            cols.append("–" if v.size == 0 else f"{np.median(v):.3g}")
+        unscored = sum(1 for r in rs if not r["n_scored"])
+        lines.append(f"| {kind} | {band} | {method} | {len(rs)} | {unscored} | " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
+RATIO_KEYS = ("recall_prior", "coverage_prior", "frechet_prior")
+
+
+def ideal_ratios(rows: list[dict]) -> str:
+    """Markdown: per band and method, the median over cells of the method's figure over ``rejection_prior``'s (the
+    ideal sampler of the default's target: independent draws from the same prior, scored the same way)."""
+    by_cell: dict = {}
+    for r in rows:
+        by_cell.setdefault(r["cell"], {})[r["method"]] = r
+    groups: dict = {}
+    for methods in by_cell.values():
+        ideal = methods.get("rejection_prior")
+        if not ideal or not ideal["n_scored"]:
+            continue
+        for method, r in methods.items():
+            if method == "rejection_prior" or not r["n_scored"]:
+                continue
+            ratios = [r[k] / ideal[k] if r.get(k) is not None and ideal.get(k) else None for k in RATIO_KEYS]
+            groups.setdefault((r["kind"], r["band"], method), []).append(ratios)
+    lines = ["| kind | band | method | cells | " + " | ".join(f"{k} ÷ ideal" for k in RATIO_KEYS) + " |",
+             "|" + "---|" * (4 + len(RATIO_KEYS))]
+    for (kind, band, method), ratios in groups.items():
+        cols = []
+        for j in range(len(RATIO_KEYS)):
+            v = [x[j] for x in ratios if x[j] is not None]
+            cols.append(f"{np.median(v):.2f}" if v else "–")
+        lines.append(f"| {kind} | {band} | {method} | {len(ratios)} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
 
@@ -346,8 +567,19 @@ def write_page(out: str, title: str, script: str, argv, description: str, lines:
 
 
 def as_json(rows):
-    return [{k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in r.items()} for r in rows]
+    def clean(v):
+        if isinstance(v, float):
+            return v if np.isfinite(v) else None
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (np.bool_, np.integer, np.floating)):
+            return clean(v.item())
+        return v
+    return [{k: clean(v) for k, v in r.items()} for r in rows]
 
 
-__all__ = ["Budget", "Cell", "Context", "METHODS", "as_json", "class_cells", "extra_cells", "growth", "machine",
-           "measure", "real_reference", "run_cell", "summary_table", "window_vendi", "write_page"]
+__all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json",
+           "class_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine", "measure_images", "measures", "real_reference", "run_cell",
+           "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]

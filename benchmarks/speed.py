@@ -72,7 +72,8 @@ def ppgn_costs() -> dict:
     if not os.path.exists(RESULTS):
         return {}
     rows = json.load(open(RESULTS))["rows"]
-    return {r["cell"]: r["evals_per_in_band"] for r in rows if r["method"] == "ppgn"}
+    return {r["cell"]: r.get("gradient_per_in_band", r.get("evals_per_in_band")) for r in rows
+            if r["method"] == "ppgn" and r.get("gradient_per_in_band", r.get("evals_per_in_band")) is not None}
 
 
 def memory(compiled) -> tuple[float, float]:

@@ -61,7 +61,9 @@ KEYS = ["vendi_judge", "coverage", "precision", "recall", "judge_agreement", "fr
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", default="8:p50,7:p95,6:p50,3:p95", help="class:band, comma separated")
+    parser.add_argument("--cells", default=",".join(f"{c}:{band}" for c, band in bm.DEV_CELLS),
+                        help="class:band, comma separated (default: the dev split, harness.DEV_CELLS, which the "
+                             "diversity benchmark's headline leaves out)")
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--only", default="", help="variant names separated by ';' (default: all)")
     parser.add_argument("--out", default="benchmarks/results/variants.md")
@@ -79,9 +81,8 @@ def main(argv=None):
     for spec in args.cells.split(","):
         c, band = spec.split(":")
         cell = bm.class_cells(ctx.zoo.stats, [int(c)], [band])[0]
-        half_a, half_b = bm.real_reference(ctx, cell)
-        ref = (ctx.real_judge[half_b], ctx.real_encoder[half_b])
-        row = bm.measure(ctx, cell, "real", ctx.test_images[half_a], 0, 0, ref)
+        half_a, _ = bm.real_reference(ctx, cell)
+        row = bm.measure_images(ctx, cell, ctx.test_images[half_a])
         lines.append(f"| {cell.name} | real | {row['n_in_band']} | " + " | ".join(fmt(row[k]) for k in KEYS)
                      + " | | | | | |")
         print(lines[-1], flush=True)
@@ -95,7 +96,7 @@ def main(argv=None):
                 print(lines[-1], flush=True)
                 continue
             wall = time.perf_counter() - t0
-            row = bm.measure(ctx, cell, name, res.images, res.stats.gradient_evaluations, wall, ref)
+            row = bm.measure_images(ctx, cell, res.images)
             s = res.stats
             lines.append(f"| {cell.name} | {name} | {row['n_in_band']}/{row['n_returned']} | "
                          + " | ".join(fmt(row[k]) for k in KEYS)

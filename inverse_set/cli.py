@@ -222,8 +222,9 @@ def cmd_show(args) -> int:
     return 0
 
 
-BENCH_COLUMNS = ("in_band_rate", "vendi_judge", "coverage", "precision", "judge_agreement", "frechet_judge",
-                 "evals_per_in_band")
+BENCH_COLUMNS = ("n_scored", "in_band_rate", "coverage", "precision", "recall", "frechet_judge", "recall_prior",
+                 "frechet_prior", "vendi_judge", "vendi_quality", "judge_agreement", "path_similarity",
+                 "cost_per_in_band", "wall_s")
 
 
 def cmd_bench(args) -> int:
@@ -233,9 +234,11 @@ def cmd_bench(args) -> int:
                          "(written by `python benchmarks/diversity.py`)")
     data = json.loads(path.read_text())
     groups: dict = {}
-    for row in data["rows"]:
+    report = [row for row in data["rows"] if row.get("split", "report") == "report"]
+    for row in report:
         groups.setdefault((row.get("kind", ""), row.get("band", ""), row["method"]), []).append(row)
-    print(f"{path}: {len(data['rows'])} rows; medians over cells; machine: {data.get('machine', '?')}")
+    print(f"{path}: {len(report)} rows of the report split; medians over the cells where a method is scored; "
+          f"machine: {data.get('machine', '?')}")
     print(" | ".join(["kind", "band", "method", "cells", *BENCH_COLUMNS]))
     for (kind, band, method), rows in groups.items():
         values = []

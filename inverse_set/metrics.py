@@ -11,6 +11,10 @@ space favours the sampler, so report encoder-space figures only beside these.
 * :func:`density_coverage` -- k-NN density / coverage (Naeem et al. 2020).
 * :func:`frechet_distance` -- Fréchet distance between Gaussian fits (FID formula).
 * :func:`in_band_rate` -- fraction of samples whose activations lie in every band.
+* :func:`precision_membership` -- per sample: inside the union of the reference's k-NN balls.
+* :func:`quality_vendi` -- Vendi × mean quality (Nguyen & Dieng 2024): diversity that does not reward junk.
+* :func:`path_similarity` -- how alike a network processes two image sets, layer by layer.
+* :func:`bootstrap_interval` -- a percentile bootstrap interval of any of these.
 
 Example:
   >>> import numpy as np
@@ -35,6 +39,10 @@ __all__ = [
     "in_band_rate",
     "pairwise_distances",
     "knn_radii",
+    "precision_membership",
+    "quality_vendi",
+    "path_similarity",
+    "bootstrap_interval",
 ]
 
 _CHUNK = 2048
@@ -158,11 +166,74 @@ def precision_recall(real, fake, k: int = 3):
     """
     real = _as_2d(real, "real")
     fake = _as_2d(fake, "fake")
-    r_real = knn_radii(real, k)
-    r_fake = knn_radii(fake, k)
-    in_real, _ = _ball_counts(fake, real, r_real)
-    in_fake, _ = _ball_counts(real, fake, r_fake)
-    return float((in_real > 0).mean()), float((in_fake > 0).mean())
+    in_fake, _ = _ball_counts(real, fake, knn_radii(fake, k))
+    return float(precision_membership(real, fake, k).mean()), float((in_fake > 0).mean())
+
+
+def precision_membership(real, fake, k: int = 3) -> np.ndarray:
+    """(m,) bool: whether each fake sample lies in some ball B(r, NND_k(r)) of the reference (precision's term)."""
+    real = _as_2d(real, "real")
+    counts, _ = _ball_counts(_as_2d(fake, "fake"), real, knn_radii(real, k))
+    return counts > 0
+
+
+def quality_vendi(features, quality) -> float:
+    r"""Quality-weighted Vendi score (Nguyen & Dieng 2024): :math:`\mathrm{qVS} = \mathrm{VS} \cdot \bar q`.
+
+    Args:
+      features: (n, d) sample features.
+      quality: (n,) per-sample quality in [0, 1] (e.g. :func:`precision_membership`).
+
+    Unrealistic diversity scores near 0: n samples all outside the real data's
+    support score 0 however varied they are.
+    """
+    q = np.asarray(quality, dtype=np.float64).ravel()
+    if q.shape[0] != _as_2d(features, "features").shape[0] or np.any((q < 0) | (q > 1)):
+        raise ValueError(f"quality must hold one value in [0, 1] per sample; got shape {q.shape}")
+    return vendi_score(features) * float(q.mean())
+
+
+def path_similarity(samples: dict, real: dict, reference: dict) -> tuple[float, dict]:
+    r"""How alike a network processes a sample set and real images, layer by layer.
+
+    For each layer L (features: (n, d_L) per set; pool conv maps over space first),
+
+    .. math::
+        s_L = \min\Big(1,\ \frac{d^2_L(\text{real}, \text{reference})}{d^2_L(\text{samples}, \text{reference})}\Big),
+
+    with :math:`d^2_L` the :func:`frechet_distance` of the layer's activations and
+    ``real`` a held-out set of real images of the same size as ``samples`` (so the
+    two distances carry the same small-sample bias). 1: the samples are as close to
+    the reference as real images are; 0.5: twice as far. Returns the mean over
+    layers and ``{layer: s_L}``.
+    """
+    if set(samples) != set(real) or set(samples) != set(reference) or not samples:
+        raise ValueError(f"path_similarity: the three sets need the same layers; got {sorted(samples)}, "
+                         f"{sorted(real)}, {sorted(reference)}")
+    per_layer = {}
+    for name in samples:
+        d_samples = frechet_distance(samples[name], reference[name])
+        d_real = frechet_distance(real[name], reference[name])
+        per_layer[name] = 1.0 if d_samples <= d_real else d_real / d_samples
+    return float(np.mean(list(per_layer.values()))), per_layer
+
+
+def bootstrap_interval(statistic, samples, *, num: int = 100, level: float = 0.9, rng=0):
+    """Percentile bootstrap interval of ``statistic(resampled)`` over rows of ``samples`` drawn with replacement.
+
+    Only the samples are resampled (the reference set is held fixed): the interval
+    says how much the figure would move with another draw of the same n.
+    ``statistic`` returns a float (→ ``(lo, hi)`` floats) or a 1-d array of several
+    figures computed on the same resample (→ ``(lo, hi)`` arrays).
+    """
+    x = np.asarray(samples)
+    if x.shape[0] < 2:
+        raise ValueError("bootstrap_interval needs at least 2 samples")
+    gen = np.random.default_rng(rng)
+    values = np.array([statistic(x[gen.integers(0, x.shape[0], x.shape[0])]) for _ in range(num)], np.float64)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(values, [tail, 100 - tail], axis=0)
+    return (float(lo), float(hi)) if values.ndim == 1 else (lo, hi)
 
 
 def density_coverage(real, fake, k: int = 5):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import initialization
-from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection
+from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
 from inverse_set.constraints import make_activation_fn, resolve
 from inverse_set.problem import Problem
 
@@ -67,6 +67,20 @@ def test_rejection_keeps_only_in_band_draws():
     assert len(a) == 50 and ((a >= 0.4) & (a <= 0.6)).all()
     assert 0 < res.info["acceptance_rate"] < 1
     assert res.network_evaluations == res.info["draws"]
+
+
+def test_rejection_from_a_pool_draws_each_code_at_most_once_and_says_what_it_got():
+    pool = np.asarray(jax.random.normal(jax.random.key(3), (700, D)))
+    act = lambda x: logits(x)[:1]  # noqa: E731
+    a_pool = np.asarray(jax.vmap(act)(jax.vmap(generator)(jnp.asarray(pool))))[:, 0]
+    members = int(((a_pool >= 0.4) & (a_pool <= 0.6)).sum())
+    assert 0 < members < 700
+    res = rejection_from_pool(generator, act, pool, 0.4, 0.6, 10 * members, chunk=256)  # asks for more than exist
+    assert len(res.codes) == members == res.info["in_band"]
+    assert len(np.unique(res.codes, axis=0)) == members  # no code twice
+    assert res.info["draws"] == 700 and res.network_evaluations == 700
+    a = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))[:, 0]
+    assert ((a >= 0.4) & (a <= 0.6)).all()
 
 
 def test_joint_optimisation_lands_in_band():

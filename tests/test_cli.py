@@ -146,4 +146,17 @@ def test_models_from_a_python_file(tmp_path, capsys):
 
 def test_bench_prints_the_committed_benchmark(capsys):
     rc, out, _ = run(["bench"], capsys)
-    assert rc == 0 and " | ours | " in out and " | ppgn | " in out
+    assert rc == 0 and " | ours | " in out and " | rejection_prior | " in out
+
+
+def test_bench_prints_the_headline_columns_of_the_report_split(tmp_path, capsys):
+    rows = [{"cell": "X p50", "kind": "class", "band": "p50", "method": m, "split": s, "n_scored": 10, "recall": r,
+             "vendi_quality": 1.0, "path_similarity": 0.5, "cost_per_in_band": 2.0, "wall_s": 1.0}
+            for m, s, r in (("ours", "report", 0.4), ("ours", "dev", 0.9), ("rejection_prior", "report", 0.8))]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"machine": "m", "rows": rows}))
+    rc, out, _ = run(["bench", "--file", str(path)], capsys)
+    head, *lines = [line for line in out.splitlines() if " | " in line]
+    assert rc == 0 and all(k in head for k in ("n_scored", "recall", "vendi_quality", "path_similarity"))
+    ours = next(line for line in lines if " | ours | " in line).split(" | ")
+    assert ours[head.split(" | ").index("recall")] == "0.4" and ours[3] == "1"  # the dev row left out

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from inverse_set import metrics
 from inverse_set.metrics import (
     density_coverage,
     frechet_distance,
@@ -122,3 +123,49 @@ def test_in_band_rate():
     assert in_band_rate(acts, [0.0, 0.0], [1.0, 1.0]) == pytest.approx(0.5)
     assert in_band_rate(acts[:, 0], 0.0, 1.0) == pytest.approx(0.75)
     assert in_band_rate(acts, -np.inf, np.inf) == 1.0
+
+
+def test_precision_membership_marks_the_samples_inside_the_reference_balls():
+    real = np.array([[0.0], [1.0], [2.0], [3.0]])  # NND_1 = 1 for every reference point
+    fake = np.array([[0.5], [3.9], [4.5], [-2.0]])
+    assert metrics.precision_membership(real, fake, k=1).tolist() == [True, True, False, False]
+    assert metrics.precision_recall(real, fake, k=1)[0] == 0.5
+
+
+def test_quality_vendi_is_vendi_times_mean_quality_and_zero_for_junk():
+    x = np.eye(4)
+    assert metrics.quality_vendi(x, [1, 1, 0, 0]) == pytest.approx(2.0)
+    assert metrics.quality_vendi(x, np.zeros(4)) == 0.0
+    with pytest.raises(ValueError, match="one value in"):
+        metrics.quality_vendi(x, [1, 1])
+    with pytest.raises(ValueError, match="one value in"):
+        metrics.quality_vendi(x, [2, 1, 1, 1])
+
+
+def test_path_similarity_is_one_for_real_like_sets_and_falls_with_the_distance():
+    g = np.random.default_rng(0)
+    ref = {"a": g.normal(size=(400, 3)), "b": g.normal(size=(400, 2))}
+    real = {"a": g.normal(size=(200, 3)), "b": g.normal(size=(200, 2))}
+    like = {"a": g.normal(size=(200, 3)), "b": g.normal(size=(200, 2))}
+    shifted = {"a": like["a"] + 3.0, "b": like["b"]}  # processed differently in layer a only
+    assert metrics.path_similarity(like, real, ref)[0] > 0.5
+    mean, per_layer = metrics.path_similarity(shifted, real, ref)
+    assert per_layer["a"] < 0.1 and per_layer["b"] > 0.5 and mean == pytest.approx(np.mean(list(per_layer.values())))
+    with pytest.raises(ValueError, match="same layers"):
+        metrics.path_similarity({"a": ref["a"]}, real, ref)
+
+
+def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_n():
+    g = np.random.default_rng(1)
+    small, large = g.normal(size=(30, 1)), g.normal(size=(3000, 1))
+    lo_s, hi_s = metrics.bootstrap_interval(lambda s: float(s.mean()), small, num=200)
+    lo_l, hi_l = metrics.bootstrap_interval(lambda s: float(s.mean()), large, num=200)
+    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert hi_l - lo_l < (hi_s - lo_s) / 4
+
+
+def test_bootstrap_interval_of_several_figures_at_once_matches_each_alone():
+    x = np.random.default_rng(2).normal(size=(40, 2))
+    lo, hi = metrics.bootstrap_interval(lambda s: np.array([s[:, 0].mean(), s[:, 1].std()]), x, num=50, rng=3)
+    assert metrics.bootstrap_interval(lambda s: float(s[:, 0].mean()), x, num=50, rng=3) == (lo[0], hi[0])
+    assert metrics.bootstrap_interval(lambda s: float(s[:, 1].std()), x, num=50, rng=3) == (lo[1], hi[1])

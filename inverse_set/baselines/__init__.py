@@ -9,7 +9,7 @@ set only if its activations, recomputed from the image, lie in the band.
 * :func:`dgn_am` — DGN-AM with random restarts (Nguyen et al. 2016)
 * :func:`gram_diversity` — joint optimisation with the feature-visualisation
   (Lucid) Gram-cosine diversity term, pulled into the band by a penalty
-* :func:`rejection` — rejection sampling from the generator's prior
+* :func:`rejection`, :func:`rejection_from_pool` — rejection sampling from a prior or a pool of codes
 * :func:`joint` — the full joint problem of eq. 5 (all n codes together)
 """
 
@@ -18,6 +18,6 @@ from inverse_set.baselines.dgn_am import dgn_am
 from inverse_set.baselines.gram_diversity import gram_diversity
 from inverse_set.baselines.joint import joint
 from inverse_set.baselines.ppgn import ppgn
-from inverse_set.baselines.rejection import rejection
+from inverse_set.baselines.rejection import rejection, rejection_from_pool
 
-__all__ = ["BaselineResult", "dgn_am", "gram_diversity", "joint", "ppgn", "rejection"]
+__all__ = ["BaselineResult", "dgn_am", "gram_diversity", "joint", "ppgn", "rejection", "rejection_from_pool"]

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from inverse_set.baselines.common import BaselineResult, render
+from inverse_set.baselines.common import BaselineResult, compile_timed, render
 
 
 def gram_vector(features: jax.Array) -> jax.Array:
@@ -87,10 +87,11 @@ def gram_diversity(
         (codes, _), _ = jax.lax.scan(step, (codes, opt.init(codes)), None, length=num_steps)
         return codes
 
+    keys = jax.random.split(rng_key, -(-n // batch_size))
+    run, compile_s = compile_timed(jax.vmap(run_batch), keys)
     t0 = time.perf_counter()
-    num_batches = -(-n // batch_size)
-    codes = jax.jit(jax.vmap(run_batch))(jax.random.split(rng_key, num_batches))
+    codes = run(keys)
     codes = np.asarray(codes).reshape(-1, codes.shape[-1])[:n]
     images = render(generator, codes)
-    return BaselineResult(codes, images, num_batches * batch_size * num_steps, time.perf_counter() - t0,
-                          {"batch_size": batch_size, "num_steps": num_steps})
+    return BaselineResult(codes, images, len(keys) * batch_size * num_steps, time.perf_counter() - t0,
+                          {"batch_size": batch_size, "num_steps": num_steps}, compile_s)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.baselines.common import BaselineResult, render
+from inverse_set.baselines.common import BaselineResult, compile_timed, render
 
 
 def ppgn(
@@ -79,9 +79,11 @@ def ppgn(
         _, hs = jax.lax.scan(step, h0, (jax.random.split(k1, num_steps), lrs))
         return hs[save_every - 1 :: save_every]
 
+    keys = jax.random.split(rng_key, num_chains)
+    run, compile_s = compile_timed(jax.vmap(chain), keys)
     t0 = time.perf_counter()
-    codes = jax.jit(jax.vmap(chain))(jax.random.split(rng_key, num_chains))
+    codes = run(keys)
     codes = np.asarray(codes).reshape(-1, code_dim)
     images = render(generator, codes)
     return BaselineResult(codes, images, num_chains * num_steps, time.perf_counter() - t0,
-                          {"num_chains": num_chains, "num_steps": num_steps, "save_every": save_every})
+                          {"num_chains": num_chains, "num_steps": num_steps, "save_every": save_every}, compile_s)

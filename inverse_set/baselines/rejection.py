@@ -1,21 +1,54 @@
-"""Rejection sampling from the generator's prior.
+"""Rejection sampling: independent draws, kept when their activations lie in every band.
 
-Draw codes from the prior (for a DGN-style generator: codes of random real
-images), keep those whose activations lie in every band. Exact for the prior
-restricted to the band; its acceptance rate says how often the prior reaches it.
+Two sources of codes, never repeating one:
+
+* :func:`rejection` — draws from a prior (``draw(key) -> code``): exact for the
+  prior restricted to the band, e.g. the prior the bundled default samples;
+* :func:`rejection_from_pool` — a fixed pool of codes (e.g. encodings of real
+  images, a DGN-style generator's best case) in a random order, each at most once.
+
+The acceptance rate says how often the source reaches the band; a band it never
+reaches returns fewer than n samples, with the draws spent in ``info``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.baselines.common import BaselineResult
+from inverse_set.baselines.common import BaselineResult, compile_timed
 from inverse_set.bands import in_band
+
+
+def _keep_in_band(generator, activation, z1, z2, n, proposals: Iterator, example, max_draws) -> BaselineResult:
+    """Run ``proposals`` (code chunks, each with how many of its rows are real draws) until n are in band."""
+    z1, z2 = jnp.atleast_1d(jnp.asarray(z1, jnp.float32)), jnp.atleast_1d(jnp.asarray(z2, jnp.float32))
+
+    def try_chunk(codes):
+        images = jax.vmap(generator)(codes)
+        f = jnp.atleast_2d(jax.vmap(activation)(images).reshape(codes.shape[0], -1))
+        return images, in_band(f, z1, z2)
+
+    run, compile_s = compile_timed(try_chunk, example)
+    t0 = time.perf_counter()
+    kept_codes, kept_images, draws, num = [], [], 0, 0
+    for codes, valid in proposals:
+        if num >= n or draws >= max_draws:
+            break
+        images, ok = jax.device_get(run(codes))
+        ok = ok & (np.arange(len(ok)) < valid)
+        draws += valid
+        kept_codes.append(np.asarray(codes)[ok])
+        kept_images.append(images[ok])
+        num += int(ok.sum())
+    codes = np.concatenate(kept_codes)[:n]
+    images = np.concatenate(kept_images)[:n]
+    return BaselineResult(codes, images, draws, time.perf_counter() - t0,
+                          {"draws": draws, "acceptance_rate": num / max(draws, 1), "in_band": num}, compile_s)
 
 
 def rejection(
@@ -36,25 +69,41 @@ def rejection(
       activation: ``image -> (p,)`` activations of the constraints.
     """
     rng_key = jax.random.key(0) if rng_key is None else rng_key
-    z1, z2 = jnp.atleast_1d(jnp.asarray(z1, jnp.float32)), jnp.atleast_1d(jnp.asarray(z2, jnp.float32))
+    draw_chunk = jax.jit(lambda key: jax.vmap(draw)(jax.random.split(key, chunk)))
 
-    @jax.jit
-    def try_chunk(key):
-        codes = jax.vmap(draw)(jax.random.split(key, chunk))
-        images = jax.vmap(generator)(codes)
-        f = jnp.atleast_2d(jax.vmap(activation)(images).reshape(chunk, -1))
-        return codes, images, in_band(f, z1, z2)
+    def proposals():
+        key = rng_key
+        while True:
+            key, sub = jax.random.split(key)
+            yield draw_chunk(sub), chunk
 
-    t0 = time.perf_counter()
-    kept_codes, kept_images, draws, num = [], [], 0, 0
-    while num < n and draws < max_draws:
-        rng_key, key = jax.random.split(rng_key)
-        codes, images, ok = jax.device_get(try_chunk(key))
-        draws += chunk
-        kept_codes.append(codes[ok])
-        kept_images.append(images[ok])
-        num += int(ok.sum())
-    codes = np.concatenate(kept_codes)[:n]
-    images = np.concatenate(kept_images)[:n]
-    return BaselineResult(codes, images, draws, time.perf_counter() - t0,
-                          {"draws": draws, "acceptance_rate": num / draws})
+    return _keep_in_band(generator, activation, z1, z2, n, proposals(), jax.eval_shape(draw_chunk, rng_key),
+                         max_draws)
+
+
+def rejection_from_pool(
+    generator: Callable,
+    activation: Callable,
+    pool,
+    z1,
+    z2,
+    n: int,
+    *,
+    max_draws: int | None = None,
+    chunk: int = 1000,
+    rng_key=None,
+) -> BaselineResult:
+    """Codes of ``pool`` (m, d) in a random order, each drawn at most once (at most ``max_draws``, default all of
+    them); keep the first n in band."""
+    pool = np.asarray(pool, np.float32)
+    order = np.asarray(jax.random.permutation(jax.random.key(0) if rng_key is None else rng_key, pool.shape[0]))
+
+    def proposals():
+        for s in range(0, len(order), chunk):
+            codes = pool[order[s : s + chunk]]
+            valid = len(codes)
+            yield np.concatenate([codes, np.zeros((chunk - valid, *pool.shape[1:]), np.float32)]), valid
+
+    example = jax.ShapeDtypeStruct((chunk, *pool.shape[1:]), jnp.float32)
+    return _keep_in_band(generator, activation, z1, z2, n, proposals(), example,
+                         pool.shape[0] if max_draws is None else min(max_draws, pool.shape[0]))
