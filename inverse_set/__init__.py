@@ -45,6 +45,8 @@ from inverse_set.seeds import SeedConfig
 from inverse_set.viz import atlas_grid, sample_grid
 from inverse_set.walks.elliptical_slice import EllipticalSliceWalk
 from inverse_set.walks.gradient import GradientWalk
+from inverse_set.walks.ladder import LadderWalk
+from inverse_set.ladder import Ladder
 
 __all__ = [
     "METHODS",
@@ -53,6 +55,8 @@ __all__ = [
     "IncompleteSampleWarning",
     "InfeasibleBandError",
     "InverseSetResult",
+    "Ladder",
+    "LadderWalk",
     "Method",
     "Models",
     "NonFiniteActivationError",

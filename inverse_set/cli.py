@@ -109,9 +109,10 @@ def cmd_sample(args) -> int:
         "seed_status": res.stats.seed_status, "walk_status": res.stats.walk_status,
         "seed_steps": res.stats.seed_steps, "walker_steps": res.stats.walker_steps,
         "gradient_evaluations": res.stats.gradient_evaluations, "forward_evaluations": res.stats.forward_evaluations,
-        "machine": machine()})
+        "band_mass": res.stats.band_mass, "machine": machine()})
     print(f"{len(res)} samples in {wall:.1f} s by {res.stats.method!r} (seed steps {res.stats.seed_steps}, walk "
-          f"steps {res.stats.walker_steps}; {evaluations_text(res.stats)}); wrote {', '.join(written)} in {out}")
+          f"steps {res.stats.walker_steps}; {evaluations_text(res.stats)}){mass_text(res.stats)}; wrote "
+          f"{', '.join(written)} in {out}")
     return 0
 
 
@@ -126,6 +127,14 @@ def resolve_method(name: str | None, models):
 def evaluations_text(stats) -> str:
     """The passes through the networks a run cost, both kinds."""
     return f"{stats.gradient_evaluations} forward+backward and {stats.forward_evaluations} forward-only passes"
+
+
+def mass_text(stats) -> str:
+    """The band's probability under the prior, for a method that estimates it (else nothing)."""
+    if stats.band_mass is None:
+        return ""
+    estimate, low, high = stats.band_mass
+    return f"; the band holds {estimate:.3g} of the prior (90% interval {low:.3g}–{high:.3g})"
 
 
 def use_cpu_devices(count: int | None) -> None:
@@ -218,7 +227,7 @@ def cmd_show(args) -> int:
           + ", ".join(f"[{a:.{d}f}, {b:.{d}f}]" for a, b in zip(low, high)))
     print(f"  method {s.method!r}; seeds {s.seed_status} after {s.seed_steps} steps, walk {s.walk_status} after "
           f"{s.walker_steps} steps; {evaluations_text(s)}; run {s.run_time_s:.1f} s + compile "
-          f"{s.compile_time_s:.1f} s")
+          f"{s.compile_time_s:.1f} s{mass_text(s)}")
     return 0
 
 

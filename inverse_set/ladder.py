@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
@@ -155,9 +156,9 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     return state._replace(status=status.astype(jnp.int32))
 
 
-def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
-        latent_dim: int, rng_key: Array) -> LadderState:
-    """N prior draws up the ladder into the band, then ``final_moves`` moves inside it (see the module docstring)."""
+def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
+          latent_dim: int, rng_key: Array) -> LadderState:
+    """N prior draws up the ladder, level by level, until the band itself is the level (IN_BAND) or it gives up."""
     k_draw, key = jax.random.split(rng_key)
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
     f, d = _evaluate(problem, indices, bands, z)
@@ -165,8 +166,14 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
                         jnp.asarray(0.0, jnp.float32), jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32),
                         jnp.ones((num_particles,), bool), jnp.arange(num_particles), jnp.asarray(num_particles),
                         jnp.asarray(LadderStatus.RUNNING, jnp.int32), key)
-    state = jax.lax.while_loop(lambda s: s.status == LadderStatus.RUNNING,
-                               lambda s: level(problem, indices, bands, ladder, s), state)
+    return jax.lax.while_loop(lambda s: s.status == LadderStatus.RUNNING,
+                              lambda s: level(problem, indices, bands, ladder, s), state)
+
+
+def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
+        latent_dim: int, rng_key: Array) -> LadderState:
+    """:func:`climb`, then ``final_moves`` moves inside the band (see the module docstring)."""
+    state = climb(problem, indices, bands, ladder, num_particles, latent_dim, rng_key)
     final = _moves(problem, indices, bands, ladder, state, jnp.asarray(0.0, jnp.float32), ladder.final_moves)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
 
@@ -174,8 +181,8 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
 def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
     """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only)."""
     z = {0.9: 1.6449, 0.95: 1.96}[level]
-    log_p, sd = float(state.log_mass), float(jnp.sqrt(state.log_mass_var))
-    return float(jnp.exp(log_p)), float(jnp.exp(log_p - z * sd)), float(jnp.exp(log_p + z * sd))
+    log_p, sd = float(state.log_mass), float(np.sqrt(state.log_mass_var))
+    return float(np.exp(log_p)), float(np.exp(log_p - z * sd)), float(np.exp(log_p + z * sd))
 
 
 def samples(state: LadderState) -> Array:

@@ -13,6 +13,12 @@ A :class:`Method` is everything the sampler does besides the networks:
   far apart, then elliptical slice sampling of N(0, I) restricted to the band, so
   the samples follow the prior restricted to the band
   (``benchmarks/results/variants.md``).
+* ``"prior-ladder"`` — the same target, its n samples a population rather than a
+  chain: N prior draws brought into the band through a ladder of relaxed bands
+  (subset simulation, :mod:`inverse_set.ladder`), then moved inside it by
+  elliptical-slice steps, one sample per particle, with the band's mass under
+  the prior in ``res.stats.band_mass``; the seeds are its fallback where the
+  ladder cannot reach the band.
 
 ``method=None`` takes the models' own default (:attr:`~inverse_set.Models.method`),
 else ``"prior-slice"`` for models with a prior or a standard-Gaussian ``init``,
@@ -36,6 +42,7 @@ from inverse_set.seeds import SeedConfig
 from inverse_set.walks import Walk
 from inverse_set.walks.elliptical_slice import EllipticalSliceWalk
 from inverse_set.walks.gradient import GradientWalk
+from inverse_set.walks.ladder import LadderWalk
 
 SPACES = {
     "code": "G's own input c, within code_bounds",
@@ -73,7 +80,7 @@ class Method:
             raise TypeError(f"Method(objective={self.objective!r}): objective must be an Objective(…).")
         if not all(callable(getattr(self.walk, m, None)) for m in ("budget", "init", "step")):
             raise TypeError(f"Method(walk={self.walk!r}): walk must be a walk (GradientWalk(…), "
-                            "EllipticalSliceWalk(…) or another with budget, init and step).")
+                            "EllipticalSliceWalk(…), LadderWalk(…) or another with budget, init and step).")
 
     def replace(self, **changes) -> Method:
         """A copy with some fields changed (the name stays unless given)."""
@@ -98,6 +105,8 @@ PRESETS: dict[str, Method] = {
     "paper": Method("paper", "code", SeedConfig(), GradientWalk(), Objective()),
     "prior-slice": Method("prior-slice", "prior", SeedConfig(select="spread", candidates_per_seed=16),
                           EllipticalSliceWalk(), Objective(prior_weight=1.0)),
+    "prior-ladder": Method("prior-ladder", "prior", SeedConfig(select="spread", candidates_per_seed=16),
+                           LadderWalk(), Objective(prior_weight=1.0)),
 }
 
 

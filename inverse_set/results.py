@@ -48,6 +48,11 @@ class SamplerStats:
         the walks already keep only new codes, so this is normally 0).
       non_finite_rejected: walk positions rejected because their activations or
         encoding were NaN or Inf.
+      band_mass: ``(estimate, low, high)``, the band's probability under the prior
+        with a 90% interval, for a method that estimates it (the ladder walk); else None.
+      ladder_levels, population_start, distinct_ancestors: the ladder walk's levels,
+        where its population started (``"prior"``, or ``"seeds"`` when the ladder
+        could not reach the band) and how many first draws its samples descend from.
     """
 
     method: str
@@ -67,6 +72,10 @@ class SamplerStats:
     rejected_on_recheck: int = 0
     repeats_dropped: int = 0
     non_finite_rejected: int = 0
+    band_mass: tuple | None = None
+    ladder_levels: int | None = None
+    population_start: str | None = None
+    distinct_ancestors: int | None = None
 
     @property
     def mean_acceptance_rate(self) -> float | None:

@@ -229,6 +229,7 @@ class CompiledSampler:
             rejected_on_recheck=rejected,
             repeats_dropped=repeated,
             non_finite_rejected=int(walk_state.num_non_finite),
+            **(self.method.walk.report(walk_state) if hasattr(self.method.walk, "report") else {}),
         )
         if codes.shape[0] < self.n:
             why = {"stalled": "the walk stalled", "max_steps": "the walk ran out of steps"}.get(

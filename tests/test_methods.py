@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import (METHODS, EllipticalSliceWalk, GradientWalk, Method, Models, Objective, SeedConfig,
-                         get_method, initialization, methods)
+from inverse_set import (METHODS, EllipticalSliceWalk, GradientWalk, LadderWalk, Method, Models, Objective,
+                         SeedConfig, get_method, initialization, methods)
 
 
 def prior(z):  # z ∈ R⁴ -> a code of G ∈ R⁸
@@ -20,17 +20,18 @@ def models(**fields):
 
 
 def test_the_presets():
-    assert set(METHODS) == {"paper", "prior-slice"}
+    assert set(METHODS) == {"paper", "prior-slice", "prior-ladder"}
     paper, prior_slice = METHODS["paper"], METHODS["prior-slice"]
     assert paper == Method("paper", "code", SeedConfig(), GradientWalk(), Objective())
     assert prior_slice == Method("prior-slice", "prior", SeedConfig(select="spread", candidates_per_seed=16),
                                  EllipticalSliceWalk(), Objective(prior_weight=1.0))
     assert get_method("paper") is paper and get_method(prior_slice) is prior_slice
+    assert METHODS["prior-ladder"] == prior_slice.replace(name="prior-ladder", walk=LadderWalk())
 
 
 @pytest.mark.parametrize("name", ["fast", "Paper", 3, None])
 def test_an_unknown_method_is_a_clear_error(name):
-    with pytest.raises(ValueError, match=r"unknown method .*: give one of 'paper', 'prior-slice' or a Method"):
+    with pytest.raises(ValueError, match=r"unknown method .*: give one of 'paper', 'prior-slice', 'prior-ladder' or a Method"):
         get_method(name)
 
 

@@ -6,7 +6,10 @@ A walk is a frozen dataclass of its settings with three methods (:class:`Walk`):
 * ``init(ctx, seeds, rng_key) -> state`` — its state from the seeds (a
   :class:`~inverse_set.seeds.SeedState`: codes, and λ*, μ* for a walk that uses them);
 * ``step(ctx, state) -> (state, Evaluations)`` — one step, and the passes through
-  the networks it cost.
+  the networks it cost;
+* optionally ``report(state) -> dict`` — what the walk alone can say about its
+  run, as :class:`~inverse_set.results.SamplerStats` fields (the ladder walk's
+  band mass; a walk without it reports nothing more).
 
 Every state is a NamedTuple with ``buffer`` (the kept samples,
 :mod:`inverse_set.buffer`), ``step``, ``status`` (a
@@ -16,7 +19,9 @@ the one loop the compiled sampler calls, whatever the walk:
 * :mod:`inverse_set.walks.gradient` — the paper's walker (eq. 9–10): gradient steps
   of the augmented Lagrangian with repulsion from the samples kept;
 * :mod:`inverse_set.walks.elliptical_slice` — elliptical slice sampling of the N(0, I)
-  prior restricted to the band.
+  prior restricted to the band;
+* :mod:`inverse_set.walks.ladder` — a population brought into the band through
+  relaxed bands (:mod:`inverse_set.ladder`), one sample per particle.
 
 A new walk is a new module whose config has these methods, and a method
 (:mod:`inverse_set.methods`) that names it.

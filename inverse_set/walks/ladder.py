@@ -1,0 +1,130 @@
+"""A walk whose n samples are a population, not a chain: up the ladder of relaxed bands, then moved in the band.
+
+Where the elliptical-slice walk keeps every accepted move of K chains (n
+consecutive, correlated states), this walk brings N particles (N = n by
+default) from the N(0, I) prior into the band through the ladder of
+:mod:`inverse_set.ladder` (subset simulation), then moves each of them
+``final_moves`` times by elliptical-slice steps inside the band, and keeps each
+particle once: its final state. A particle that never moved since it was copied
+is a repeat and is moved again (up to 4 × ``final_moves`` moves) or left out.
+
+When the ladder cannot reach the band (its threshold stops falling: no particle
+nearer the band, e.g. beyond the data), the population starts from copies of the
+K augmented-Lagrangian seeds instead, and ``from_seeds`` says so.
+
+Each step is one move: ``proposals_per_move`` forward passes of the N particles;
+the climb is counted in the first step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from inverse_set import buffer, ladder
+from inverse_set.field_checks import check_options
+from inverse_set.loop import Evaluations, WalkStatus
+from inverse_set.seeds import SeedState
+from inverse_set.walks import WalkContext
+
+Array = jax.Array
+
+
+@dataclass(frozen=True)
+class LadderWalk:
+    """Settings of the ladder walk.
+
+    Attributes:
+      ladder: the ladder's settings (:class:`inverse_set.ladder.Ladder`): p₀, moves per level, final moves, …
+      num_particles: N; ``None``: n (each particle gives at most one sample).
+    """
+
+    ladder: ladder.Ladder = field(default_factory=ladder.Ladder)
+    num_particles: int | None = None
+
+    keeps_encodings = False
+    description = ("a population of N prior draws brought into the band through relaxed bands (subset simulation), "
+                   "then moved by elliptical-slice steps inside it; one sample per particle")
+
+    def __post_init__(self):
+        check_options(self, optional_counts=("num_particles",))
+        if not isinstance(self.ladder, ladder.Ladder):
+            raise TypeError(f"LadderWalk(ladder={self.ladder!r}): give an inverse_set.ladder.Ladder(...)")
+
+    def budget(self, n: int, k: int) -> int:
+        return 4 * self.ladder.final_moves
+
+    def particles(self, n: int) -> int:
+        return n if self.num_particles is None else self.num_particles
+
+    def init(self, ctx: WalkContext, seeds: SeedState, rng_key) -> LadderWalkState:
+        return init(self, ctx, seeds, rng_key)
+
+    def step(self, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
+        return step(self, ctx, state)
+
+    def report(self, state: LadderWalkState) -> dict:
+        """The band's mass under the prior (from the ladder; None when it started from the seeds), its levels, where
+        the population started and from how many first draws the samples descend."""
+        population, from_seeds = state.population, bool(state.from_seeds)
+        kept = np.asarray(ladder.samples(population))
+        return {"band_mass": None if from_seeds else ladder.band_mass(population),
+                "ladder_levels": int(population.level), "population_start": "seeds" if from_seeds else "prior",
+                "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[kept])))}
+
+
+class LadderWalkState(NamedTuple):
+    population: ladder.LadderState
+    buffer: buffer.Buffer
+    from_seeds: Array  # whether the ladder stalled and the particles started from the seeds, ()
+    climb_forward: Array  # forward passes of the climb, counted in the first step, ()
+    num_non_finite: Array
+    step: Array  # moves in the band
+    status: Array  # WalkStatus
+
+
+def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key) -> LadderWalkState:
+    """Climb the ladder; if it stalls, start the population from copies of the seeds instead."""
+    n_particles = walk.particles(ctx.n)
+    d = seeds.codes.shape[-1]
+    climbed = ladder.climb(ctx.problem, ctx.indices, ctx.bands, walk.ladder, n_particles, d, rng_key)
+    stalled = climbed.status != ladder.LadderStatus.IN_BAND
+    k = seeds.codes.shape[0]
+    copies = jnp.arange(n_particles) % k
+    from_seeds = climbed._replace(
+        z=seeds.codes[copies], f=seeds.f[copies, : climbed.f.shape[-1]], distance=jnp.zeros((n_particles,)),
+        moved=jnp.arange(n_particles) < k, ancestor=copies, status=jnp.asarray(ladder.LadderStatus.IN_BAND))
+    population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
+    kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0], walk.budget(ctx.n, k))
+    return LadderWalkState(population, kept, stalled, climbed.forward_passes, jnp.asarray(0, jnp.int32),
+                           jnp.asarray(0, jnp.int32), jnp.asarray(WalkStatus.RUNNING, jnp.int32))
+
+
+def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
+    """One elliptical-slice move of every particle inside the band; after ``final_moves`` moves, once every particle
+    has moved (or at the budget), keep each in-band particle that moved, once."""
+    population = ladder.move(ctx.problem, ctx.indices, ctx.bands, walk.ladder, state.population,
+                             jnp.asarray(0.0, jnp.float32))
+    moves = state.step + 1
+    is_sample = ladder.samples(population)
+    done = (moves >= walk.ladder.final_moves) & ((jnp.sum(is_sample) >= ctx.n) | jnp.all(is_sample))
+    done = done | (moves >= walk.budget(ctx.n, 0))
+    kept = jax.lax.cond(done, lambda: _keep(state.buffer, population, is_sample, ctx.n, moves), lambda: state.buffer)
+    status = jnp.select([done & (kept.count >= ctx.n), done], [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS],
+                        WalkStatus.RUNNING)
+    cost = walk.ladder.proposals_per_move * population.z.shape[0] + jnp.where(state.step == 0, state.climb_forward, 0)
+    return state._replace(population=population, buffer=kept, step=moves, status=status.astype(jnp.int32)), \
+        Evaluations.of(forward=cost)
+
+
+def _keep(kept: buffer.Buffer, population: ladder.LadderState, is_sample: Array, n: int, step: Array) -> buffer.Buffer:
+    """The first n samples of the population into the buffer (each particle's final state, once)."""
+    first = is_sample & (jnp.cumsum(is_sample) <= n)
+    slot = jnp.where(first, jnp.cumsum(first) - 1, n)  # index n is out of bounds: dropped
+    return kept._replace(codes=kept.codes.at[slot].set(population.z, mode="drop"),
+                         f=kept.f.at[slot].set(population.f, mode="drop"),
+                         count=jnp.sum(first).astype(jnp.int32), accepted=kept.accepted.at[step].set(jnp.sum(first)))
