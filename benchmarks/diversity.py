@@ -53,7 +53,8 @@ def grid(cell, samples, rows_methods, ctx, path):
         caps.append([("" if inside[i] else "out ") + " ".join(f"{a:.1f}" for a in acts[i]) for i in pick])
         titles.append(method)
     band = ", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in zip(cell.z1, cell.z2))
-    image_grid(rows, caps, titles, scale=2, title=f"{cell.name}: band {band}").save(path)
+    name = cell.name.replace("∧", "and")  # the picture's font has no ∧
+    image_grid(rows, caps, titles, scale=2, title=f"{name}: band {band}").save(path)
 
 
 def main(argv=None):
@@ -106,8 +107,7 @@ def main(argv=None):
     dev = [bm.class_cells(ctx.zoo.stats, [c], [band])[0].name for c, band in bm.DEV_CELLS]
     if not args.include_dev:
         cells = [c for c in cells if bm.split_of(c) == "report"]
-    levels = args.bands.split(",")
-    cells.sort(key=lambda c: levels.index(c.band_name))  # level by level: a stopped run has whole levels
+    cells = interleaved(cells)
     done = {r["cell"] for r in previous["rows"]} if previous else set()
     grid_classes = {int(c) for c in args.grid_classes.split(",") if c}
     gram_classes = {int(c) for c in args.gram_classes.split(",") if c}
@@ -145,6 +145,20 @@ def main(argv=None):
     (out / "results.json").write_text(json.dumps(payload, indent=1))
     write_report(payload, out)
     print(f"wrote {out}/results.json, results.md and grids ({payload['total_time_s'] / 60:.1f} min in all)")
+
+
+def interleaved(cells: list) -> list:
+    """The cells neuron by neuron (every level of one neuron together, as PPGN and DGN-AM runs are shared by them),
+    class neurons alternating with the intersections and hidden units, so that a stopped run (--resume continues
+    it) has every level of every kind."""
+    groups: dict = {}
+    for cell in cells:
+        groups.setdefault(cell.neurons, []).append(cell)
+    classes = [g for g in groups.values() if g[0].kind == "class"]
+    others = [g for g in groups.values() if g[0].kind != "class"]
+    order = [g for pair in zip(classes, others) for g in pair]
+    order += classes[len(others):] + others[len(classes):]
+    return [cell for group in order for cell in group]
 
 
 def write_report(payload, out: Path):

@@ -51,7 +51,7 @@ from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ours_realism", "joint")  # by --methods only: not in the headline
+OPTIONAL_METHODS = ("ladder", "ours_realism", "joint")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 6  # real in-band test images (half B) needed for the measures against real members
@@ -253,8 +253,9 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
             pool = np.concatenate([ctx.train_images[ctx.train_members(cell)], ctx.test_images[half_a]])
             images = pool[np.random.default_rng(rng).permutation(len(pool))][: budget.n]
             run = Run("real", images, note=f"{len(pool)} real in-band images (training set and test half A)")
-        elif method in ("ours", "paper", "ours_realism"):
-            method_ = {"ours": None, "paper": "paper", "ours_realism": PAPER_WITH_REALISM}[method]
+        elif method in ("ours", "paper", "ladder", "ours_realism"):
+            method_ = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "ours_realism": PAPER_WITH_REALISM}[
+                method]
             tau = ctx.realism_tau if method == "ours_realism" else None
             try:
                 res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,
