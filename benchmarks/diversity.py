@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 import time
 from dataclasses import asdict, replace
@@ -92,21 +94,26 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown methods {unknown}; known: {', '.join(bm.METHODS + bm.OPTIONAL_METHODS)}")
     out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/diversity.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    given = list(argv if argv is not None else sys.argv[1:])
+    command = shlex.join(["python", "benchmarks/diversity.py", *given])
+    rules = {k: v for k, v in vars(args).items() if k not in ("resume", "out", "report_only")}  # what rows depend on
     previous = json.loads((out / "results.json").read_text()) if args.resume and (out / "results.json").exists() \
         else None
-    if previous and (previous["budget"] != asdict(budget) or previous["machine"] != bm.machine()):
-        raise SystemExit(f"--resume: budget or machine differ from the stored run's ({previous['budget']}, "
-                         f"{previous['machine']}); resume only runs with the same flags on the same machine.")
+    if previous and (previous.get("flags") != rules or previous["budget"] != asdict(budget)
+                     or previous["machine"] != bm.machine()):
+        raise SystemExit(f"--resume: the flags, budget or machine differ from the stored run's "
+                         f"({previous.get('flags')}, {previous['machine']}); resume only with the same flags on the "
+                         "same machine.")
     t_start = time.perf_counter()
     ctx = bm.Context(max_train=2000 if args.quick else 60_000)
     classes = [int(c) for c in args.classes.split(",") if c]
     cells = bm.class_cells(ctx.zoo.stats, classes, args.bands.split(","))
     if not args.no_extra:
         cells += bm.extra_cells(ctx, args.bands.split(","))
-    dev = [bm.class_cells(ctx.zoo.stats, [c], [band])[0].name for c, band in bm.DEV_CELLS]
+    dev = bm.dev_cells(ctx.zoo.stats)
+    split = {c.name: bm.split_of(c, dev) for c in cells}
     if not args.include_dev:
-        cells = [c for c in cells if bm.split_of(c) == "report"]
+        cells = [c for c in cells if split[c.name] == "report"]
     cells = interleaved(cells)
     done = {r["cell"] for r in previous["rows"]} if previous else set()
     grid_classes = {int(c) for c in args.grid_classes.split(",") if c}
@@ -114,11 +121,14 @@ def main(argv=None):
     adapted = bm.adaptations(budget)
     adapted["gram_diversity"] += f"; run on the {', '.join(ctx.zoo.class_names[c] for c in sorted(gram_classes))} " \
                                  "cells only (its cost)"
+    if previous:
+        ctx.forward_cost = previous["forward_over_fwd_bwd"]  # the rows already stored were costed with it
     payload = {"commands": (previous["commands"] if previous else []) + [command], "machine": bm.machine(),
+               "flags": rules,
                "budget": asdict(budget), "adaptations": adapted,
                "forward_over_fwd_bwd": ctx.forward_cost, "min_reference": bm.MIN_REFERENCE,
-               "split": {"dev": dev, "report": sorted({c.name for c in cells if bm.split_of(c) == "report"}
-                                                      | set((previous or {}).get("split", {}).get("report", [])))},
+               "split": {"dev": [d.name for d in dev] + [name for name, v in split.items() if v == "dev"],
+                         "report": [name for name, v in split.items() if v == "report"]},
                "total_time_s": previous["total_time_s"] if previous else 0.0,
                "rows": previous["rows"] if previous else []}
     shared = {}  # PPGN and DGN-AM runs, one per neuron, shared by its bands
@@ -132,7 +142,7 @@ def main(argv=None):
         runs = bm.run_cell(ctx, cell, budget, cell_methods, shared=shared)
         rows = bm.score_cell(ctx, cell, runs, budget)
         for row in rows:
-            row["split"] = bm.split_of(cell)
+            row["split"] = split[cell.name]
         payload["rows"] += bm.as_json(rows)
         print(f"  scored on n = {max(r['n_scored'] for r in rows)} ({time.perf_counter() - t_cell:.0f} s)", flush=True)
         if cell.class_index in grid_classes or cell.kind != "class":
@@ -141,10 +151,17 @@ def main(argv=None):
                  out / f"grid_{safe}.png")
         payload["total_time_s"] += time.perf_counter() - t_start
         t_start = time.perf_counter()
-        (out / "results.json").write_text(json.dumps(payload, indent=1))
-    (out / "results.json").write_text(json.dumps(payload, indent=1))
+        save(payload, out / "results.json")
+    save(payload, out / "results.json")
     write_report(payload, out)
     print(f"wrote {out}/results.json, results.md and grids ({payload['total_time_s'] / 60:.1f} min in all)")
+
+
+def save(payload: dict, path: Path) -> None:
+    """Write results.json whole or not at all (a run stopped mid-write keeps the previous file)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, path)
 
 
 def interleaved(cells: list) -> list:
@@ -175,22 +192,26 @@ def write_report(payload, out: Path):
           f"the methods that reached at least {payload['budget']['min_scored']} (the first `n_scored` in-band samples "
           "of each, in the order returned); a method with fewer is listed with its count and not scored. Measures "
           "are in the judge network's feature space: coverage, density, precision, recall and Fréchet distance "
-          "against half of the real in-band test images (half B); the `real` row is other real in-band images "
-          "(training set and test half A). `*_prior`: against independent draws from the prior the default samples "
+          "against a random half of the real in-band images (training and test sets; `n_reference` of them); the "
+          "`real` row is the other half. `*_prior`: against independent draws from the prior the default samples "
           "(the other half of `rejection_prior`'s draws), so `rejection_prior`'s own row is the ideal sampler of "
           "that target. `vendi_quality`: Vendi × the fraction of samples inside the real reference's k-NN balls. "
           "`path_similarity`: mean over the target's layers of min(1, d(real, ref) / d(samples, ref)), d the "
-          "Fréchet distance of the layer's activations (conv maps pooled over space). **Beyond the data** (fewer "
-          f"than {payload['min_reference']} real test images in the band, e.g. `max+`): coverage, density, recall, "
-          "Fréchet distance and path similarity cannot be measured (no real member to compare with); precision "
-          "(`precision_class`) and the quality of `vendi_quality` are against every real image of the class, "
-          "and judge agreement and Vendi are shown. **Cost**: `cost_per_in_band` counts forward+backward passes "
-          f"plus forward-only passes at their measured cost, {payload['forward_over_fwd_bwd']:.2f} of a "
-          "forward+backward (prior, G and target, this machine); `wall_s` excludes compilation (`compile_s`). "
-          "Medians over cells. Bootstrap 90% intervals (the samples resampled) are in results.json and the per-cell "
-          "table.\n",
-          f"**Split.** The defaults and variants were chosen on the dev cells {', '.join(payload['split']['dev'])} "
-          "(benchmarks/variants.py); the headline below is the report split, which does not contain them.\n",
+          "Fréchet distance of the layer's activations (conv maps pooled over space), `real` the real row at the "
+          "same n (so the real row itself has none). **Few or no real members** (a reference of fewer than "
+          f"{payload['min_reference']}; `beyond_data`: none at all, e.g. `max+`): coverage, density, precision, "
+          "recall, Fréchet distance and path similarity cannot be measured (no real members to compare with); "
+          "`precision_class` (against every real test image of the class; of all test images for a hidden unit) "
+          "is the quality of `vendi_quality` there, and judge agreement and Vendi are shown. **Cost**: "
+          "`cost_per_in_band` counts forward+backward passes plus forward-only passes at their measured cost, "
+          f"{payload['forward_over_fwd_bwd']:.2f} of a forward+backward (prior, G and target, this machine), over "
+          "the in-band samples (none: no figure; `cost_total` holds what was spent); `wall_s` excludes compilation "
+          "(`compile_s`). Medians over cells. Bootstrap 90% intervals (results.json and the per-cell table): "
+          "precision's per-sample terms and recall's and coverage's per-reference terms resampled; Fréchet's "
+          "samples resampled, the interval centred on the estimate.\n",
+          f"**Split.** The defaults and variants were chosen on the dev cells (benchmarks/variants.py); every cell "
+          f"whose band overlaps one of theirs is dev too: {', '.join(payload['split']['dev'])}. The headline below "
+          "is the report split, which contains none of them.\n",
           "**Baselines as configured** (adaptations to our models):\n",
           *[f"- `{k}`: {v}" for k, v in payload["adaptations"].items()], "",
           "## Headline (report split)\n", bm.summary_table(report), "",

@@ -5,7 +5,7 @@ the prior the default samples (``rejection_prior``, its exact target) and from t
 codes of real training images through the same G, each code at most once
 (``rejection_real``) — each draw up to n = 2000 in-band samples; coverage and
 recall of the first m (m = 100, 500, 2000) are measured against half of the real
-in-band test images, in the judge's feature space. The judge-space Vendi score of
+in-band images, in the judge's feature space. The judge-space Vendi score of
 each window of 100 consecutive samples shows whether the walk keeps finding new
 kinds of images.
 
@@ -42,8 +42,8 @@ def main(argv=None):
     for spec in args.cells.split(","):
         c, band = spec.split(":")
         cell = bm.class_cells(ctx.zoo.stats, [int(c)], [band])[0]
-        _, half_b = bm.real_reference(ctx, cell)
-        reference = ctx.real_judge[half_b]
+        _, reference = bm.real_reference(ctx, cell)
+        reference = ctx.judge_features(reference)
         _, single, *_ = ctx.activation(cell)
         for method in ("ours", "rejection_prior", "rejection_real"):
             t0 = time.perf_counter()
@@ -66,8 +66,8 @@ def main(argv=None):
             print(lines[-1], flush=True)
     bm.write_page(args.out, "Coverage and recall as n grows", "benchmarks/growth.py", argv,
                   "Judge-space coverage (k = 5) and recall (k = 3) of the first m samples against half of the real "
-                  "in-band test images; rejection_prior draws at most 60,000 codes from the prior the default samples, "
-                  "rejection_real at most the 60,000 codes of real training images (each once), so either may return "
+                  "in-band images (training and test sets); rejection_prior draws at most 60,000 codes from the prior "
+                  "the default samples, rejection_real at most the 60,000 codes of real training images (each once), so either may return "
                   "fewer than n. Vendi per window: samples 1–100, 101–200, ….",
                   lines)
 

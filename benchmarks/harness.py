@@ -9,9 +9,9 @@ membership is recomputed from the returned images. :func:`score_cell` then takes
 scored), and measures the first ``n_scored`` in-band samples of every method in
 the judge network's penultimate space (a space the sampler never sees):
 
-* against real test images in the band (half B; the ``real`` row is other real
-  in-band images, from the training set and test half A): coverage, density,
-  precision, recall, Fréchet distance, each with a bootstrap 90% interval;
+* against real images in the band (a random half of the training and test images
+  in the band; the ``real`` row is the other half): coverage, density, precision,
+  recall, Fréchet distance, each with a bootstrap 90% interval;
 * against independent draws from the prior the default samples (the second half
   of ``rejection_prior``'s draws; the row is the first half): recall, coverage and
   Fréchet distance "vs prior", so that ``rejection_prior``'s own row is the ideal;
@@ -20,9 +20,10 @@ the judge network's penultimate space (a space the sampler never sees):
 * ``path_similarity``: how alike the target processes the samples and real in-band
   images, per layer (:func:`inverse_set.metrics.path_similarity`).
 
-Beyond the data (fewer than 6 real test images in the band) only what needs no
-in-band reference is measured: Vendi, judge agreement, and precision (and the
-quality of quality-weighted Vendi) against every real image of the class.
+Where the reference half has fewer than ``MIN_REFERENCE`` real images (beyond the
+data: none at all) only what needs no in-band reference is measured: Vendi,
+judge agreement, and precision (and the quality of quality-weighted Vendi)
+against every real test image of the class.
 
 ``benchmarks/diversity.py`` is the command line; tests run a reduced version
 (the scripts of this folder import this module as ``harness``).
@@ -34,6 +35,7 @@ import os
 import shlex
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,9 +56,9 @@ METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior
 OPTIONAL_METHODS = ("ladder", "ours_realism", "joint")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
-MIN_REFERENCE = 6  # real in-band test images (half B) needed for the measures against real members
-# The cells on which the defaults and variants were chosen (benchmarks/variants.py): class index, band. The
-# headline is computed on the others.
+MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
+# The cells on which the defaults and variants were chosen (benchmarks/variants.py): class index, band. Every
+# benchmark cell whose band overlaps one of these is in the dev split; the headline is computed on the others.
 DEV_CELLS = ((8, "p50"), (7, "p95"), (6, "p50"), (3, "p95"), (0, "p99"), (9, "p95"))
 
 
@@ -106,6 +108,8 @@ class Run:
     compile_s: float = 0.0
     note: str = ""
     inside: np.ndarray | None = None  # membership, recomputed from the images
+    draws: int | None = None  # rejection: codes drawn
+    acceptance_rate: float | None = None
     reference: np.ndarray | None = None  # rejection_prior: the other half of its draws, the "vs prior" reference
 
 
@@ -162,7 +166,7 @@ class Context:
         residual = np.mean((self.encode(chunked(b.generator)(codes)) - codes) ** 2, axis=1)
         self.realism_tau = float(np.percentile(residual, 90))  # τ of `ours_realism`: 90th percentile on real codes
         self.forward_cost = forward_over_fwd_bwd(b)
-        self._activation_fns, self._train_acts = {}, {}
+        self._activation_fns, self._real_acts = {}, {}
 
     def activation(self, cell: Cell):
         """Batched ``images -> (m, p)`` activations of the cell's constraints, plus the traced pieces."""
@@ -174,18 +178,17 @@ class Context:
             self._activation_fns[key] = (chunked(single), single, specs, indices, labels)
         return self._activation_fns[key]
 
-    def members(self, cell: Cell, images, acts_cache=None) -> np.ndarray:
-        """Indices of ``images`` inside every band of the cell."""
-        batched, *_ = self.activation(cell)
-        acts = acts_cache if acts_cache is not None else batched(images).reshape(len(images), -1)
-        return np.flatnonzero(in_band(acts, np.asarray(cell.z1), np.asarray(cell.z2)))
-
-    def train_members(self, cell: Cell) -> np.ndarray:
+    def real_members(self, cell: Cell) -> np.ndarray:
+        """Every real image (training and test sets) inside the cell's bands, training images first."""
         key = tuple(cell.neurons)
-        if key not in self._train_acts:
+        if key not in self._real_acts:  # activations of every real image, once per set of neurons
             batched, *_ = self.activation(cell)
-            self._train_acts[key] = batched(self.train_images).reshape(len(self.train_images), -1)
-        return self.members(cell, None, self._train_acts[key])
+            images = np.concatenate([self.train_images, self.test_images])
+            self._real_acts[key] = batched(images).reshape(len(images), -1)
+        inside = np.flatnonzero(in_band(self._real_acts[key], np.asarray(cell.z1), np.asarray(cell.z2)))
+        n_train = len(self.train_images)
+        return np.concatenate([self.train_images[inside[inside < n_train]],
+                               self.test_images[inside[inside >= n_train] - n_train]])
 
 
 def forward_over_fwd_bwd(zoo, batch: int = 200, repeats: int = 3) -> float:
@@ -207,8 +210,8 @@ def forward_over_fwd_bwd(zoo, batch: int = 200, repeats: int = 3) -> float:
 
 
 def fraction_needed(inside: np.ndarray, n: int, per_unit: int) -> float:
-    """Fraction of a run's units (chains, restarts, batches: ``per_unit`` images each, in order) that produced its
-    first n in-band images; 1 if it has fewer."""
+    """Fraction of a run's units (chains' save windows, restarts: ``per_unit`` images each, in order) that produced
+    its first n in-band images; 1 if it has fewer."""
     hits = np.flatnonzero(inside)
     if len(hits) < n or n == 0:
         return 1.0
@@ -216,18 +219,25 @@ def fraction_needed(inside: np.ndarray, n: int, per_unit: int) -> float:
     return (hits[n - 1] // per_unit + 1) / units
 
 
-def charged(method, res, inside, n, per_unit, note) -> Run:
+def charged(method, res, images, inside, n, per_unit, note) -> Run:
     """A shared baseline run charged for the units it needed for this cell's n in-band samples."""
     frac = fraction_needed(inside, n, per_unit)
-    return Run(method, res.images, gradient=int(round(frac * res.network_evaluations)),
+    return Run(method, images, gradient=int(round(frac * res.network_evaluations)),
                wall_s=frac * res.wall_time_s, compile_s=res.compile_time_s, inside=inside,
                note=note + (f"; charged {frac:.0%} of the run" if frac < 1 else ""))
 
 
-def real_reference(ctx: Context, cell: Cell, rng=0):
-    """Real test images inside the cell's bands, split in two halves (A: part of the `real` row, B: reference)."""
-    perm = np.random.default_rng(rng).permutation(ctx.members(cell, ctx.test_images))
-    return perm[: len(perm) // 2], perm[len(perm) // 2 :]
+def real_reference(ctx: Context, cell: Cell, rng=0) -> tuple[np.ndarray, np.ndarray]:
+    """Every real in-band image (training and test sets) in a random order, split in two halves: the `real` row's
+    images and the reference the methods are measured against."""
+    images = ctx.real_members(cell)
+    images = images[np.random.default_rng(rng).permutation(len(images))]
+    return images[: len(images) // 2], images[len(images) // 2 :]
+
+
+def cell_key(cell: Cell, rng: int) -> jax.Array:
+    """A random key of its own for each cell (the same every run)."""
+    return jax.random.fold_in(jax.random.key(rng), zlib.crc32(cell.name.encode()))
 
 
 def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], rng: int = 0,
@@ -241,7 +251,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
     batched, single, specs, indices, labels = ctx.activation(cell)
     is_class = cell.kind == "class"
     unit = cell.neurons[0] if is_class else None
-    key = jax.random.key(rng)
+    key = cell_key(cell, rng)
     z1, z2 = np.asarray(cell.z1), np.asarray(cell.z2)
     inside_of = lambda images: in_band(batched(images).reshape(len(images), -1), z1, z2) if len(images) else \
         np.zeros(0, bool)  # noqa: E731
@@ -249,10 +259,9 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
     for method in methods:
         t0 = time.perf_counter()
         if method == "real":
-            half_a, _ = real_reference(ctx, cell, rng)
-            pool = np.concatenate([ctx.train_images[ctx.train_members(cell)], ctx.test_images[half_a]])
-            images = pool[np.random.default_rng(rng).permutation(len(pool))][: budget.n]
-            run = Run("real", images, note=f"{len(pool)} real in-band images (training set and test half A)")
+            row, reference = real_reference(ctx, cell, rng)
+            run = Run("real", row[: budget.n], note=f"{len(row)} real in-band images (training and test sets; "
+                                                    f"{len(reference)} more are the reference)")
         elif method in ("ours", "paper", "ladder", "ours_realism"):
             method_ = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "ours_realism": PAPER_WITH_REALISM}[
                 method]
@@ -273,14 +282,16 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                             rng_key=key)
             got = len(res.images)
             run = Run(method, res.images[0::2], forward=res.network_evaluations // 2, wall_s=res.wall_time_s / 2,
-                      compile_s=res.compile_time_s, reference=res.images[1::2],
+                      compile_s=res.compile_time_s, reference=res.images[1::2], draws=res.info["draws"],
+                      acceptance_rate=res.info["acceptance_rate"],
                       note=f"acceptance {res.info['acceptance_rate']:.2g} of {res.info['draws']} prior draws; "
                            f"{got} in band, alternately the row and the 'vs prior' reference; charged half")
         elif method == "rejection_real":
             res = rejection_from_pool(b.generator, single, ctx.train_codes, z1, z2, budget.n,
                                       max_draws=budget.rejection_max_draws, rng_key=key)
             run = Run(method, res.images, forward=res.network_evaluations, wall_s=res.wall_time_s,
-                      compile_s=res.compile_time_s,
+                      compile_s=res.compile_time_s, draws=res.info["draws"],
+                      acceptance_rate=res.info["acceptance_rate"],
                       note=f"acceptance {res.info['acceptance_rate']:.2g} of {res.info['draws']} training codes")
         elif not is_class:
             continue  # the other baselines target one class unit
@@ -292,8 +303,13 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                                               num_steps=budget.ppgn_steps, save_every=budget.ppgn_save_every,
                                               rng_key=key)
             res = shared[("ppgn", unit)]
-            run = charged("ppgn", res, inside_of(res.images), budget.n, budget.ppgn_steps // budget.ppgn_save_every,
-                          f"one run of {budget.ppgn_chains} chains per neuron")
+            # step by step over all chains (every chain's first save, then every chain's second, …): the first
+            # n in-band samples come from every chain, and the cost charged is the save windows they needed
+            saves = budget.ppgn_steps // budget.ppgn_save_every
+            images = np.asarray(res.images).reshape(budget.ppgn_chains, saves, *res.images.shape[1:])
+            images = images.swapaxes(0, 1).reshape(res.images.shape)
+            run = charged("ppgn", res, images, inside_of(images), budget.n, budget.ppgn_chains,
+                          f"one run of {budget.ppgn_chains} chains per neuron, samples taken step by step over them")
         elif method == "dgn_am":
             if ("dgn_am", unit) not in shared:
                 act = lambda x: b.target(x)["logits"][unit]  # noqa: E731
@@ -301,7 +317,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                                                   code_upper=b.code_mean + 3 * b.code_std,
                                                   num_steps=budget.dgn_steps, rng_key=key)
             res = shared[("dgn_am", unit)]
-            run = charged("dgn_am", res, inside_of(res.images), budget.n, 1,
+            run = charged("dgn_am", res, res.images, inside_of(res.images), budget.n, 1,
                           f"one run of {budget.dgn_restarts} restarts per neuron")
         elif method == "gram_diversity":
             act = lambda x: single(x)[0]  # noqa: E731
@@ -315,7 +331,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
             res = joint(problem, indices, b.init, cell.z1, cell.z2, budget.joint_n,
                         config=SeedConfig(max_steps=budget.joint_steps), rng_key=key)
             run = Run(method, res.images, gradient=res.network_evaluations, wall_s=res.wall_time_s,
-                      note=f"eq. 5 with n={budget.joint_n}, {res.info['steps']} steps")
+                      note=f"eq. 5 with n={budget.joint_n}, {res.info['steps']} steps; not scored (its own n)")
         else:
             raise ValueError(f"unknown method {method!r}; known: {METHODS + OPTIONAL_METHODS}")
         if run.inside is None:
@@ -335,9 +351,9 @@ def class_reference(ctx: Context, cell: Cell) -> np.ndarray:
 
 def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: int = 0) -> list[dict]:
     """Every method's row, all scored on the same ``n_scored`` first in-band samples (see the module docstring)."""
-    _, half_b = real_reference(ctx, cell, rng)
-    ref = ctx.real_judge[half_b]
-    ref_layers = ctx.target_layers(ctx.test_images[half_b]) if len(half_b) >= MIN_REFERENCE else None
+    real_row, reference = real_reference(ctx, cell, rng)
+    ref = ctx.judge_features(reference) if len(reference) else np.zeros((0, ctx.real_judge.shape[1]))
+    ref_layers = ctx.target_layers(reference) if len(reference) >= MIN_REFERENCE else None
     counts = {r.method: min(int(r.inside.sum()), budget.n) for r in runs}
     scored = [m for m, c in counts.items() if c >= budget.min_scored and m != "joint"]
     n_scored = min((counts[m] for m in scored), default=0)
@@ -346,24 +362,27 @@ def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: i
     prior_ref = None if prior_run is None else prior_run.reference
     prior_ref = ctx.judge_features(prior_ref) if prior_ref is not None and len(prior_ref) >= MIN_REFERENCE else None
     real_layers = ctx.target_layers(members["real"]) if "real" in scored and ref_layers is not None else None
-    beyond = len(half_b) < MIN_REFERENCE
     rows = []
     for run in runs:
         m = counts[run.method]
         n_in = int(run.inside.sum())
+        total = run.gradient + ctx.forward_cost * run.forward
         row = dict(cell=cell.name, kind=cell.kind, band=cell.band_name, z1=list(cell.z1), z2=list(cell.z2),
                    method=run.method, n_returned=len(run.images), n_in_band=n_in,
                    in_band_rate=float(run.inside.mean()) if len(run.images) else float("nan"),
-                   n_scored=n_scored if run.method in scored else 0, n_reference=len(half_b),
-                   beyond_data=beyond, forward_evals=run.forward, gradient_evals=run.gradient,
+                   n_scored=n_scored if run.method in scored else 0, n_reference=len(reference),
+                   beyond_data=len(real_row) + len(reference) == 0,
+                   forward_evals=run.forward, gradient_evals=run.gradient, cost_total=total,
+                   draws=run.draws, acceptance_rate=run.acceptance_rate,
                    wall_s=run.wall_s, compile_s=run.compile_s, note=run.note)
-        per = max(m, 1)
-        row["forward_per_in_band"] = run.forward / per if m else float("nan")
-        row["gradient_per_in_band"] = run.gradient / per if m else float("nan")
-        row["cost_per_in_band"] = (run.gradient + ctx.forward_cost * run.forward) / per if m else float("nan")
-        row["wall_s_per_in_band"] = run.wall_s / per if m else float("nan")
+        row["forward_per_in_band"] = run.forward / m if m else float("nan")
+        row["gradient_per_in_band"] = run.gradient / m if m else float("nan")
+        row["cost_per_in_band"] = total / m if m else float("nan")  # None in the JSON: no sample for that cost
+        row["wall_s_per_in_band"] = run.wall_s / m if m else float("nan")
         if run.method in scored:
-            row.update(measures(ctx, cell, members[run.method], ref, prior_ref, ref_layers, real_layers, budget, rng))
+            # the real row is the scale of path_similarity (1 by construction), so it gets none
+            row.update(measures(ctx, cell, members[run.method], ref, prior_ref, ref_layers,
+                                None if run.method == "real" else real_layers, budget, rng))
             fj_all = ctx.judge_features(np.asarray(run.images)[run.inside][: budget.n])
             row["vendi_windows"] = window_vendi(fj_all)
             if len(row["vendi_windows"]) >= 2:
@@ -380,7 +399,6 @@ def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: i
 MEASURES = ("vendi_judge", "vendi_encoder", "vendi_quality", "mean_pairwise_distance_judge", "density", "coverage",
             "precision", "recall", "frechet_judge", "judge_agreement", "precision_class", "recall_prior",
             "coverage_prior", "frechet_prior", "path_similarity", "vendi_last_over_first_window")
-INTERVALS = ("coverage", "precision", "recall", "frechet_judge")
 
 
 def measures(ctx, cell, images, ref, prior_ref, ref_layers, real_layers, budget, rng=0) -> dict:
@@ -393,16 +411,18 @@ def measures(ctx, cell, images, ref, prior_ref, ref_layers, real_layers, budget,
     class_member = metrics.precision_membership(class_reference(ctx, cell), fj, k=3)
     out["precision_class"] = float(class_member.mean())
     if len(ref) >= MIN_REFERENCE:
-        def against_real(s):
-            density, coverage = metrics.density_coverage(ref, s, k=5)
-            precision, recall = metrics.precision_recall(ref, s, k=3)
-            return np.array([coverage, precision, recall, metrics.frechet_distance(s, ref), density])
-        values = against_real(fj)
-        lo, hi = metrics.bootstrap_interval(against_real, fj, num=budget.bootstrap, rng=rng)
-        for j, name in enumerate(INTERVALS):
-            out[name], out[name + "_ci90"] = float(values[j]), [float(lo[j]), float(hi[j])]
-        out["density"] = float(values[-1])
+        # Intervals: precision is a mean over the samples, recall and coverage means over the reference, so their
+        # per-point terms are resampled; Fréchet resamples the samples, centred (see metrics.bootstrap_interval).
         quality = metrics.precision_membership(ref, fj, k=3)
+        terms = {"coverage": metrics.coverage_membership(ref, fj, k=5), "precision": quality,
+                 "recall": metrics.recall_membership(ref, fj, k=3)}
+        for name, term in terms.items():
+            out[name] = float(term.mean())
+            out[name + "_ci90"] = list(metrics.bootstrap_interval(np.mean, term, num=budget.bootstrap, rng=rng))
+        out["frechet_judge"] = metrics.frechet_distance(fj, ref)
+        out["frechet_judge_ci90"] = list(metrics.bootstrap_interval(
+            lambda s: metrics.frechet_distance(s, ref), fj, num=budget.bootstrap, rng=rng, centred=True))
+        out["density"] = metrics.density_coverage(ref, fj, k=5)[0]
     else:
         quality = class_member  # beyond the data: realism against all real images of the class
     out["vendi_quality"] = metrics.quality_vendi(fj + 1e-9, quality)
@@ -417,15 +437,15 @@ def measures(ctx, cell, images, ref, prior_ref, ref_layers, real_layers, budget,
 
 
 def measure_images(ctx: Context, cell: Cell, images, budget: Budget = Budget(), rng: int = 0) -> dict:
-    """In-band count and every measure of one method's in-band samples against real test half B (no equal-n rule:
+    """In-band count and every measure of one method's in-band samples against the real reference (no equal-n rule:
     for comparing variants of one method at the same n, as benchmarks/variants.py does)."""
     images = np.asarray(images)
     inside = in_band(ctx.activation(cell)[0](images).reshape(len(images), -1), np.asarray(cell.z1),
                      np.asarray(cell.z2))
-    _, half_b = real_reference(ctx, cell, rng)
+    _, reference = real_reference(ctx, cell, rng)
     row = {"n_returned": len(images), "n_in_band": int(inside.sum())}
     if inside.sum() >= 2:
-        row.update(measures(ctx, cell, images[inside], ctx.real_judge[half_b], None, None, None, budget, rng))
+        row.update(measures(ctx, cell, images[inside], ctx.judge_features(reference), None, None, None, budget, rng))
         windows = window_vendi(ctx.judge_features(images[inside]))
         if len(windows) >= 2:
             row["vendi_last_over_first_window"] = windows[-1] / windows[0]
@@ -498,13 +518,20 @@ def extra_cells(ctx: Context, levels: Sequence[str] = LEVELS) -> list[Cell]:
     return cells
 
 
-def split_of(cell: Cell) -> str:
-    """``"dev"`` for the cells the defaults were chosen on (:data:`DEV_CELLS`), else ``"report"``."""
-    return "dev" if cell.kind == "class" and (cell.class_index, cell.band_name) in DEV_CELLS else "report"
+def dev_cells(stats) -> list[Cell]:
+    """The cells the defaults and variants were chosen on (:data:`DEV_CELLS`)."""
+    return [class_cells(stats, [c], [band])[0] for c, band in DEV_CELLS]
+
+
+def split_of(cell: Cell, dev: Sequence[Cell]) -> str:
+    """``"dev"`` for a cell whose bands overlap those of a dev cell of the same neurons, else ``"report"``."""
+    overlaps = lambda a, b: all(lo < hi_ and lo_ < hi for lo, hi, lo_, hi_ in zip(a.z1, a.z2, b.z1, b.z2))  # noqa
+    return "dev" if any(d.neurons == cell.neurons and overlaps(d, cell) for d in dev) else "report"
 
 
 def summary_table(rows: list[dict], keys=("n_scored", "in_band_rate", "coverage", "precision", "recall",
-                                           "frechet_judge", "recall_prior", "frechet_prior", "vendi_judge",
+                                           "frechet_judge", "recall_prior", "frechet_prior", "precision_class",
+                                           "vendi_judge",
                                            "vendi_quality", "judge_agreement", "path_similarity", "cost_per_in_band",
                                            "wall_s")) -> str:
     """Markdown: per (kind, band, method), the median over cells of every measure and the cells it is over."""
@@ -582,5 +609,5 @@ def as_json(rows):
 
 
 __all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json",
-           "class_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine", "measure_images", "measures", "real_reference", "run_cell",
+           "class_cells", "dev_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine", "measure_images", "measures", "real_reference", "run_cell",
            "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]

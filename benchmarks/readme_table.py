@@ -18,8 +18,8 @@ from pathlib import Path
 import harness as bm
 
 START, END = "<!-- benchmark: start -->", "<!-- benchmark: end -->"
-KEYS = ("n_scored", "coverage", "precision", "recall", "frechet_judge", "vendi_judge", "vendi_quality",
-        "judge_agreement", "path_similarity", "cost_per_in_band", "wall_s")
+KEYS = ("n_scored", "coverage", "precision", "recall", "frechet_judge", "precision_class", "vendi_judge",
+        "vendi_quality", "judge_agreement", "path_similarity", "cost_per_in_band", "wall_s")
 
 
 def block(payload: dict) -> str:

@@ -1,8 +1,8 @@
 """Sampler variants on the bundled models, measured like the diversity benchmark; the bundled defaults come from here.
 
 Each variant samples n points of a class neuron's band and is measured in the
-judge's feature space against half of the real in-band test images (the other
-half is the `real` row): in-band rate, Vendi, coverage, precision, recall,
+judge's feature space against half of the real in-band images (the other half
+is the `real` row): in-band rate, Vendi, coverage, precision, recall,
 judge agreement, Fréchet distance, the Vendi of the last window of 100 samples
 over the first's, and the cost (network evaluations — forward and backward —
 and forward-only evaluations per sample).
@@ -81,8 +81,8 @@ def main(argv=None):
     for spec in args.cells.split(","):
         c, band = spec.split(":")
         cell = bm.class_cells(ctx.zoo.stats, [int(c)], [band])[0]
-        half_a, _ = bm.real_reference(ctx, cell)
-        row = bm.measure_images(ctx, cell, ctx.test_images[half_a])
+        real_row, _ = bm.real_reference(ctx, cell)
+        row = bm.measure_images(ctx, cell, real_row[: args.n])
         lines.append(f"| {cell.name} | real | {row['n_in_band']} | " + " | ".join(fmt(row[k]) for k in KEYS)
                      + " | | | | | |")
         print(lines[-1], flush=True)
@@ -105,7 +105,8 @@ def main(argv=None):
                            f"{wall:.0f} |")
             print(lines[-1], flush=True)
     bm.write_page(args.out, f"Sampler variants (n = {args.n})", "benchmarks/variants.py", argv,
-                  "Judge-space measures against half of the real in-band test images; `real` is the other half. "
+                  "Judge-space measures against half of the real in-band images (training and test sets); `real` is "
+                  "the other half. "
                   "`vendi_last_over_first_window`: Vendi of the last 100 samples over that of the first 100. "
                   "evals/sample: forward+backward network evaluations per sample; fwd evals/sample: forward-only "
                   f"ones (the slice walk's proposals). Realism bound: τ = {ctx.realism_tau:.3g}, the 90th percentile "

@@ -232,7 +232,7 @@ def cmd_show(args) -> int:
 
 
 BENCH_COLUMNS = ("n_scored", "in_band_rate", "coverage", "precision", "recall", "frechet_judge", "recall_prior",
-                 "frechet_prior", "vendi_judge", "vendi_quality", "judge_agreement", "path_similarity",
+                 "frechet_prior", "precision_class", "vendi_judge", "vendi_quality", "judge_agreement", "path_similarity",
                  "cost_per_in_band", "wall_s")
 
 
@@ -246,7 +246,8 @@ def cmd_bench(args) -> int:
     report = [row for row in data["rows"] if row.get("split", "report") == "report"]
     for row in report:
         groups.setdefault((row.get("kind", ""), row.get("band", ""), row["method"]), []).append(row)
-    print(f"{path}: {len(report)} rows of the report split; medians over the cells where a method is scored; "
+    print(f"{path}: {len(report)} rows of the report split; medians over the cells where a figure exists (a "
+          "method not scored in a cell has none there but its in-band rate and wall time; see `cells`); "
           f"machine: {data.get('machine', '?')}")
     print(" | ".join(["kind", "band", "method", "cells", *BENCH_COLUMNS]))
     for (kind, band, method), rows in groups.items():

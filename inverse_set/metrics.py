@@ -11,7 +11,8 @@ space favours the sampler, so report encoder-space figures only beside these.
 * :func:`density_coverage` -- k-NN density / coverage (Naeem et al. 2020).
 * :func:`frechet_distance` -- Fréchet distance between Gaussian fits (FID formula).
 * :func:`in_band_rate` -- fraction of samples whose activations lie in every band.
-* :func:`precision_membership` -- per sample: inside the union of the reference's k-NN balls.
+* :func:`precision_membership`, :func:`recall_membership`, :func:`coverage_membership` -- the
+  per-point terms of precision, recall and coverage (their means), for intervals.
 * :func:`quality_vendi` -- Vendi × mean quality (Nguyen & Dieng 2024): diversity that does not reward junk.
 * :func:`path_similarity` -- how alike a network processes two image sets, layer by layer.
 * :func:`bootstrap_interval` -- a percentile bootstrap interval of any of these.
@@ -40,6 +41,8 @@ __all__ = [
     "pairwise_distances",
     "knn_radii",
     "precision_membership",
+    "recall_membership",
+    "coverage_membership",
     "quality_vendi",
     "path_similarity",
     "bootstrap_interval",
@@ -164,10 +167,7 @@ def precision_recall(real, fake, k: int = 3):
     Returns:
       ``(precision, recall)`` floats in [0, 1].
     """
-    real = _as_2d(real, "real")
-    fake = _as_2d(fake, "fake")
-    in_fake, _ = _ball_counts(real, fake, knn_radii(fake, k))
-    return float(precision_membership(real, fake, k).mean()), float((in_fake > 0).mean())
+    return float(precision_membership(real, fake, k).mean()), float(recall_membership(real, fake, k).mean())
 
 
 def precision_membership(real, fake, k: int = 3) -> np.ndarray:
@@ -175,6 +175,20 @@ def precision_membership(real, fake, k: int = 3) -> np.ndarray:
     real = _as_2d(real, "real")
     counts, _ = _ball_counts(_as_2d(fake, "fake"), real, knn_radii(real, k))
     return counts > 0
+
+
+def recall_membership(real, fake, k: int = 3) -> np.ndarray:
+    """(N,) bool: whether each reference point lies in some ball B(y, NND_k(y)) of the samples (recall's term)."""
+    fake = _as_2d(fake, "fake")
+    counts, _ = _ball_counts(_as_2d(real, "real"), fake, knn_radii(fake, k))
+    return counts > 0
+
+
+def coverage_membership(real, fake, k: int = 5) -> np.ndarray:
+    """(N,) bool: whether some sample lies in each reference point's ball B(r, NND_k(r)) (coverage's term)."""
+    real = _as_2d(real, "real")
+    _, covered = _ball_counts(_as_2d(fake, "fake"), real, knn_radii(real, k))
+    return covered
 
 
 def quality_vendi(features, quality) -> float:
@@ -218,13 +232,18 @@ def path_similarity(samples: dict, real: dict, reference: dict) -> tuple[float, 
     return float(np.mean(list(per_layer.values()))), per_layer
 
 
-def bootstrap_interval(statistic, samples, *, num: int = 100, level: float = 0.9, rng=0):
+def bootstrap_interval(statistic, samples, *, num: int = 100, level: float = 0.9, rng=0,
+                       centred: bool = False) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(resampled)`` over rows of ``samples`` drawn with replacement.
 
-    Only the samples are resampled (the reference set is held fixed): the interval
-    says how much the figure would move with another draw of the same n.
-    ``statistic`` returns a float (→ ``(lo, hi)`` floats) or a 1-d array of several
-    figures computed on the same resample (→ ``(lo, hi)`` arrays).
+    For a mean of per-point terms (precision over the samples, recall and coverage
+    over the reference: pass their :func:`precision_membership`,
+    :func:`recall_membership` or :func:`coverage_membership` with ``np.mean``) this
+    is the usual interval. Resampling the feature rows themselves would repeat rows
+    and so bias every k-NN figure and the Fréchet distance (fewer distinct points).
+    For such a statistic pass ``centred=True``: the interval is the bootstrap's
+    spread placed around the estimate (shifted by the estimate minus the bootstrap
+    mean), i.e. how much the figure moves between draws of the same n.
     """
     x = np.asarray(samples)
     if x.shape[0] < 2:
@@ -232,8 +251,9 @@ def bootstrap_interval(statistic, samples, *, num: int = 100, level: float = 0.9
     gen = np.random.default_rng(rng)
     values = np.array([statistic(x[gen.integers(0, x.shape[0], x.shape[0])]) for _ in range(num)], np.float64)
     tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(values, [tail, 100 - tail], axis=0)
-    return (float(lo), float(hi)) if values.ndim == 1 else (lo, hi)
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    shift = float(statistic(x)) - values.mean() if centred else 0.0
+    return float(lo + shift), float(hi + shift)
 
 
 def density_coverage(real, fake, k: int = 5):
@@ -251,8 +271,7 @@ def density_coverage(real, fake, k: int = 5):
     """
     real = _as_2d(real, "real")
     fake = _as_2d(fake, "fake")
-    radii = knn_radii(real, k)
-    counts, covered = _ball_counts(fake, real, radii)
+    counts, covered = _ball_counts(fake, real, knn_radii(real, k))
     return float(counts.sum() / (k * fake.shape[0])), float(covered.mean())
 
 

@@ -81,6 +81,11 @@ def test_rejection_from_a_pool_draws_each_code_at_most_once_and_says_what_it_got
     assert res.info["draws"] == 700 and res.network_evaluations == 700
     a = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))[:, 0]
     assert ((a >= 0.4) & (a <= 0.6)).all()
+    # asked for 5, it draws up to the 5th in-band code and no further
+    five = rejection_from_pool(generator, act, pool, 0.4, 0.6, 5, chunk=256)
+    order = np.asarray(jax.random.permutation(jax.random.key(0), 700))
+    hits = np.flatnonzero((a_pool[order] >= 0.4) & (a_pool[order] <= 0.6))
+    assert len(five.codes) == 5 and five.info["draws"] == hits[4] + 1 == five.network_evaluations
 
 
 def test_joint_optimisation_lands_in_band():

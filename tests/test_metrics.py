@@ -164,8 +164,21 @@ def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_n():
     assert hi_l - lo_l < (hi_s - lo_s) / 4
 
 
-def test_bootstrap_interval_of_several_figures_at_once_matches_each_alone():
-    x = np.random.default_rng(2).normal(size=(40, 2))
-    lo, hi = metrics.bootstrap_interval(lambda s: np.array([s[:, 0].mean(), s[:, 1].std()]), x, num=50, rng=3)
-    assert metrics.bootstrap_interval(lambda s: float(s[:, 0].mean()), x, num=50, rng=3) == (lo[0], hi[0])
-    assert metrics.bootstrap_interval(lambda s: float(s[:, 1].std()), x, num=50, rng=3) == (lo[1], hi[1])
+def test_the_membership_terms_average_to_precision_recall_and_coverage():
+    g = np.random.default_rng(4)
+    real, fake = g.normal(size=(60, 3)), g.normal(size=(50, 3)) + 0.3
+    precision, recall = metrics.precision_recall(real, fake, k=3)
+    assert metrics.precision_membership(real, fake, 3).mean() == precision
+    assert metrics.recall_membership(real, fake, 3).mean() == recall
+    assert metrics.coverage_membership(real, fake, 5).mean() == metrics.density_coverage(real, fake, k=5)[1]
+
+
+def test_a_centred_interval_holds_the_estimate_where_resampling_rows_biases_the_figure():
+    g = np.random.default_rng(5)
+    a, b = g.normal(size=(60, 20)), g.normal(size=(200, 20))
+    fd = lambda s: metrics.frechet_distance(s, b)  # noqa: E731
+    lo, hi = metrics.bootstrap_interval(fd, a, num=100)
+    assert lo > fd(a)  # repeated rows push the plain percentile interval above the estimate
+    lo, hi = metrics.bootstrap_interval(fd, a, num=100, centred=True)
+    assert lo <= fd(a) <= hi
+

@@ -39,14 +39,20 @@ def _keep_in_band(generator, activation, z1, z2, n, proposals: Iterator, example
     for codes, valid in proposals:
         if num >= n or draws >= max_draws:
             break
+        valid = min(valid, max_draws - draws)  # never past the budget
         images, ok = jax.device_get(run(codes))
         ok = ok & (np.arange(len(ok)) < valid)
+        hits = np.flatnonzero(ok)
+        if num + len(hits) >= n:  # the draws after the n-th in-band one were not needed
+            valid = int(hits[n - num - 1]) + 1
+            ok = ok & (np.arange(len(ok)) < valid)
         draws += valid
         kept_codes.append(np.asarray(codes)[ok])
         kept_images.append(images[ok])
         num += int(ok.sum())
-    codes = np.concatenate(kept_codes)[:n]
-    images = np.concatenate(kept_images)[:n]
+    shape = jax.eval_shape(try_chunk, example)[0]
+    codes = np.concatenate([np.zeros((0, *example.shape[1:]), np.float32), *kept_codes])
+    images = np.concatenate([np.zeros((0, *shape.shape[1:]), shape.dtype), *kept_images])
     return BaselineResult(codes, images, draws, time.perf_counter() - t0,
                           {"draws": draws, "acceptance_rate": num / max(draws, 1), "in_band": num}, compile_s)
 
