@@ -270,10 +270,12 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                 res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,
                                          method=method_, num_seeds=budget.num_seeds, realism_bound=tau, rng_key=rng)
                 s = res.stats
+                mass = "" if s.band_mass is None else f", band mass {s.band_mass[0]:.3g} [{s.band_mass[1]:.3g}, " \
+                    f"{s.band_mass[2]:.3g}], {s.distinct_ancestors} distinct ancestors, from the {s.population_start}"
                 run = Run(method, res.images, forward=s.forward_evaluations, gradient=s.gradient_evaluations,
                           wall_s=s.run_time_s, compile_s=s.compile_time_s,
                           note=f"{s.method}: seed steps {s.seed_steps}, walker steps {s.walker_steps}"
-                               + ("" if tau is None else f", realism r ≤ {tau:.3g}"))
+                               + ("" if tau is None else f", realism r ≤ {tau:.3g}") + mass)
             except InfeasibleBandError as err:
                 run = Run(method, np.zeros((0, 28, 28, 1)), wall_s=time.perf_counter() - t0,
                           note="infeasible: " + str(err).splitlines()[0])
