@@ -181,7 +181,8 @@ def interleaved(cells: list) -> list:
 def write_report(payload, out: Path):
     """results.md from the payload of results.json (``--report-only`` redoes it from the file)."""
     fmt = lambda v: "–" if v is None else f"{v:.3g}"  # noqa: E731
-    ci = lambda r, k: "" if not r.get(k + "_ci90") else f" [{fmt(r[k + '_ci90'][0])}, {fmt(r[k + '_ci90'][1])}]"  # noqa: E731
+    def ci(r, k):
+        return "" if not r.get(k + "_ci90") else f" [{fmt(r[k + '_ci90'][0])}, {fmt(r[k + '_ci90'][1])}]"
     report = [r for r in payload["rows"] if r.get("split", "report") == "report"]
     dev = [r for r in payload["rows"] if r.get("split") == "dev"]
     md = ["# Diversity benchmark\n", "Commands (a later one continues the run with --resume):  "

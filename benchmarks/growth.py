@@ -67,7 +67,8 @@ def main(argv=None):
     bm.write_page(args.out, "Coverage and recall as n grows", "benchmarks/growth.py", argv,
                   "Judge-space coverage (k = 5) and recall (k = 3) of the first m samples against half of the real "
                   "in-band images (training and test sets); rejection_prior draws at most 60,000 codes from the prior "
-                  "the default samples, rejection_real at most the 60,000 codes of real training images (each once), so either may return "
+                  "the default samples, rejection_real at most the 60,000 codes of real training images (each once), "
+                  "so either may return "
                   "fewer than n. Vendi per window: samples 1–100, 101–200, ….",
                   lines)
 

@@ -124,14 +124,17 @@ def adaptations(budget: Budget) -> dict:
         "ppgn": f"h clipped to the range of real codes per dimension (the reference clips to [0, 30]; our fc6 is "
                 f"256-d on 28×28 images); {budget.ppgn_steps} steps per chain and a sample every "
                 f"{budget.ppgn_save_every} (published); {budget.ppgn_chains} chains per neuron, shared by its bands, "
-                "each band charged for the chains it needed; no probability threshold (class unit)",
-        "dgn_am": f"{budget.dgn_restarts} restarts per neuron, {budget.dgn_steps} steps each (published), lr 8 → 1e-10, "
-                  "upper clip mean + 3 std of real codes; one image per restart; shared by the neuron's bands",
+                "its samples taken step by step over the chains (every chain's first save, then every chain's "
+                "second, …) and each band charged for the save windows it needed; no probability threshold "
+                "(class unit)",
+        "dgn_am": f"{budget.dgn_restarts} restarts per neuron, {budget.dgn_steps} steps each (published), "
+                  "lr 8 → 1e-10, upper clip mean + 3 std of real codes; one image per restart; shared by the "
+                  "neuron's bands",
         "gram_diversity": f"Lucid's Gram-cosine term (weight 1e2) on conv2, Adam lr 0.05, {budget.gram_steps} steps, "
                           f"batches of {budget.gram_batch}; the maximisation replaced by a squared band-distance "
                           f"penalty (Lucid has no band); {budget.gram_n} samples per cell",
-        "rejection_prior": "draws from the flow prior the default samples (z ~ N(0, I) → relu(T⁻¹(z))), 2n wanted: "
-                           "alternate in-band draws go to the row and to the 'vs prior' reference",
+        "rejection_prior": "draws from the flow prior the default samples (z ~ N(0, I) → relu(T⁻¹(z))), "
+                           "2n wanted: alternate in-band draws go to the row and to the 'vs prior' reference",
         "rejection_real": f"codes E(x) of the 60,000 training images in a random order, each at most once, through G "
                           f"(at most {budget.rejection_max_draws})",
         "real": "real in-band images (training set and test half A) in a random order; test half B is the reference",
@@ -611,5 +614,6 @@ def as_json(rows):
 
 
 __all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json",
-           "class_cells", "dev_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine", "measure_images", "measures", "real_reference", "run_cell",
+           "class_cells", "dev_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine",
+           "measure_images", "measures", "real_reference", "run_cell",
            "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]

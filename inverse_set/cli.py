@@ -232,7 +232,8 @@ def cmd_show(args) -> int:
 
 
 BENCH_COLUMNS = ("n_scored", "in_band_rate", "coverage", "precision", "recall", "frechet_judge", "recall_prior",
-                 "frechet_prior", "precision_class", "vendi_judge", "vendi_quality", "judge_agreement", "path_similarity",
+                 "frechet_prior", "precision_class", "vendi_judge", "vendi_quality", "judge_agreement",
+                 "path_similarity",
                  "cost_per_in_band", "wall_s")
 
 

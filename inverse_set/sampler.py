@@ -241,7 +241,8 @@ class CompiledSampler:
             warnings.warn(
                 f"Returning {codes.shape[0]} of the {self.n} samples asked for ({why} after "
                 f"{stats.walker_steps} steps of the {self.method.name!r} method's walk). Try a wider band, more "
-                f"seeds, or a larger max_steps / max_stall_steps of its walk ({type(self.method.walk).__name__}).",
+                f"seeds, or {getattr(self.method.walk, 'longer', 'a larger step budget')} of its walk "
+                f"({type(self.method.walk).__name__}).",
                 IncompleteSampleWarning,
                 stacklevel=caller_stacklevel(),
             )

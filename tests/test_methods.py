@@ -31,7 +31,8 @@ def test_the_presets():
 
 @pytest.mark.parametrize("name", ["fast", "Paper", 3, None])
 def test_an_unknown_method_is_a_clear_error(name):
-    with pytest.raises(ValueError, match=r"unknown method .*: give one of 'paper', 'prior-slice', 'prior-ladder' or a Method"):
+    with pytest.raises(ValueError, match=r"unknown method .*: give one of 'paper', 'prior-slice', 'prior-ladder' or a "
+                                         "Method"):
         get_method(name)
 
 

@@ -59,6 +59,7 @@ class Walk(Protocol):
 
     keeps_encodings: bool  # whether the buffer holds every kept sample's encoding, an (n, F) array
     description: str  # what it does, in a few words (printed by the command line)
+    longer: str  # which of its settings lets it find more samples (the incomplete-sample warning says it)
 
     def budget(self, n: int, k: int) -> int: ...
 

@@ -57,6 +57,7 @@ class EllipticalSliceWalk:
 
     keeps_encodings = False  # no repulsion: the kept samples' encodings are not needed
     description = "elliptical slice sampling of the N(0, I) prior restricted to the band"
+    longer = "a larger max_steps or max_stall_steps"  # what lets it run longer (the incomplete-sample warning says it)
 
     def __post_init__(self):
         check_options(self, positive=("prior_scale",), counts=("max_stall_steps",), optional_counts=("max_steps",))

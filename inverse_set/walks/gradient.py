@@ -68,6 +68,7 @@ class GradientWalk:
     max_stall_steps: int = 100
 
     description = "the gradient walker with repulsion from the samples kept"
+    longer = "a larger max_steps or max_stall_steps"  # what lets it run longer (the incomplete-sample warning says it)
 
     def __post_init__(self):
         check_options(self, positive=("step_size",), counts=("max_stall_steps",), optional_counts=("max_steps",),

@@ -49,6 +49,7 @@ class LadderWalk:
     keeps_encodings = False
     description = ("a population of N prior draws brought into the band through relaxed bands (subset simulation), "
                    "then moved by elliptical-slice steps inside it; one sample per particle")
+    longer = "more particles (num_particles) or more moves (Ladder(final_moves=…))"  # what gives more samples
 
     def __post_init__(self):
         check_options(self, optional_counts=("num_particles",))
