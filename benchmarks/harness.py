@@ -137,7 +137,8 @@ def adaptations(budget: Budget) -> dict:
                            "2n wanted: alternate in-band draws go to the row and to the 'vs prior' reference",
         "rejection_real": f"codes E(x) of the 60,000 training images in a random order, each at most once, through G "
                           f"(at most {budget.rejection_max_draws})",
-        "real": "real in-band images (training set and test half A) in a random order; test half B is the reference",
+        "real": "a random half of every real in-band image (training and test sets); the other half is the "
+                "reference",
     }
 
 
