@@ -535,6 +535,13 @@ def split_of(cell: Cell, dev: Sequence[Cell]) -> str:
     return "dev" if any(d.neurons == cell.neurons and overlaps(d, cell) for d in dev) else "report"
 
 
+def block_rank(kind: str, band: str, method: str) -> tuple:
+    """Table order: class neurons, intersections, hidden units; p50 to max+; the methods as in METHODS."""
+    kinds, methods = ("class", "intersection", "hidden"), METHODS + OPTIONAL_METHODS
+    index = lambda seq, x: seq.index(x) if x in seq else len(seq)  # noqa: E731
+    return index(kinds, kind), index(LEVELS, band), band, index(methods, method), method
+
+
 def summary_table(rows: list[dict], keys=("n_scored", "in_band_rate", "coverage", "precision", "recall",
                                            "frechet_judge", "recall_prior", "frechet_prior", "precision_class",
                                            "vendi_judge",
@@ -546,10 +553,7 @@ def summary_table(rows: list[dict], keys=("n_scored", "in_band_rate", "coverage"
         groups.setdefault((r["kind"], r["band"], r["method"]), []).append(r)
     head = "| kind | band | method | cells | cells not scored | " + " | ".join(keys) + " |"
     lines = [head, "|" + "---|" * (5 + len(keys))]
-    blocks = list(dict.fromkeys((kind, band) for kind, band, _ in groups))  # in order of appearance
-    order = METHODS + OPTIONAL_METHODS
-    rank = lambda g: (blocks.index(g[0][:2]), order.index(g[0][2]) if g[0][2] in order else len(order))  # noqa: E731
-    for (kind, band, method), rs in sorted(groups.items(), key=rank):
+    for (kind, band, method), rs in sorted(groups.items(), key=lambda g: block_rank(*g[0])):
         cols = []
         for k in keys:
             v = np.array([np.nan if r.get(k) is None else r[k] for r in rs], float)
@@ -581,7 +585,7 @@ def ideal_ratios(rows: list[dict]) -> str:
             groups.setdefault((r["kind"], r["band"], method), []).append(ratios)
     lines = ["| kind | band | method | cells | " + " | ".join(f"{k} ÷ ideal" for k in RATIO_KEYS) + " |",
              "|" + "---|" * (4 + len(RATIO_KEYS))]
-    for (kind, band, method), ratios in groups.items():
+    for (kind, band, method), ratios in sorted(groups.items(), key=lambda g: block_rank(*g[0])):
         cols = []
         for j in range(len(RATIO_KEYS)):
             v = [x[j] for x in ratios if x[j] is not None]
