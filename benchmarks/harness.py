@@ -201,16 +201,18 @@ def forward_over_fwd_bwd(zoo, batch: int = 200, repeats: int = 3) -> float:
         return zoo.target(zoo.generator(zoo.prior(z)))["logits"][0]
     z = jax.random.normal(jax.random.key(0), (batch, zoo.latent_dim))
     forward, both = jax.jit(jax.vmap(f)), jax.jit(jax.vmap(jax.value_and_grad(f)))
-    times = []
-    for fn in (forward, both):
-        jax.block_until_ready(fn(z))
-        best = np.inf
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn(z))
-            best = min(best, time.perf_counter() - t0)
-        times.append(best)
-    return float(times[0] / times[1])
+    return best_of(forward, z, repeats) / best_of(both, z, repeats)
+
+
+def best_of(fn, arg, repeats: int = 3) -> float:
+    """Seconds of ``fn(arg)``, best of ``repeats`` runs after a first one (compilation and warm-up)."""
+    jax.block_until_ready(fn(arg))
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(arg))
+        best = min(best, time.perf_counter() - t0)
+    return float(best)
 
 
 def fraction_needed(inside: np.ndarray, n: int, per_unit: int) -> float:
@@ -618,7 +620,7 @@ def as_json(rows):
     return [{k: clean(v) for k, v in r.items()} for r in rows]
 
 
-__all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json",
+__all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json", "best_of",
            "class_cells", "dev_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine",
            "measure_images", "measures", "real_reference", "run_cell",
            "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]

@@ -86,13 +86,7 @@ def memory(compiled) -> tuple[float, float]:
 def timed_loop(body, state, steps=LOOP, repeats=3) -> float:
     """Seconds per iteration of ``body`` in a compiled ``fori_loop`` (best of ``repeats``)."""
     run = jax.jit(lambda s: jax.lax.fori_loop(0, steps, lambda i, s: body(s), s)).lower(state).compile()
-    jax.block_until_ready(run(state))
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(run(state))
-        best = min(best, time.perf_counter() - t0)
-    return best / steps
+    return bm.best_of(run, state, repeats) / steps
 
 
 def step_costs(models, cell, result, n) -> dict:
