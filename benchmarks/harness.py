@@ -435,8 +435,8 @@ def measures(ctx, cell, images, ref, prior_ref, ref_layers, real_layers, budget,
         quality = class_member  # beyond the data: realism against all real images of the class
     out["vendi_quality"] = metrics.quality_vendi(fj + 1e-9, quality)
     if prior_ref is not None:
-        out["recall_prior"] = metrics.precision_recall(prior_ref, fj, k=3)[1]
-        out["coverage_prior"] = metrics.density_coverage(prior_ref, fj, k=5)[1]
+        out["recall_prior"] = float(metrics.recall_membership(prior_ref, fj, k=3).mean())
+        out["coverage_prior"] = float(metrics.coverage_membership(prior_ref, fj, k=5).mean())
         out["frechet_prior"] = metrics.frechet_distance(fj, prior_ref)
     if real_layers is not None:
         out["path_similarity"], out["path_similarity_layers"] = metrics.path_similarity(

@@ -72,8 +72,8 @@ def ppgn_costs() -> dict:
     if not os.path.exists(RESULTS):
         return {}
     rows = json.load(open(RESULTS))["rows"]
-    return {r["cell"]: r.get("gradient_per_in_band", r.get("evals_per_in_band")) for r in rows
-            if r["method"] == "ppgn" and r.get("gradient_per_in_band", r.get("evals_per_in_band")) is not None}
+    return {r["cell"]: r["gradient_per_in_band"] for r in rows
+            if r["method"] == "ppgn" and r.get("gradient_per_in_band") is not None}
 
 
 def memory(compiled) -> tuple[float, float]:
