@@ -111,7 +111,12 @@ class Run:
     draws: int | None = None  # rejection: codes drawn
     acceptance_rate: float | None = None
     reference: np.ndarray | None = None  # rejection_prior: the other half of its draws, the "vs prior" reference
+    stats: dict | None = None  # the sampler's own figures (band_mass, effective_sample_size, …), into the row
 
+
+# What a sampler row carries of its SamplerStats besides its cost.
+SAMPLER_STATS = ("seed_steps", "band_mass", "effective_sample_size", "decorrelation", "population_start",
+                 "ladder_levels", "distinct_ancestors")
 
 # The paper's method with a realism term (ρ = 10) and β = 0.3: the `ours_realism` rows (benchmarks/variants.py).
 PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
@@ -280,6 +285,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                     f"{s.band_mass[2]:.3g}], {s.distinct_ancestors} distinct ancestors, from the {s.population_start}"
                 run = Run(method, res.images, forward=s.forward_evaluations, gradient=s.gradient_evaluations,
                           wall_s=s.run_time_s, compile_s=s.compile_time_s,
+                          stats={k: getattr(s, k) for k in SAMPLER_STATS},
                           note=f"{s.method}: seed steps {s.seed_steps}, walker steps {s.walker_steps}"
                                + ("" if tau is None else f", realism r ≤ {tau:.3g}") + mass)
             except InfeasibleBandError as err:
@@ -382,7 +388,7 @@ def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: i
                    beyond_data=len(real_row) + len(reference) == 0,
                    forward_evals=run.forward, gradient_evals=run.gradient, cost_total=total,
                    draws=run.draws, acceptance_rate=run.acceptance_rate,
-                   wall_s=run.wall_s, compile_s=run.compile_s, note=run.note)
+                   wall_s=run.wall_s, compile_s=run.compile_s, note=run.note, **(run.stats or {}))
         row["forward_per_in_band"] = run.forward / m if m else float("nan")
         row["gradient_per_in_band"] = run.gradient / m if m else float("nan")
         row["cost_per_in_band"] = total / m if m else float("nan")  # None in the JSON: no sample for that cost

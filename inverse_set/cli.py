@@ -134,7 +134,9 @@ def mass_text(stats) -> str:
     if stats.band_mass is None:
         return ""
     estimate, low, high = stats.band_mass
-    return f"; the band holds {estimate:.3g} of the prior (90% interval {low:.3g}–{high:.3g})"
+    ess = "" if stats.effective_sample_size is None else \
+        f"; worth about {stats.effective_sample_size:.0f} independent draws"
+    return f"; the band holds {estimate:.3g} of the prior (90% interval {low:.3g}–{high:.3g}){ess}"
 
 
 def use_cpu_devices(count: int | None) -> None:
@@ -225,7 +227,8 @@ def cmd_show(args) -> int:
     low, high = res.activations.min(0), res.activations.max(0)
     print(f"  all inside their bands: {bool(inside.all())}; activations from "
           + ", ".join(f"[{a:.{d}f}, {b:.{d}f}]" for a, b in zip(low, high)))
-    print(f"  method {s.method!r}; seeds {s.seed_status} after {s.seed_steps} steps, walk {s.walk_status} after "
+    seeds = "no seeds needed" if s.seed_status == "skipped" else f"seeds {s.seed_status} after {s.seed_steps} steps"
+    print(f"  method {s.method!r}; {seeds}, walk {s.walk_status} after "
           f"{s.walker_steps} steps; {evaluations_text(s)}; run {s.run_time_s:.1f} s + compile "
           f"{s.compile_time_s:.1f} s{mass_text(s)}")
     return 0

@@ -3,29 +3,46 @@
 The target is the prior restricted to the band, ``p(c) ∝ N(c; 0, I) · 1[f(G(c)) ∈ B]``.
 Write ``d(c) = max_k out_k(f(c)) / ε_k`` for how far the activations lie outside
 the band, in band widths (ε = z2 − z1), so that ``{d ≤ t}`` is the band relaxed by
-t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws
-(subset simulation, Au & Beck 2001; adaptive multilevel splitting, Cérou &
-Guyader 2007), each level
+t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
 
-1. sets its threshold t_l to the p₀-quantile of d over the particles (0 once at
-   least p₀ N are in the band: the last level);
-2. keeps the particles with d ≤ t_l, their fraction π_l an estimate of
-   P(d ≤ t_l | d ≤ t_{l−1}), and replaces each of the others by a copy of a
-   kept one drawn at random;
-3. moves every particle by elliptical-slice steps (Murray, Adams & MacKay 2010)
-   restricted to ``{d ≤ t_l}``, which leave the prior restricted to that set
-   invariant, so the copies spread out again.
+* where the band holds a large share of the prior (at least one draw in
+  ``rejection_limit`` of the first N is in it), the particles are drawn by
+  rejection: N independent in-band draws, nothing copied, nothing to move, and
+  the band's mass is the share of draws that hit it;
+* else (subset simulation, Au & Beck 2001; adaptive multilevel splitting, Cérou
+  & Guyader 2007) each level
 
-After the last level, more moves decorrelate the particles from their
-ancestors; a copy that never moved is a repeat and is not a sample. The
-product of the π_l estimates the band's probability under the prior,
+  1. sets its threshold t_l to the p₀-quantile of d over the particles (0 once
+     at least p₀ N are in the band: the last level);
+  2. keeps the particles with d ≤ t_l, their fraction π_l an estimate of
+     P(d ≤ t_l | d ≤ t_{l−1}), and replaces each of the others by a copy of a
+     kept one drawn at random;
+  3. moves every particle by elliptical-slice steps (Murray, Adams & MacKay
+     2010) restricted to ``{d ≤ t_l}``, which leave the prior restricted to that
+     set invariant, until the particles have forgotten where they were copied
+     (below).
+
+How much the population still remembers its positions x₀ at the last
+resampling is measured by the lag correlation ``ρ = 1 − E‖x − x₀‖² / (2 Var x)``
+(0 for independent draws of the same law, 1 before any move): over the
+coordinates of z pooled, and for each activation apart, the largest of these.
+Moves go on until ρ ≤ ``decorrelation`` (at least ``moves_per_level``, at most
+``max_moves_per_level``); inside the band itself (the walk's steps) the same,
+between ``final_moves`` and ``max_final_moves``. Two copies of one particle that
+each kept a correlation ρ with it are correlated about ρ², which gives the
+effective-sample-size figure of :func:`effective_sample_size`. A copy that never
+moved is a repeat and is not a sample.
+
+The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the usual subset-simulation interval
 (δ² = Σ_l (1 − π_l) / (π_l N), independent particles assumed: a lower bound on the
-true spread). A ladder whose threshold stops falling (no particle nearer the band:
-e.g. beyond the data, where the prior's mass is too small for the levels to
-resolve) ends STALLED, and the caller starts from seeds instead.
+true spread); by rejection, hits / draws with its binomial interval. A ladder
+whose threshold stops falling (no particle nearer the band: e.g. beyond the
+data, where the prior's mass is too small for the levels to resolve) ends
+STALLED, and the caller starts from seeds instead.
 
-Forward passes only: each proposal round is one forward pass of the N particles.
+Forward passes only: each proposal round, and each batch of rejection draws, is
+one forward pass of N codes.
 """
 
 from __future__ import annotations
@@ -55,25 +72,38 @@ class Ladder:
 
     Attributes:
       survival: p₀, the fraction of particles each level keeps.
-      moves_per_level: elliptical-slice moves after each level's resampling.
-      final_moves: moves in the band itself after the last level (decorrelation).
+      decorrelation: ρ*, the lag correlation with the positions at the last resampling below which the particles
+        count as decorrelated (see the module docstring).
+      moves_per_level, max_moves_per_level: the fewest and most elliptical-slice moves after a level's resampling.
+      final_moves, max_final_moves: the same inside the band itself, after the last level (the walk's steps).
       proposals_per_move: proposals of one move before the particle stays where it is.
+      rejection_limit: draw the particles by rejection when at least one of this many of the first N prior draws is
+        in the band (rejection then costs at most about this many forward passes per sample); None: never.
       max_levels: levels before the ladder gives up (MAX_LEVELS).
       max_stalled_levels: levels in a row whose threshold did not fall before it gives up (STALLED).
     """
 
     survival: float = 0.2
-    moves_per_level: int = 2
-    final_moves: int = 8
+    decorrelation: float = 0.1
+    moves_per_level: int = 1
+    max_moves_per_level: int = 20
+    final_moves: int = 2
+    max_final_moves: int = 60
     proposals_per_move: int = 4
+    rejection_limit: int | None = 30
     max_levels: int = 60
     max_stalled_levels: int = 3
 
     def __post_init__(self):
-        check_options(self, counts=("moves_per_level", "final_moves", "proposals_per_move", "max_levels",
-                                    "max_stalled_levels"), fractions=("survival",))
+        check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
+                                    "proposals_per_move", "max_levels", "max_stalled_levels"),
+                      fractions=("survival", "decorrelation"), optional_counts=("rejection_limit",))
         if self.survival == 1:
             raise ValueError(f"Ladder.survival is p₀, a fraction strictly between 0 and 1; got {self.survival!r}")
+        for low, high in (("moves_per_level", "max_moves_per_level"), ("final_moves", "max_final_moves")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"Ladder({low}={getattr(self, low)}, {high}={getattr(self, high)}): the fewest "
+                                 f"moves cannot exceed the most; give {high} ≥ {low}.")
 
 
 class LadderState(NamedTuple):
@@ -83,11 +113,17 @@ class LadderState(NamedTuple):
     threshold: Array  # the current level's t, ()
     log_mass: Array  # Σ_l log π_l, ()
     log_mass_var: Array  # Σ_l (1 − π_l) / (π_l N), ()
-    level: Array  # levels done, ()
+    level: Array  # levels done (0 by rejection), ()
     stalled: Array  # levels in a row whose threshold did not fall, ()
     moved: Array  # whether each particle moved since it was last copied (a copy that did not is a repeat), (N,)
     ancestor: Array  # each particle's ancestor among the first draws, (N,)
-    forward_passes: Array  # proposal rounds × N, ()
+    parent: Array  # the particle it was a copy of at the last resampling (itself if kept), (N,)
+    start_z: Array  # z at the last resampling, (N, d)
+    start_f: Array  # f at the last resampling, (N, p)
+    memory: Array  # ρ: the lag correlation with start_z, start_f, ()
+    moves: Array  # moves since the last resampling, ()
+    by_rejection: Array  # whether the particles are independent rejection draws, ()
+    forward_passes: Array  # codes evaluated, ()
     status: Array  # LadderStatus
     rng_key: Array
 
@@ -96,6 +132,22 @@ def distance(bands: Bands, f: Array) -> Array:
     """``d = max_k out_k / ε_k``: how far f (…, p) lies outside the band in band widths (0 inside)."""
     outside = jnp.maximum(jnp.maximum(bands.z1 - f, f - bands.z2), 0.0)
     return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
+
+
+def lag_correlation(start: Array, now: Array, pooled: bool) -> Array:
+    """``ρ = 1 − E(x − x₀)² / (2 Var x)`` over the particles: per column, or over all columns pooled (a column with
+    no spread has nothing left to forget: 0; a population with none at all, 1)."""
+    jump, spread = jnp.mean((now - start) ** 2, axis=0), 2 * jnp.var(now, axis=0)
+    if pooled:
+        jump, spread = jnp.sum(jump), jnp.sum(spread)
+        return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 1.0)
+    return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 0.0)
+
+
+def memory(z0: Array, f0: Array, z: Array, f: Array) -> Array:
+    """How much the particles remember z0, f0: the larger of ρ over z's coordinates pooled and the largest ρ of an
+    activation."""
+    return jnp.maximum(lag_correlation(z0, z, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
 
 
 def _evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
@@ -125,16 +177,31 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     init = (state.z, state.f, state.distance, jnp.zeros(state.z.shape[:1], bool), theta, theta - 2 * jnp.pi, theta)
     z, f, d, accepted, *_ = jax.lax.fori_loop(0, ladder.proposals_per_move, proposal, init)
     return state._replace(z=z, f=f, distance=d, moved=state.moved | accepted, rng_key=key,
+                          memory=memory(state.start_z, state.start_f, z, f), moves=state.moves + 1,
                           forward_passes=state.forward_passes + ladder.proposals_per_move * z.shape[0])
 
 
-def _moves(problem, indices, bands, ladder, state, threshold, count):
-    return jax.lax.fori_loop(0, count, lambda _, s: move(problem, indices, bands, ladder, s, threshold), state)
+def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
+           threshold: Array, fewest, most) -> LadderState:
+    """Moves restricted to ``{d ≤ threshold}`` until the particles are decorrelated (ρ ≤ ρ*), at least ``fewest``
+    and at most ``most`` since the last resampling."""
+    def more(s):
+        return (s.moves < fewest) | ((s.memory > ladder.decorrelation) & (s.moves < most))
+
+    return jax.lax.while_loop(more, lambda s: move(problem, indices, bands, ladder, s, threshold), state)
+
+
+def settled(ladder: Ladder, state: LadderState) -> Array:
+    """Whether the particles in the band need no more moves: independent draws, or decorrelated (between
+    ``final_moves`` and ``max_final_moves`` moves) with no repeat left."""
+    ready = (state.moves >= ladder.final_moves) & (state.memory <= ladder.decorrelation) & jnp.all(state.moved)
+    return state.by_rejection | ready | (state.moves >= ladder.max_final_moves)
 
 
 def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
           state: LadderState) -> LadderState:
-    """One level: threshold at the p₀-quantile (0 once enough are in band), resample, move."""
+    """One level: threshold at the p₀-quantile (0 once enough are in band), resample, then (below the band) move
+    until decorrelated; the band's own moves are the caller's (:func:`settle`, or the walk's steps)."""
     n = state.z.shape[0]
     rank = max(int(round(ladder.survival * n)), 1) - 1
     threshold = jnp.maximum(jnp.sort(state.distance)[rank], 0.0)
@@ -146,35 +213,92 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     source = jnp.where(keep, jnp.arange(n), pick)
     stalled = jnp.where(threshold < state.threshold, 0, state.stalled + 1)
     state = state._replace(z=state.z[source], f=state.f[source], distance=state.distance[source],
-                           moved=keep, ancestor=state.ancestor[source], threshold=threshold,
-                           log_mass=state.log_mass + jnp.log(frac),
+                           moved=keep, ancestor=state.ancestor[source], parent=source, start_z=state.z[source],
+                           start_f=state.f[source], memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+                           threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + (1 - frac) / (frac * n),
                            level=state.level + 1, stalled=stalled, rng_key=key)
-    state = _moves(problem, indices, bands, ladder, state, threshold, ladder.moves_per_level)
+    below = threshold > 0
+    state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
+                   jnp.where(below, ladder.max_moves_per_level, 0))
     status = jnp.select([threshold <= 0, stalled >= ladder.max_stalled_levels, state.level >= ladder.max_levels],
                         [LadderStatus.IN_BAND, LadderStatus.STALLED, LadderStatus.MAX_LEVELS], LadderStatus.RUNNING)
     return state._replace(status=status.astype(jnp.int32))
 
 
+def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
+                 state: LadderState) -> LadderState:
+    """Fill the N particles with in-band prior draws, N at a time, keeping the first draws' hits (at most
+    4 × rejection_limit × N draws: a slot still empty then is no sample)."""
+    n, dim = state.z.shape
+
+    def take(carry, z_new, f_new, d_new):
+        z, f, d, filled = carry
+        inside = d_new <= 0
+        slot = jnp.where(inside, filled + jnp.cumsum(inside) - 1, n)  # past n: dropped
+        put = lambda a, b: a.at[slot].set(b, mode="drop")  # noqa: E731
+        return put(z, z_new), put(f, f_new), put(d, d_new), jnp.minimum(filled + jnp.sum(inside), n)
+
+    def more(carry):
+        (*_, filled), draws, _, _ = carry
+        return (filled < n) & (draws < 4 * ladder.rejection_limit * n)
+
+    def draw(carry):
+        particles, draws, hits, key = carry
+        key, k = jax.random.split(key)
+        z_new = jax.random.normal(k, (n, dim), state.z.dtype)
+        f_new, d_new = _evaluate(problem, indices, bands, z_new)
+        return take(particles, z_new, f_new, d_new), draws + n, hits + jnp.sum(d_new <= 0), key
+
+    empty = (jnp.zeros_like(state.z), jnp.zeros_like(state.f), jnp.full((n,), jnp.inf, state.distance.dtype),
+             jnp.asarray(0))
+    first = take(empty, state.z, state.f, state.distance)
+    (z, f, d, _), draws, hits, key = jax.lax.while_loop(
+        more, draw, (first, jnp.asarray(n), jnp.sum(state.distance <= 0), state.rng_key))
+    frac = hits / draws
+    return state._replace(z=z, f=f, distance=d, start_z=z, start_f=f, memory=jnp.asarray(0.0, jnp.float32),
+                          log_mass=jnp.log(frac), log_mass_var=(1 - frac) / (frac * draws), threshold=jnp.asarray(0.0),
+                          by_rejection=jnp.asarray(True), forward_passes=draws,
+                          status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32), rng_key=key)
+
+
 def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
-          latent_dim: int, rng_key: Array) -> LadderState:
-    """N prior draws up the ladder, level by level, until the band itself is the level (IN_BAND) or it gives up."""
+          latent_dim: int, rng_key: Array, callback=None) -> LadderState:
+    """N prior draws into the band: by rejection where the band's share allows, else up the ladder level by level
+    until the band itself is the level (IN_BAND; its moves still to come) or it gives up. ``callback(state)``, if
+    given, is called after each level (progress)."""
     k_draw, key = jax.random.split(rng_key)
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
     f, d = _evaluate(problem, indices, bands, z)
-    state = LadderState(z, f, d, jnp.asarray(jnp.inf, jnp.float32), jnp.asarray(0.0, jnp.float32),
-                        jnp.asarray(0.0, jnp.float32), jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32),
-                        jnp.ones((num_particles,), bool), jnp.arange(num_particles), jnp.asarray(num_particles),
-                        jnp.asarray(LadderStatus.RUNNING, jnp.int32), key)
-    return jax.lax.while_loop(lambda s: s.status == LadderStatus.RUNNING,
-                              lambda s: level(problem, indices, bands, ladder, s), state)
+    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
+    state = LadderState(z, f, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0, jnp.int32),
+                        scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
+                        jnp.arange(num_particles), z, f, scalar(1.0), scalar(0, jnp.int32), scalar(False, bool),
+                        jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
+    if ladder.rejection_limit is not None:
+        cheap = jnp.mean(d <= 0) * ladder.rejection_limit >= 1
+        return jax.lax.cond(cheap, lambda s: by_rejection(problem, indices, bands, ladder, s),
+                            lambda s: _levels(problem, indices, bands, ladder, s, callback), state)
+    return _levels(problem, indices, bands, ladder, state, callback)
+
+
+def _levels(problem, indices, bands, ladder, state, callback):
+    def body(s):
+        s = level(problem, indices, bands, ladder, s)
+        if callback is not None:
+            callback(s)
+        return s
+
+    return jax.lax.while_loop(lambda s: s.status == LadderStatus.RUNNING, body, state)
 
 
 def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
         latent_dim: int, rng_key: Array) -> LadderState:
-    """:func:`climb`, then ``final_moves`` moves inside the band (see the module docstring)."""
+    """:func:`climb`, then moves inside the band until the particles are :func:`settled`."""
     state = climb(problem, indices, bands, ladder, num_particles, latent_dim, rng_key)
-    final = _moves(problem, indices, bands, ladder, state, jnp.asarray(0.0, jnp.float32), ladder.final_moves)
+    zero = jnp.asarray(0.0, jnp.float32)
+    final = jax.lax.while_loop(lambda s: ~settled(ladder, s),
+                               lambda s: move(problem, indices, bands, ladder, s, zero), state)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
 
 
@@ -188,3 +312,16 @@ def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, flo
 def samples(state: LadderState) -> Array:
     """Which particles are samples, (N,): in the band and not an unmoved copy of another."""
     return (state.distance <= 0) & state.moved
+
+
+def effective_sample_size(state: LadderState, is_sample) -> float:
+    """The samples' effective number of independent draws, ``m / (1 + (m̄ − 1) ρ²)``: m samples in families of
+    copies of one particle at the last resampling (m̄ = Σ m_f² / m, 1 for rejection draws), two of a family
+    correlated about ρ² (ρ: the population's remaining lag correlation, :func:`memory`)."""
+    is_sample = np.asarray(is_sample)
+    m = int(is_sample.sum())
+    if m == 0:
+        return 0.0
+    sizes = np.unique(np.asarray(state.parent)[is_sample], return_counts=True)[1]
+    rho = max(float(state.memory), 0.0)
+    return float(m / (1 + (np.sum(sizes ** 2) / m - 1) * rho ** 2))

@@ -28,6 +28,7 @@ class SeedStatus(enum.IntEnum):
     MAX_STEPS = 3  # the step budget ran out
     NON_FINITE = 4  # NaN or Inf in the activations or encodings of a starting code
     UNREACHED = 5  # none inside, some band beyond every activation reached, and no progress for a while
+    SKIPPED = 6  # not run: the walk reached the band without seeds (a walk whose prepare says it needs none)
 
 
 class WalkStatus(enum.IntEnum):

@@ -1,7 +1,8 @@
 """Progress of a long run, reported from inside the compiled loops.
 
 One bar per phase, each with its total: seed steps (out of the step budget, with
-how many seeds are in band) and samples (out of n). On a terminal the bars are
+how many seeds are in band), the ladder's levels (with how far the level's band
+is from the target band) and samples (out of n). On a terminal the bars are
 tqdm's; when the output is not a terminal (a log file, a pipe) a plain line is
 written every few seconds instead of carriage-return updates.
 """
@@ -37,20 +38,24 @@ class Progress:
             bar = self.bars.get(phase)
             if bar is None:
                 self.close()
-                bar = self.bars[phase] = tqdm(total=total, desc=phase, unit="step" if phase == "seeds" else "sample",
-                                              file=self.stream, leave=False)
+                unit = {"seeds": "step", "ladder": "level"}.get(phase, "sample")
+                bar = self.bars[phase] = tqdm(total=total, desc=phase, unit=unit, file=self.stream, leave=False)
             bar.set_postfix_str(note, refresh=False)
             bar.update(value - bar.n)
             return
         now = time.monotonic()
-        finished = value >= total
+        finished = total is not None and value >= total
         if phase not in self.bars or finished or now - self.last_line >= self.interval_s:
             self.bars[phase] = True
             self.last_line = now
-            print(f"{phase}: {value}/{total}" + (f" ({note})" if note else ""), file=self.stream, flush=True)
+            count = value if total is None else f"{value}/{total}"
+            print(f"{phase}: {count}" + (f" ({note})" if note else ""), file=self.stream, flush=True)
 
     def on_seed(self, step, num_inside) -> None:
         self._update("seeds", int(step), self.seed_budget, f"{int(num_inside)}/{self.num_seeds} seeds in band")
+
+    def on_level(self, level, threshold) -> None:
+        self._update("ladder", int(level), None, f"the band relaxed by {float(threshold):.3g} band widths")
 
     def on_walk(self, num_kept) -> None:
         self._update("samples", int(num_kept), self.n)
@@ -66,6 +71,10 @@ class Progress:
     def seed_callback(self, bands):
         """``callback(state)`` for :func:`inverse_set.seeds.run`."""
         return lambda state: jax.debug.callback(self.on_seed, state.step, jnp.sum(bands.contains(state.f)))
+
+    def level_callback(self, state) -> None:
+        """``callback(state)`` for :func:`inverse_set.ladder.climb`, after each level."""
+        jax.debug.callback(self.on_level, state.level, state.threshold)
 
     def walk_callback(self, state) -> None:
         """``callback(state)`` for :func:`inverse_set.walks.run` (any walk: its state has a ``buffer``)."""

@@ -51,8 +51,13 @@ class SamplerStats:
       band_mass: ``(estimate, low, high)``, the band's probability under the prior
         with a 90% interval, for a method that estimates it (the ladder walk); else None.
       ladder_levels, population_start, distinct_ancestors: the ladder walk's levels,
-        where its population started (``"prior"``, or ``"seeds"`` when the ladder
-        could not reach the band) and how many first draws its samples descend from.
+        where its population started (``"prior"``; ``"rejection"`` when it was drawn
+        by rejection; ``"seeds"`` when the ladder could not reach the band) and how
+        many first draws its samples descend from.
+      effective_sample_size, decorrelation: the ladder walk's estimate of how many
+        independent draws its samples are worth, and the lag correlation ρ its
+        particles kept with their positions at the last resampling
+        (:func:`inverse_set.ladder.effective_sample_size`).
     """
 
     method: str
@@ -76,6 +81,8 @@ class SamplerStats:
     ladder_levels: int | None = None
     population_start: str | None = None
     distinct_ancestors: int | None = None
+    effective_sample_size: float | None = None
+    decorrelation: float | None = None
 
     @property
     def mean_acceptance_rate(self) -> float | None:
@@ -96,7 +103,8 @@ class InverseSetResult:
       generator_inputs: (m, …) G's own inputs, ``images = G(generator_inputs)``, when
         they differ from ``codes`` (the prior route: prior(z)); else None.
       activations: (m, p) activations of every constraint, recomputed from ``images``.
-      seeds: (K, d) the seed codes C₀; ``seed_activations`` (K, p).
+      seeds: (K, d) the seed codes C₀; ``seed_activations`` (K, p); (0, d) and (0, p) when
+        the walk needed no seeds (``stats.seed_status == "skipped"``).
       z1, z2: (p,) the bands as given; ``constraints``: a label per constraint.
       n_requested: n.
       stats: :class:`SamplerStats`.

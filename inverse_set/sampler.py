@@ -64,8 +64,28 @@ class CompiledSampler:
         return band_path.for_solver(*self.all_bands(z1, z2))
 
     def run(self, rng_key, z1, z2, indices):
-        """Initial codes, seeds, then the walk for one problem; returns ``(SeedState, walk state, Evaluations)``."""
+        """Initial codes, seeds, then the walk for one problem; returns ``(SeedState, walk state, Evaluations)``.
+
+        A walk that can start without seeds (``prepare``, :func:`inverse_set.walks.prepare`) runs that start first,
+        and the seeds run only where it says it needs them (else their status is SKIPPED).
+        """
         bands = Bands(z1, z2)
+        code_dim = jax.eval_shape(self.init_fn, jax.random.key(0)).shape[-1]
+        ctx = walks.WalkContext(self.problem, self.method.objective, bands, indices, self.n, self.num_features,
+                                code_dim)
+        walk_key = jax.random.fold_in(rng_key, 1)
+        level_cb = None if self.progress is None else self.progress.level_callback
+        prepared, needs_seeds = walks.prepare(self.method.walk, ctx, walk_key, level_cb)
+        seeding = lambda: self._seeds(rng_key, bands, indices)  # noqa: E731
+        seed_state, seed_evals = seeding() if needs_seeds is True else jax.lax.cond(
+            needs_seeds, seeding, lambda: _skipped(jax.eval_shape(seeding)))
+        walk_cb = None if self.progress is None else self.progress.walk_callback
+        seeds_ok = (seed_state.status == SeedStatus.INSIDE) | (seed_state.status == SeedStatus.SKIPPED)
+        walk_state, walk_evals = walks.run(self.method.walk, ctx, seed_state, walk_key, seeds_ok, walk_cb, prepared)
+        return seed_state, walk_state, seed_evals + walk_evals
+
+    def _seeds(self, rng_key, bands, indices):
+        """The K seeds (eq. 7–8) from the method's initial candidates, and what they cost with them."""
         method, k = self.method, self.num_seeds
         keys = jax.random.split(rng_key, k * method.seeds.candidates_per_seed)
         candidates = jax.vmap(self.init_fn)(keys).astype(jnp.float32)
@@ -73,11 +93,7 @@ class CompiledSampler:
         seed_cb = None if self.progress is None else self.progress.seed_callback(bands)
         seed_state, seed_evals = seeds.run(method.seeds, method.objective, self.problem, codes0, bands, indices,
                                            seed_cb, reserve)
-        ctx = walks.WalkContext(self.problem, method.objective, bands, indices, self.n, self.num_features)
-        walk_cb = None if self.progress is None else self.progress.walk_callback
-        walk_state, walk_evals = walks.run(method.walk, ctx, seed_state, jax.random.fold_in(rng_key, 1),
-                                           seed_state.status == SeedStatus.INSIDE, walk_cb)
-        return seed_state, walk_state, method.seeds.initial_evaluations(k) + seed_evals + walk_evals
+        return seed_state, method.seeds.initial_evaluations(k) + seed_evals
 
     def sample(self, rng_key, z1, z2, indices, labels) -> InverseSetResult:
         """Run the sampler on one problem and check every sample.
@@ -190,7 +206,8 @@ class CompiledSampler:
                 f"(step {int(seed_state.step)}). Check the networks for overflow (e.g. exp of a "
                 "large value) or bound the codes with code_bounds=(low, high)."
             )
-        if seed_status != SeedStatus.INSIDE:
+        ran = seed_status != SeedStatus.SKIPPED
+        if seed_status not in (SeedStatus.INSIDE, SeedStatus.SKIPPED):
             inside = int(np.sum(in_band(seed_state.f, lo, hi)))
             gave_up = seeds.GIVE_UP_PATIENCE if seed_status == SeedStatus.UNREACHED else None
             raise InfeasibleBandError(all_labels, lo, hi, seed_state.f_min, seed_state.f_max, int(seed_state.step),
@@ -251,8 +268,8 @@ class CompiledSampler:
             codes=np.asarray(codes),
             images=np.asarray(images),
             activations=np.asarray(f[:, :p]),
-            seeds=np.asarray(seed_state.codes),
-            seed_activations=np.asarray(seed_state.f[:, :p]),
+            seeds=np.asarray(seed_state.codes)[:k if ran else 0],  # none when the walk needed none
+            seed_activations=np.asarray(seed_state.f[:k if ran else 0, :p]),
             realism=np.asarray(f[:, p + realism[0]]) if realism else None,
             z1=np.asarray(z1, np.float64),
             z2=np.asarray(z2, np.float64),
@@ -261,6 +278,12 @@ class CompiledSampler:
             stats=stats,
             generator_inputs=None if self._to_input is None else np.asarray(self._to_input(codes)),
         )
+
+
+def _skipped(shapes):
+    """Seeds that were not needed: zeros of the seeds' shapes, status SKIPPED, nothing spent."""
+    seed_state, evals = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    return seed_state._replace(status=jnp.asarray(SeedStatus.SKIPPED, jnp.int32)), evals
 
 
 def caller_stacklevel() -> int:

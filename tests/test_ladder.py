@@ -46,16 +46,37 @@ def climb(problem, indices, z1, z2, n=1000, key=0, **settings):
     return run(jax.random.key(key))
 
 
-@pytest.mark.parametrize("z1, z2", [(2.5, 3.0), (-0.3, 0.3), (3.2, 3.5)])
-def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, z2):
-    state = climb(PROBLEM, INDICES, [z1], [z2])
+@pytest.mark.parametrize("z1, z2, limit", [(2.5, 3.0, 30), (-0.3, 0.3, None), (-0.3, 0.3, 30), (3.2, 3.5, 30)])
+def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, z2, limit):
+    state = climb(PROBLEM, INDICES, [z1], [z2], rejection_limit=limit)
     assert int(state.status) == ladder.LadderStatus.IN_BAND
     estimate, low, high = ladder.band_mass(state)
     exact = phi(z2) - phi(z1)
     assert low <= exact <= high, (estimate, low, high, exact)
     assert 0.5 * exact < estimate < 2 * exact
-    # the levels: about log(P) / log(p0) of them, the last one the band itself
+    # a band with a large share of the prior (0.24 here) is drawn by rejection, the others climb the levels:
+    # about log(P) / log(p0) of them, the last one the band itself
+    assert bool(state.by_rejection) == (limit is not None and exact * limit >= 1)
     assert int(state.level) <= int(np.ceil(np.log(exact) / np.log(0.2))) + 2
+
+
+def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
+    state = climb(PROBLEM, INDICES, [2.5], [3.0], decorrelation=0.05)
+    keep = np.asarray(ladder.samples(state))
+    assert float(state.memory) <= 0.05 and int(state.moves) >= 2 and keep.all()
+    # the lag correlation is what it says: near 1 for particles that barely moved, near 0 for independent ones
+    z0 = np.asarray(state.z)
+    f0 = z0 @ np.stack([W]).T
+    assert float(ladder.memory(z0, f0, z0 + 0.01, f0 + 0.01)) > 0.99
+    shuffled = np.random.default_rng(0).permutation(len(z0))  # the same law, independent of where each started
+    assert abs(float(ladder.memory(z0, f0, z0[shuffled], f0[shuffled]))) < 0.1
+    # copies of a few particles are worth fewer independent draws than as many rejection draws
+    ess = ladder.effective_sample_size(state, keep)
+    assert 0 < ess <= keep.sum()
+    copies = state._replace(parent=jnp.zeros_like(state.parent), memory=jnp.asarray(0.5))
+    assert ladder.effective_sample_size(copies, keep) < 5
+    drawn = climb(PROBLEM, INDICES, [-0.3], [0.3])
+    assert bool(drawn.by_rejection) and ladder.effective_sample_size(drawn, ladder.samples(drawn)) == 1000
 
 
 def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
@@ -99,6 +120,10 @@ def test_bad_settings_are_refused_with_what_would_be_right():
         ladder.Ladder(survival=1.0)
     with pytest.raises(ValueError, match="proposals_per_move"):
         ladder.Ladder(proposals_per_move=0)
+    with pytest.raises(ValueError, match="max_final_moves ≥ final_moves"):
+        ladder.Ladder(final_moves=10, max_final_moves=5)
+    with pytest.raises(ValueError, match="decorrelation"):
+        ladder.Ladder(decorrelation=0.0)
 
 
 # The method: prior-ladder through the public API, on a Gaussian-input generator.
@@ -109,11 +134,13 @@ def linear_target(x):
     return {"logits": jnp.stack([jnp.asarray(W) @ x, jnp.asarray(W2) @ x])}
 
 
-def test_prior_ladder_returns_n_distinct_in_band_samples_and_the_band_mass():
+def test_prior_ladder_returns_n_distinct_in_band_samples_and_the_band_mass(capsys):
     from inverse_set import Models, sample_inverse_set
 
     res = sample_inverse_set(0, 2.5, 3.0, 300, models=Models(target=linear_target, **GAUSSIAN),
-                             method="prior-ladder", rng_key=1)
+                             method="prior-ladder", rng_key=1, progress=True)
+    err = capsys.readouterr().err
+    assert "ladder: 1 (the band relaxed by" in err and "samples: 300/300" in err and "seeds:" not in err
     a = np.asarray(res.images, np.float64) @ W.astype(np.float64)  # recomputed outside the package
     assert len(res) == 300 and ((a >= 2.5) & (a <= 3.0)).all()
     assert len(np.unique(res.codes, axis=0)) == 300
@@ -121,6 +148,10 @@ def test_prior_ladder_returns_n_distinct_in_band_samples_and_the_band_mass():
     assert s.method == "prior-ladder" and s.walk_status == "complete" and s.population_start == "prior"
     estimate, low, high = s.band_mass
     assert low <= phi(3.0) - phi(2.5) <= high and s.ladder_levels >= 2 and s.distinct_ancestors > 20
+    assert s.decorrelation <= 0.1 and 0 < s.effective_sample_size <= 300
+    # the ladder reached the band from the prior: no seed was needed, none ran, no gradient was taken
+    assert s.seed_status == "skipped" and s.seed_steps == 0 and s.gradient_evaluations == 0
+    assert res.seeds.shape == (0, D)
     assert s.forward_evaluations > 0 and s.settings["walk"]["kind"] == "LadderWalk"
 
 
@@ -133,6 +164,7 @@ def test_prior_ladder_starts_from_the_seeds_where_the_ladder_cannot_reach_the_ba
                              rng_key=0)
     a = np.asarray(res.images, np.float64) @ W.astype(np.float64)
     assert res.stats.population_start == "seeds" and res.stats.band_mass is None
+    assert res.stats.seed_status == "inside" and res.stats.gradient_evaluations > 0 and res.seeds.shape == (10, D)
     assert len(res) >= 10 and ((a >= 40.0) & (a <= 41.0)).all() and len(np.unique(res.codes, axis=0)) == len(res)
 
 
@@ -144,5 +176,7 @@ def test_a_ladder_result_saves_and_loads_with_its_band_mass(tmp_path):
     res.save(tmp_path / "r")
     back = InverseSetResult.load(tmp_path / "r")
     assert tuple(back.stats.band_mass) == pytest.approx(res.stats.band_mass)
-    assert back.stats.population_start == "prior" and back.stats.ladder_levels == res.stats.ladder_levels
+    # a band with a fifth of the prior: drawn by rejection, every sample an independent draw
+    assert back.stats.population_start == "rejection" and back.stats.ladder_levels == res.stats.ladder_levels == 0
+    assert back.stats.effective_sample_size == res.stats.effective_sample_size == 40
     assert res.stats.band_mass[1] <= phi(0.5) - phi(0.0) <= res.stats.band_mass[2]

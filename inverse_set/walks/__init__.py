@@ -7,6 +7,10 @@ A walk is a frozen dataclass of its settings with three methods (:class:`Walk`):
   :class:`~inverse_set.seeds.SeedState`: codes, and λ*, μ* for a walk that uses them);
 * ``step(ctx, state) -> (state, Evaluations)`` — one step, and the passes through
   the networks it cost;
+* optionally ``prepare(ctx, rng_key, callback) -> (prepared, needs_seeds)`` — a start of its
+  own before any seed (the ladder walk's climb from the prior); the seeds then run
+  only where ``needs_seeds`` is True, and ``init`` gets ``prepared`` as a fourth
+  argument (with seeds of status SKIPPED where none ran);
 * optionally ``report(state) -> dict`` — what the walk alone can say about its
   run, as :class:`~inverse_set.results.SamplerStats` fields (the ladder walk's
   band mass; a walk without it reports nothing more).
@@ -52,6 +56,7 @@ class WalkContext(NamedTuple):
     indices: ConstraintIndices
     n: int  # samples to keep
     num_features: int  # F, the size of E(G(c))
+    code_dim: int | None = None  # d, the size of the search variable (for a walk that draws its own start)
 
 
 class Walk(Protocol):
@@ -68,13 +73,22 @@ class Walk(Protocol):
     def step(self, ctx: WalkContext, state: Any) -> tuple[Any, Evaluations]: ...
 
 
-def run(walk: Walk, ctx: WalkContext, seeds, rng_key, seeds_ok, callback: Callable | None = None):
-    """Walk from the seeds until n samples are kept, or not at all when ``seeds_ok`` is False (NOT_RUN).
+def prepare(walk: Walk, ctx: WalkContext, rng_key, callback: Callable | None = None) -> tuple[Any, jax.Array]:
+    """The walk's own start before the seeds, and whether it needs them: ``(None, True)`` for a walk without one.
+    ``callback`` is the walk's progress report during it (the ladder's: after each level)."""
+    if hasattr(walk, "prepare"):
+        return walk.prepare(ctx, rng_key, callback)
+    return None, True
+
+
+def run(walk: Walk, ctx: WalkContext, seeds, rng_key, seeds_ok, callback: Callable | None = None, prepared=None):
+    """Walk from the seeds (and its own start, ``prepared``, if any) until n samples are kept, or not at all when
+    ``seeds_ok`` is False (NOT_RUN).
 
     Returns:
       ``(final state, Evaluations)``.
     """
-    state = walk.init(ctx, seeds, rng_key)
+    state = walk.init(ctx, seeds, rng_key) if prepared is None else walk.init(ctx, seeds, rng_key, prepared)
     state = state._replace(status=jnp.where(seeds_ok, state.status, WalkStatus.NOT_RUN).astype(jnp.int32))
     return loop.run(lambda state: walk.step(ctx, state), state, callback)
 

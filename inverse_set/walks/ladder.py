@@ -12,8 +12,9 @@ When the ladder cannot reach the band (its threshold stops falling: no particle
 nearer the band, e.g. beyond the data), the population starts from copies of the
 K augmented-Lagrangian seeds instead, and ``from_seeds`` says so.
 
-Each step is one move: ``proposals_per_move`` forward passes of the N particles;
-the climb is counted in the first step.
+Each step is one move: ``proposals_per_move`` forward passes of the N particles
+(none once they are settled, as rejection draws are from the start); the climb
+is counted in the first step.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class LadderWalk:
     keeps_encodings = False
     description = ("a population of N prior draws brought into the band through relaxed bands (subset simulation), "
                    "then moved by elliptical-slice steps inside it; one sample per particle")
-    longer = "more particles (num_particles) or more moves (Ladder(final_moves=…))"  # what gives more samples
+    longer = "more particles (num_particles) or more moves (Ladder(max_final_moves=…))"  # what gives more samples
 
     def __post_init__(self):
         check_options(self, optional_counts=("num_particles",))
@@ -57,25 +58,34 @@ class LadderWalk:
             raise TypeError(f"LadderWalk(ladder={self.ladder!r}): give an inverse_set.ladder.Ladder(...)")
 
     def budget(self, n: int, k: int) -> int:
-        return 4 * self.ladder.final_moves
+        return self.ladder.max_final_moves + 1
 
     def particles(self, n: int) -> int:
         return n if self.num_particles is None else self.num_particles
 
-    def init(self, ctx: WalkContext, seeds: SeedState, rng_key) -> LadderWalkState:
-        return init(self, ctx, seeds, rng_key)
+    def prepare(self, ctx: WalkContext, rng_key, callback=None) -> tuple[ladder.LadderState, Array]:
+        """The climb from the prior, before any seed: the seeds are needed only where it did not reach the band."""
+        climbed = ladder.climb(ctx.problem, ctx.indices, ctx.bands, self.ladder, self.particles(ctx.n),
+                               ctx.code_dim, rng_key, callback)
+        return climbed, climbed.status != ladder.LadderStatus.IN_BAND
+
+    def init(self, ctx: WalkContext, seeds: SeedState, rng_key, prepared=None) -> LadderWalkState:
+        return init(self, ctx, seeds, rng_key, prepared)
 
     def step(self, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
         return step(self, ctx, state)
 
     def report(self, state: LadderWalkState) -> dict:
         """The band's mass under the prior (from the ladder; None when it started from the seeds), its levels, where
-        the population started and from how many first draws the samples descend."""
+        the population started, from how many first draws the samples descend, and their effective sample size."""
         population, from_seeds = state.population, bool(state.from_seeds)
-        kept = np.asarray(ladder.samples(population))
+        kept = np.asarray(ladder.samples(population)) & (np.cumsum(ladder.samples(population)) <= state.buffer.count)
+        start = "seeds" if from_seeds else "rejection" if bool(population.by_rejection) else "prior"
         return {"band_mass": None if from_seeds else ladder.band_mass(population),
-                "ladder_levels": int(population.level), "population_start": "seeds" if from_seeds else "prior",
-                "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[kept])))}
+                "ladder_levels": int(population.level), "population_start": start,
+                "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[kept]))),
+                "effective_sample_size": ladder.effective_sample_size(population, kept),
+                "decorrelation": float(population.memory)}
 
 
 class LadderWalkState(NamedTuple):
@@ -88,17 +98,19 @@ class LadderWalkState(NamedTuple):
     status: Array  # WalkStatus
 
 
-def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key) -> LadderWalkState:
-    """Climb the ladder; if it stalls, start the population from copies of the seeds instead."""
+def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared=None) -> LadderWalkState:
+    """Climb the ladder (unless ``prepared`` is the climb); if it stalls, start the population from copies of the
+    seeds instead."""
     n_particles = walk.particles(ctx.n)
-    d = seeds.codes.shape[-1]
-    climbed = ladder.climb(ctx.problem, ctx.indices, ctx.bands, walk.ladder, n_particles, d, rng_key)
+    climbed = walk.prepare(ctx._replace(code_dim=seeds.codes.shape[-1]), rng_key)[0] if prepared is None else prepared
     stalled = climbed.status != ladder.LadderStatus.IN_BAND
     k = seeds.codes.shape[0]
     copies = jnp.arange(n_particles) % k
+    z, f = seeds.codes[copies], seeds.f[copies, : climbed.f.shape[-1]]
     from_seeds = climbed._replace(
-        z=seeds.codes[copies], f=seeds.f[copies, : climbed.f.shape[-1]], distance=jnp.zeros((n_particles,)),
-        moved=jnp.arange(n_particles) < k, ancestor=copies, status=jnp.asarray(ladder.LadderStatus.IN_BAND))
+        z=z, f=f, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
+        parent=copies, start_z=z, start_f=f, memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+        by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0], walk.budget(ctx.n, k))
     return LadderWalkState(population, kept, stalled, climbed.forward_passes, jnp.asarray(0, jnp.int32),
@@ -106,18 +118,18 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key) -> Ladde
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
-    """One elliptical-slice move of every particle inside the band; after ``final_moves`` moves, once every particle
-    has moved (or at the budget), keep each in-band particle that moved, once."""
-    population = ladder.move(ctx.problem, ctx.indices, ctx.bands, walk.ladder, state.population,
-                             jnp.asarray(0.0, jnp.float32))
+    """One elliptical-slice move of every particle inside the band, unless they are settled already; once settled
+    (decorrelated with no repeat left, or at the most moves), keep each in-band particle that moved, once."""
+    settings, before = walk.ladder, state.population
+    population = jax.lax.cond(ladder.settled(settings, before), lambda: before, lambda: ladder.move(
+        ctx.problem, ctx.indices, ctx.bands, settings, before, jnp.asarray(0.0, jnp.float32)))
     moves = state.step + 1
     is_sample = ladder.samples(population)
-    done = (moves >= walk.ladder.final_moves) & ((jnp.sum(is_sample) >= ctx.n) | jnp.all(is_sample))
-    done = done | (moves >= walk.budget(ctx.n, 0))
+    done = ladder.settled(settings, population) | (moves >= walk.budget(ctx.n, 0))
     kept = jax.lax.cond(done, lambda: _keep(state.buffer, population, is_sample, ctx.n, moves), lambda: state.buffer)
     status = jnp.select([done & (kept.count >= ctx.n), done], [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS],
                         WalkStatus.RUNNING)
-    cost = walk.ladder.proposals_per_move * population.z.shape[0] + jnp.where(state.step == 0, state.climb_forward, 0)
+    cost = population.forward_passes - before.forward_passes + jnp.where(state.step == 0, state.climb_forward, 0)
     return state._replace(population=population, buffer=kept, step=moves, status=status.astype(jnp.int32)), \
         Evaluations.of(forward=cost)
 
