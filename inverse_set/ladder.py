@@ -15,8 +15,9 @@ t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
   1. sets its threshold t_l to the p₀-quantile of d over the particles (0 once
      at least p₀ N are in the band: the last level);
   2. keeps the particles with d ≤ t_l, their fraction π_l an estimate of
-     P(d ≤ t_l | d ≤ t_{l−1}), and replaces each of the others by a copy of a
-     kept one drawn at random;
+     P(d ≤ t_l | d ≤ t_{l−1}), and replaces the others by copies of the kept
+     ones, dealt out evenly (each kept one ends with ⌊1/π_l⌋ or ⌈1/π_l⌉ copies,
+     itself included);
   3. moves every particle by elliptical-slice steps (Murray, Adams & MacKay
      2010) restricted to ``{d ≤ t_l}``, which leave the prior restricted to that
      set invariant, until the particles have forgotten where they were copied
@@ -25,7 +26,8 @@ t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
 How much the population still remembers its positions x₀ at the last
 resampling is measured by the lag correlation ``ρ = 1 − E‖x − x₀‖² / (2 Var x)``
 (0 for independent draws of the same law, 1 before any move): over the
-coordinates of z pooled, and for each activation apart, the largest of these.
+encodings E(G(c)) pooled — the space the method measures diversity in — and for
+each activation apart, the largest of these.
 Moves go on until ρ ≤ ``decorrelation`` (at least ``moves_per_level``, at most
 ``max_moves_per_level``); inside the band itself (the walk's steps) the same,
 between ``final_moves`` and ``max_final_moves``. Two copies of one particle that
@@ -34,9 +36,10 @@ effective-sample-size figure of :func:`effective_sample_size`. A copy that never
 moved is a repeat and is not a sample.
 
 The product of the π_l estimates the band's probability under the prior,
-``P(f(G(c)) ∈ B)``, with the usual subset-simulation interval
-(δ² = Σ_l (1 − π_l) / (π_l N), independent particles assumed: a lower bound on the
-true spread); by rejection, hits / draws with its binomial interval. A ladder
+``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l (1 − π_l) /
+(π_l N) · D_l, D_l the design effect of the families entering level l
+(:func:`design_effect`; the spread between levels is left out, so the interval
+is still a little narrow); by rejection, hits / draws with its binomial interval. A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
 data, where the prior's mass is too small for the levels to resolve) ends
 STALLED, and the caller starts from seeds instead.
@@ -84,7 +87,7 @@ class Ladder:
     """
 
     survival: float = 0.2
-    decorrelation: float = 0.1
+    decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
     moves_per_level: int = 1
     max_moves_per_level: int = 20
     final_moves: int = 2
@@ -109,6 +112,7 @@ class Ladder:
 class LadderState(NamedTuple):
     z: Array  # the particles, (N, d)
     f: Array  # their activations, (N, p)
+    phi: Array  # their encodings E(G(c)), (N, F)
     distance: Array  # d(z), (N,)
     threshold: Array  # the current level's t, ()
     log_mass: Array  # Σ_l log π_l, ()
@@ -118,9 +122,9 @@ class LadderState(NamedTuple):
     moved: Array  # whether each particle moved since it was last copied (a copy that did not is a repeat), (N,)
     ancestor: Array  # each particle's ancestor among the first draws, (N,)
     parent: Array  # the particle it was a copy of at the last resampling (itself if kept), (N,)
-    start_z: Array  # z at the last resampling, (N, d)
+    start_phi: Array  # the encodings at the last resampling, (N, F)
     start_f: Array  # f at the last resampling, (N, p)
-    memory: Array  # ρ: the lag correlation with start_z, start_f, ()
+    memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()
     forward_passes: Array  # codes evaluated, ()
@@ -144,16 +148,16 @@ def lag_correlation(start: Array, now: Array, pooled: bool) -> Array:
     return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 0.0)
 
 
-def memory(z0: Array, f0: Array, z: Array, f: Array) -> Array:
-    """How much the particles remember z0, f0: the larger of ρ over z's coordinates pooled and the largest ρ of an
-    activation."""
-    return jnp.maximum(lag_correlation(z0, z, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
+def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:
+    """How much the particles remember their encodings phi0 and activations f0: the larger of ρ over the encodings
+    pooled and the largest ρ of an activation."""
+    return jnp.maximum(lag_correlation(phi0, phi, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
 
 
 def _evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
-    _, f = forward(problem, z, indices)
+    phi, f = forward(problem, z, indices)
     d = distance(bands, f)
-    return f, jnp.where(jnp.isfinite(d), d, jnp.inf)
+    return phi, f, jnp.where(jnp.isfinite(d), d, jnp.inf)
 
 
 def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -164,20 +168,22 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     theta = jax.random.uniform(k_theta, state.z.shape[:1], state.z.dtype, 0.0, 2 * jnp.pi)
 
     def proposal(i, carry):
-        z, f, d, done, theta, low, high = carry
+        z, f, phi, d, done, theta, low, high = carry
         z_new = state.z * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
-        f_new, d_new = _evaluate(problem, indices, bands, z_new)
+        phi_new, f_new, d_new = _evaluate(problem, indices, bands, z_new)
         accept = ~done & (d_new <= threshold)
         low = jnp.where(theta < 0, theta, low)
         high = jnp.where(theta >= 0, theta, high)
         theta_next = jax.random.uniform(jax.random.fold_in(k_loop, i), low.shape, low.dtype, low, high)
-        return (jnp.where(accept[:, None], z_new, z), jnp.where(accept[:, None], f_new, f),
-                jnp.where(accept, d_new, d), done | accept, jnp.where(done | accept, theta, theta_next), low, high)
+        pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
+        return (pick(z_new, z), pick(f_new, f), pick(phi_new, phi), jnp.where(accept, d_new, d), done | accept,
+                jnp.where(done | accept, theta, theta_next), low, high)
 
-    init = (state.z, state.f, state.distance, jnp.zeros(state.z.shape[:1], bool), theta, theta - 2 * jnp.pi, theta)
-    z, f, d, accepted, *_ = jax.lax.fori_loop(0, ladder.proposals_per_move, proposal, init)
-    return state._replace(z=z, f=f, distance=d, moved=state.moved | accepted, rng_key=key,
-                          memory=memory(state.start_z, state.start_f, z, f), moves=state.moves + 1,
+    init = (state.z, state.f, state.phi, state.distance, jnp.zeros(state.z.shape[:1], bool), theta,
+            theta - 2 * jnp.pi, theta)
+    z, f, phi, d, accepted, *_ = jax.lax.fori_loop(0, ladder.proposals_per_move, proposal, init)
+    return state._replace(z=z, f=f, phi=phi, distance=d, moved=state.moved | accepted, rng_key=key,
+                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
                           forward_passes=state.forward_passes + ladder.proposals_per_move * z.shape[0])
 
 
@@ -207,16 +213,21 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     threshold = jnp.maximum(jnp.sort(state.distance)[rank], 0.0)
     keep = state.distance <= threshold
     frac = jnp.mean(keep)
+    # the particles entering this level are families of copies from the last one, still correlated: their
+    # fraction varies more than N independent draws' would, by the design effect
+    inflation = design_effect(state.parent, state.memory, jnp.ones((n,), bool))
     key, k_pick = jax.random.split(state.rng_key)
-    # Each particle not kept becomes a copy of a kept one drawn uniformly.
-    pick = jax.random.choice(k_pick, n, (n,), p=keep / jnp.sum(keep))
-    source = jnp.where(keep, jnp.arange(n), pick)
+    # The particles not kept become copies of the kept ones, dealt round-robin over the kept in a random order:
+    # every kept particle has ⌊N/K⌋ or ⌈N/K⌉ copies (itself included), as few large families as can be.
+    kept_first = jnp.argsort(jnp.where(keep, 0.0, 2.0) + jax.random.uniform(k_pick, (n,)))
+    place = jnp.cumsum(~keep) - 1  # each dropped particle's place among the dropped
+    source = jnp.where(keep, jnp.arange(n), kept_first[place % jnp.sum(keep)])
     stalled = jnp.where(threshold < state.threshold, 0, state.stalled + 1)
-    state = state._replace(z=state.z[source], f=state.f[source], distance=state.distance[source],
-                           moved=keep, ancestor=state.ancestor[source], parent=source, start_z=state.z[source],
-                           start_f=state.f[source], memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+    state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
+                           distance=state.distance[source], moved=keep, ancestor=state.ancestor[source],
+                           parent=source, start_phi=state.phi[source], start_f=state.f[source], memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
-                           log_mass_var=state.log_mass_var + (1 - frac) / (frac * n),
+                           log_mass_var=state.log_mass_var + (1 - frac) / (frac * n) * inflation,
                            level=state.level + 1, stalled=stalled, rng_key=key)
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
@@ -232,12 +243,13 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
     4 × rejection_limit × N draws: a slot still empty then is no sample)."""
     n, dim = state.z.shape
 
-    def take(carry, z_new, f_new, d_new):
-        z, f, d, filled = carry
+    def take(carry, z_new, f_new, phi_new, d_new):
+        z, f, phi, d, filled = carry
         inside = d_new <= 0
         slot = jnp.where(inside, filled + jnp.cumsum(inside) - 1, n)  # past n: dropped
         put = lambda a, b: a.at[slot].set(b, mode="drop")  # noqa: E731
-        return put(z, z_new), put(f, f_new), put(d, d_new), jnp.minimum(filled + jnp.sum(inside), n)
+        filled = jnp.minimum(filled + jnp.sum(inside), n)
+        return put(z, z_new), put(f, f_new), put(phi, phi_new), put(d, d_new), filled
 
     def more(carry):
         (*_, filled), draws, _, _ = carry
@@ -247,16 +259,16 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
         particles, draws, hits, key = carry
         key, k = jax.random.split(key)
         z_new = jax.random.normal(k, (n, dim), state.z.dtype)
-        f_new, d_new = _evaluate(problem, indices, bands, z_new)
-        return take(particles, z_new, f_new, d_new), draws + n, hits + jnp.sum(d_new <= 0), key
+        phi_new, f_new, d_new = _evaluate(problem, indices, bands, z_new)
+        return take(particles, z_new, f_new, phi_new, d_new), draws + n, hits + jnp.sum(d_new <= 0), key
 
-    empty = (jnp.zeros_like(state.z), jnp.zeros_like(state.f), jnp.full((n,), jnp.inf, state.distance.dtype),
-             jnp.asarray(0))
-    first = take(empty, state.z, state.f, state.distance)
-    (z, f, d, _), draws, hits, key = jax.lax.while_loop(
+    empty = (jnp.zeros_like(state.z), jnp.zeros_like(state.f), jnp.zeros_like(state.phi),
+             jnp.full((n,), jnp.inf, state.distance.dtype), jnp.asarray(0))
+    first = take(empty, state.z, state.f, state.phi, state.distance)
+    (z, f, phi, d, _), draws, hits, key = jax.lax.while_loop(
         more, draw, (first, jnp.asarray(n), jnp.sum(state.distance <= 0), state.rng_key))
     frac = hits / draws
-    return state._replace(z=z, f=f, distance=d, start_z=z, start_f=f, memory=jnp.asarray(0.0, jnp.float32),
+    return state._replace(z=z, f=f, phi=phi, distance=d, start_phi=phi, start_f=f, memory=jnp.asarray(0.0, jnp.float32),
                           log_mass=jnp.log(frac), log_mass_var=(1 - frac) / (frac * draws), threshold=jnp.asarray(0.0),
                           by_rejection=jnp.asarray(True), forward_passes=draws,
                           status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32), rng_key=key)
@@ -269,11 +281,11 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     given, is called after each level (progress)."""
     k_draw, key = jax.random.split(rng_key)
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
-    f, d = _evaluate(problem, indices, bands, z)
+    phi, f, d = _evaluate(problem, indices, bands, z)
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
-    state = LadderState(z, f, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0, jnp.int32),
+    state = LadderState(z, f, phi, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0, jnp.int32),
                         scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
-                        jnp.arange(num_particles), z, f, scalar(1.0), scalar(0, jnp.int32), scalar(False, bool),
+                        jnp.arange(num_particles), phi, f, scalar(1.0), scalar(0, jnp.int32), scalar(False, bool),
                         jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
     if ladder.rejection_limit is not None:
         cheap = jnp.mean(d <= 0) * ladder.rejection_limit >= 1
@@ -314,14 +326,19 @@ def samples(state: LadderState) -> Array:
     return (state.distance <= 0) & state.moved
 
 
+def design_effect(parent: Array, rho: Array, counted: Array) -> Array:
+    """``1 + (m̄ − 1) ρ²``: how much more a mean over the counted particles varies than over as many independent
+    draws, for families of copies of one particle (m̄ = Σ m_f² / m: the family size a counted particle is in),
+    two of a family correlated about ρ²."""
+    sizes = jnp.zeros(parent.shape, jnp.float32).at[parent].add(counted.astype(jnp.float32))
+    m = jnp.maximum(jnp.sum(counted), 1)
+    mean_size = jnp.sum(jnp.where(counted, sizes[parent], 0.0)) / m
+    return 1 + (mean_size - 1) * jnp.maximum(rho, 0.0) ** 2
+
+
 def effective_sample_size(state: LadderState, is_sample) -> float:
-    """The samples' effective number of independent draws, ``m / (1 + (m̄ − 1) ρ²)``: m samples in families of
-    copies of one particle at the last resampling (m̄ = Σ m_f² / m, 1 for rejection draws), two of a family
+    """The samples' effective number of independent draws, m / :func:`design_effect`: m samples in families of
+    copies of one particle at the last resampling (each its own family for rejection draws), two of a family
     correlated about ρ² (ρ: the population's remaining lag correlation, :func:`memory`)."""
-    is_sample = np.asarray(is_sample)
-    m = int(is_sample.sum())
-    if m == 0:
-        return 0.0
-    sizes = np.unique(np.asarray(state.parent)[is_sample], return_counts=True)[1]
-    rho = max(float(state.memory), 0.0)
-    return float(m / (1 + (np.sum(sizes ** 2) / m - 1) * rho ** 2))
+    is_sample = jnp.asarray(is_sample)
+    return float(jnp.sum(is_sample) / design_effect(state.parent, state.memory, is_sample))

@@ -40,6 +40,13 @@ def phi(t):
     return 0.5 * (1 + erf(t / sqrt(2)))
 
 
+def agrees(mass, exact, sds=3.0):
+    """Whether the exact probability is within ``sds`` standard deviations of the estimate (log scale), the sd read
+    off the 90% interval ``mass = (estimate, low, high)``: about 99.7% of the time for a sound estimate and sd."""
+    estimate, low, high = mass
+    return abs(np.log(estimate) - np.log(exact)) <= sds * np.log(high / low) / (2 * 1.6449)
+
+
 def climb(problem, indices, z1, z2, n=1000, key=0, **settings):
     bands = Bands(jnp.asarray(z1, jnp.float32), jnp.asarray(z2, jnp.float32))
     run = jax.jit(lambda k: ladder.run(problem, indices, bands, ladder.Ladder(**settings), n, D, k))
@@ -52,8 +59,8 @@ def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, 
     assert int(state.status) == ladder.LadderStatus.IN_BAND
     estimate, low, high = ladder.band_mass(state)
     exact = phi(z2) - phi(z1)
-    assert low <= exact <= high, (estimate, low, high, exact)
-    assert 0.5 * exact < estimate < 2 * exact
+    assert agrees((estimate, low, high), exact), (estimate, low, high, exact)
+    assert 0.5 * exact < estimate < 2 * exact and high / low < 4  # an interval that says something
     # a band with a large share of the prior (0.24 here) is drawn by rejection, the others climb the levels:
     # about log(P) / log(p0) of them, the last one the band itself
     assert bool(state.by_rejection) == (limit is not None and exact * limit >= 1)
@@ -61,9 +68,10 @@ def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, 
 
 
 def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
-    state = climb(PROBLEM, INDICES, [2.5], [3.0], decorrelation=0.05)
+    state = climb(PROBLEM, INDICES, [2.5], [3.0], decorrelation=0.15)
     keep = np.asarray(ladder.samples(state))
-    assert float(state.memory) <= 0.05 and int(state.moves) >= 2 and keep.all()
+    # stopped by the criterion, not by the most moves allowed
+    assert float(state.memory) <= 0.15 and 2 <= int(state.moves) < ladder.Ladder().max_final_moves and keep.all()
     # the lag correlation is what it says: near 1 for particles that barely moved, near 0 for independent ones
     z0 = np.asarray(state.z)
     f0 = z0 @ np.stack([W]).T
@@ -99,9 +107,8 @@ def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
 
 def test_an_intersection_has_the_product_of_the_masses_of_independent_bands():
     state = climb(PROBLEM2, INDICES2, [1.5, -2.2], [2.0, -1.8])
-    estimate, low, high = ladder.band_mass(state)
     exact = (phi(2.0) - phi(1.5)) * (phi(-1.8) - phi(-2.2))
-    assert int(state.status) == ladder.LadderStatus.IN_BAND and low <= exact <= high
+    assert int(state.status) == ladder.LadderStatus.IN_BAND and agrees(ladder.band_mass(state), exact)
 
 
 def test_nested_bands_have_nested_masses_and_an_unreachable_band_stalls():
@@ -146,9 +153,8 @@ def test_prior_ladder_returns_n_distinct_in_band_samples_and_the_band_mass(capsy
     assert len(np.unique(res.codes, axis=0)) == 300
     s = res.stats
     assert s.method == "prior-ladder" and s.walk_status == "complete" and s.population_start == "prior"
-    estimate, low, high = s.band_mass
-    assert low <= phi(3.0) - phi(2.5) <= high and s.ladder_levels >= 2 and s.distinct_ancestors > 20
-    assert s.decorrelation <= 0.1 and 0 < s.effective_sample_size <= 300
+    assert agrees(s.band_mass, phi(3.0) - phi(2.5)) and s.ladder_levels >= 2 and s.distinct_ancestors > 20
+    assert s.decorrelation <= ladder.Ladder().decorrelation and 0 < s.effective_sample_size <= 300
     # the ladder reached the band from the prior: no seed was needed, none ran, no gradient was taken
     assert s.seed_status == "skipped" and s.seed_steps == 0 and s.gradient_evaluations == 0
     assert res.seeds.shape == (0, D)
@@ -179,4 +185,4 @@ def test_a_ladder_result_saves_and_loads_with_its_band_mass(tmp_path):
     # a band with a fifth of the prior: drawn by rejection, every sample an independent draw
     assert back.stats.population_start == "rejection" and back.stats.ladder_levels == res.stats.ladder_levels == 0
     assert back.stats.effective_sample_size == res.stats.effective_sample_size == 40
-    assert res.stats.band_mass[1] <= phi(0.5) - phi(0.0) <= res.stats.band_mass[2]
+    assert agrees(res.stats.band_mass, phi(0.5) - phi(0.0))

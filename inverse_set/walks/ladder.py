@@ -106,10 +106,10 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
     stalled = climbed.status != ladder.LadderStatus.IN_BAND
     k = seeds.codes.shape[0]
     copies = jnp.arange(n_particles) % k
-    z, f = seeds.codes[copies], seeds.f[copies, : climbed.f.shape[-1]]
+    z, f, phi = seeds.codes[copies], seeds.f[copies, : climbed.f.shape[-1]], seeds.phi[copies]
     from_seeds = climbed._replace(
-        z=z, f=f, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
-        parent=copies, start_z=z, start_f=f, memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+        z=z, f=f, phi=phi, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
+        parent=copies, start_phi=phi, start_f=f, memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0], walk.budget(ctx.n, k))
