@@ -5,6 +5,7 @@ probability Φ(b) − Φ(a), the prior restricted to it is N(0, I) with w·c tru
 orthogonal to w stays N(0, I − w wᵀ).
 """
 
+import functools
 from math import erf, sqrt
 
 import jax
@@ -34,6 +35,7 @@ SPECS, INDICES, _ = resolve([0], {"logits": (2,)})
 PROBLEM = Problem(identity, identity, make_activation_fn(SPECS, logits))
 SPECS2, INDICES2, _ = resolve([0, 1], {"logits": (2,)})
 PROBLEM2 = Problem(identity, identity, make_activation_fn(SPECS2, logits))
+INDICES_OF = {PROBLEM: INDICES, PROBLEM2: INDICES2}
 
 
 def phi(t):
@@ -47,10 +49,18 @@ def agrees(mass, exact, sds=3.0):
     return abs(np.log(estimate) - np.log(exact)) <= sds * np.log(high / low) / (2 * 1.6449)
 
 
+@functools.lru_cache(maxsize=None)
+def compiled(problem, settings, n):
+    """One compiled ladder per problem, settings and N: the bands and the key are traced (the tests share them)."""
+    lad = ladder.Ladder(**dict(settings))
+    return jax.jit(lambda z1, z2, k: ladder.run(problem, INDICES_OF[problem], Bands(z1, z2), lad, n, D, k))
+
+
 def climb(problem, indices, z1, z2, n=1000, key=0, **settings):
-    bands = Bands(jnp.asarray(z1, jnp.float32), jnp.asarray(z2, jnp.float32))
-    run = jax.jit(lambda k: ladder.run(problem, indices, bands, ladder.Ladder(**settings), n, D, k))
-    return run(jax.random.key(key))
+    assert indices is INDICES_OF[problem]
+    changed = {k: v for k, v in settings.items() if getattr(ladder.Ladder(), k) != v}  # defaults share one compile
+    run = compiled(problem, tuple(sorted(changed.items())), n)
+    return run(jnp.asarray(z1, jnp.float32), jnp.asarray(z2, jnp.float32), jax.random.key(key))
 
 
 @pytest.mark.parametrize("z1, z2, limit", [(2.5, 3.0, 30), (-0.3, 0.3, None), (-0.3, 0.3, 30), (3.2, 3.5, 30)])
