@@ -48,9 +48,10 @@ def grid(cell, samples, rows_methods, ctx, path):
             continue
         acts = batched(images).reshape(len(images), -1)
         inside = in_band(acts, z1, z2)
-        # ten samples spread over the run, in-band ones first
-        order = np.concatenate([np.flatnonzero(inside), np.flatnonzero(~inside)])
-        pick = order[np.linspace(0, max(inside.sum(), 10) - 1, 10).astype(int).clip(0, len(order) - 1)]
+        # ten in-band samples spread over the run; with fewer in band, each of them once, then out-of-band ones
+        members, others = np.flatnonzero(inside), np.flatnonzero(~inside)
+        pick = members[np.linspace(0, len(members) - 1, 10).astype(int)] if len(members) >= 10 else \
+            np.concatenate([members, others[: 10 - len(members)]])
         rows.append(list(images[pick]))
         caps.append([("" if inside[i] else "out ") + " ".join(f"{a:.1f}" for a in acts[i]) for i in pick])
         titles.append(method)
