@@ -60,16 +60,17 @@ REGIMES = ((30, "mid", 1.0), (1000, "p90–p99", 0.1), (np.inf, "tail", 0.01))  
 
 def regime(draws_per_sample: float) -> tuple[str, float]:
     """The cost regime of a cell by rejection's draws per sample, and the target ratio of cost to rejection's."""
-    return next((name, target) for limit, name, target in REGIMES if draws_per_sample < limit)
+    return next((name, target) for limit, name, target in REGIMES if draws_per_sample < limit or limit == np.inf)
 
 
 def rejection_cost(ideal: dict, n: int, max_draws: int) -> dict:
     """Rejection's draws, wall time and forward passes per sample, expected from its acceptance where it fell short."""
     hits = round(ideal["acceptance_rate"] * ideal["draws"])
     per_draw = ideal["wall_s"] * 2 / max(ideal["draws"], 1)  # its row is charged half its draws' time
-    draws = ideal["draws"] / hits if hits else np.inf
-    return {"draws_per_sample": draws, "wall_per_sample": per_draw * draws, "forward_per_sample": draws,
-            "short": hits < 2 * n, "hits": hits, "max_draws": max_draws}
+    # no hit at all: at least all its draws per sample, so the ratios below are upper bounds ("≤")
+    draws = ideal["draws"] / max(hits, 1)
+    return {"draws_per_sample": draws if hits else np.inf, "bound": not hits, "wall_per_sample": per_draw * draws,
+            "forward_per_sample": draws, "short": hits < 2 * n, "hits": hits, "max_draws": max_draws}
 
 
 def top_real_agreement(ctx, cell) -> float | None:
@@ -112,7 +113,7 @@ def cell_figures(rows: list[dict], budget: bm.Budget, agreement_real: float | No
             "recall": ratio("recall_prior"), "coverage": ratio("coverage_prior"), "frechet": ratio("frechet_prior"),
             "vendi_last": windows[-1] / ideal_windows[-1] if windows and ideal_windows else None,
             "regime": name, "cost_target": target, "rejection_draws_per_sample": cost["draws_per_sample"],
-            "rejection_short": cost["short"],
+            "rejection_short": cost["short"], "upper_bound": cost["bound"],
             "wall": (r["wall_s"] / m) / cost["wall_per_sample"] if m else None,
             "forward": (fwd / m) / cost["forward_per_sample"] if m else None, "forward_per_sample": fwd / m if m else None,
             "judge_agreement": r.get("judge_agreement"), "real_top_agreement": agreement_real,
@@ -163,7 +164,8 @@ def table(figures: list[dict]) -> list[str]:
         lines.append(
             f"| {f['cell']} | {f['method']} | {f['in_band']} | {f['n_scored']} | {fmt(f['recall'])} | "
             f"{fmt(f['coverage'])} | {fmt(f['frechet'])} | {fmt(f['vendi_last'])} | {f['regime']} ({draws}"
-            f"{', expected' if f['rejection_short'] else ''}) | {fmt(f['wall'], '.3g')} | {fmt(f['forward'], '.3g')} "
+            f"{', expected' if f['rejection_short'] else ''}) | {'≤ ' * f['upper_bound']}{fmt(f['wall'], '.3g')} | "
+            f"{'≤ ' * f['upper_bound']}{fmt(f['forward'], '.3g')} "
             f"(≤ {f['cost_target']:g}) | {fmt(f['judge_agreement'])} ({fmt(f['real_top_agreement'])}) | {mass} | "
             f"{rej} | {fmt(f['effective_sample_size'], '.0f')} | {f['population_start'] or '–'} | "
             f"{fmt(f['seed_steps'], 'd')} |")
