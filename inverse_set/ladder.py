@@ -93,7 +93,7 @@ class Ladder:
     final_moves: int = 2
     max_final_moves: int = 60
     proposals_per_move: int = 4
-    rejection_limit: int | None = 30
+    rejection_limit: int | None = 150  # the ladder costs 160–280 forward passes per sample on the dev p95 cells
     max_levels: int = 60
     max_stalled_levels: int = 3
 
