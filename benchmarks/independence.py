@@ -115,7 +115,8 @@ def cell_figures(rows: list[dict], budget: bm.Budget, agreement_real: float | No
             "regime": name, "cost_target": target, "rejection_draws_per_sample": cost["draws_per_sample"],
             "rejection_short": cost["short"], "upper_bound": cost["bound"],
             "wall": (r["wall_s"] / m) / cost["wall_per_sample"] if m else None,
-            "forward": (fwd / m) / cost["forward_per_sample"] if m else None, "forward_per_sample": fwd / m if m else None,
+            "forward": (fwd / m) / cost["forward_per_sample"] if m else None,
+            "forward_per_sample": fwd / m if m else None,
             "judge_agreement": r.get("judge_agreement"), "real_top_agreement": agreement_real,
             "vendi": r.get("vendi_judge"), "band_mass": mass, "rejection_mass": p_hat if cost["hits"] >= 100 else None,
             "rejection_mass_ci90": [p_hat - 1.645 * p_sd, p_hat + 1.645 * p_sd] if p_hat and cost["hits"] >= 100

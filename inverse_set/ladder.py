@@ -225,7 +225,8 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     stalled = jnp.where(threshold < state.threshold, 0, state.stalled + 1)
     state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
                            distance=state.distance[source], moved=keep, ancestor=state.ancestor[source],
-                           parent=source, start_phi=state.phi[source], start_f=state.f[source], memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+                           parent=source, start_phi=state.phi[source], start_f=state.f[source],
+                           memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + (1 - frac) / (frac * n) * inflation,
                            level=state.level + 1, stalled=stalled, rng_key=key)
