@@ -116,7 +116,7 @@ class LadderState(NamedTuple):
     distance: Array  # d(z), (N,)
     threshold: Array  # the current level's t, ()
     log_mass: Array  # Σ_l log π_l, ()
-    log_mass_var: Array  # Σ_l (1 − π_l) / (π_l N), ()
+    log_mass_var: Array  # Σ_l (1 − π_l) / (π_l N) · D_l (D_l: the design effect of the families entering level l), ()
     level: Array  # levels done (0 by rejection), ()
     stalled: Array  # levels in a row whose threshold did not fall, ()
     moved: Array  # whether each particle moved since it was last copied (a copy that did not is a repeat), (N,)
@@ -144,8 +144,7 @@ def lag_correlation(start: Array, now: Array, pooled: bool) -> Array:
     jump, spread = jnp.mean((now - start) ** 2, axis=0), 2 * jnp.var(now, axis=0)
     if pooled:
         jump, spread = jnp.sum(jump), jnp.sum(spread)
-        return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 1.0)
-    return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 0.0)
+    return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 1.0 if pooled else 0.0)
 
 
 def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:

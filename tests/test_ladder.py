@@ -195,4 +195,7 @@ def test_a_ladder_result_saves_and_loads_with_its_band_mass(tmp_path):
     # a band with a fifth of the prior: drawn by rejection, every sample an independent draw
     assert back.stats.population_start == "rejection" and back.stats.ladder_levels == res.stats.ladder_levels == 0
     assert back.stats.effective_sample_size == res.stats.effective_sample_size == 40
+    # its cost is its draws: whole batches of N = 40 prior codes, counted once, forward passes only
+    assert res.stats.forward_evaluations % 40 == 0 and res.stats.forward_evaluations >= 40 / 0.25
+    assert res.stats.gradient_evaluations == 0
     assert agrees(res.stats.band_mass, phi(0.5) - phi(0.0))

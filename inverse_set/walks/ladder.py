@@ -79,7 +79,7 @@ class LadderWalk:
         """The band's mass under the prior (from the ladder; None when it started from the seeds), its levels, where
         the population started, from how many first draws the samples descend, and their effective sample size."""
         population, from_seeds = state.population, bool(state.from_seeds)
-        kept = np.asarray(ladder.samples(population)) & (np.cumsum(ladder.samples(population)) <= state.buffer.count)
+        kept = np.asarray(_first(ladder.samples(population), state.buffer.count))  # the samples in the buffer
         start = "seeds" if from_seeds else "rejection" if bool(population.by_rejection) else "prior"
         return {"band_mass": None if from_seeds else ladder.band_mass(population),
                 "ladder_levels": int(population.level), "population_start": start,
@@ -92,7 +92,6 @@ class LadderWalkState(NamedTuple):
     population: ladder.LadderState
     buffer: buffer.Buffer
     from_seeds: Array  # whether the ladder stalled and the particles started from the seeds, ()
-    climb_forward: Array  # forward passes of the climb, counted in the first step, ()
     num_non_finite: Array
     step: Array  # moves in the band
     status: Array  # WalkStatus
@@ -113,8 +112,8 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0], walk.budget(ctx.n, k))
-    return LadderWalkState(population, kept, stalled, climbed.forward_passes, jnp.asarray(0, jnp.int32),
-                           jnp.asarray(0, jnp.int32), jnp.asarray(WalkStatus.RUNNING, jnp.int32))
+    return LadderWalkState(population, kept, stalled, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32),
+                           jnp.asarray(WalkStatus.RUNNING, jnp.int32))
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
@@ -129,15 +128,21 @@ def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[La
     kept = jax.lax.cond(done, lambda: _keep(state.buffer, population, is_sample, ctx.n, moves), lambda: state.buffer)
     status = jnp.select([done & (kept.count >= ctx.n), done], [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS],
                         WalkStatus.RUNNING)
-    cost = population.forward_passes - before.forward_passes + jnp.where(state.step == 0, state.climb_forward, 0)
+    # the population counts its own forward passes: the climb's (and any rejection draws') go into the first step
+    cost = population.forward_passes - jnp.where(state.step == 0, 0, before.forward_passes)
     return state._replace(population=population, buffer=kept, step=moves, status=status.astype(jnp.int32)), \
         Evaluations.of(forward=cost)
 
 
 def _keep(kept: buffer.Buffer, population: ladder.LadderState, is_sample: Array, n: int, step: Array) -> buffer.Buffer:
     """The first n samples of the population into the buffer (each particle's final state, once)."""
-    first = is_sample & (jnp.cumsum(is_sample) <= n)
+    first = _first(is_sample, n)
     slot = jnp.where(first, jnp.cumsum(first) - 1, n)  # index n is out of bounds: dropped
     return kept._replace(codes=kept.codes.at[slot].set(population.z, mode="drop"),
                          f=kept.f.at[slot].set(population.f, mode="drop"),
                          count=jnp.sum(first).astype(jnp.int32), accepted=kept.accepted.at[step].set(jnp.sum(first)))
+
+
+def _first(is_sample: Array, n) -> Array:
+    """The first n samples of the population, in particle order (those the buffer keeps), (N,)."""
+    return is_sample & (jnp.cumsum(is_sample) <= n)
