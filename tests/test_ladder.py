@@ -115,6 +115,26 @@ def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
     assert len(np.unique(np.asarray(state.ancestor)[keep])) > 50
 
 
+def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
+    z1, z2 = 2.5, 3.0
+    state = climb(PROBLEM, INDICES, [z1], [z2])
+    settings = ladder.Ladder()
+    move = jax.jit(lambda s: ladder.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
+                                         jnp.asarray(0.0)))
+    for start in (np.pi, 1e-3):  # far too wide, far too narrow
+        s, rates = state._replace(angle=jnp.asarray(start, jnp.float32)), []
+        for _ in range(40):
+            before = s.z
+            s = move(s)
+            rates.append(float(jnp.mean(jnp.any(s.z != before, axis=1))))
+        assert abs(np.mean(rates[-10:]) - settings.acceptance) < 0.15, (start, rates[-10:])
+        a = np.asarray(s.z) @ W
+        assert ((a >= z1) & (a <= z2)).all()
+        grid = np.linspace(z1, z2, 2001)
+        density = np.exp(-grid ** 2 / 2)
+        assert abs(a.mean() - (grid * density).sum() / density.sum()) < 0.03
+
+
 def test_an_intersection_has_the_product_of_the_masses_of_independent_bands():
     state = climb(PROBLEM2, INDICES2, [1.5, -2.2], [2.0, -1.8])
     exact = (phi(2.0) - phi(1.5)) * (phi(-1.8) - phi(-2.2))
@@ -135,8 +155,12 @@ def test_nested_bands_have_nested_masses_and_an_unreachable_band_stalls():
 def test_bad_settings_are_refused_with_what_would_be_right():
     with pytest.raises(ValueError, match="survival"):
         ladder.Ladder(survival=1.0)
-    with pytest.raises(ValueError, match="proposals_per_move"):
-        ladder.Ladder(proposals_per_move=0)
+    with pytest.raises(ValueError, match="acceptance"):
+        ladder.Ladder(acceptance=0.0)
+    with pytest.raises(ValueError, match=r"angle h must lie in \[0.0001, π\]"):
+        ladder.Ladder(angle=4.0)
+    with pytest.raises(ValueError, match="adaptation"):
+        ladder.Ladder(adaptation=-1.0)
     with pytest.raises(ValueError, match="max_final_moves ≥ final_moves"):
         ladder.Ladder(final_moves=10, max_final_moves=5)
     with pytest.raises(ValueError, match="decorrelation"):

@@ -3,16 +3,17 @@
 Where the elliptical-slice walk keeps every accepted move of K chains (n
 consecutive, correlated states), this walk brings N particles (N = n by
 default) from the N(0, I) prior into the band through the ladder of
-:mod:`inverse_set.ladder` (subset simulation), then moves each of them
-``final_moves`` times by elliptical-slice steps inside the band, and keeps each
-particle once: its final state. A particle that never moved since it was copied
-is a repeat and is moved again (up to 4 × ``final_moves`` moves) or left out.
+:mod:`inverse_set.ladder` (subset simulation), then moves them inside the
+band (:func:`inverse_set.ladder.move`) until they have forgotten where they were
+copied, and keeps each particle once: its final state. A particle that never
+moved since it was copied is a repeat and is moved again (up to
+``max_final_moves`` moves) or left out.
 
 When the ladder cannot reach the band (its threshold stops falling: no particle
 nearer the band, e.g. beyond the data), the population starts from copies of the
 K augmented-Lagrangian seeds instead, and ``from_seeds`` says so.
 
-Each step is one move: ``proposals_per_move`` forward passes of the N particles
+Each step is one move: one forward pass of the N particles
 (none once they are settled, as rejection draws are from the start); the climb
 is counted in the first step.
 """
