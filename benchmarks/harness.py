@@ -53,7 +53,7 @@ from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ladder", "ours_realism", "joint")  # by --methods only: not in the headline
+OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
@@ -121,6 +121,9 @@ SAMPLER_STATS = ("seed_steps", "band_mass", "effective_sample_size", "decorrelat
 # The paper's method with a realism term (ρ = 10) and β = 0.3: the `ours_realism` rows (benchmarks/variants.py).
 PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
                                                  walk=GradientWalk(step_size=0.3))
+# The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
+NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
+         "ours_realism": PAPER_WITH_REALISM}
 
 
 def adaptations(budget: Budget) -> dict:
@@ -273,9 +276,8 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
             row, reference = real_reference(ctx, cell, rng)
             run = Run("real", row[: budget.n], note=f"{len(row)} real in-band images (training and test sets; "
                                                     f"{len(reference)} more are the reference)")
-        elif method in ("ours", "paper", "ladder", "ours_realism"):
-            method_ = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "ours_realism": PAPER_WITH_REALISM}[
-                method]
+        elif method in NAMED:
+            method_ = NAMED[method]
             tau = ctx.realism_tau if method == "ours_realism" else None
             try:
                 res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,

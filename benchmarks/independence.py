@@ -1,7 +1,7 @@
 """Independent samples: each method against independent draws from the same prior, by the targets of issue 19.
 
-For each cell, the methods (default: the default method and ``ladder``, the
-``"prior-ladder"`` method) beside ``rejection_prior`` — 2n draws from the prior
+For each cell, the methods (default: ``ladder``, the ``"prior-ladder"`` method,
+the default, and ``slice``, ``"prior-slice"``, the previous one) beside ``rejection_prior`` — 2n draws from the prior
 kept in band, alternately its row (the ideal sampler of the target: independent
 draws) and the reference — and ``real``, all scored by ``harness.score_cell`` on
 the same n. Per cell and method it prints:
@@ -83,10 +83,6 @@ def top_real_agreement(ctx, cell) -> float | None:
     return float(np.mean(ctx.judge_logits(top).argmax(-1) == cell.class_index))
 
 
-def method_name(method: str) -> str | None:
-    return {"ours": None, "ladder": "prior-ladder"}[method]
-
-
 def cell_figures(rows: list[dict], budget: bm.Budget, agreement_real: float | None) -> list[dict]:
     """The targets' figures of every method row of one cell against its rejection_prior row."""
     by = {r["method"]: r for r in rows}
@@ -141,7 +137,7 @@ def window_ratios(ctx, cell, methods, m, ideal_last: float | None) -> dict:
     out = {}
     for method in methods:
         res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), m, models=ctx.zoo,
-                                 method=method_name(method), rng_key=1)
+                                 method=bm.NAMED[method], rng_key=1)
         windows = bm.window_vendi(ctx.judge_features(np.asarray(res.images)))
         out[method] = [w / ideal_last for w in windows] if ideal_last else windows
     return out
@@ -179,7 +175,8 @@ def main(argv=None):
     parser.add_argument("--classes", help=f"class cells to run (report default {REPORT_CLASSES}; dev: every class, "
                         "the cells overlapping the dev cells kept)")
     parser.add_argument("--bands", help=f"levels (report default {REPORT_LEVELS}; dev {','.join(DEV_LEVELS)})")
-    parser.add_argument("--methods", default="ours,ladder", help="of ours (the default method), ladder")
+    parser.add_argument("--methods", default="ladder,slice", help="of ladder (\"prior-ladder\", the default "
+                        "method), slice (\"prior-slice\", the previous default) and ours (whatever is the default)")
     parser.add_argument("--n", type=int, default=bm.Budget.n)
     parser.add_argument("--windows", type=int, default=2000, help="samples of the windows run (0: none)")
     parser.add_argument("--no-nested", action="store_true", help="skip the nested-band masses")
@@ -187,8 +184,8 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
-    if unknown := [m for m in methods if m not in ("ours", "ladder")]:
-        parser.error(f"unknown methods {unknown}: give ours and/or ladder")
+    if unknown := [m for m in methods if m not in ("ours", "ladder", "slice")]:
+        parser.error(f"unknown methods {unknown}: give ladder, slice and/or ours")
     budget = bm.Budget(n=args.n)
     if args.quick:
         budget = replace(budget, rejection_max_draws=4000, min_scored=5, bootstrap=10)

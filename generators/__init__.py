@@ -47,8 +47,8 @@ class Zoo(Models):
     prior (``z (256,) -> code``, z ~ N(0, I)) and ``init``, codes drawn through it; the encoder E (the classifier up to
     post-ReLU fc6, ``image -> code (256,)``); the target (``image -> {"conv1": (28, 28, 32),
     "conv2": (14, 14, 64), "fc6": (256,), "logits": (10,)}``, conv/fc6 post-ReLU); codes
-    bounded below by 0 (post-ReLU); and the default method ``"prior-slice"``, chosen by
-    ``benchmarks/variants.py`` (``benchmarks/results/variants.md``). No solver settings:
+    bounded below by 0 (post-ReLU); and the default method ``"prior-ladder"``, chosen by
+    ``benchmarks/independence.py`` (``benchmarks/results/independence_dev.md``). No solver settings:
     those are the method's (:mod:`inverse_set.methods`).
 
     Attributes:
@@ -167,7 +167,7 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
         encoder=encoder,
         target=target,
         code_bounds=(0.0, None),
-        method="prior-slice",
+        method="prior-ladder",
         judge_features=judge_features,
         judge_logits=judge_logits,
         code_dim=CODE_DIM,

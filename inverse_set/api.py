@@ -114,11 +114,11 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
         ``class_names``), a :class:`~inverse_set.constraints.Unit`, a callable
         ``image -> scalar``, or a sequence of these for an intersection (eq. 11–12).
       z1, z2: band edges, numbers or sequences with one number per neuron.
-      n: number of samples (the K seeds included).
+      n: number of samples (the K seeds included for the chain methods, "paper" and "prior-slice").
       models: the networks (:class:`~inverse_set.models.Models`), e.g.
         ``generators.load("fashion")`` for the bundled ones.
-      method: ``"paper"``, ``"prior-slice"`` or a :class:`~inverse_set.methods.Method`
-        (:mod:`inverse_set.methods`); None: the models' default (``"prior-slice"`` on the
+      method: ``"prior-ladder"``, ``"paper"``, ``"prior-slice"`` or a :class:`~inverse_set.methods.Method`
+        (:mod:`inverse_set.methods`); None: the models' default (``"prior-ladder"`` on the
         bundled models and on any with a prior or a standard-Gaussian init, else ``"paper"``).
       num_seeds: K, the number of seeds and walkers.
       rng_key: an int, ``jax.random.key(…)`` or ``jax.random.PRNGKey(…)``; the same key gives the same samples.
@@ -144,7 +144,7 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
       >>> res = sample_inverse_set(lambda x: jax.nn.sigmoid(w @ x - 2.0), 0.4, 0.6, n=30,
       ...                          generator=jax.nn.sigmoid, encoder=lambda x: x, init=4)
       >>> bool(((res.activations >= 0.4) & (res.activations <= 0.6)).all()), res.stats.method
-      (True, 'prior-slice')
+      (True, 'prior-ladder')
     """
     sampler = make_sampler(neuron, n, models=models, method=method, num_seeds=num_seeds, progress=progress,
                            **fields)

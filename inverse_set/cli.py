@@ -275,10 +275,12 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--rng", type=int, default=0, help="random key; the same key gives the same samples")
         p.add_argument("--columns", type=positive, default=10, help="images per row of the picture (default 10)")
         p.add_argument("--out", default=out, help=f"output directory (default {out})")
-        p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'paper' (the "
+        p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'prior-ladder' (a "
+                       "population of N(0, I) prior draws brought into the band by rejection or a ladder of relaxed "
+                       "bands: samples like independent draws from the prior restricted to the band), 'paper' (the "
                        "paper's: seeds, then the gradient walker, in the generator's code space) or 'prior-slice' "
-                       "(seeds, then elliptical slice sampling of the N(0, I) prior restricted to the band); "
-                       "default: the models' own (prior-slice on the bundled models)")
+                       "(seeds, then elliptical slice chains of the prior restricted to the band); "
+                       "default: the models' own (prior-ladder on the bundled models)")
 
     p = sub.add_parser("sample", help="sample one neuron or an intersection; writes result, samples.png, run.json",
                        description="Sample n points of the inverse set and write DIR/result.npz+json (the "

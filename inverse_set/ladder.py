@@ -6,7 +6,8 @@ the band, in band widths (ε = z2 − z1), so that ``{d ≤ t}`` is the band rel
 t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
 
 * where the band holds a large share of the prior (at least one draw in
-  ``rejection_limit`` of the first N is in it), the particles are drawn by
+  ``rejection_limit`` of the first 10 × ``rejection_limit`` is in it: about ten
+  hits at the limit, so that chance rarely decides), the particles are drawn by
   rejection: N independent in-band draws, nothing copied, nothing to move, and
   the band's mass is the share of draws that hit it;
 * else (subset simulation, Au & Beck 2001; adaptive multilevel splitting, Cérou
@@ -95,8 +96,9 @@ class Ladder:
       acceptance: the share of proposals accepted that the angle h is tuned towards.
       adaptation: how fast h follows the acceptance rate (log h changes by this × the rate's miss per move).
       angle: h at the first level.
-      rejection_limit: draw the particles by rejection when at least one of this many of the first N prior draws is
-        in the band (rejection then costs at most about this many forward passes per sample); None: never.
+      rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
+        (10 × rejection_limit of them) is in the band (rejection then costs at most about this many forward
+        passes per sample); None: never.
       max_levels: levels before the ladder gives up (MAX_LEVELS).
       max_stalled_levels: levels in a row whose threshold did not fall before it gives up (STALLED).
     """
@@ -176,9 +178,12 @@ def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:
 
 
 def _evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
+    """``(φ, f, d)`` of a batch of codes; d is ∞ for a code outside the code box (``code_bounds``: the target is the
+    prior restricted to the band and the box) or with a non-finite activation, which no level keeps."""
     phi, f = forward(problem, z, indices)
     d = distance(bands, f)
-    return phi, f, jnp.where(jnp.isfinite(d), d, jnp.inf)
+    in_box = jnp.all(problem.project(z) == z, axis=-1)
+    return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
 
 
 def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -224,8 +229,12 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     until decorrelated; the band's own moves are the caller's (:func:`settle`, or the walk's steps)."""
     n = state.z.shape[0]
     rank = max(int(round(ladder.survival * n)), 1) - 1
-    threshold = jnp.maximum(jnp.sort(state.distance)[rank], 0.0)
-    keep = state.distance <= threshold
+    finite = jnp.isfinite(state.distance)
+    # fewer than p₀ N finite (outside the box, or non-finite activations): the level keeps all the finite ones
+    quantile = jnp.sort(state.distance)[rank]
+    threshold = jnp.maximum(jnp.where(jnp.isfinite(quantile), quantile,
+                                      jnp.max(jnp.where(finite, state.distance, -jnp.inf))), 0.0)
+    keep = finite & (state.distance <= threshold)
     frac = jnp.mean(keep)
     # the particles entering this level are families of copies from the last one, still correlated: their
     # fraction varies more than N independent draws' would, by the design effect
@@ -235,7 +244,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     # every kept particle has ⌊N/K⌋ or ⌈N/K⌉ copies (itself included), as few large families as can be.
     kept_first = jnp.argsort(jnp.where(keep, 0.0, 2.0) + jax.random.uniform(k_pick, (n,)))
     place = jnp.cumsum(~keep) - 1  # each dropped particle's place among the dropped
-    source = jnp.where(keep, jnp.arange(n), kept_first[place % jnp.sum(keep)])
+    source = jnp.where(keep, jnp.arange(n), kept_first[place % jnp.maximum(jnp.sum(keep), 1)])
     stalled = jnp.where(threshold < state.threshold, 0, state.stalled + 1)
     state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
                            distance=state.distance[source], moved=keep, ancestor=state.ancestor[source],
@@ -247,15 +256,24 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
-    status = jnp.select([threshold <= 0, stalled >= ladder.max_stalled_levels, state.level >= ladder.max_levels],
-                        [LadderStatus.IN_BAND, LadderStatus.STALLED, LadderStatus.MAX_LEVELS], LadderStatus.RUNNING)
+    status = jnp.select([~jnp.any(keep), threshold <= 0, stalled >= ladder.max_stalled_levels,
+                         state.level >= ladder.max_levels],
+                        [LadderStatus.STALLED, LadderStatus.IN_BAND, LadderStatus.STALLED, LadderStatus.MAX_LEVELS],
+                        LadderStatus.RUNNING)
     return state._replace(status=status.astype(jnp.int32))
 
 
-def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
-                 state: LadderState) -> LadderState:
-    """Fill the N particles with in-band prior draws, N at a time, keeping the first draws' hits (at most
-    4 × rejection_limit × N draws: a slot still empty then is no sample)."""
+def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
+                 callback=None) -> LadderState:
+    """Fill the N particles with in-band prior draws, N at a time, keeping the first draws' hits, where the band's
+    share of the prior makes that cheap; else climb the ladder (:func:`_levels`) from the first N draws.
+
+    Cheap: at least one hit in ``rejection_limit`` over the first ``pilot`` draws (10 × rejection_limit of them,
+    in whole batches of N: about ten hits expected where the share is at the limit, so the choice is rarely
+    wrong by chance), the draws' hits kept; rejection then goes on to at most 4 × rejection_limit × N draws (a
+    slot still empty then is no sample). Not cheap: the pilot's draws are counted, and the ladder starts from the
+    first N.
+    """
     n, dim = state.z.shape
 
     def take(carry, z_new, f_new, phi_new, d_new):
@@ -266,10 +284,6 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
         filled = jnp.minimum(filled + jnp.sum(inside), n)
         return put(z, z_new), put(f, f_new), put(phi, phi_new), put(d, d_new), filled
 
-    def more(carry):
-        (*_, filled), draws, _, _ = carry
-        return (filled < n) & (draws < 4 * ladder.rejection_limit * n)
-
     def draw(carry):
         particles, draws, hits, key = carry
         key, k = jax.random.split(key)
@@ -277,16 +291,30 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
         phi_new, f_new, d_new = _evaluate(problem, indices, bands, z_new)
         return take(particles, z_new, f_new, phi_new, d_new), draws + n, hits + jnp.sum(d_new <= 0), key
 
+    def draw_until(carry, most):
+        return jax.lax.while_loop(lambda c: (c[0][-1] < n) & (c[1] < most), draw, carry)
+
     empty = (jnp.zeros_like(state.z), jnp.zeros_like(state.f), jnp.zeros_like(state.phi),
              jnp.full((n,), jnp.inf, state.distance.dtype), jnp.asarray(0))
     first = take(empty, state.z, state.f, state.phi, state.distance)
-    (z, f, phi, d, _), draws, hits, key = jax.lax.while_loop(
-        more, draw, (first, jnp.asarray(n), jnp.sum(state.distance <= 0), state.rng_key))
-    frac = hits / draws
-    return state._replace(z=z, f=f, phi=phi, distance=d, start_phi=phi, start_f=f, memory=jnp.asarray(0.0, jnp.float32),
-                          log_mass=jnp.log(frac), log_mass_var=(1 - frac) / (frac * draws), threshold=jnp.asarray(0.0),
-                          by_rejection=jnp.asarray(True), forward_passes=draws,
-                          status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32), rng_key=key)
+    pilot = draw_until((first, jnp.asarray(n), jnp.sum(state.distance <= 0), state.rng_key),
+                       n * -(-10 * ladder.rejection_limit // n))
+    cheap = pilot[2] * ladder.rejection_limit >= pilot[1]
+
+    def drawn(carry):
+        (z, f, phi, d, _), draws, hits, key = draw_until(carry, 4 * ladder.rejection_limit * n)
+        frac = hits / draws
+        return state._replace(z=z, f=f, phi=phi, distance=d, start_phi=phi, start_f=f,
+                              memory=jnp.asarray(0.0, jnp.float32), log_mass=jnp.log(frac),
+                              log_mass_var=(1 - frac) / (frac * draws), threshold=jnp.asarray(0.0),
+                              by_rejection=jnp.asarray(True), forward_passes=draws,
+                              status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32), rng_key=key)
+
+    def climbed(carry):
+        *_, draws, _, key = carry
+        return _levels(problem, indices, bands, ladder, state._replace(forward_passes=draws, rng_key=key), callback)
+
+    return jax.lax.cond(cheap, drawn, climbed, pilot)
 
 
 def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
@@ -300,13 +328,11 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
     state = LadderState(z, f, phi, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0, jnp.int32),
                         scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
-                        jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle), scalar(0, jnp.int32), scalar(False, bool),
-                        jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
-    if ladder.rejection_limit is not None:
-        cheap = jnp.mean(d <= 0) * ladder.rejection_limit >= 1
-        return jax.lax.cond(cheap, lambda s: by_rejection(problem, indices, bands, ladder, s),
-                            lambda s: _levels(problem, indices, bands, ladder, s, callback), state)
-    return _levels(problem, indices, bands, ladder, state, callback)
+                        jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle), scalar(0, jnp.int32),
+                        scalar(False, bool), jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
+    if ladder.rejection_limit is None:
+        return _levels(problem, indices, bands, ladder, state, callback)
+    return by_rejection(problem, indices, bands, ladder, state, callback)
 
 
 def _levels(problem, indices, bands, ladder, state, callback):

@@ -6,22 +6,25 @@ A :class:`Method` is everything the sampler does besides the networks:
   generator's own code space (G's input c, within ``code_bounds``), seeds by the
   augmented Lagrangian with slacks (eq. 7–8), then the gradient walker (eq. 9–10)
   with encoder-space repulsion and the seeds' λ*, μ*.
-* ``"prior-slice"`` — the measured default for a generator whose input has a
-  N(0, I) prior: the search variable is z ~ N(0, I) (through the models' ``prior``,
+* ``"prior-slice"`` — for a generator whose input has a N(0, I) prior: the
+  search variable is z ~ N(0, I) (through the models' ``prior``,
   z ↦ c, when they give one, else G's own input), seeds by the same augmented
   Lagrangian with a Gaussian prior term, started from prior draws near the band and
   far apart, then elliptical slice sampling of N(0, I) restricted to the band, so
   the samples follow the prior restricted to the band
   (``benchmarks/results/variants.md``).
-* ``"prior-ladder"`` — the same target, its n samples a population rather than a
-  chain: N prior draws brought into the band through a ladder of relaxed bands
-  (subset simulation, :mod:`inverse_set.ladder`), then moved inside it by
-  elliptical-slice steps, one sample per particle, with the band's mass under
-  the prior in ``res.stats.band_mass``; the seeds are its fallback where the
-  ladder cannot reach the band.
+* ``"prior-ladder"`` — the measured default there: the same target, its n
+  samples a population rather than a chain, so that they behave like n
+  independent draws from the prior restricted to the band: N prior draws brought
+  into the band by rejection where that is cheap, else through a ladder of
+  relaxed bands (subset simulation, :mod:`inverse_set.ladder`), then moved
+  inside it until they have forgotten where they were copied, one sample per
+  particle, with the band's mass under the prior in ``res.stats.band_mass``; the
+  seeds are its fallback where the ladder cannot reach the band
+  (``benchmarks/results/independence_dev.md``).
 
 ``method=None`` takes the models' own default (:attr:`~inverse_set.Models.method`),
-else ``"prior-slice"`` for models with a prior or a standard-Gaussian ``init``,
+else ``"prior-ladder"`` for models with a prior or a standard-Gaussian ``init``,
 else ``"paper"``. Change a setting with :meth:`Method.replace`, e.g.
 ``get("paper").replace(walk=GradientWalk(step_size=0.3))``.
 """
@@ -128,7 +131,7 @@ def is_standard_gaussian(init) -> bool:
 
 def default_name(models) -> str:
     """The method ``method=None`` runs on models that declare none: the Gaussian-prior one when G's input is N(0, I)."""
-    return "prior-slice" if models.prior is not None or is_standard_gaussian(models.init) else "paper"
+    return "prior-ladder" if models.prior is not None or is_standard_gaussian(models.init) else "paper"
 
 
 def resolve(method: str | Method | None, models) -> Method:

@@ -22,11 +22,11 @@ class Models:
       encoder: ``E(image) -> features``, the space where diversity is measured.
       init: ``init(rng_key) -> code``, how starting codes of G are drawn
         (:mod:`inverse_set.initialization`), or an int d for N(0, I_d) — a
-        standard-Gaussian init makes ``"prior-slice"`` the default method. Optional
+        standard-Gaussian init makes ``"prior-ladder"`` the default method. Optional
         when ``prior`` is given (codes are then drawn as prior(z)).
       prior: ``prior(z) -> code``, a map from z ~ N(0, I_latent_dim) to G's input
         (e.g. a flow fitted to the codes of real images), or None. With it the
-        ``"prior-slice"`` method searches z and returns G's inputs as
+        prior methods (``"prior-ladder"``, ``"prior-slice"``) search z and return G's inputs as
         ``generator_inputs`` beside the z's.
       latent_dim: the size of z when ``prior`` is given.
       target: ``image -> activations`` (an array, or a dict by layer name such as
@@ -37,7 +37,7 @@ class Models:
       class_names: names of the output units, so neurons can be given by name.
       method: the default method on these models (a name of
         :data:`inverse_set.methods.PRESETS` or a :class:`~inverse_set.methods.Method`);
-        None: ``"prior-slice"`` with a prior or a standard-Gaussian init, else ``"paper"``.
+        None: ``"prior-ladder"`` with a prior or a standard-Gaussian init, else ``"paper"``.
       realism_bound: τ of the realism constraint r(c) = mean((E(G(c)) − c)²) ≤ τ
         (needs E to map into code space), or None.
       percentiles: ``percentiles(unit) -> {"p50": …, "p95": …, "max": …}``, reference

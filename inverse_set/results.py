@@ -97,7 +97,7 @@ class InverseSetResult:
 
     Attributes:
       codes: (m, d) the method's search variable, m ≤ n (m < n only when the walk
-        stopped early): z for the ``"prior-slice"`` route through a prior, G's codes
+        stopped early): z for the prior methods' route through a prior, G's codes
         for ``"paper"``.
       images: (m, …) the generated images.
       generator_inputs: (m, …) G's own inputs, ``images = G(generator_inputs)``, when

@@ -15,12 +15,14 @@
 # activation lies in the band. `sample_inverse_set` draws n different inputs from it,
 # through a generator G, and every returned image is checked to lie in the band.
 #
-# On the bundled models the default method is `"prior-slice"`: the search variable is
+# On the bundled models the default method is `"prior-ladder"`: the search variable is
 # z ~ N(0, I), the input of a code prior (a flow fitted to the codes of real images) in
-# front of G; augmented-Lagrangian seeds bring K = 10 chains into the band, and an
-# elliptical slice walk then samples the prior restricted to the band. The paper's
-# method — seeds, then gradient steps in G's own code space with repulsion from the
-# samples kept — runs with `method="paper"`.
+# front of G, and the n samples behave like n independent draws from the prior
+# restricted to the band: a population of prior draws is brought into the band by
+# rejection where the band holds a large share of the prior, else through a ladder of
+# relaxed bands, then moved inside it until it has forgotten where it was copied. The
+# paper's method — seeds, then gradient steps in G's own code space with repulsion from
+# the samples kept — runs with `method="paper"`.
 #
 # Here: the bundled Fashion-MNIST classifier's "Bag" logit, at the band between the
 # median and the 95th percentile of its activation on real bags.
@@ -41,7 +43,10 @@ print({k: round(v, 2) for k, v in bag.items()})
 res = sample_inverse_set("Bag", bag["p50"], bag["p95"], n=40, models=models, rng_key=0)
 inside = (res.activations >= res.z1) & (res.activations <= res.z2)
 assert inside.all() and len(res) == 40
-assert res.stats.method == "prior-slice"  # what ran, with every setting in res.stats.settings
+assert res.stats.method == "prior-ladder"  # what ran, with every setting in res.stats.settings
+low, high = res.stats.band_mass[1:]  # the band's probability under the prior, a 90% interval
+print(f"the band holds {res.stats.band_mass[0]:.2%} of the generator's images [{low:.2%}, {high:.2%}], "
+      f"drawn from the {res.stats.population_start}")
 # res.codes are the z's; G's own inputs prior(z) are res.generator_inputs, and res.images = G(res.generator_inputs)
 assert res.generator_inputs.shape == res.codes.shape and (res.generator_inputs >= 0).all()
 print(f"{len(res)} samples, all in band, by {res.stats.method!r}: seed steps {res.stats.seed_steps}, walk steps "

@@ -23,7 +23,7 @@
 #
 # Which method runs follows from `init`: a standard-Gaussian init (an int d, or
 # `initialization.gaussian(d)`) says G's input is z ~ N(0, I), and the default is then
-# `"prior-slice"` (it samples the prior restricted to the band); any other init gives
+# `"prior-ladder"` (it samples the prior restricted to the band); any other init gives
 # the paper's method, `"paper"`. Choose with `method=`; `res.stats.method` says which ran.
 # A generator with a prior in front of it (z ~ N(0, I) mapped to its codes, such as a flow)
 # gives `prior=` and `latent_dim=`.
@@ -102,7 +102,7 @@ models = Models(generator=lambda c: dec.apply(p_dec, c[None])[0], encoder=lambda
                 target=target, init=6, class_names=["a", "b", "c"])
 level = float(target(models.generator(jnp.zeros(6)))["dense1"][3])
 res = sample_inverse_set(Unit("dense1", 3), level - 0.05, level + 0.05, n=30, models=models, rng_key=0)
-assert res.stats.method == "prior-slice"  # init=6: z ~ N(0, I_6), so the Gaussian-prior method
+assert res.stats.method == "prior-ladder"  # init=6: z ~ N(0, I_6), so the Gaussian-prior method
 again = np.array([target(jnp.asarray(x))["dense1"][3] for x in res.images])
 assert ((again >= level - 0.05 - 1e-5) & (again <= level + 0.05 + 1e-5)).all()
 print(f"{len(res)} samples of dense1[3] in [{level - 0.05:.3f}, {level + 0.05:.3f}], rechecked through the module")

@@ -63,7 +63,7 @@ def draw_problem(rng: np.random.Generator):
     kwargs = dict(generator=generator, encoder=_identity, init=initialization.gaussian(d), code_bounds=bounds,
                   num_seeds=int(rng.choice([1, 5, 10])), n=int(rng.choice([20, 50])),
                   rng_key=int(rng.integers(1 << 30)))
-    if rng.random() < 0.2:  # else the default for a standard-Gaussian init: "prior-slice"
+    if rng.random() < 0.2:  # else the default for a standard-Gaussian init: "prior-ladder"
         kwargs["method"] = get_method("paper").replace(
             objective=Objective(diversity_weight=float(rng.choice([0.0, 1.0]))),
             walk=GradientWalk(step_size=float(rng.choice([0.01, 0.1, 0.5]))))

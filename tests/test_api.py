@@ -79,7 +79,7 @@ def test_solver_settings_given_as_keywords_point_at_the_method(slab, name, value
 
 @pytest.mark.parametrize("method, init, expected", [
     (None, "slab", "paper"),  # N(0, 0.1² I) is not a standard Gaussian
-    (None, 8, "prior-slice"),  # N(0, I_8)
+    (None, 8, "prior-ladder"),  # N(0, I_8)
     ("paper", 8, "paper"),
     ("prior-slice", 8, "prior-slice"),
     (SLOW_STEPS, "slab", "paper"),
@@ -90,7 +90,7 @@ def test_the_method_by_name_by_value_and_by_default(slab, method, init, expected
     assert res.stats.method == expected and len(res) == 20 and in_band(res, 0.4, 0.6)
     ran = method if method is not None and not isinstance(method, str) else get_method(expected)
     assert res.stats.settings == ran.settings()
-    walk = "GradientWalk" if expected == "paper" else "EllipticalSliceWalk"
+    walk = {"paper": "GradientWalk", "prior-slice": "EllipticalSliceWalk", "prior-ladder": "LadderWalk"}[expected]
     assert res.stats.settings["walk"]["kind"] == walk
     if method is SLOW_STEPS:  # the Method's own settings ran, not the preset's
         assert res.stats.settings["walk"]["step_size"] == 0.05
@@ -113,7 +113,7 @@ def test_prior_slice_on_an_init_that_is_not_a_standard_gaussian_is_a_clear_error
 def test_through_a_prior_the_samples_are_latents_and_generator_inputs_come_with_them(slab):
     models = Models(generator=jax.nn.sigmoid, encoder=slab.identity, prior=prior, latent_dim=4)  # no init
     res = sample_inverse_set(slab.neuron1, 0.45, 0.6, n=20, models=models, rng_key=0)
-    assert res.stats.method == "prior-slice" and len(res) == 20 and in_band(res, 0.45, 0.6)
+    assert res.stats.method == "prior-ladder" and len(res) == 20 and in_band(res, 0.45, 0.6)
     assert res.codes.shape == (20, 4) and res.generator_inputs.shape == (20, 8)
     np.testing.assert_allclose(res.generator_inputs, np.asarray(jax.vmap(prior)(res.codes)), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(res.images, slab.sigmoid(res.generator_inputs), rtol=1e-5, atol=1e-6)
@@ -170,8 +170,8 @@ def test_failed_seeds_raise_and_leave_the_walk_not_run(slab):
 
 @pytest.mark.parametrize("init", ["slab", 8])
 def test_evaluation_counts_are_what_the_seeds_and_the_walk_did(slab, init):
-    res = sample_inverse_set(slab.neuron1, 0.7, 0.8, n=20, models=slab.models,
-                             init=slab.init if init == "slab" else init, rng_key=0)
+    res = sample_inverse_set(slab.neuron1, 0.7, 0.8, n=20, models=slab.models, rng_key=0,
+                             **(dict(init=slab.init) if init == "slab" else dict(init=init, method="prior-slice")))
     s = res.stats
     assert s.seed_status == "inside" and s.walk_status == "complete" and s.seed_steps > 0
     seed_passes = K * (s.seed_steps + 1)  # the last call finds every seed inside

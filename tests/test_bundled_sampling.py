@@ -28,7 +28,7 @@ def test_default_models_sample_the_bag_neuron_by_name(bundle):
     assert ((logits >= z1 - 1e-4) & (logits <= z2 + 1e-4)).all()
     # The default method searches the code prior's input z; G's inputs prior(z) are post-ReLU fc6 codes,
     # returned beside the z's, and G of them gives the returned images.
-    assert res.stats.method == "prior-slice" and res.stats.settings["walk"]["kind"] == "EllipticalSliceWalk"
+    assert res.stats.method == "prior-ladder" and res.stats.settings["walk"]["kind"] == "LadderWalk"
     inputs = np.asarray(jax.vmap(bundle.prior)(res.codes))
     np.testing.assert_allclose(res.generator_inputs, inputs, atol=1e-5)
     assert (res.generator_inputs >= 0).all()

@@ -61,7 +61,7 @@ def test_help_names_the_program_and_documents_every_option():
         out = subprocess.run([*cmd, "sample", "--help"], capture_output=True, text=True, check=True).stdout
         assert out.startswith(f"usage: {prog} sample")
         for option in ("--neuron", "--band", "--models", "--n ", "--seeds", "--rng", "--out", "--show", "--quiet",
-                       "--method", "prior-slice"):
+                       "--method", "prior-ladder", "prior-slice"):
             assert option in out
 
 
@@ -79,14 +79,14 @@ def test_sample_writes_a_result_a_picture_and_strict_json(tmp_path, capsys):
     assert run_json["num_samples"] == 12 and run_json["labels"] == ["Bag"]
     assert run_json["command"].endswith(f"sample --neuron bag --band p50,p95 --n 12 --out {out}")  # as given
     # What ran: the bundled models' default, with its settings; both kinds of passes through the networks.
-    assert "method 'prior-slice'" in stdout and run_json["method"] == "prior-slice"
-    assert run_json["settings"] == res.stats.settings and run_json["settings"]["walk"]["kind"] == "EllipticalSliceWalk"
+    assert "method 'prior-ladder'" in stdout and run_json["method"] == "prior-ladder"
+    assert run_json["settings"] == res.stats.settings and run_json["settings"]["walk"]["kind"] == "LadderWalk"
     assert run_json["seed_status"] == "inside" and run_json["walk_status"] == "complete"
     assert run_json["forward_evaluations"] > 0 and run_json["gradient_evaluations"] > 0
     assert "\r" not in err and "samples: 12/12" in err  # not a terminal: plain progress lines
     rc, stdout, _ = run(["show", str(out / "result")], capsys)
     assert rc == 0 and "12 of 12 samples" in stdout and "all inside their bands: True" in stdout
-    assert "method 'prior-slice'" in stdout and "forward-only passes" in stdout
+    assert "method 'prior-ladder'" in stdout and "forward-only passes" in stdout
 
 
 def test_sample_with_the_papers_method_says_so(tmp_path, capsys):
@@ -118,7 +118,7 @@ def test_atlas_rows_by_band_and_by_unit(tmp_path, capsys):
     assert rc == 0, err
     atlas_run = json.loads((tmp_path / "bands" / "run.json").read_text())
     rows = atlas_run["rows"]
-    assert [r.get("num_samples") for r in rows] == [12, 12] and atlas_run["method"] == "prior-slice"
+    assert [r.get("num_samples") for r in rows] == [12, 12] and atlas_run["method"] == "prior-ladder"
     first, last = (InverseSetResult.load(tmp_path / "bands" / f"row{i}") for i in (0, 1))
     assert first.activations.max() <= last.activations.min()  # the rows are the bands, in order
     rc, _, err = run(["atlas", "--layer", "fc6", "--units", "0:3", "--band", "p90,p99", "--n", "12",
@@ -139,7 +139,7 @@ def test_models_from_a_python_file(tmp_path, capsys):
     assert rc == 0, err
     res = InverseSetResult.load(tmp_path / "out" / "result")
     assert len(res) == 20 and ((res.activations >= 0.6) & (res.activations <= 0.7)).all()
-    assert res.stats.method == "prior-slice"  # init=2: a standard Gaussian, so the Gaussian-prior method
+    assert res.stats.method == "prior-ladder"  # init=2: a standard Gaussian, so the Gaussian-prior method
     rc, _, err = run(["sample", "--models", str(path), "--neuron", "0", "--band", "p50,p60"], capsys)
     assert rc == 2 and "give numbers" in err
 

@@ -35,7 +35,8 @@ SPECS, INDICES, _ = resolve([0], {"logits": (2,)})
 PROBLEM = Problem(identity, identity, make_activation_fn(SPECS, logits))
 SPECS2, INDICES2, _ = resolve([0, 1], {"logits": (2,)})
 PROBLEM2 = Problem(identity, identity, make_activation_fn(SPECS2, logits))
-INDICES_OF = {PROBLEM: INDICES, PROBLEM2: INDICES2}
+PROBLEM_BOX = Problem(identity, identity, make_activation_fn(SPECS, logits), code_low=-1.0, code_high=1.5)
+INDICES_OF = {PROBLEM: INDICES, PROBLEM2: INDICES2, PROBLEM_BOX: INDICES}
 
 
 def phi(t):
@@ -75,6 +76,8 @@ def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, 
     # about log(P) / log(p0) of them, the last one the band itself
     assert bool(state.by_rejection) == (limit is not None and exact * limit >= 1)
     assert int(state.level) <= int(np.ceil(np.log(exact) / np.log(0.2))) + 2
+    if limit is not None and not bool(state.by_rejection):  # the draws that chose the ladder are counted
+        assert int(state.forward_passes) >= 10 * limit
 
 
 def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
@@ -133,6 +136,18 @@ def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
         grid = np.linspace(z1, z2, 2001)
         density = np.exp(-grid ** 2 / 2)
         assert abs(a.mean() - (grid * density).sum() / density.sum()) < 0.03
+
+
+@pytest.mark.parametrize("limit", [30, None])
+def test_with_code_bounds_the_target_is_the_prior_restricted_to_the_band_and_the_box(limit):
+    state = climb(PROBLEM_BOX, INDICES, [1.0], [1.4], rejection_limit=limit)
+    keep = np.asarray(ladder.samples(state))
+    z = np.asarray(state.z)[keep]
+    assert keep.mean() > 0.95 and ((z >= -1.0) & (z <= 1.5)).all()
+    draws = np.random.default_rng(0).normal(size=(400_000, D))
+    inside = np.all((draws >= -1.0) & (draws <= 1.5), axis=1) & (draws @ W >= 1.0) & (draws @ W <= 1.4)
+    assert agrees(ladder.band_mass(state), inside.mean()), (ladder.band_mass(state), inside.mean())
+    assert abs((z @ W).mean() - (draws[inside] @ W).mean()) < 0.03
 
 
 def test_an_intersection_has_the_product_of_the_masses_of_independent_bands():

@@ -67,11 +67,11 @@ CUSTOM = get_method("paper").replace(name="mine", walk=GradientWalk(step_size=0.
 
 
 @pytest.mark.parametrize("given, fields, expected", [
-    (None, dict(init=8), "prior-slice"),  # an int d: N(0, I_d)
-    (None, dict(init=initialization.gaussian(8)), "prior-slice"),
+    (None, dict(init=8), "prior-ladder"),  # an int d: N(0, I_d)
+    (None, dict(init=initialization.gaussian(8)), "prior-ladder"),
     (None, dict(init=initialization.gaussian(8, scale=0.1)), "paper"),
     (None, dict(init=initialization.encoded_noise(lambda x: x, (8,))), "paper"),
-    (None, dict(prior=prior, latent_dim=4), "prior-slice"),
+    (None, dict(prior=prior, latent_dim=4), "prior-ladder"),
     (None, dict(init=8, method="paper"), "paper"),  # the models' own default first
     (None, dict(init=initialization.gaussian(8, scale=0.1), method=CUSTOM), "mine"),
     ("paper", dict(init=8, method="prior-slice"), "paper"),  # then the call's

@@ -42,10 +42,14 @@ def test_no_sample_is_returned_twice(slab, case):
 # --------------------------------------------------------------------------- 2. false "infeasible"
 
 
+METHOD_OF_KEY = ("paper", "prior-slice", "paper", None)
+
+
 @pytest.mark.parametrize("key", range(8))
 def test_a_narrow_band_around_a_known_code_is_reached(key):
     """A random MLP neuron on a tanh(A c) generator, band of width 0.02 around its value at a known code;
-    even keys run "paper", odd ones "prior-slice" (the default for init=4, a standard Gaussian)."""
+    even keys run "paper", odd ones the default for init=4 (a standard Gaussian): "prior-ladder", and
+    "prior-slice" on keys 1 and 5."""
     rng = np.random.default_rng(key)
     a, w1, b1, w2 = (jnp.asarray(rng.normal(size=shape), jnp.float32) for shape in [(6, 4), (8, 6), (8,), (8,)])
     generator = lambda c: jnp.tanh(a @ c)  # noqa: E731
@@ -53,8 +57,8 @@ def test_a_narrow_band_around_a_known_code_is_reached(key):
     a0 = float(mlp(generator(jnp.asarray(rng.normal(size=4), jnp.float32))))
     u = rng.uniform(0.1, 0.9)
     res, warned = sample(mlp, a0 - 0.02 * u, a0 + 0.02 * (1 - u), 40, generator=generator, encoder=identity, init=4,
-                         method="paper" if key % 2 == 0 else None, rng_key=key)
-    assert res.stats.method == ("paper" if key % 2 == 0 else "prior-slice")
+                         method=METHOD_OF_KEY[key % 4], rng_key=key)
+    assert res.stats.method == (METHOD_OF_KEY[key % 4] or "prior-ladder")
     assert_in_band(res)
     assert_distinct_or_flagged(res, warned)
 

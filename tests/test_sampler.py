@@ -157,8 +157,8 @@ def test_the_slice_walk_samples_the_prior_restricted_to_the_band(slab):
     over effectively independent samples (chains of 2000 samples from 10 seeds)."""
     u = slab.W1 / np.linalg.norm(slab.W1)
     res = sample_inverse_set(lambda c: jnp.asarray(u) @ c, 0.5, 1.5, n=2000, generator=slab.identity,
-                             encoder=slab.identity, init=slab.D, rng_key=0)
-    assert res.stats.method == "prior-slice"  # the default for a standard-Gaussian init
+                             encoder=slab.identity, init=slab.D, rng_key=0, method="prior-slice")
+    assert res.stats.method == "prior-slice"
     assert len(res) == 2000 and len(np.unique(res.codes, axis=0)) == 2000
     assert res.stats.forward_evaluations > 0 and res.stats.forward_evaluations / len(res) < 10
     a = res.activations[:, 0]
@@ -220,7 +220,7 @@ def test_the_realism_bound_has_work_to_do_in_the_band(slab):
     assert len(in_band) > 1000 and (realism_residual(in_band) > 0.1).mean() > 0.5
 
 
-@pytest.mark.parametrize("method", ["paper", "prior-slice"])
+@pytest.mark.parametrize("method", ["paper", "prior-slice", "prior-ladder"])
 def test_realism_constraint_holds_for_every_sample(slab, method):
     # E(G(c)) = sigmoid(c), so r(c) = mean((sigmoid(c) − c)²); r ≤ τ is one more constraint.
     tau = 0.1

@@ -35,6 +35,8 @@ from inverse_set.walks import WalkContext
 
 Array = jax.Array
 
+MIN_PARTICLES = 100
+
 
 @dataclass(frozen=True)
 class LadderWalk:
@@ -42,7 +44,9 @@ class LadderWalk:
 
     Attributes:
       ladder: the ladder's settings (:class:`inverse_set.ladder.Ladder`): p₀, moves per level, final moves, …
-      num_particles: N; ``None``: n (each particle gives at most one sample).
+      num_particles: N; ``None``: n, and at least ``MIN_PARTICLES`` (each particle gives at most one sample; the
+        samples are the first n of them: fewer particles would set the levels, the band's mass and the
+        decorrelation from too few).
     """
 
     ladder: ladder.Ladder = field(default_factory=ladder.Ladder)
@@ -50,7 +54,7 @@ class LadderWalk:
 
     keeps_encodings = False
     description = ("a population of N prior draws brought into the band through relaxed bands (subset simulation), "
-                   "then moved by elliptical-slice steps inside it; one sample per particle")
+                   "then moved inside it until decorrelated; one sample per particle")
     longer = "more particles (num_particles) or more moves (Ladder(max_final_moves=…))"  # what gives more samples
 
     def __post_init__(self):
@@ -62,7 +66,7 @@ class LadderWalk:
         return self.ladder.max_final_moves + 1
 
     def particles(self, n: int) -> int:
-        return n if self.num_particles is None else self.num_particles
+        return max(n, MIN_PARTICLES) if self.num_particles is None else self.num_particles
 
     def prepare(self, ctx: WalkContext, rng_key, callback=None) -> tuple[ladder.LadderState, Array]:
         """The climb from the prior, before any seed: the seeds are needed only where it did not reach the band."""
