@@ -109,7 +109,8 @@ def cmd_sample(args) -> int:
         "seed_status": res.stats.seed_status, "walk_status": res.stats.walk_status,
         "seed_steps": res.stats.seed_steps, "walker_steps": res.stats.walker_steps,
         "gradient_evaluations": res.stats.gradient_evaluations, "forward_evaluations": res.stats.forward_evaluations,
-        "band_mass": res.stats.band_mass, "machine": machine()})
+        "band_mass": res.stats.band_mass, "population_start": res.stats.population_start,
+        "effective_sample_size": res.stats.effective_sample_size, "machine": machine()})
     print(f"{len(res)} samples in {wall:.1f} s by {res.stats.method!r} (seed steps {res.stats.seed_steps}, walk "
           f"steps {res.stats.walker_steps}; {evaluations_text(res.stats)}){mass_text(res.stats)}; wrote "
           f"{', '.join(written)} in {out}")
