@@ -24,7 +24,7 @@ the same n. Per cell and method it prints:
 then, per class cell, the ladder's band mass over three nested bands (the cell's
 band and the bands two and four times as wide around the same centre: the masses
 must grow), and with ``--windows M`` the Vendi of every window of 100 along a run
-of M samples of each method on the first cell, over the ideal's last-100 Vendi.
+of M samples of each method on the first cell (or ``--windows-cell``), over the ideal's last-100 Vendi.
 The dev split is the harness's dev cells and the cells overlapping them (the
 defaults are chosen there); the report split is the rest.
 
@@ -179,6 +179,8 @@ def main(argv=None):
                         "method), slice (\"prior-slice\", the previous default) and ours (whatever is the default)")
     parser.add_argument("--n", type=int, default=bm.Budget.n)
     parser.add_argument("--windows", type=int, default=2000, help="samples of the windows run (0: none)")
+    parser.add_argument("--windows-cell", help="the cell of the windows run, e.g. 'Pullover p95' (default: the "
+                        "first cell)")
     parser.add_argument("--no-nested", action="store_true", help="skip the nested-band masses")
     parser.add_argument("--quick", action="store_true", help="few rejection draws and 2000 training images")
     parser.add_argument("--out", default="benchmarks/results")
@@ -223,7 +225,7 @@ def main(argv=None):
         if not args.no_nested and "ladder" in methods:
             payload["nested"][cell.name] = nested_masses(ctx, cell)
             print(f"  nested bands ×1, ×2, ×4: masses {payload['nested'][cell.name]}", flush=True)
-        if args.windows and i == 0:
+        if args.windows and (cell.name == args.windows_cell if args.windows_cell else i == 0):
             ideal = next(r for r in rows if r["method"] == "rejection_prior")
             last = (ideal.get("vendi_windows") or [None])[-1]
             payload["windows"][cell.name] = window_ratios(ctx, cell, methods, args.windows, last)

@@ -12,7 +12,9 @@ The algorithm, one module per piece:
 * :mod:`inverse_set.buffer` — the kept samples every walk shares: novelty and stop rules
 * :mod:`inverse_set.walks` — the walk protocol and its loop; :mod:`~inverse_set.walks.gradient`,
   the paper's walker (eq. 9–10); :mod:`~inverse_set.walks.elliptical_slice`, a walk that samples
-  the N(0, I) prior restricted to the band
+  the N(0, I) prior restricted to the band; :mod:`~inverse_set.walks.ladder`, the ladder as a walk
+* :mod:`inverse_set.ladder` — a population from the prior into the band through relaxed bands (subset
+  simulation), and the band's mass; :mod:`inverse_set.decorrelation`, what its samples are worth
 * :mod:`inverse_set.methods` — methods by name (``"prior-ladder"``, ``"paper"``, ``"prior-slice"``): where to search,
   the seeds, the walk and the objective together
 * :mod:`inverse_set.loop` — the bounded loop every solver runs, its status codes and evaluation counts

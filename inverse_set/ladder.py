@@ -35,22 +35,19 @@ faster per pass than the slice sampler's shrinking brackets: on the Dress p95
 band, ρ (below) fell to 0.25 in about 50 passes with h ≈ 0.7–1.0, where four-
 proposal slice moves took about 120.
 
-How much the population still remembers its positions x₀ at the last
-resampling is measured by the lag correlation ``ρ = 1 − E‖x − x₀‖² / (2 Var x)``
-(0 for independent draws of the same law, 1 before any move): over the
-encodings E(G(c)) pooled — the space the method measures diversity in — and for
-each activation apart, the largest of these.
+How much the population still remembers its positions at the last resampling
+is the lag correlation ρ of :mod:`inverse_set.decorrelation`.
 Moves go on until ρ ≤ ``decorrelation`` (at least ``moves_per_level``, at most
 ``max_moves_per_level``); inside the band itself (the walk's steps) the same,
 between ``final_moves`` and ``max_final_moves``. Two copies of one particle that
 each kept a correlation ρ with it are correlated about ρ², which gives the
-effective-sample-size figure of :func:`effective_sample_size`. A copy that never
+effective-sample-size figure (:func:`inverse_set.decorrelation.effective_sample_size`). A copy that never
 moved is a repeat and is not a sample.
 
 The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l (1 − π_l) /
 (π_l N) · D_l, D_l the design effect of the families entering level l
-(:func:`design_effect`; the spread between levels is left out, so the interval
+(:func:`inverse_set.decorrelation.design_effect`; the spread between levels is left out, so the interval
 is still a little narrow); by rejection, hits / draws with its binomial interval. A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
 data, where the prior's mass is too small for the levels to resolve) ends
@@ -71,6 +68,7 @@ import numpy as np
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
+from inverse_set.decorrelation import design_effect, memory
 from inverse_set.field_checks import check_options
 from inverse_set.problem import Problem, forward
 
@@ -112,7 +110,7 @@ class Ladder:
     acceptance: float = 0.4  # on the Dress p95 band the fastest decorrelation came at 0.35–0.46
     adaptation: float = 0.5
     angle: float = 1.0
-    rejection_limit: int | None = 150  # the ladder costs 160–280 forward passes per sample on the dev p95 cells
+    rejection_limit: int | None = 150  # the ladder costs 80–130 forward passes per sample on the dev p95 cells
     max_levels: int = 60
     max_stalled_levels: int = 3
 
@@ -160,21 +158,6 @@ def distance(bands: Bands, f: Array) -> Array:
     """``d = max_k out_k / ε_k``: how far f (…, p) lies outside the band in band widths (0 inside)."""
     outside = jnp.maximum(jnp.maximum(bands.z1 - f, f - bands.z2), 0.0)
     return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
-
-
-def lag_correlation(start: Array, now: Array, pooled: bool) -> Array:
-    """``ρ = 1 − E(x − x₀)² / (2 Var x)`` over the particles: per column, or over all columns pooled (a column with
-    no spread has nothing left to forget: 0; a population with none at all, 1)."""
-    jump, spread = jnp.mean((now - start) ** 2, axis=0), 2 * jnp.var(now, axis=0)
-    if pooled:
-        jump, spread = jnp.sum(jump), jnp.sum(spread)
-    return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 1.0 if pooled else 0.0)
-
-
-def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:
-    """How much the particles remember their encodings phi0 and activations f0: the larger of ρ over the encodings
-    pooled and the largest ρ of an activation."""
-    return jnp.maximum(lag_correlation(phi0, phi, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
 
 
 def _evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
@@ -365,21 +348,3 @@ def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, flo
 def samples(state: LadderState) -> Array:
     """Which particles are samples, (N,): in the band and not an unmoved copy of another."""
     return (state.distance <= 0) & state.moved
-
-
-def design_effect(parent: Array, rho: Array, counted: Array) -> Array:
-    """``1 + (m̄ − 1) ρ²``: how much more a mean over the counted particles varies than over as many independent
-    draws, for families of copies of one particle (m̄ = Σ m_f² / m: the family size a counted particle is in),
-    two of a family correlated about ρ²."""
-    sizes = jnp.zeros(parent.shape, jnp.float32).at[parent].add(counted.astype(jnp.float32))
-    m = jnp.maximum(jnp.sum(counted), 1)
-    mean_size = jnp.sum(jnp.where(counted, sizes[parent], 0.0)) / m
-    return 1 + (mean_size - 1) * jnp.maximum(rho, 0.0) ** 2
-
-
-def effective_sample_size(state: LadderState, is_sample) -> float:
-    """The samples' effective number of independent draws, m / :func:`design_effect`: m samples in families of
-    copies of one particle at the last resampling (each its own family for rejection draws), two of a family
-    correlated about ρ² (ρ: the population's remaining lag correlation, :func:`memory`)."""
-    is_sample = jnp.asarray(is_sample)
-    return float(jnp.sum(is_sample) / design_effect(state.parent, state.memory, is_sample))

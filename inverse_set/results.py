@@ -57,7 +57,7 @@ class SamplerStats:
       effective_sample_size, decorrelation: the ladder walk's estimate of how many
         independent draws its samples are worth, and the lag correlation ρ its
         particles kept with their positions at the last resampling
-        (:func:`inverse_set.ladder.effective_sample_size`).
+        (:func:`inverse_set.decorrelation.effective_sample_size`).
     """
 
     method: str

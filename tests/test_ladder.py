@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import ladder
+from inverse_set import decorrelation, ladder
 from inverse_set.bands import Bands
 from inverse_set.constraints import make_activation_fn, resolve
 from inverse_set.problem import Problem
@@ -88,16 +88,16 @@ def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
     # the lag correlation is what it says: near 1 for particles that barely moved, near 0 for independent ones
     z0 = np.asarray(state.z)
     f0 = z0 @ np.stack([W]).T
-    assert float(ladder.memory(z0, f0, z0 + 0.01, f0 + 0.01)) > 0.99
+    assert float(decorrelation.memory(z0, f0, z0 + 0.01, f0 + 0.01)) > 0.99
     shuffled = np.random.default_rng(0).permutation(len(z0))  # the same law, independent of where each started
-    assert abs(float(ladder.memory(z0, f0, z0[shuffled], f0[shuffled]))) < 0.1
+    assert abs(float(decorrelation.memory(z0, f0, z0[shuffled], f0[shuffled]))) < 0.1
     # copies of a few particles are worth fewer independent draws than as many rejection draws
-    ess = ladder.effective_sample_size(state, keep)
+    ess = decorrelation.effective_sample_size(state.parent, state.memory, keep)
     assert 0 < ess <= keep.sum()
     copies = state._replace(parent=jnp.zeros_like(state.parent), memory=jnp.asarray(0.5))
-    assert ladder.effective_sample_size(copies, keep) < 5
+    assert decorrelation.effective_sample_size(copies.parent, copies.memory, keep) < 5
     drawn = climb(PROBLEM, INDICES, [-0.3], [0.3])
-    assert bool(drawn.by_rejection) and ladder.effective_sample_size(drawn, ladder.samples(drawn)) == 1000
+    assert bool(drawn.by_rejection) and decorrelation.effective_sample_size(drawn.parent, drawn.memory, ladder.samples(drawn)) == 1000
 
 
 def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import buffer, ladder
+from inverse_set import buffer, decorrelation, ladder
 from inverse_set.field_checks import check_options
 from inverse_set.loop import Evaluations, WalkStatus
 from inverse_set.seeds import SeedState
@@ -89,7 +89,8 @@ class LadderWalk:
         return {"band_mass": None if from_seeds else ladder.band_mass(population),
                 "ladder_levels": int(population.level), "population_start": start,
                 "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[kept]))),
-                "effective_sample_size": ladder.effective_sample_size(population, kept),
+                "effective_sample_size": decorrelation.effective_sample_size(population.parent, population.memory,
+                                                                             kept),
                 "decorrelation": float(population.memory)}
 
 

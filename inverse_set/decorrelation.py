@@ -1,0 +1,57 @@
+"""How much a population of particles still remembers where it was copied, and what its samples are worth.
+
+A move leaves the target invariant, but after a resampling the copies of one
+particle start at one point: their positions x₀. The lag correlation
+
+    ρ = 1 − E‖x − x₀‖² / (2 Var x)
+
+over the particles is 1 before any move and 0 once x is independent of x₀ with
+the same law (then E‖x − x₀‖² = 2 Var x). It is measured over the encodings
+E(G(c)) pooled — the space the method measures diversity in — and for each
+activation apart, and the largest of these is the population's ``memory``.
+Two copies of one particle that each kept a correlation ρ with it are
+correlated about ρ², so a family of m copies counts as ``1 + (m − 1) ρ²`` times
+fewer independent draws (the design effect), which gives the effective sample
+size.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def lag_correlation(start: Array, now: Array, pooled: bool) -> Array:
+    """``ρ = 1 − E(x − x₀)² / (2 Var x)`` over the particles: per column, or over all columns pooled (a column with
+    no spread has nothing left to forget: 0; a population with none at all, 1)."""
+    jump, spread = jnp.mean((now - start) ** 2, axis=0), 2 * jnp.var(now, axis=0)
+    if pooled:
+        jump, spread = jnp.sum(jump), jnp.sum(spread)
+    return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 1.0 if pooled else 0.0)
+
+
+def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:
+    """How much the particles remember their encodings phi0 and activations f0: the larger of ρ over the encodings
+    pooled and the largest ρ of an activation."""
+    return jnp.maximum(lag_correlation(phi0, phi, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
+
+
+def design_effect(parent: Array, rho: Array, counted: Array) -> Array:
+    """``1 + (m̄ − 1) ρ²``: how much more a mean over the counted particles varies than over as many independent
+    draws, for families of copies of one particle (m̄ = Σ m_f² / m: the family size a counted particle is in),
+    two of a family correlated about ρ²."""
+    sizes = jnp.zeros(parent.shape, jnp.float32).at[parent].add(counted.astype(jnp.float32))
+    m = jnp.maximum(jnp.sum(counted), 1)
+    mean_size = jnp.sum(jnp.where(counted, sizes[parent], 0.0)) / m
+    return 1 + (mean_size - 1) * jnp.maximum(rho, 0.0) ** 2
+
+
+def effective_sample_size(parent: Array, rho: Array, is_sample) -> float:
+    """The samples' effective number of independent draws, m / :func:`design_effect`: m samples in families of
+    copies of one particle at the last resampling (each its own family for rejection draws), two of a family
+    correlated about ρ² (ρ: the population's remaining lag correlation, :func:`memory`; ``parent``: each particle's
+    family)."""
+    is_sample = jnp.asarray(is_sample)
+    return float(jnp.sum(is_sample) / design_effect(parent, rho, is_sample))
