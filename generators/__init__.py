@@ -151,12 +151,16 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
 
     def percentiles(unit: Unit) -> dict:
         layer = unit.layer or "logits"
-        if layer == "logits":  # a class logit: on the test images of that class
-            table = stats["logits_by_class"].get(str(unit.index), {})
-            return {k: v for k, v in table.items() if k in stats["percentiles"]}
-        if layer not in stats or unit.position is not None:
+        if layer != "logits" and (layer not in stats or unit.position is not None):
             raise ValueError(f"no stored percentiles for {unit}: stats.json has the logits, fc6 units and conv "
                              "channels' means over positions; give the band as numbers")
+        size = len(stats["class_names"]) if layer == "logits" else len(stats[layer][stats["percentiles"][0]])
+        if not 0 <= unit.index < size:
+            raise ValueError(f"index {unit.index} is out of range for layer {layer!r}, which has {size} units "
+                             f"(0 to {size - 1})")
+        if layer == "logits":  # a class logit: on the test images of that class
+            table = stats["logits_by_class"][str(unit.index)]
+            return {k: v for k, v in table.items() if k in stats["percentiles"]}
         return {k: stats[layer][k][unit.index] for k in stats["percentiles"]}
 
     return Zoo(

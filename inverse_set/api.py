@@ -178,6 +178,11 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
         raise ValueError("progress is not supported for batched problems; drop progress=True.")
     if len(neurons) == 0:
         raise ValueError("neurons is empty; give at least one problem.")
+    for name, edges in (("z1", z1), ("z2", z2)):
+        if isinstance(edges, (str, bytes)) or np.ndim(edges) == 0:
+            raise ValueError(f"{name} must have one entry per problem, a list of {len(neurons)} band edges (or of "
+                             f"lists, one edge per neuron, for intersections); got {edges!r}. For the same band in "
+                             f"every problem, repeat it: {name}=[{edges!r}] * {len(neurons)}.")
     if len(z1) != len(neurons) or len(z2) != len(neurons):
         raise ValueError(
             f"neurons, z1 and z2 must have one entry per problem; got {len(neurons)}, {len(z1)}, {len(z2)}."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import runpy
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -58,11 +59,16 @@ def parse_neuron(spec: str, models: Models) -> Unit:
             if at:
                 h, w = (int(v) for v in at.split(","))
                 position = (h, w)
-            return Unit(layer.strip(), int(index), position)
+            unit = Unit(layer.strip(), int(index), position)
         except ValueError:
             raise UsageError(f"--neuron {spec!r}: expected LAYER:UNIT or LAYER:UNIT@H,W with integers, "
                              "e.g. fc6:46 or conv2:5@7,7") from None
+        if unit.index < 0:
+            raise UsageError(f"--neuron {spec!r}: unit indices count from 0; got {unit.index}")
+        return unit
     if text.lstrip("-").isdigit():
+        if int(text) < 0:
+            raise UsageError(f"--neuron {spec!r}: unit indices count from 0; got {int(text)}")
         return Unit(None, int(text))
     names = [str(c) for c in (models.class_names or ())]
     lowered = [c.lower() for c in names]
@@ -95,6 +101,13 @@ def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:
         if part not in table:
             raise UsageError(f"--band {spec!r}: {part!r} is neither a number nor one of {', '.join(table)}")
         edges.append(float(table[part]))
+    if not all(math.isfinite(e) for e in edges):
+        raise UsageError(f"--band {spec!r}: both edges must be finite numbers, got {edges[0]:g} and {edges[1]:g}")
+    if not edges[0] < edges[1]:
+        raise UsageError(f"--band {spec!r}: the lower edge z1 = {edges[0]:.4g} must be below the upper edge "
+                         f"z2 = {edges[1]:.4g}; give them in order, e.g. --band {parts[1]},{parts[0]}"
+                         if edges[0] > edges[1] else f"--band {spec!r}: both edges are {edges[0]:.4g} (z1 = z2); "
+                         "give a band of some width")
     return edges[0], edges[1]
 
 

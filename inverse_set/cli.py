@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from inverse_set import methods
-from inverse_set.api import sample_inverse_set
+from inverse_set.api import make_sampler
 from inverse_set.atlas import atlas
 from inverse_set.arguments import (UsageError, load_models, parse_band, parse_neuron, parse_units, positive,
                                    unit_label)
@@ -84,11 +84,13 @@ def cmd_sample(args) -> int:
     labels = [unit_label(u, models) for u in units]
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
     method = resolve_method(args.method, models)
+    # the neurons are resolved against the networks' layers here, before anything is printed
+    sampler = make_sampler(units, args.n, models=models, method=method, num_seeds=args.seeds,
+                           progress=not args.quiet)
     print(f"sampling {band_text(z1, z2, labels)}, n={args.n}, K={args.seeds}, rng {args.rng}, method "
           f"{method.name!r} ({method.describe()})", flush=True)
     t0 = time.perf_counter()
-    res = sample_inverse_set(units, z1, z2, args.n, models=models, method=method, num_seeds=args.seeds,
-                             rng_key=args.rng, progress=not args.quiet)
+    res = sampler.sample(z1, z2, args.rng)
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -263,6 +263,11 @@ def test_batch_arguments_are_checked(slab):
         sample_inverse_sets(neurons, [0.4, 0.5], [0.6, 0.7], 20, models=slab.models, progress=True)
     with pytest.raises(ValueError, match="neurons is empty"):
         sample_inverse_sets([], [], [], 20, models=slab.models)
+    with pytest.raises(ValueError, match=r"z1 must have one entry per problem, a list of 2 band edges .*got 0.4\. "
+                                         r"For the same band in every problem, repeat it: z1=\[0.4\] \* 2"):
+        sample_inverse_sets(neurons, 0.4, 0.6, 20, models=slab.models)
+    with pytest.raises(ValueError, match="z2 must have one entry per problem"):
+        sample_inverse_sets(neurons, [0.4, 0.5], "0.6", 20, models=slab.models)
     with pytest.raises(ValueError, match="one entry per problem; got 2, 1, 2"):
         sample_inverse_sets(neurons, [0.4], [0.6, 0.7], 20, models=slab.models)
     with pytest.raises(ValueError, match="do not share one structure"):

@@ -29,6 +29,12 @@ def run(argv, capsys):
 @pytest.mark.parametrize("argv, says", [
     (["sample", "--neuron", "10", "--band", "1,2"], "10"),
     (["sample", "--neuron", "Bag", "--band", "14,9"], "z1"),
+    (["sample", "--neuron", "Bag", "--band", "p50,p50"], "z1 = z2"),
+    (["sample", "--neuron", "fc6:99999", "--band", "p50,p95"], "index 99999 is out of range for layer 'fc6', which "
+                                                               "has 256 units"),
+    (["sample", "--neuron", "12", "--band", "p50,p95"], "index 12 is out of range for layer 'logits'"),
+    (["sample", "--neuron", "fc6:-1", "--band", "p50,p95"], "unit indices count from 0; got -1"),
+    (["sample", "--neuron", "-3", "--band", "1,2"], "unit indices count from 0; got -3"),
     (["sample", "--neuron", "Bag", "--band", "nan,14"], "finite"),
     (["sample", "--neuron", "Bag", "--band", "p50,p95", "--n", "0"], "--n"),
     (["sample", "--neuron", "Bag", "--band", "p50,p95", "--seeds", "0"], "--seeds"),
@@ -52,6 +58,7 @@ def test_every_error_is_one_line_and_exit_status_2(argv, says, capsys):
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1, err
     assert says in lines[0] and "Traceback" not in err and lines[0].split(":")[1].strip() == "error"
+    assert "sampling" not in out  # checked in full before anything is printed
 
 
 def test_help_names_the_program_and_documents_every_option():
