@@ -103,12 +103,19 @@ def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:
         edges.append(float(table[part]))
     if not all(math.isfinite(e) for e in edges):
         raise UsageError(f"--band {spec!r}: both edges must be finite numbers, got {edges[0]:g} and {edges[1]:g}")
-    if not edges[0] < edges[1]:
-        raise UsageError(f"--band {spec!r}: the lower edge z1 = {edges[0]:.4g} must be below the upper edge "
-                         f"z2 = {edges[1]:.4g}; give them in order, e.g. --band {parts[1]},{parts[0]}"
-                         if edges[0] > edges[1] else f"--band {spec!r}: both edges are {edges[0]:.4g} (z1 = z2); "
-                         "give a band of some width")
     return edges[0], edges[1]
+
+
+def check_order(spec: str, band: tuple[float, float]) -> tuple[float, float]:
+    """The band of ``--band spec`` if its edges are in order (z1 < z2), else a UsageError saying how to give it."""
+    z1, z2 = band
+    if z1 > z2:
+        low, high = spec.split(",")
+        raise UsageError(f"--band {spec!r}: the lower edge z1 = {z1:.4g} must be below the upper edge z2 = {z2:.4g}; "
+                         f"give them in order, e.g. --band {high.strip()},{low.strip()}")
+    if z1 == z2:
+        raise UsageError(f"--band {spec!r}: both edges are {z1:.4g} (z1 = z2); give a band of some width")
+    return band
 
 
 def parse_units(spec: str) -> range:

@@ -24,8 +24,8 @@ import numpy as np
 from inverse_set import methods
 from inverse_set.api import make_sampler
 from inverse_set.atlas import atlas
-from inverse_set.arguments import (UsageError, load_models, parse_band, parse_neuron, parse_units, positive,
-                                   unit_label)
+from inverse_set.arguments import (UsageError, check_order, load_models, parse_band, parse_neuron, parse_units,
+                                   positive, unit_label)
 from inverse_set.bands import in_band
 from inverse_set.constraints import Unit
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
@@ -80,7 +80,7 @@ def cmd_sample(args) -> int:
     bands_given = args.band or []
     if len(bands_given) != len(units):
         raise UsageError(f"give one --band per --neuron: {len(units)} neurons, {len(bands_given)} bands")
-    bands = [parse_band(b, u, models) for b, u in zip(bands_given, units)]
+    bands = [check_order(b, parse_band(b, u, models)) for b, u in zip(bands_given, units)]
     labels = [unit_label(u, models) for u in units]
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
     method = resolve_method(args.method, models)
