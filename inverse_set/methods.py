@@ -93,6 +93,8 @@ class Method:
         """What the method does, in a few words."""
         where = "z ~ N(0, I)" if self.space == "prior" else "the generator's codes"
         walk = getattr(self.walk, "description", type(self.walk).__name__)
+        if hasattr(self.walk, "prepare"):  # the walk starts on its own; the seeds only where it cannot
+            return f"searching {where}: {walk}"
         return f"searching {where}: augmented-Lagrangian seeds, then {walk}"
 
     def settings(self) -> dict:

@@ -53,8 +53,9 @@ class LadderWalk:
     num_particles: int | None = None
 
     keeps_encodings = False
-    description = ("a population of N prior draws brought into the band through relaxed bands (subset simulation), "
-                   "then moved inside it until decorrelated; one sample per particle")
+    description = ("a population of N prior draws brought into the band by rejection or through relaxed bands "
+                   "(subset simulation), then moved inside it until decorrelated, one sample per particle; "
+                   "augmented-Lagrangian seeds only where the ladder cannot reach the band")
     longer = "more particles (num_particles) or more moves (Ladder(max_final_moves=…))"  # what gives more samples
 
     def __post_init__(self):
