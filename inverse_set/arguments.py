@@ -63,19 +63,24 @@ def parse_neuron(spec: str, models: Models) -> Unit:
         except ValueError:
             raise UsageError(f"--neuron {spec!r}: expected LAYER:UNIT or LAYER:UNIT@H,W with integers, "
                              "e.g. fc6:46 or conv2:5@7,7") from None
-        if unit.index < 0:
-            raise UsageError(f"--neuron {spec!r}: unit indices count from 0; got {unit.index}")
-        return unit
-    if text.lstrip("-").isdigit():
-        if int(text) < 0:
-            raise UsageError(f"--neuron {spec!r}: unit indices count from 0; got {int(text)}")
-        return Unit(None, int(text))
+    elif text.lstrip("-").isdigit():
+        unit = Unit(None, int(text))
+    else:
+        return Unit(None, class_index(spec, models))
+    if unit.index < 0:
+        raise UsageError(f"--neuron {spec!r}: unit indices count from 0; got {unit.index}")
+    return unit
+
+
+def class_index(spec: str, models: Models) -> int:
+    """The index of the class ``spec`` names (any case), or a UsageError listing the names."""
+    text = spec.strip()
     names = [str(c) for c in (models.class_names or ())]
     lowered = [c.lower() for c in names]
     if text.lower() not in lowered:
         raise UsageError(f"--neuron {spec!r}: not a class name ({', '.join(names) or 'these models name none'}), "
                          "an index, or LAYER:UNIT")
-    return Unit(None, lowered.index(text.lower()))
+    return lowered.index(text.lower())
 
 
 def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:

@@ -1,8 +1,8 @@
 """A walk whose n samples are a population, not a chain: up the ladder of relaxed bands, then moved in the band.
 
 Where the elliptical-slice walk keeps every accepted move of K chains (n
-consecutive, correlated states), this walk brings N particles (N = n by
-default) from the N(0, I) prior into the band through the ladder of
+consecutive, correlated states), this walk brings N particles (N = n, at
+least 100, by default) from the N(0, I) prior into the band through the ladder of
 :mod:`inverse_set.ladder` (subset simulation), then moves them inside the
 band (:func:`inverse_set.ladder.move`) until they have forgotten where they were
 copied, and keeps each particle once: its final state. A particle that never
