@@ -10,6 +10,7 @@ settings. The sampler's returned images are rechecked in float64 NumPy,
 independently of the package. The tests run a few of them; this runs hundreds.
 
     python benchmarks/fuzz.py [--problems 200] [--seed 0]
+    python benchmarks/fuzz.py --narrow-intersections --problems 300   # issue 20's family: 2–4 narrow bands
 
 Prints per-kind counts: problems, false "infeasible" reports, samples out of
 band, duplicate samples, incomplete runs, other errors.
@@ -39,13 +40,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problems", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--narrow-intersections", action="store_true",
+                        help="only intersections of 2–4 narrow bands (widths 0.005–0.1) over 6- or 8-d codes")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     counts = collections.defaultdict(collections.Counter)
     t0 = time.perf_counter()
     for i in range(args.problems):
-        neurons, z1, z2, kwargs, excess, desc = draw_problem(rng)
-        kind = desc.split()[0] + (" narrow" if "narrow" in desc else " wide")
+        neurons, z1, z2, kwargs, excess, desc = draw_problem(rng, args.narrow_intersections)
+        kind = desc.split()[0] + (f" p={len(z1)}" if args.narrow_intersections
+                                  else " narrow" if "narrow" in desc else " wide")
         c = counts[kind]
         c["problems"] += 1
         n = kwargs.pop("n")
@@ -53,8 +57,9 @@ def main(argv=None):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 res = sample_inverse_set(neurons, z1, z2, n, **kwargs)
-        except InfeasibleBandError:
+        except InfeasibleBandError as err:
             c["false infeasible"] += 1
+            print(f"  problem {i} ({desc}): false infeasible: {str(err).splitlines()[0][:200]}")
             continue
         except Exception as err:  # noqa: BLE001 — counted, and shown
             c[f"error {type(err).__name__}"] += 1
@@ -65,13 +70,19 @@ def main(argv=None):
         c["out of band by > 1e-6 (float64 recheck)"] += int((out > 1e-6).sum())
         c["out of band by ≤ 1e-6 (float32 rounding)"] += int(((out > 0) & (out <= 1e-6)).sum())
         c["duplicate samples"] += len(res) - len(np.unique(res.codes, axis=0))
-        c["incomplete"] += int(any(issubclass(w.category, IncompleteSampleWarning) for w in caught))
+        incomplete = any(issubclass(w.category, IncompleteSampleWarning) for w in caught)
+        c["incomplete"] += int(incomplete)
+        if incomplete:
+            print(f"  problem {i} ({desc}): incomplete, {len(res)} of {n} samples ({res.stats.method}, "
+                  f"start {getattr(res.stats, 'population_start', None)})")
     total = sum(counts.values(), collections.Counter())
     keys = ["problems", "samples", "false infeasible", "out of band by > 1e-6 (float64 recheck)",
             "out of band by ≤ 1e-6 (float32 rounding)", "duplicate samples", "incomplete"] + sorted(k for k in total if k.startswith("error"))
+    seconds = time.perf_counter() - t0
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}; "
-          f"{time.perf_counter() - t0:.0f} s; command: python benchmarks/fuzz.py --problems {args.problems} "
-          f"--seed {args.seed}")
+          f"{seconds:.0f} s ({seconds / args.problems:.1f} s per problem, compilation included); command: "
+          f"python benchmarks/fuzz.py --problems {args.problems} --seed {args.seed}"
+          f"{' --narrow-intersections' if args.narrow_intersections else ''}")
     print("| kind | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
     for kind in sorted(counts) + ["all"]:

@@ -20,14 +20,21 @@ class InfeasibleBandError(SamplingError, ValueError):
         constraint during the search, so a reachable band can be chosen.
       z1, z2: the bands asked for.
       steps: seed steps taken; gave_up_after: the give-up patience if it stopped early, else None.
+      reached_alone: per constraint, whether some seed had it inside its band (whatever the others), or None.
+      nearest: the activations, per constraint, of the point that came nearest all the bands at once, or None;
+      unmet: the constraints that point leaves outside their bands (those that could not be met jointly).
     """
 
     def __init__(self, constraints, z1, z2, reached_min, reached_max, steps: int, inside: int, k: int,
-                 advice: tuple[str, ...] = (), gave_up_after: int | None = None):
+                 advice: tuple[str, ...] = (), gave_up_after: int | None = None, reached_alone=None, nearest=None):
         self.constraints = tuple(constraints)
         self.z1, self.z2 = np.asarray(z1), np.asarray(z2)
         self.reached_min, self.reached_max = np.asarray(reached_min), np.asarray(reached_max)
         self.steps, self.gave_up_after = steps, gave_up_after
+        self.reached_alone = None if reached_alone is None else np.asarray(reached_alone, bool)
+        self.nearest = None if nearest is None or not np.all(np.isfinite(nearest)) else np.asarray(nearest)
+        self.unmet = () if self.nearest is None else tuple(
+            name for name, a, b, v in zip(self.constraints, self.z1, self.z2, self.nearest) if not a <= v <= b)
         lines = [
             f"The seed search did not bring all {k} seeds inside the band(s) within {steps} "
             f"gradient steps ({inside} of {k} were inside at the end)."
@@ -35,12 +42,22 @@ class InfeasibleBandError(SamplingError, ValueError):
                f"{gave_up_after} steps while some band lay beyond every activation reached.")
         ]
         where = []
-        for name, a, b, lo, hi in zip(self.constraints, self.z1, self.z2, self.reached_min, self.reached_max):
+        for i, (name, a, b, lo, hi) in enumerate(zip(self.constraints, self.z1, self.z2, self.reached_min,
+                                                     self.reached_max)):
             where.append("inside" if lo <= a and b <= hi else "above" if a > hi else "below" if b < lo else "across")
-            lines.append(f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}] — the band "
-                         + {"inside": "lies inside the range reached", "above": "lies above everything reached",
-                            "below": "lies below everything reached", "across": "reaches past the range reached"}[
-                             where[-1]] + ".")
+            line = (f"  {name}: band [{a:.4g}, {b:.4g}], activations reached [{lo:.4g}, {hi:.4g}] — the band "
+                    + {"inside": "lies inside the range reached", "above": "lies above everything reached",
+                       "below": "lies below everything reached", "across": "reaches past the range reached"}[
+                        where[-1]] + ".")
+            if self.reached_alone is not None:
+                line += " Alone, it was " + ("met by some seed." if self.reached_alone[i] else "never met.")
+            if self.nearest is not None:
+                v = self.nearest[i]
+                line += f" At the point nearest all bands at once: {v:.4g}{'' if a <= v <= b else ' (outside)'}."
+            lines.append(line)
+        if len(self.constraints) > 1 and self.unmet:
+            lines.append("Not met jointly: " + ", ".join(self.unmet) + " (outside their bands at the point that "
+                         "came nearest all of them at once).")
         if all(w == "inside" for w in where):
             remedies = ["raise the seeds' step budget (method=get_method(…).replace(seeds=SeedConfig(max_steps=…)))",
                         "draw more starting codes (SeedConfig(candidates_per_seed=…))",

@@ -59,6 +59,7 @@ one forward pass of N codes.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -88,6 +89,9 @@ class Ladder:
       survival: p₀, the fraction of particles each level keeps.
       decorrelation: ρ*, the lag correlation with the positions at the last resampling below which the particles
         count as decorrelated (see the module docstring).
+      level_decorrelation: ρ* of the levels below the band, where the particles are only on their way (None: the
+        same as ``decorrelation``). Two samples whose lines of copies part at a level below the band correlate
+        about ρ*² × the band's own ρ*², so a looser ρ* there costs the samples little of their independence.
       moves_per_level, max_moves_per_level: the fewest and most moves (one forward pass each) after a level's
         resampling.
       final_moves, max_final_moves: the same inside the band itself, after the last level (the walk's steps).
@@ -103,6 +107,7 @@ class Ladder:
 
     survival: float = 0.2
     decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
+    level_decorrelation: float | None = None
     moves_per_level: int = 2
     max_moves_per_level: int = 80
     final_moves: int = 4
@@ -114,11 +119,20 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
 
+    @property
+    def below_band_decorrelation(self) -> float:
+        """ρ* of the levels below the band (``level_decorrelation``, or ``decorrelation`` if None)."""
+        return self.decorrelation if self.level_decorrelation is None else self.level_decorrelation
+
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels"),
                       fractions=("survival", "decorrelation", "acceptance"), positive=("adaptation",),
                       optional_counts=("rejection_limit",))
+        v = self.level_decorrelation
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
+            raise ValueError(f"Ladder(level_decorrelation={self.level_decorrelation!r}): ρ* below the band is a "
+                             f"fraction strictly between 0 and 1, or None (the same as decorrelation).")
         if not MIN_ANGLE <= self.angle <= np.pi:
             raise ValueError(f"Ladder(angle={self.angle!r}): the first levels' angle h must lie in "
                              f"[{MIN_ANGLE}, π] (radians).")
@@ -194,7 +208,7 @@ def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: L
     """Moves restricted to ``{d ≤ threshold}`` until the particles are decorrelated (ρ ≤ ρ*), at least ``fewest``
     and at most ``most`` since the last resampling."""
     def more(s):
-        return (s.moves < fewest) | ((s.memory > ladder.decorrelation) & (s.moves < most))
+        return (s.moves < fewest) | ((s.memory > ladder.below_band_decorrelation) & (s.moves < most))
 
     return jax.lax.while_loop(more, lambda s: move(problem, indices, bands, ladder, s, threshold), state)
 

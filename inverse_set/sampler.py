@@ -81,6 +81,8 @@ class CompiledSampler:
             needs_seeds, seeding, lambda: _skipped(jax.eval_shape(seeding)))
         walk_cb = None if self.progress is None else self.progress.walk_callback
         seeds_ok = (seed_state.status == SeedStatus.INSIDE) | (seed_state.status == SeedStatus.SKIPPED)
+        if getattr(self.method.walk, "starts_from_some_seeds", False):  # out of steps, some seeds in band: enough
+            seeds_ok |= (seed_state.status == SeedStatus.MAX_STEPS) & jnp.any(bands.contains(seed_state.f))
         walk_state, walk_evals = walks.run(self.method.walk, ctx, seed_state, walk_key, seeds_ok, walk_cb, prepared)
         return seed_state, walk_state, seed_evals + walk_evals
 
@@ -207,11 +209,13 @@ class CompiledSampler:
                 "large value) or bound the codes with code_bounds=(low, high)."
             )
         ran = seed_status != SeedStatus.SKIPPED
-        if seed_status not in (SeedStatus.INSIDE, SeedStatus.SKIPPED):
+        walked = WalkStatus(int(walk_state.status)) != WalkStatus.NOT_RUN  # from every seed, or from some
+        if seed_status not in (SeedStatus.INSIDE, SeedStatus.SKIPPED) and not walked:
             inside = int(np.sum(in_band(seed_state.f, lo, hi)))
             gave_up = seeds.GIVE_UP_PATIENCE if seed_status == SeedStatus.UNREACHED else None
             raise InfeasibleBandError(all_labels, lo, hi, seed_state.f_min, seed_state.f_max, int(seed_state.step),
-                                      inside, k, tuple(c.advice for c in constraints), gave_up)
+                                      inside, k, tuple(c.advice for c in constraints), gave_up,
+                                      seed_state.alone, seed_state.joint_f)
         kept = walk_state.buffer
         m = int(kept.count)
         codes = kept.codes[:m]

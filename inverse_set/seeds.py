@@ -110,6 +110,9 @@ class SeedState(NamedTuple):
     phi: Array  # encodings at `codes`, (K, F)
     f_min: Array  # lowest activation reached per constraint, (p,)
     f_max: Array  # highest activation reached per constraint, (p,)
+    alone: Array  # whether some seed has had each constraint inside its own band, whatever the others, (p,)
+    joint_f: Array  # the activations of the point nearest all bands at once so far, (p,)
+    joint_distance: Array  # its distance to them, in band widths summed over constraints, ()
     frozen: Array  # seeds that have reached every band and stay where they are, (K,)
     best: Array  # each seed's smallest distance to the band since it (re)started, in band widths, (K,)
     stale: Array  # steps since that distance last shrank by 1%, (K,)
@@ -185,6 +188,9 @@ def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: i
         phi=jnp.zeros((k, num_features), jnp.float32),
         f_min=jnp.full((p,), jnp.inf, jnp.float32),
         f_max=jnp.full((p,), -jnp.inf, jnp.float32),
+        alone=jnp.zeros((p,), bool),
+        joint_f=jnp.full((p,), jnp.nan, jnp.float32),
+        joint_distance=jnp.asarray(jnp.inf, jnp.float32),
         frozen=jnp.zeros((k,), bool),
         best=jnp.full((k,), jnp.inf, jnp.float32),
         stale=jnp.zeros((k,), jnp.int32),
@@ -272,6 +278,11 @@ def step(config: SeedConfig, objective: Objective, problem: Problem, bands: Band
     f_min = jnp.minimum(state.f_min, jnp.where(row_finite[:, None], f, jnp.inf).min(axis=0))
     f_max = jnp.maximum(state.f_max, jnp.where(row_finite[:, None], f, -jnp.inf).max(axis=0))
     beyond_reach = jnp.any((f_max < bands.z1) | (f_min > bands.z2))
+    alone = state.alone | jnp.any(row_finite[:, None] & (f >= bands.z1) & (f <= bands.z2), axis=0)
+    finite_dist = jnp.where(row_finite, dist, jnp.inf)
+    nearer = jnp.min(finite_dist) < state.joint_distance
+    joint_f = jnp.where(nearer, f[jnp.argmin(finite_dist)], state.joint_f)
+    joint_distance = jnp.minimum(jnp.min(finite_dist), state.joint_distance)
     unreached = ~jnp.any(frozen) & beyond_reach & (nearest_stale >= GIVE_UP_PATIENCE) & stop_when_inside
 
     done = is_inside | cannot_proceed
@@ -292,6 +303,9 @@ def step(config: SeedConfig, objective: Objective, problem: Problem, bands: Band
         phi=phi,
         f_min=f_min,
         f_max=f_max,
+        alone=alone,
+        joint_f=joint_f,
+        joint_distance=joint_distance,
         frozen=frozen,
         best=best,
         stale=stale,

@@ -11,6 +11,7 @@ rechecks returned images in float64 NumPy, independently of the package.
 
 from __future__ import annotations
 
+import types
 import warnings
 
 import jax
@@ -28,10 +29,26 @@ def _identity(x):
     return x
 
 
-def draw_problem(rng: np.random.Generator):
-    """``(neurons, z1, z2, kwargs, excess, description)``; ``kwargs`` for :func:`sample_inverse_set`, n included."""
+NARROW_WIDTHS = (0.005, 0.01, 0.02, 0.05, 0.1)
+
+
+def draw_problem(rng: np.random.Generator, narrow_intersections: bool = False):
+    """``(neurons, z1, z2, kwargs, excess, description)``; ``kwargs`` for :func:`sample_inverse_set`, n included.
+
+    ``narrow_intersections``: the family of issue 20 instead — 2–4 neurons, every band narrow (a width from
+    ``NARROW_WIDTHS``), over G = tanh(A c) with a 6-d code or G = sigmoid(c) with an 8-d one, the default method.
+    """
+    networks = draw_networks(rng, narrow_intersections)
+    return (networks.neurons, *draw_bands(rng, networks, narrow_intersections))
+
+
+def draw_networks(rng: np.random.Generator, narrow_intersections: bool = False) -> types.SimpleNamespace:
+    """G and the neurons of a random problem (see :func:`draw_problem`), in JAX and in float64 NumPy."""
     d, p, kind = int(rng.choice([1, 2, 4, 8])), int(rng.choice([1, 1, 2, 3, 4])), str(rng.choice(["slab", "mlp"]))
-    if rng.random() < 0.5:
+    sigmoid = rng.random() < 0.5
+    if narrow_intersections:
+        d, p = (8 if sigmoid else 6), int(rng.choice([2, 3, 4]))
+    if sigmoid:
         generator, gen_np, image_dim = jax.nn.sigmoid, _sigmoid, d
     else:
         image_dim, a = d + 2, rng.normal(size=(d + 2, d)).astype(np.float32)
@@ -48,22 +65,35 @@ def draw_problem(rng: np.random.Generator):
             neurons.append(lambda x, w1=jnp.asarray(w1), b1=jnp.asarray(b1), w2=jnp.asarray(w2):
                            w2 @ jnp.tanh(w1 @ x + b1))
             neurons_np.append(lambda x, w1=w1.astype(np.float64), b1=b1, w2=w2: np.tanh(x @ w1.T + b1) @ w2)
+    return types.SimpleNamespace(d=d, kind=kind, generator=generator, gen_np=gen_np, neurons=neurons,
+                                 neurons_np=neurons_np, init=initialization.gaussian(d))
+
+
+def draw_bands(rng: np.random.Generator, networks: types.SimpleNamespace, narrow_intersections: bool = False,
+               settings: dict | None = None):
+    """``(z1, z2, kwargs, excess, description)``: bands around the activations of a new known code c₀ for the
+    neurons of ``networks`` (see :func:`draw_problem`). ``settings``: the kwargs' n, num_seeds and code_bounds
+    instead of drawn ones (a problem with the networks and settings of another shares its compiled sampler)."""
+    d, neurons_np = networks.d, networks.neurons_np
     c0 = rng.normal(size=d)
-    x0 = gen_np(c0[None].astype(np.float32).astype(np.float64))
-    narrow = rng.random() < 0.3
+    x0 = networks.gen_np(c0[None].astype(np.float32).astype(np.float64))
+    narrow = rng.random() < 0.3 or narrow_intersections
     z1, z2 = [], []
     for f in neurons_np:
-        a0, width = float(f(x0)[0]), 0.02 if narrow else float(rng.choice([0.05, 0.2, 0.5]))
+        a0 = float(f(x0)[0])
+        width = (float(rng.choice(NARROW_WIDTHS)) if narrow_intersections else 0.02 if narrow
+                 else float(rng.choice([0.05, 0.2, 0.5])))
         u = rng.uniform(0.1, 0.9)
         z1.append(a0 - u * width)
         z2.append(a0 + (1 - u) * width)
     bounds = None
     if rng.random() < 0.3:
         bounds = (float(c0.min() - rng.uniform(0.1, 1.0)), float(c0.max() + rng.uniform(0.1, 1.0)))
-    kwargs = dict(generator=generator, encoder=_identity, init=initialization.gaussian(d), code_bounds=bounds,
+    kwargs = dict(generator=networks.generator, encoder=_identity, init=networks.init, code_bounds=bounds,
                   num_seeds=int(rng.choice([1, 5, 10])), n=int(rng.choice([20, 50])),
                   rng_key=int(rng.integers(1 << 30)))
-    if rng.random() < 0.2:  # else the default for a standard-Gaussian init: "prior-ladder"
+    kwargs.update(settings or {})
+    if rng.random() < 0.2 and not narrow_intersections:  # else the default for a standard-Gaussian init
         kwargs["method"] = get_method("paper").replace(
             objective=Objective(diversity_weight=float(rng.choice([0.0, 1.0]))),
             walk=GradientWalk(step_size=float(rng.choice([0.01, 0.1, 0.5]))))
@@ -73,9 +103,12 @@ def draw_problem(rng: np.random.Generator):
         f = np.stack([fn(np.asarray(images, np.float64)) for fn in neurons_np], axis=1)
         return np.max(np.maximum(np.array(z1) - f, f - np.array(z2)), axis=1).clip(0)
 
-    desc = (f"{kind} d={d} p={p} {'narrow' if narrow else 'wide'}{' bounds' if bounds else ''}"
+    widths = ",".join(f"{b - a:.3g}" for a, b in zip(z1, z2)) if narrow_intersections else ""
+    desc = (f"{networks.kind} d={d} p={len(neurons_np)} {'narrow' if narrow else 'wide'}"
+            f"{' bounds' if kwargs['code_bounds'] else ''}"
+            f"{' widths ' + widths if widths else ''}"
             f"{' paper' if 'method' in kwargs else ''}")
-    return neurons, z1, z2, kwargs, excess, desc
+    return z1, z2, kwargs, excess, desc
 
 
 def sample(*args, **kwargs):

@@ -223,6 +223,31 @@ def test_prior_ladder_starts_from_the_seeds_where_the_ladder_cannot_reach_the_ba
     assert len(res) >= 10 and ((a >= 40.0) & (a <= 41.0)).all() and len(np.unique(res.codes, axis=0)) == len(res)
 
 
+def test_where_only_some_seeds_reach_the_band_the_population_starts_from_those():
+    from inverse_set import InfeasibleBandError, Ladder, LadderWalk, Models, SeedConfig, get_method, sample_inverse_set
+
+    models = Models(target=linear_target, **GAUSSIAN)
+    partial = 0
+    for steps in (312, 316, 319):  # here the ten seeds reach [40, 41] one after another over steps 312–322
+        seeds = SeedConfig(select="spread", candidates_per_seed=16, max_steps=steps)
+        method = get_method("prior-ladder").replace(walk=LadderWalk(Ladder(max_levels=5)), seeds=seeds)
+        res = sample_inverse_set(0, 40.0, 41.0, 30, models=models, method=method, rng_key=0)
+        a0 = res.seed_activations[:, 0]
+        inside = int(np.sum((a0 >= 40.0) & (a0 <= 41.0)))
+        if res.stats.seed_status != "max_steps":
+            continue
+        partial += 1
+        a = np.asarray(res.images, np.float64) @ W.astype(np.float64)
+        assert 0 < inside < 10 and res.stats.population_start == "seeds"
+        assert len(res) == 30 and ((a >= 40.0) & (a <= 41.0)).all() and len(np.unique(res.codes, axis=0)) == 30
+        assert res.stats.distinct_ancestors <= inside  # copies of the seeds in band only
+        # the paper's walk needs every seed: the same seeds are an error there
+        with pytest.raises(InfeasibleBandError, match=f"{inside} of 10 were inside"):
+            sample_inverse_set(0, 40.0, 41.0, 30, models=models, rng_key=0,
+                               method=get_method("prior-slice").replace(seeds=seeds))
+    assert partial, "no run ended with only some seeds in band: the step budgets above no longer show the case"
+
+
 def test_a_ladder_result_saves_and_loads_with_its_band_mass(tmp_path):
     from inverse_set import InverseSetResult, Models, sample_inverse_set
 

@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import (InfeasibleBandError, Objective, Unit, get_method, initialization, make_sampler,
-                         sample_inverse_set)
+from inverse_set import (InfeasibleBandError, Objective, SeedConfig, Unit, get_method, initialization,
+                         make_sampler, sample_inverse_set)
 from inverse_set.seeds import GIVE_UP_PATIENCE
-from problems import assert_distinct_or_flagged, assert_in_band, draw_problem, sample
+from problems import assert_distinct_or_flagged, assert_in_band, draw_bands, draw_networks, draw_problem, sample
 
 
 def identity(x):
@@ -71,6 +71,29 @@ def test_a_band_that_cannot_be_reached_is_reported_early_and_says_where_it_lies(
     # Well before the 2000-step budget: the patience after the last 1% approach (f creeps up towards 1).
     assert err.value.steps < 3 * GIVE_UP_PATIENCE and err.value.gave_up_after == GIVE_UP_PATIENCE == 150
     assert err.value.reached_max[0] < 1.5
+
+
+def test_bands_that_cannot_be_met_jointly_are_named_with_the_nearest_joint_point(slab):
+    # The same unit twice, under two names: [0.45, 0.55] (where the seeds start) and [0.7, 0.8] are each
+    # reachable, never both at once.
+    def near_half(x):
+        return slab.neuron1(x)
+
+    def high(x):
+        return slab.neuron1(x)
+
+    paper = get_method("paper").replace(seeds=SeedConfig(max_steps=200))
+    with pytest.raises(InfeasibleBandError) as err:
+        sample_inverse_set([near_half, high], [0.45, 0.7], [0.55, 0.8], n=20, models=slab.models, method=paper,
+                           rng_key=0)
+    e = err.value
+    assert e.reached_alone.tolist() == [True, False], str(e)  # the first band alone was met (at the start)
+    assert e.nearest.shape == (2,) and e.nearest[0] == e.nearest[1]  # one point: the same unit twice
+    assert e.unmet and set(e.unmet) <= set(e.constraints)
+    assert all(not lo <= v <= hi for name, v, lo, hi in zip(e.constraints, e.nearest, e.z1, e.z2) if name in e.unmet)
+    text = str(e)
+    assert "Not met jointly: " in text and "Alone, it was met by some seed." in text and "never met" in text
+    assert "At the point nearest all bands at once:" in text and "(outside)" in text
 
 
 def test_a_reachable_but_slow_band_is_not_cut_off(slab):
@@ -197,3 +220,22 @@ def test_random_reachable_problems_are_in_band_distinct_and_never_infeasible(see
         assert len(res) > 0, desc
         assert (excess(res.images) <= 1e-6).all(), desc
         assert_distinct_or_flagged(res, warned)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_narrow_intersections_around_a_known_code_are_never_called_infeasible(seed):
+    """Issue 20's family: 2–4 narrow bands (widths 0.005–0.1) at once, around the activations of a known code, so
+    every intersection is reachable. Per seed, two draws of G and the neurons, each with six known codes (the same
+    networks and settings share one compiled sampler): 36 problems in all (``benchmarks/fuzz.py
+    --narrow-intersections`` runs hundreds, each with its own networks)."""
+    rng = np.random.default_rng(2000 + seed)
+    for _ in range(2):
+        networks = draw_networks(rng, narrow_intersections=True)
+        settings = dict(n=20, num_seeds=int(rng.choice([1, 5, 10])), code_bounds=None)
+        for _ in range(6):
+            z1, z2, kwargs, excess, desc = draw_bands(rng, networks, True, settings)
+            n = kwargs.pop("n")
+            res, warned = sample(networks.neurons, z1, z2, n, **kwargs)  # InfeasibleBandError fails the test
+            assert len(res) > 0, desc
+            assert (excess(res.images) <= 1e-6).all(), desc
+            assert_distinct_or_flagged(res, warned)

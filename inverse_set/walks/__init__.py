@@ -11,6 +11,9 @@ A walk is a frozen dataclass of its settings with three methods (:class:`Walk`):
   own before any seed (the ladder walk's climb from the prior); the seeds then run
   only where ``needs_seeds`` is True, and ``init`` gets ``prepared`` as a fourth
   argument (with seeds of status SKIPPED where none ran);
+* optionally ``starts_from_some_seeds = True`` — it can start from the seeds that reached the
+  band when the seed search ran out of steps with only some of the K there (the ladder walk's
+  fallback: copies of those); any other walk needs all K;
 * optionally ``report(state) -> dict`` — what the walk alone can say about its
   run, as :class:`~inverse_set.results.SamplerStats` fields (the ladder walk's
   band mass; a walk without it reports nothing more).

@@ -11,7 +11,8 @@ moved since it was copied is a repeat and is moved again (up to
 
 When the ladder cannot reach the band (its threshold stops falling: no particle
 nearer the band, e.g. beyond the data), the population starts from copies of the
-K augmented-Lagrangian seeds instead, and ``from_seeds`` says so.
+K augmented-Lagrangian seeds instead, and ``from_seeds`` says so; where the seeds ran out of steps
+with only some of them in the band (narrow intersections), from copies of those.
 
 Each step is one move: one forward pass of the N particles
 (none once they are settled, as rejection draws are from the start); the climb
@@ -53,6 +54,7 @@ class LadderWalk:
     num_particles: int | None = None
 
     keeps_encodings = False
+    starts_from_some_seeds = True  # where the seeds ran out of steps with some of them in band, it starts from those
     description = ("a population of N prior draws brought into the band by rejection or through relaxed bands "
                    "(subset simulation), then moved inside it until decorrelated, one sample per particle; "
                    "augmented-Lagrangian seeds only where the ladder cannot reach the band")
@@ -110,15 +112,18 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
     n_particles = walk.particles(ctx.n)
     climbed = walk.prepare(ctx._replace(code_dim=seeds.codes.shape[-1]), rng_key)[0] if prepared is None else prepared
     stalled = climbed.status != ladder.LadderStatus.IN_BAND
-    k = seeds.codes.shape[0]
-    copies = jnp.arange(n_particles) % k
+    # copies of the seeds in band, dealt in turn (all K where every seed reached it)
+    inside = ctx.bands.contains(seeds.f[:, : climbed.f.shape[-1]])
+    k = jnp.maximum(jnp.sum(inside), 1)
+    copies = jnp.argsort(~inside, stable=True)[jnp.arange(n_particles) % k]
     z, f, phi = seeds.codes[copies], seeds.f[copies, : climbed.f.shape[-1]], seeds.phi[copies]
     from_seeds = climbed._replace(
         z=z, f=f, phi=phi, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
         parent=copies, start_phi=phi, start_f=f, memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
-    kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0], walk.budget(ctx.n, k))
+    kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
+                       walk.budget(ctx.n, seeds.codes.shape[0]))
     return LadderWalkState(population, kept, stalled, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32),
                            jnp.asarray(WalkStatus.RUNNING, jnp.int32))
 
