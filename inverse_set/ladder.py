@@ -30,19 +30,16 @@ law is symmetric, so the move leaves the prior restricted to the level invariant
 sampler's ellipse, Murray, Adams & MacKay 2010, with one proposal). h follows
 the population's acceptance rate towards ``acceptance`` (multiplied by
 ``exp(adaptation · (rate − acceptance))`` after each move, as adaptive SMC
-tunes its kernels on the population). One proposal per forward pass decorrelates
-faster per pass than the slice sampler's shrinking brackets: on the Dress p95
-band, ρ (below) fell to 0.25 in about 50 passes with h ≈ 0.7–1.0, where four-
-proposal slice moves took about 120.
+tunes its kernels on the population; on the Dress p95 band ρ, below, fell to 0.25
+in about 50 passes, where four-proposal slice moves took about 120).
 
-How much the population still remembers its positions at the last resampling
-is the lag correlation ρ of :mod:`inverse_set.decorrelation`.
-Moves go on until ρ ≤ ``decorrelation`` (at least ``moves_per_level``, at most
-``max_moves_per_level``); inside the band itself (the walk's steps) the same,
-between ``final_moves`` and ``max_final_moves``. Two copies of one particle that
-each kept a correlation ρ with it are correlated about ρ², which gives the
-effective-sample-size figure (:func:`inverse_set.decorrelation.effective_sample_size`). A copy that never
-moved is a repeat and is not a sample.
+Moves go on until the lag correlation ρ with the positions at the last
+resampling (:mod:`inverse_set.decorrelation`) is at most ``decorrelation``
+(``level_decorrelation`` below the band, if given), between ``moves_per_level``
+and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
+``final_moves`` and ``max_final_moves``. Two copies that each kept a correlation
+ρ with their parent correlate about ρ² (the effective sample size). A copy that
+never moved is a repeat and is not a sample.
 
 The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l (1 − π_l) /
@@ -50,11 +47,9 @@ The product of the π_l estimates the band's probability under the prior,
 (:func:`inverse_set.decorrelation.design_effect`; the spread between levels is left out, so the interval
 is still a little narrow); by rejection, hits / draws with its binomial interval. A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
-data, where the prior's mass is too small for the levels to resolve) ends
-STALLED, and the caller starts from seeds instead.
-
-Forward passes only: each move, and each batch of rejection draws, is
-one forward pass of N codes.
+data), or falls too slowly to reach the band within ``max_levels``, ends
+STALLED, and the caller starts from seeds instead. Forward passes only: each
+move, and each batch of rejection draws, is one forward pass of N codes.
 """
 
 from __future__ import annotations
@@ -89,9 +84,8 @@ class Ladder:
       survival: p₀, the fraction of particles each level keeps.
       decorrelation: ρ*, the lag correlation with the positions at the last resampling below which the particles
         count as decorrelated (see the module docstring).
-      level_decorrelation: ρ* of the levels below the band, where the particles are only on their way (None: the
-        same as ``decorrelation``). Two samples whose lines of copies part at a level below the band correlate
-        about ρ*² × the band's own ρ*², so a looser ρ* there costs the samples little of their independence.
+      level_decorrelation: ρ* below the band (None: ``decorrelation``); lines of copies that part there end
+        correlated about ρ*² × the band's own ρ*², so a looser one costs the samples little independence.
       moves_per_level, max_moves_per_level: the fewest and most moves (one forward pass each) after a level's
         resampling.
       final_moves, max_final_moves: the same inside the band itself, after the last level (the walk's steps).
@@ -101,7 +95,8 @@ class Ladder:
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
         (10 × rejection_limit of them) is in the band (rejection then costs at most about this many forward
         passes per sample); None: never.
-      max_levels: levels before the ladder gives up (MAX_LEVELS).
+      max_levels: levels before the ladder gives up (MAX_LEVELS; STALLED at once where the threshold's last fall
+        says the band lies beyond them).
       max_stalled_levels: levels in a row whose threshold did not fall before it gives up (STALLED).
     """
 
@@ -119,25 +114,18 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
 
-    @property
-    def below_band_decorrelation(self) -> float:
-        """ρ* of the levels below the band (``level_decorrelation``, or ``decorrelation`` if None)."""
-        return self.decorrelation if self.level_decorrelation is None else self.level_decorrelation
-
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels"),
                       fractions=("survival", "decorrelation", "acceptance"), positive=("adaptation",),
                       optional_counts=("rejection_limit",))
-        v = self.level_decorrelation
-        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
-            raise ValueError(f"Ladder(level_decorrelation={self.level_decorrelation!r}): ρ* below the band is a "
-                             f"fraction strictly between 0 and 1, or None (the same as decorrelation).")
+        for name, v in (("survival", self.survival), ("level_decorrelation", self.level_decorrelation)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
+                raise ValueError(f"Ladder({name}={v!r}): a fraction strictly between 0 and 1"
+                                 + (", or None (the same as decorrelation)." if name != "survival" else " (p₀)."))
         if not MIN_ANGLE <= self.angle <= np.pi:
             raise ValueError(f"Ladder(angle={self.angle!r}): the first levels' angle h must lie in "
                              f"[{MIN_ANGLE}, π] (radians).")
-        if self.survival == 1:
-            raise ValueError(f"Ladder.survival is p₀, a fraction strictly between 0 and 1; got {self.survival!r}")
         for low, high in (("moves_per_level", "max_moves_per_level"), ("final_moves", "max_final_moves")):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(f"Ladder({low}={getattr(self, low)}, {high}={getattr(self, high)}): the fewest "
@@ -185,9 +173,8 @@ def _evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arr
 
 def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
          threshold: Array) -> LadderState:
-    """One move of every particle restricted to ``{d ≤ threshold}``: the rotation ``c' = c cos θ + ν sin θ``
-    (ν ~ N(0, I), θ ~ U(−h, h)) kept if ``d(c') ≤ threshold``, else the particle stays; one forward pass. Then h
-    moves towards the acceptance rate ``ladder.acceptance``."""
+    """One move of every particle restricted to ``{d ≤ threshold}`` (the module docstring's rotation), one forward
+    pass; then h moves towards the acceptance rate ``ladder.acceptance``."""
     key, k_nu, k_theta = jax.random.split(state.rng_key, 3)
     nu = jax.random.normal(k_nu, state.z.shape, state.z.dtype)
     theta = jax.random.uniform(k_theta, state.z.shape[:1], state.z.dtype, -state.angle, state.angle)
@@ -207,8 +194,10 @@ def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: L
            threshold: Array, fewest, most) -> LadderState:
     """Moves restricted to ``{d ≤ threshold}`` until the particles are decorrelated (ρ ≤ ρ*), at least ``fewest``
     and at most ``most`` since the last resampling."""
+    rho = ladder.decorrelation if ladder.level_decorrelation is None else ladder.level_decorrelation  # below the band
+
     def more(s):
-        return (s.moves < fewest) | ((s.memory > ladder.below_band_decorrelation) & (s.moves < most))
+        return (s.moves < fewest) | ((s.memory > rho) & (s.moves < most))
 
     return jax.lax.while_loop(more, lambda s: move(problem, indices, bands, ladder, s, threshold), state)
 
@@ -243,6 +232,9 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     place = jnp.cumsum(~keep) - 1  # each dropped particle's place among the dropped
     source = jnp.where(keep, jnp.arange(n), kept_first[place % jnp.maximum(jnp.sum(keep), 1)])
     stalled = jnp.where(threshold < state.threshold, 0, state.stalled + 1)
+    # at the rate this level's threshold fell, the band lies beyond the most levels: say so now (e.g. far beyond
+    # every activation the prior reaches), not after them
+    hopeless = state.level + 1 + threshold / jnp.maximum(state.threshold - threshold, 1e-30) > ladder.max_levels
     state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
                            distance=state.distance[source], moved=keep, ancestor=state.ancestor[source],
                            parent=source, start_phi=state.phi[source], start_f=state.f[source],
@@ -253,7 +245,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
-    status = jnp.select([~jnp.any(keep), threshold <= 0, stalled >= ladder.max_stalled_levels,
+    status = jnp.select([~jnp.any(keep) | hopeless, threshold <= 0, stalled >= ladder.max_stalled_levels,
                          state.level >= ladder.max_levels],
                         [LadderStatus.STALLED, LadderStatus.IN_BAND, LadderStatus.STALLED, LadderStatus.MAX_LEVELS],
                         LadderStatus.RUNNING)
@@ -262,15 +254,10 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
 
 def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
                  callback=None) -> LadderState:
-    """Fill the N particles with in-band prior draws, N at a time, keeping the first draws' hits, where the band's
-    share of the prior makes that cheap; else climb the ladder (:func:`_levels`) from the first N draws.
-
-    Cheap: at least one hit in ``rejection_limit`` over the first ``pilot`` draws (10 × rejection_limit of them,
-    in whole batches of N: about ten hits expected where the share is at the limit, so the choice is rarely
-    wrong by chance), the draws' hits kept; rejection then goes on to at most 4 × rejection_limit × N draws (a
-    slot still empty then is no sample). Not cheap: the pilot's draws are counted, and the ladder starts from the
-    first N.
-    """
+    """In-band prior draws, N at a time, where the band's share makes that cheap: at least one hit in
+    ``rejection_limit`` over a pilot of 10 × rejection_limit draws (whole batches of N; the hits kept), then on to
+    at most 4 × rejection_limit × N draws (a slot still empty is no sample). Else the ladder (:func:`_levels`)
+    from the first N draws, the pilot's draws counted."""
     n, dim = state.z.shape
 
     def take(carry, z_new, f_new, phi_new, d_new):
@@ -354,9 +341,8 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
 
 def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
     """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only)."""
-    z = {0.9: 1.6449, 0.95: 1.96}[level]
-    log_p, sd = float(state.log_mass), float(np.sqrt(state.log_mass_var))
-    return float(np.exp(log_p)), float(np.exp(log_p - z * sd)), float(np.exp(log_p + z * sd))
+    log_p, half = float(state.log_mass), {0.9: 1.6449, 0.95: 1.96}[level] * float(np.sqrt(state.log_mass_var))
+    return float(np.exp(log_p)), float(np.exp(log_p - half)), float(np.exp(log_p + half))
 
 
 def samples(state: LadderState) -> Array:

@@ -79,3 +79,16 @@ def test_a_wide_hidden_unit_band_is_not_reported_infeasible(bundle, key):
     res = sample_inverse_set(Unit("fc6", 19), z1, z2, n=40, models=bundle, rng_key=key)
     assert len(res) == 40 and ((res.activations >= z1) & (res.activations <= z2)).all()
     assert len(np.unique(res.codes, axis=0)) == 40
+
+
+def test_a_band_far_beyond_reach_is_reported_early_by_the_default(bundle):
+    # The Bag logit never comes near 1000: the ladder stalls, the seeds give up early and say where it lies.
+    from inverse_set import InfeasibleBandError
+    from inverse_set.seeds import GIVE_UP_PATIENCE
+
+    with pytest.raises(InfeasibleBandError, match="stopped early") as err:
+        sample_inverse_set("Bag", 1000.0, 1001.0, n=20, rng_key=0, models=bundle)
+    # early: the ladder stops when its threshold's fall says the band lies beyond its levels, and the seeds
+    # within three patiences of their last approach (323 steps here, against the 2000-step budget)
+    assert err.value.steps < 3 * GIVE_UP_PATIENCE and err.value.reached_max[0] < 1000.0
+    assert "lies above everything reached" in str(err.value) and err.value.reached_alone.tolist() == [False]

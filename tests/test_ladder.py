@@ -100,6 +100,18 @@ def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
     assert bool(drawn.by_rejection) and decorrelation.effective_sample_size(drawn.parent, drawn.memory, ladder.samples(drawn)) == 1000
 
 
+def test_a_looser_decorrelation_below_the_band_moves_less_there_and_not_in_the_band():
+    z1, z2 = [3.2], [3.5]  # four levels or so below the band
+    strict = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None)
+    loose = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, level_decorrelation=0.7)
+    assert int(loose.level) >= 3 and int(loose.forward_passes) < int(strict.forward_passes)
+    for state in (strict, loose):  # the band's own moves still go on until ρ ≤ decorrelation
+        assert float(state.memory) <= ladder.Ladder().decorrelation and np.asarray(ladder.samples(state)).all()
+        assert agrees(ladder.band_mass(state), phi(3.5) - phi(3.2))
+    with pytest.raises(ValueError, match="level_decorrelation"):
+        ladder.Ladder(level_decorrelation=1.0)
+
+
 def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
     z1, z2 = 2.5, 3.0
     state = climb(PROBLEM, INDICES, [z1], [z2])
@@ -263,3 +275,10 @@ def test_a_ladder_result_saves_and_loads_with_its_band_mass(tmp_path):
     assert res.stats.forward_evaluations % 40 == 0 and res.stats.forward_evaluations >= 40 / 0.25
     assert res.stats.gradient_evaluations == 0
     assert agrees(res.stats.band_mass, phi(0.5) - phi(0.0))
+
+
+def test_a_band_the_levels_cannot_reach_in_time_stalls_at_once():
+    # a(c) ~ N(0, 1): [60, 61] lies about 60 widths out, and the first levels' thresholds fall by a fraction of
+    # that, so the band is beyond the 60 levels at their rate: STALLED after a few levels, not MAX_LEVELS
+    state = climb(PROBLEM, INDICES, [60.0], [61.0], n=200)
+    assert int(state.status) == ladder.LadderStatus.STALLED and int(state.level) <= 5
