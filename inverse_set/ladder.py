@@ -232,9 +232,9 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     place = jnp.cumsum(~keep) - 1  # each dropped particle's place among the dropped
     source = jnp.where(keep, jnp.arange(n), kept_first[place % jnp.maximum(jnp.sum(keep), 1)])
     stalled = jnp.where(threshold < state.threshold, 0, state.stalled + 1)
-    # at the rate this level's threshold fell, the band lies beyond the most levels: say so now (e.g. far beyond
-    # every activation the prior reaches), not after them
-    hopeless = state.level + 1 + threshold / jnp.maximum(state.threshold - threshold, 1e-30) > ladder.max_levels
+    # the band beyond the most levels at the rate this level fell: say so now (no fall: the stall rule's)
+    fall = state.threshold - threshold
+    hopeless = (fall > 0) & (state.level + 1 + threshold / jnp.where(fall > 0, fall, 1.0) > ladder.max_levels)
     state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
                            distance=state.distance[source], moved=keep, ancestor=state.ancestor[source],
                            parent=source, start_phi=state.phi[source], start_f=state.f[source],
