@@ -212,10 +212,15 @@ class CompiledSampler:
         walked = WalkStatus(int(walk_state.status)) != WalkStatus.NOT_RUN  # from every seed, or from some
         if seed_status not in (SeedStatus.INSIDE, SeedStatus.SKIPPED) and not walked:
             inside = int(np.sum(in_band(seed_state.f, lo, hi)))
-            gave_up = seeds.GIVE_UP_PATIENCE if seed_status == SeedStatus.UNREACHED else None
-            raise InfeasibleBandError(all_labels, lo, hi, seed_state.f_min, seed_state.f_max, int(seed_state.step),
-                                      inside, k, tuple(c.advice for c in constraints), gave_up,
-                                      seed_state.alone, seed_state.joint_f)
+            stopped_early = seed_status == SeedStatus.UNREACHED
+            patience_ran_out = stopped_early and int(seed_state.nearest_stale) >= seeds.GIVE_UP_PATIENCE
+            steps = int(seed_state.step)
+            raise InfeasibleBandError(
+                all_labels, lo, hi, seed_state.f_min, seed_state.f_max, steps, inside, k,
+                tuple(c.advice for c in constraints), seeds.GIVE_UP_PATIENCE if patience_ran_out else None,
+                seed_state.alone, seed_state.joint_f,
+                projected_steps=float(seed_state.needed) if stopped_early and not patience_ran_out else None,
+                steps_left=self.method.seeds.max_steps - steps)
         kept = walk_state.buffer
         m = int(kept.count)
         codes = kept.codes[:m]

@@ -51,6 +51,8 @@ MU_MAX = 1e8  # a cap on μ
 VIOLATION_DECREASE = 0.25  # μ grows when ‖f − s‖ > this × its value at the previous multiplier update
 RESTART_PATIENCE = 200  # a seed outside the band not 1% nearer for this many steps restarts from a reserve code
 GIVE_UP_PATIENCE = 150  # the search stops, the band unreached, after this many steps with no seed 1% nearer
+PACE_WINDOW = 50  # ... or when the nearest seed's approach over this many steps, kept up,
+PACE_MARGIN = 4.0  # would need more than this many times the steps left to reach the band
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ class SeedConfig:
     ``RESTART_PATIENCE`` steps (lost: pushed where the constraint has no gradient)
     restarts from the next unused candidate. The search stops early, the band
     unreached, when no seed is inside, some band lies wholly outside the
-    activations reached so far, and the nearest any seed has come has not shrunk
-    by 1% for ``GIVE_UP_PATIENCE`` steps.
+    activations reached so far, and either the nearest any seed has come has not
+    shrunk by 1% for ``GIVE_UP_PATIENCE`` steps, or (after the first multiplier
+    update) the nearest seed's approach over the last ``PACE_WINDOW`` steps, kept
+    up, would need more than ``PACE_MARGIN`` times the steps left in the budget.
     """
 
     num_inner_steps: int = 100
@@ -118,6 +122,8 @@ class SeedState(NamedTuple):
     stale: Array  # steps since that distance last shrank by 1%, (K,)
     nearest: Array  # the distance to the band any seed last came within by a 1% step, in band widths, ()
     nearest_stale: Array  # steps since then, ()
+    pace_from: Array  # the nearest seed's distance to the band when the current pace window began, ()
+    needed: Array  # the steps the band needed at the pace of the last window (inf: no approach measured), ()
     num_restarts: Array  # seeds restarted from unused candidates
     step: Array  # gradient steps taken
     inner_step: Array  # steps into the current inner solve
@@ -196,6 +202,8 @@ def init(config: SeedConfig, codes: Array, num_constraints: int, num_features: i
         stale=jnp.zeros((k,), jnp.int32),
         nearest=jnp.asarray(jnp.inf, jnp.float32),
         nearest_stale=jnp.asarray(0, jnp.int32),
+        pace_from=jnp.asarray(jnp.inf, jnp.float32),
+        needed=jnp.asarray(jnp.inf, jnp.float32),
         num_restarts=jnp.asarray(0, jnp.int32),
         step=jnp.asarray(0, jnp.int32),
         inner_step=jnp.asarray(0, jnp.int32),
@@ -283,7 +291,14 @@ def step(config: SeedConfig, objective: Objective, problem: Problem, bands: Band
     nearer = jnp.min(finite_dist) < state.joint_distance
     joint_f = jnp.where(nearer, f[jnp.argmin(finite_dist)], state.joint_f)
     joint_distance = jnp.minimum(jnp.min(finite_dist), state.joint_distance)
-    unreached = ~jnp.any(frozen) & beyond_reach & (nearest_stale >= GIVE_UP_PATIENCE) & stop_when_inside
+    # ... or, at the pace of the last PACE_WINDOW steps, the band lies far beyond the steps left.
+    window_end = (state.step + 1) % PACE_WINDOW == 0
+    pace = (state.pace_from - jnp.min(finite_dist)) / PACE_WINDOW  # band widths per step
+    needed = jnp.where(window_end, jnp.where(pace > 0, jnp.min(finite_dist) / pace, jnp.inf), state.needed)
+    pace_from = jnp.where(window_end, jnp.min(finite_dist), state.pace_from)
+    too_slow = (window_end & (state.num_outer >= 1) & (pace > 0)
+                & (needed > PACE_MARGIN * (config.max_steps - state.step - 1)))
+    unreached = ~jnp.any(frozen) & beyond_reach & ((nearest_stale >= GIVE_UP_PATIENCE) | too_slow) & stop_when_inside
 
     done = is_inside | cannot_proceed
     out_of_steps = state.step + 1 >= config.max_steps
@@ -311,6 +326,8 @@ def step(config: SeedConfig, objective: Objective, problem: Problem, bands: Band
         stale=stale,
         nearest=nearest,
         nearest_stale=nearest_stale,
+        pace_from=pace_from,
+        needed=needed,
         num_restarts=num_restarts,
         step=state.step + jnp.where(done, 0, 1),
         inner_step=inner_step + jnp.where(done, 0, 1),

@@ -110,12 +110,30 @@ def test_out_of_steps_the_seeds_stop_at_the_budget(slab):
     assert int(evals.gradient) == K * 7
 
 
-def test_an_unreachable_band_is_given_up_after_the_patience(slab):
-    state, evals = run(slab_problem(slab), start(slab), 1.5, 2.0)  # sigmoid < 1 everywhere
+def test_an_unreachable_band_approached_too_slowly_is_given_up_at_the_end_of_a_pace_window(slab):
+    state, evals = run(slab_problem(slab), start(slab), 1.5, 2.0)  # sigmoid < 1 everywhere: f creeps towards 1
+    assert SeedStatus(int(state.status)) == SeedStatus.UNREACHED and state.f_max[0] < 1.0
+    steps = int(state.step)
+    # Before the patience ran out: the pace of the last window, kept up, would need far more than the budget left.
+    assert int(state.nearest_stale) < seeds.GIVE_UP_PATIENCE and int(state.num_outer) >= 1
+    assert steps % seeds.PACE_WINDOW == 0 and steps < 2 * seeds.GIVE_UP_PATIENCE + 150
+    assert state.needed > seeds.PACE_MARGIN * (SeedConfig().max_steps - steps) and np.isfinite(state.needed)
+    assert int(evals.gradient) == K * steps
+
+
+def test_an_unreachable_band_never_approached_is_given_up_after_the_patience():
+    flat = Problem(identity, identity, lambda x, indices: 0.0 * x[:1])  # f = 0 everywhere, band [1, 2]
+    state, _ = run(flat, np.random.default_rng(0).normal(size=(K, 2)), 1.0, 2.0)
     assert SeedStatus(int(state.status)) == SeedStatus.UNREACHED
-    assert seeds.GIVE_UP_PATIENCE <= int(state.step) < 2 * seeds.GIVE_UP_PATIENCE + 150
-    assert int(state.nearest_stale) >= seeds.GIVE_UP_PATIENCE and state.f_max[0] < 1.0
-    assert int(evals.gradient) == K * int(state.step)
+    # the first step sets the nearest distance; none nearer in the GIVE_UP_PATIENCE steps after it
+    assert int(state.nearest_stale) == seeds.GIVE_UP_PATIENCE and int(state.step) == seeds.GIVE_UP_PATIENCE + 1
+    assert not np.isfinite(state.needed)  # no approach, so no pace to judge by
+
+
+def test_a_band_reached_at_a_steady_pace_within_the_budget_is_not_given_up():
+    # f = c₀ climbs about two learning rates per step from 0: [190, 191] takes some 1700 of the 2000 steps.
+    state, _ = run(FIRST, np.zeros((K, 2)) + np.linspace(0, 0.01, K)[:, None], 190.0, 191.0)
+    assert SeedStatus(int(state.status)) == SeedStatus.INSIDE and int(state.step) > 1500, int(state.step)
 
 
 def test_a_starting_code_at_nan_stops_the_search_at_once():
