@@ -59,6 +59,8 @@ class Zoo(Models):
         of E(x) over the 60k training images.
       percentiles: ``unit -> {"p1": …, "p99.9": …, "min": …, "max": …}`` on the test
         images (a class logit on its own class's images; conv channels' means over positions).
+      dataset: ``() -> (10000, 28, 28, 1)``, the Fashion-MNIST test images (Debian's ``dataset-fashion-mnist``;
+        a missing file says how to install it).
       stats: activation percentiles of ``logits``, ``fc6``, ``conv1`` and ``conv2`` on the test set
         (see ``stats["percentiles"]``; ``stats["logits_by_class"][str(c)]`` for class c's logit
         on images of class c only).
@@ -182,6 +184,7 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
         stats=stats,
         class_names=tuple(stats.get("class_names", CLASS_NAMES)),
         percentiles=percentiles,
+        dataset=lambda: load_fashion_mnist("test")[0],
         manifest=manifest,
         modules=modules,
         params=params,

@@ -150,3 +150,17 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
     return value
+
+
+def use_cpu_devices(count: int | None) -> None:
+    """Split the CPU into ``count`` JAX devices (before JAX starts), so a batch runs ``count`` problems at once."""
+    if count is None:
+        return
+    import jax
+
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError as err:
+        if len(jax.devices("cpu")) != count:
+            raise UsageError(f"--cpu-devices {count}: JAX has already started with {len(jax.devices('cpu'))} "
+                             "CPU devices in this process; run the command in a fresh process") from err

@@ -1,4 +1,4 @@
-"""The command line: ``inverse-set sample | atlas | show | bench`` (``python -m inverse_set`` is the same).
+"""The command line: ``inverse-set sample | atlas | report | show | bench`` (``python -m inverse_set`` is the same).
 
 Models come from an installed model set (the entry-point group
 ``inverse_set.models``; ``fashion``, the bundled Fashion-MNIST zoo, is the
@@ -25,11 +25,12 @@ from inverse_set import methods
 from inverse_set.api import make_sampler
 from inverse_set.atlas import atlas
 from inverse_set.arguments import (UsageError, check_order, load_models, parse_band, parse_neuron, parse_units,
-                                   positive, unit_label)
+                                   positive, unit_label, use_cpu_devices)
 from inverse_set.bands import in_band
 from inverse_set.constraints import Unit
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
 from inverse_set.results import InverseSetResult, strict_json
+from inverse_set.run_report import cmd_report, report_if_asked
 from inverse_set.viz import atlas_grid, band_text, decimals, is_picture, sample_grid
 
 MODELS_HELP = (
@@ -46,6 +47,9 @@ BAND_HELP = (
     "two edges, numbers (9.5,14.4) or percentiles of the unit's activations on the test images "
     "(p95,p99; also min, max; a class logit's on its own class's images); one --band per --neuron"
 )
+
+DATASET_HELP = ("real images for the report's examples and histogram: an .npy/.npz array (N, H, W[, C]) in [0, 1] or "
+                "a folder of images (default: the models' own, the Fashion-MNIST test set for the bundled models)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -116,7 +120,7 @@ def cmd_sample(args) -> int:
     print(f"{len(res)} samples in {wall:.1f} s by {res.stats.method!r} (seed steps {res.stats.seed_steps}, walk "
           f"steps {res.stats.walker_steps}; {evaluations_text(res.stats)}){mass_text(res.stats)}; wrote "
           f"{', '.join(written)} in {out}")
-    return 0
+    return report_if_asked(args, out)
 
 
 def resolve_method(name: str | None, models):
@@ -140,20 +144,6 @@ def mass_text(stats) -> str:
     ess = "" if stats.effective_sample_size is None else \
         f"; worth about {stats.effective_sample_size:.0f} independent draws"
     return f"; the band holds {estimate:.3g} of the prior (90% interval {low:.3g}–{high:.3g}){ess}"
-
-
-def use_cpu_devices(count: int | None) -> None:
-    """Split the CPU into ``count`` JAX devices (before JAX starts), so a batch runs ``count`` problems at once."""
-    if count is None:
-        return
-    import jax
-
-    try:
-        jax.config.update("jax_num_cpu_devices", count)
-    except RuntimeError as err:
-        if len(jax.devices("cpu")) != count:
-            raise UsageError(f"--cpu-devices {count}: JAX has already started with {len(jax.devices('cpu'))} "
-                             "CPU devices in this process; run the command in a fresh process") from err
 
 
 def cmd_atlas(args) -> int:
@@ -201,19 +191,23 @@ def cmd_atlas(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, (res, title) in enumerate(zip(results, titles)):
+        row = {"neuron": f"{args.layer}:{neurons[i].index}" if args.layer else args.neuron[0],
+               "label": unit_label(neurons[i] if args.layer else neurons, models), "band": list(bands[i]),
+               "band_given": args.band[0] if args.layer else args.band[i]}
         if isinstance(res, Exception):
-            rows.append({"row": title, "error": f"{type(res).__name__}: {res}"})
+            rows.append({"row": title, **row, "error": f"{type(res).__name__}: {res}"})
             print(f"{title}: no samples ({type(res).__name__}: {str(res).splitlines()[0]})", file=sys.stderr)
         else:
             res.save(out / f"row{i}")
-            rows.append({"row": title, "num_samples": len(res), "complete": res.is_complete})
+            rows.append({"row": title, **row, "num_samples": len(res), "complete": res.is_complete})
     atlas_grid(results, titles, columns=args.columns).save(out / "atlas.png")
-    write_json(out / "run.json", {"command": args.command_line, "rows": rows, "method": method.name,
+    write_json(out / "run.json", {"command": args.command_line, "models": args.models, "rows": rows,
+                                  "method": method.name,
                                   "settings": method.settings(),
                                   "n": args.n, "num_seeds": args.seeds, "rng_key": args.rng,
                                   "wall_s": round(wall, 2), "devices": len(jax.devices()), "machine": machine()})
     print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
-    return 0
+    return report_if_asked(args, out)
 
 
 def cmd_show(args) -> int:
@@ -278,6 +272,8 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--rng", type=int, default=0, help="random key; the same key gives the same samples")
         p.add_argument("--columns", type=positive, default=10, help="images per row of the picture (default 10)")
         p.add_argument("--out", default=out, help=f"output directory (default {out})")
+        p.add_argument("--report", action="store_true", help="also write DIR/report.html (see `report`)")
+        p.add_argument("--dataset", help=DATASET_HELP)
         p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'prior-ladder' (a "
                        "population of N(0, I) prior draws brought into the band by rejection or a ladder of relaxed "
                        "bands: samples like independent draws from the prior restricted to the band), 'paper' (the "
@@ -306,6 +302,13 @@ def build_parser(prog: str) -> Parser:
                    "running its own rows (default: JAX's, 1 unless XLA_FLAGS says otherwise)")
     common(p, "out/atlas")
     p.set_defaults(func=cmd_atlas, n=20)
+
+    p = sub.add_parser("report", help="one HTML page of a run: samples, facets, real examples, histogram",
+                       description="Write RUN_DIR/report.html for a directory written by `sample` or `atlas`: "
+                       "self-contained (images inline, nothing fetched), readable offline.")
+    p.add_argument("run_dir", help="the run's directory, e.g. out/sample")
+    p.add_argument("--dataset", help=DATASET_HELP)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("show", help="summarise a saved result", description="Summarise a result written by "
                        "`sample` (DIR/result) or InverseSetResult.save.")

@@ -44,6 +44,8 @@ class Models:
         activation levels of a :class:`~inverse_set.constraints.Unit` (e.g. on test
         images), so that bands can be named by percentile (``"p95,p99"`` on the
         command line); raises ``ValueError`` for a unit it has none for. Optional.
+      dataset: ``dataset() -> images (N, …)``, real images in the generator's output format (e.g. the test set),
+        loaded only when called: the report's real examples and activation histogram. Optional.
 
     Example:
       >>> import jax
@@ -62,6 +64,7 @@ class Models:
     method: Any = None
     realism_bound: float | None = None
     percentiles: Callable[[Any], Mapping[str, float]] | None = None
+    dataset: Callable[[], Any] | None = None
 
     def replace(self, **changes) -> Models:
         """A copy with some fields changed (None values leave a field as it is)."""

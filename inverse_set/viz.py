@@ -15,7 +15,8 @@ def is_picture(shape) -> bool:
     return len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """An image with values in [0, 1] as 8-bit pixels ((H, W) for one channel)."""
     image = np.asarray(image, np.float32)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
@@ -39,7 +40,7 @@ def image_grid(
       title: optional text above the grid.
     """
     font = ImageFont.load_default()
-    first = _to_uint8(next(img for row in rows for img in row))
+    first = to_uint8(next(img for row in rows for img in row))
     h, w = first.shape[0] * scale, first.shape[1] * scale
     cap_h = 12 * max((len(c.split("\n")) for row in (captions or []) for c in row), default=0)
     left = 8 + 7 * max((len(t) for t in (row_titles or [])), default=0)
@@ -57,7 +58,7 @@ def image_grid(
         if row_titles:
             draw.text((4, y + h // 2 - 6), row_titles[r], fill="black", font=font)
         for c, img in enumerate(row):
-            pix = _to_uint8(img)
+            pix = to_uint8(img)
             tile = Image.fromarray(pix).resize((w, h), Image.NEAREST).convert("RGB")
             x = left + c * cell_w
             canvas.paste(tile, (x, y))

@@ -130,14 +130,19 @@ def test_atlas_rows_by_band_and_by_unit(tmp_path, capsys):
     assert [r.get("num_samples") for r in rows] == [12, 12] and atlas_run["method"] == "prior-ladder"
     first, last = (InverseSetResult.load(tmp_path / "bands" / f"row{i}") for i in (0, 1))
     assert first.activations.max() <= last.activations.min()  # the rows are the bands, in order
-    rc, _, err = run(["atlas", "--layer", "fc6", "--units", "0:3", "--band", "p90,p99", "--n", "12",
+    rc, _, err = run(["atlas", "--layer", "fc6", "--units", "0:3", "--band", "p90,p99", "--n", "12", "--report",
                       "--out", str(tmp_path / "layer")], capsys)
     assert rc == 0, err
     rows = json.loads((tmp_path / "layer" / "run.json").read_text())["rows"]
     # fc6 units 0 and 1 are 0 on at least 99% of the test images: their rows say so, unit 2's has samples.
     assert ["empty band" in r.get("error", "") for r in rows] == [True, True, False]
-    assert rows[2]["num_samples"] == 12
+    assert rows[2]["num_samples"] == 12 and [r["neuron"] for r in rows] == ["fc6:0", "fc6:1", "fc6:2"]
     assert Image.open(tmp_path / "layer" / "atlas.png").size[1] > 2 * 28
+    # --report: one section per row, the empty rows saying why, the unit's row with its samples and real examples
+    page = (tmp_path / "layer" / "report.html").read_text()
+    assert page.count("<section") == 3 and page.count("No samples: ValueError: empty band") == 2
+    a, b = rows[2]["band"]
+    assert f"fc6:2, p90–p99 [{a:.4g}, {b:.4g}]" in page and "Real examples" in page and page.count("<svg") == 1
 
 
 def test_models_from_a_python_file(tmp_path, capsys):
