@@ -28,13 +28,17 @@ returns, saved and loaded), :mod:`~inverse_set.cache`, :mod:`~inverse_set.progre
 :mod:`~inverse_set.frameworks` (Flax linen, NNX and PyTorch networks as
 functions); the measures (:mod:`~inverse_set.metrics`), the baselines
 (:mod:`~inverse_set.baselines`), the pictures (:mod:`~inverse_set.viz`), the
-atlas (:mod:`~inverse_set.atlas`) and the command line (:mod:`~inverse_set.cli`).
+atlas (:mod:`~inverse_set.atlas`), the report (:mod:`~inverse_set.facets`,
+:mod:`~inverse_set.dataset_examples`, :mod:`~inverse_set.report`, :mod:`~inverse_set.run_report`) and the
+command line (:mod:`~inverse_set.cli`).
 """
 
 from inverse_set import initialization
 from inverse_set.api import Sampler, make_sampler, sample_inverse_set, sample_inverse_sets
 from inverse_set.atlas import atlas
 from inverse_set.constraints import Unit
+from inverse_set.dataset_examples import DatasetExamples, dataset_examples
+from inverse_set.facets import Facet, Facets, facets
 from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
 from inverse_set.frameworks import flax_target, nnx_function, nnx_target, torch_function, torch_target
 from inverse_set.lagrangian import Objective
@@ -42,6 +46,7 @@ from inverse_set.methods import PRESETS as METHODS
 from inverse_set.methods import Method
 from inverse_set.methods import get as get_method
 from inverse_set.models import Models
+from inverse_set.report import Section, build_section, report_html, write_report
 from inverse_set.results import InverseSetResult, SamplerStats
 from inverse_set.seeds import SeedConfig
 from inverse_set.viz import atlas_grid, sample_grid
@@ -52,6 +57,15 @@ from inverse_set.ladder import Ladder
 
 __all__ = [
     "METHODS",
+    "DatasetExamples",
+    "Facet",
+    "Facets",
+    "Section",
+    "build_section",
+    "dataset_examples",
+    "facets",
+    "report_html",
+    "write_report",
     "EllipticalSliceWalk",
     "GradientWalk",
     "IncompleteSampleWarning",

@@ -15,6 +15,7 @@ from inverse_set.constraints import ConstraintIndices, make_activation_fn, resol
 from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
 from inverse_set.problem import Problem
+from inverse_set.progress import Progress
 from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult
 from inverse_set.sampler import CompiledSampler
@@ -158,7 +159,8 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     Every problem must read the same layers in the same way (e.g. different units
     of the logits layer, or different bands of one neuron); unit indices and bands
     are traced, so one compilation serves them all. Keyword arguments are those
-    of :func:`sample_inverse_set` (``progress`` is not supported here).
+    of :func:`sample_inverse_set`; ``progress=True`` reports the compilation and
+    the problems done, from the host (nothing inside the compiled run).
 
     The problems are spread over ``devices`` (default: every device of
     ``jax.devices()``; on a CPU, ``jax.config.update("jax_num_cpu_devices", N)``
@@ -174,8 +176,7 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
       or the :class:`~inverse_set.errors.SamplingError` it ended with (its
       ``member`` is the problem's index); one failing problem never aborts the others.
     """
-    if kwargs.get("progress"):
-        raise ValueError("progress is not supported for batched problems; drop progress=True.")
+    progress = Progress(kwargs.get("num_seeds", 10), 0, n) if kwargs.pop("progress", False) else None
     if len(neurons) == 0:
         raise ValueError("neurons is empty; give at least one problem.")
     for name, edges in (("z1", z1), ("z2", z2)):
@@ -202,4 +203,4 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     indices = jax.tree.map(lambda *xs: jnp.stack(xs), *[s.indices for s in samplers])
     key = checks.as_key(rng_key)
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(len(neurons)))
-    return compiled.sample_batch(keys, lo, hi, indices, labels, devices)
+    return compiled.sample_batch(keys, lo, hi, indices, labels, devices, progress)

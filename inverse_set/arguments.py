@@ -164,3 +164,19 @@ def use_cpu_devices(count: int | None) -> None:
         if len(jax.devices("cpu")) != count:
             raise UsageError(f"--cpu-devices {count}: JAX has already started with {len(jax.devices('cpu'))} "
                              "CPU devices in this process; run the command in a fresh process") from err
+
+
+def empty_band(spec: str, value: float) -> str:
+    """Why a layer atlas row has no band: both percentiles are the same value (e.g. a ReLU unit off on ≥ 99%)."""
+    high = spec.split(",")[-1]
+    return (f"empty band [{value:.3g}, {value:.3g}]: {spec.replace(',', ' = ')} = {value:.3g} on the test images, "
+            f"so the unit is at most {value:.3g} on {high.lstrip('p')}% of them"
+            + (" (off, for a ReLU unit)" if value == 0 else "") if high.startswith("p") else
+            f"empty band [{value:.3g}, {value:.3g}]: both edges of {spec} are {value:.3g}")
+
+
+def check_out_dir(out: str, overwrite: bool) -> None:
+    """A run never replaces another one silently: ``--out`` must not hold a run.json unless ``--overwrite``."""
+    if not overwrite and (Path(out) / "run.json").exists():
+        raise UsageError(f"--out {out} already holds a run (run.json); give another --out, or --overwrite to "
+                         "replace it")

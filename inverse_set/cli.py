@@ -19,19 +19,18 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 from inverse_set import methods
 from inverse_set.api import make_sampler
 from inverse_set.atlas import atlas
 from inverse_set.arguments import (UsageError, check_order, load_models, parse_band, parse_neuron, parse_units,
-                                   positive, unit_label, use_cpu_devices)
-from inverse_set.bands import in_band
+                                   positive, unit_label, use_cpu_devices, empty_band, check_out_dir)
 from inverse_set.constraints import Unit
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
-from inverse_set.results import InverseSetResult, strict_json
-from inverse_set.run_report import cmd_report, report_if_asked
-from inverse_set.viz import atlas_grid, band_text, decimals, is_picture, sample_grid
+from inverse_set.results import strict_json
+from inverse_set.run_report import band_title, cmd_report, report_if_asked
+from inverse_set.summaries import cmd_bench, cmd_show, evaluations_text, mass_text
+from inverse_set.viz import atlas_grid, band_text, is_picture, sample_grid
 
 MODELS_HELP = (
     "the networks: an installed model set (default 'fashion', the bundled Fashion-MNIST models) or a "
@@ -88,6 +87,7 @@ def cmd_sample(args) -> int:
     labels = [unit_label(u, models) for u in units]
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
     method = resolve_method(args.method, models)
+    check_out_dir(args.out, args.overwrite)
     # the neurons are resolved against the networks' layers here, before anything is printed
     sampler = make_sampler(units, args.n, models=models, method=method, num_seeds=args.seeds,
                            progress=not args.quiet)
@@ -99,7 +99,9 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result")
-    title = f"{band_text(z1, z2, labels)}: {min(len(res), args.show)} of {len(res)} samples, spread over all"
+    title = (" & ".join(band_title(*band) for band in zip(labels, bands_given, z1, z2))
+             + f": {min(len(res), args.show)} of {len(res)} samples, spread over all"
+             + (f"; under each: {', '.join(labels)}" if len(labels) > 1 else ""))
     written = ["result.npz", "result.json", "run.json"]
     if is_picture(res.images.shape[1:]):
         sample_grid(res.images, res.activations, labels, columns=args.columns, max_images=args.show, title=title,
@@ -131,23 +133,9 @@ def resolve_method(name: str | None, models):
         raise UsageError(f"--method {name}: {err}") from None
 
 
-def evaluations_text(stats) -> str:
-    """The passes through the networks a run cost, both kinds."""
-    return f"{stats.gradient_evaluations} forward+backward and {stats.forward_evaluations} forward-only passes"
-
-
-def mass_text(stats) -> str:
-    """The band's probability under the prior, for a method that estimates it (else nothing)."""
-    if stats.band_mass is None:
-        return ""
-    estimate, low, high = stats.band_mass
-    ess = "" if stats.effective_sample_size is None else \
-        f"; worth about {stats.effective_sample_size:.0f} independent draws"
-    return f"; the band holds {estimate:.3g} of the prior (90% interval {low:.3g}–{high:.3g}){ess}"
-
-
 def cmd_atlas(args) -> int:
     use_cpu_devices(args.cpu_devices)
+    check_out_dir(args.out, args.overwrite)
     models = load_models(args.models)
     if args.layer:
         if args.neuron:
@@ -156,8 +144,8 @@ def cmd_atlas(args) -> int:
             raise UsageError("a layer atlas takes one --band, applied to every unit (e.g. --band p90,p99)")
         units = [Unit(args.layer, i) for i in parse_units(args.units)]
         bands = [parse_band(args.band[0], u, models) for u in units]
-        titles = [f"{unit_label(u, models)} [{a:.3g}, {b:.3g}]" for u, (a, b) in zip(units, bands)]
-        neurons = units
+        titles = [f"{unit_label(u, models)} {args.band[0]} [{a:.3g}, {b:.3g}]" for u, (a, b) in zip(units, bands)]
+        neurons, heading = units, f"layer {args.layer}, units {args.units}, each at {args.band[0]}: a row per unit"
     else:
         if not args.neuron or len(args.neuron) != 1:
             raise UsageError("an atlas takes one --neuron and several --band (or --layer and --units)")
@@ -166,7 +154,7 @@ def cmd_atlas(args) -> int:
         unit = parse_neuron(args.neuron[0], models)
         bands = [parse_band(b, unit, models) for b in args.band]
         titles = [f"{spec} [{a:.3g}, {b:.3g}]" for spec, (a, b) in zip(args.band, bands)]
-        neurons = unit
+        neurons, heading = unit, f"{unit_label(unit, models)}: a row per band"
     # A unit whose band is empty (a fc6 unit that is 0 on nearly every test image has p90 = p99 = 0)
     # gets a row saying so; the others are sampled.
     empty = [a >= b for a, b in bands] if args.layer else [False] * len(bands)
@@ -176,17 +164,17 @@ def cmd_atlas(args) -> int:
                          "or percentiles further apart")
     import jax
 
-    print(f"atlas: {len(live)} rows, n={args.n} each, one batched call over {len(jax.devices())} "
+    skipped = f" ({len(bands) - len(live)} with an empty band, not sampled)" if len(live) < len(bands) else ""
+    print(f"atlas: {len(bands)} rows{skipped}, n={args.n} each, one batched call over {len(jax.devices())} "
           f"{jax.default_backend().upper()} device(s)", flush=True)
     t0 = time.perf_counter()
     method = resolve_method(args.method, models)
     print(f"method {method.name!r} ({method.describe()})", flush=True)
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
-                    models=models, method=method, num_seeds=args.seeds, rng_key=args.rng)
+                    models=models, method=method, num_seeds=args.seeds, rng_key=args.rng, progress=not args.quiet)
     wall = time.perf_counter() - t0
     sampled = iter(sampled)
-    results = [ValueError(f"empty band [{a:.3g}, {b:.3g}]") if e else next(sampled)
-               for e, (a, b) in zip(empty, bands)]
+    results = [ValueError(empty_band(args.band[0], a)) if e else next(sampled) for e, (a, b) in zip(empty, bands)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -200,7 +188,7 @@ def cmd_atlas(args) -> int:
         else:
             res.save(out / f"row{i}")
             rows.append({"row": title, **row, "num_samples": len(res), "complete": res.is_complete})
-    atlas_grid(results, titles, columns=args.columns).save(out / "atlas.png")
+    atlas_grid(results, titles, columns=args.columns, title=heading).save(out / "atlas.png")
     write_json(out / "run.json", {"command": args.command_line, "models": args.models, "rows": rows,
                                   "method": method.name,
                                   "settings": method.settings(),
@@ -208,56 +196,6 @@ def cmd_atlas(args) -> int:
                                   "wall_s": round(wall, 2), "devices": len(jax.devices()), "machine": machine()})
     print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
     return report_if_asked(args, out)
-
-
-def cmd_show(args) -> int:
-    path = Path(args.result)
-    base = path.with_suffix("") if path.suffix in (".npz", ".json") else path
-    if not base.with_name(base.name + ".json").is_file():
-        raise UsageError(f"{args.result}: no saved result there (expected {base}.json and {base}.npz, as "
-                         "`sample --out DIR` writes to DIR/result)")
-    res = InverseSetResult.load(base)
-    s = res.stats
-    print(f"{base}: {len(res)} of {res.n_requested} samples, {band_text(res.z1, res.z2, res.constraints)}")
-    inside = in_band(res.activations, res.z1, res.z2)
-    d = decimals(res.z1, res.z2)
-    low, high = res.activations.min(0), res.activations.max(0)
-    print(f"  all inside their bands: {bool(inside.all())}; activations from "
-          + ", ".join(f"[{a:.{d}f}, {b:.{d}f}]" for a, b in zip(low, high)))
-    seeds = "no seeds needed" if s.seed_status == "skipped" else f"seeds {s.seed_status} after {s.seed_steps} steps"
-    print(f"  method {s.method!r}; {seeds}, walk {s.walk_status} after "
-          f"{s.walker_steps} steps; {evaluations_text(s)}; run {s.run_time_s:.1f} s + compile "
-          f"{s.compile_time_s:.1f} s{mass_text(s)}")
-    return 0
-
-
-BENCH_COLUMNS = ("n_scored", "in_band_rate", "coverage", "precision", "recall", "frechet_judge", "recall_prior",
-                 "frechet_prior", "precision_class", "vendi_judge", "vendi_quality", "judge_agreement",
-                 "path_similarity",
-                 "cost_per_in_band", "wall_s")
-
-
-def cmd_bench(args) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"{args.file}: no benchmark results there; run from the repository root or give --file "
-                         "(written by `python benchmarks/diversity.py`)")
-    data = json.loads(path.read_text())
-    groups: dict = {}
-    report = [row for row in data["rows"] if row.get("split", "report") == "report"]
-    for row in report:
-        groups.setdefault((row.get("kind", ""), row.get("band", ""), row["method"]), []).append(row)
-    print(f"{path}: {len(report)} rows of the report split; medians over the cells where a figure exists (a "
-          "method not scored in a cell has none there but its in-band rate and wall time; see `cells`); "
-          f"machine: {data.get('machine', '?')}")
-    print(" | ".join(["kind", "band", "method", "cells", *BENCH_COLUMNS]))
-    for (kind, band, method), rows in groups.items():
-        values = []
-        for col in BENCH_COLUMNS:
-            v = [r[col] for r in rows if isinstance(r.get(col), (int, float)) and r[col] == r[col]]
-            values.append(f"{np.median(v):.3g}" if v else "–")
-        print(" | ".join([kind, str(band), method, str(len(rows)), *values]))
-    return 0
 
 
 def build_parser(prog: str) -> Parser:
@@ -273,12 +211,13 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--columns", type=positive, default=10, help="images per row of the picture (default 10)")
         p.add_argument("--out", default=out, help=f"output directory (default {out})")
         p.add_argument("--report", action="store_true", help="also write DIR/report.html (see `report`)")
+        p.add_argument("--quiet", action="store_true", help="no progress")
+        p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
         p.add_argument("--dataset", help=DATASET_HELP)
-        p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'prior-ladder' (a "
-                       "population of N(0, I) prior draws brought into the band by rejection or a ladder of relaxed "
-                       "bands: samples like independent draws from the prior restricted to the band), 'paper' (the "
-                       "paper's: seeds, then the gradient walker, in the generator's code space) or 'prior-slice' "
-                       "(seeds, then elliptical slice chains of the prior restricted to the band); "
+        p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'prior-ladder' (prior "
+                       "draws brought into the band by rejection or a ladder of relaxed bands, like independent "
+                       "draws from the prior restricted to the band), 'paper' (seeds, then the gradient walker, in "
+                       "the generator's codes) or 'prior-slice' (seeds, then elliptical slice chains); "
                        "default: the models' own (prior-ladder on the bundled models)")
 
     p = sub.add_parser("sample", help="sample one neuron or an intersection; writes result, samples.png, run.json",
@@ -287,7 +226,6 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--neuron", action="append", required=True, help=NEURON_HELP)
     p.add_argument("--band", action="append", help=BAND_HELP)
     p.add_argument("--show", type=positive, default=50, help="images in samples.png, spread over all n (default 50)")
-    p.add_argument("--quiet", action="store_true", help="no progress")
     common(p, "out/sample")
     p.set_defaults(func=cmd_sample)
 
@@ -330,6 +268,27 @@ def _warn_one_line(prog):
     return show
 
 
+CACHE_VARIABLE = "INVERSE_SET_CACHE"  # a directory for JAX's persistent compilation cache, or "off"
+
+
+def use_compilation_cache() -> str | None:
+    """JAX's persistent compilation cache, on by default in the user's cache directory, so that a command run again
+    (same models and structure, any band) does not compile again; ``INVERSE_SET_CACHE=off`` turns it off, and a
+    directory there puts it elsewhere. Returns the directory, or None when off."""
+    setting = os.environ.get(CACHE_VARIABLE, "")
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    directory = setting or str(base / "inverse-set" / "jax")
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:  # the user's own setting wins
+        jax.config.update("jax_compilation_cache_dir", directory)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # the small compilations too
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return jax.config.jax_compilation_cache_dir
+
+
 def main(argv=None) -> int:
     prog = program_name()
     parser = build_parser(prog)
@@ -338,6 +297,8 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         args.command_line = shlex.join([prog, *(sys.argv[1:] if argv is None else argv)])
+        if args.func is not cmd_bench:
+            use_compilation_cache()
         return args.func(args)
     except (UsageError, SamplingError, ValueError, TypeError, OSError) as err:
         print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 One bar per phase, each with its total: seed steps (out of the step budget, with
 how many seeds are in band), the ladder's levels (with how far the level's band
-is from the target band) and samples (out of n). On a terminal the bars are
+is from the target band) and samples (out of n); for a batch, problems done
+(out of B), reported from the host as each round of devices finishes. On a terminal the bars are
 tqdm's; when the output is not a terminal (a log file, a pipe) a plain line is
 written every few seconds instead of carriage-return updates.
 """
@@ -38,18 +39,29 @@ class Progress:
             bar = self.bars.get(phase)
             if bar is None:
                 self.close()
-                unit = {"seeds": "step", "ladder": "level"}.get(phase, "sample")
+                unit = {"seeds": "step", "ladder": "level", "problems": "problem"}.get(phase, "sample")
                 bar = self.bars[phase] = tqdm(total=total, desc=phase, unit=unit, file=self.stream, leave=False)
             bar.set_postfix_str(note, refresh=False)
             bar.update(value - bar.n)
             return
         now = time.monotonic()
         finished = total is not None and value >= total
+        count = value if total is None else f"{value}/{total}"
+        line = f"{phase}: {count}" + (f" ({note})" if note else "")
+        if phase not in self.bars:
+            self._flush()  # the last line of the phase before, if it was not printed
         if phase not in self.bars or finished or now - self.last_line >= self.interval_s:
-            self.bars[phase] = True
             self.last_line = now
-            count = value if total is None else f"{value}/{total}"
-            print(f"{phase}: {count}" + (f" ({note})" if note else ""), file=self.stream, flush=True)
+            print(line, file=self.stream, flush=True)
+            line = None
+        self.bars[phase] = line  # the line not printed yet, or None
+
+    def _flush(self) -> None:
+        """Print the phases' last lines not printed yet (plain-text mode), so each phase ends on its final count."""
+        for phase, line in list(self.bars.items()):
+            if isinstance(line, str):
+                print(line, file=self.stream, flush=True)
+                self.bars[phase] = None
 
     def on_seed(self, step, num_inside) -> None:
         self._update("seeds", int(step), self.seed_budget, f"{int(num_inside)}/{self.num_seeds} seeds in band")
@@ -60,9 +72,14 @@ class Progress:
     def on_walk(self, num_kept) -> None:
         self._update("samples", int(num_kept), self.n)
 
+    def on_problems(self, done: int, total: int, note: str = "") -> None:
+        """Host side, for a batch: problems finished so far."""
+        self._update("problems", done, total, note)
+
     def close(self) -> None:
+        self._flush()
         for bar in self.bars.values():
-            if bar is not True:
+            if bar is not None and not isinstance(bar, str):
                 bar.close()
         self.bars.clear()
 

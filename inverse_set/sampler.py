@@ -114,15 +114,22 @@ class CompiledSampler:
         state = jax.tree.map(lambda x: x[0], states[0])  # slot 0; the idle slots stay on device
         return self.finish(state, z1, z2, indices, labels, compile_time, run_time)
 
-    def sample_batch(self, rng_keys, z1, z2, indices, labels, devices=None) -> list:
+    def sample_batch(self, rng_keys, z1, z2, indices, labels, devices=None, progress: Progress | None = None
+                     ) -> list:
         """Run B problems (leading axis of every argument) spread over ``devices`` (default: all).
 
         Returns one entry per problem: its :class:`InverseSetResult`, or the
         :class:`~inverse_set.errors.SamplingError` it ended with (``member`` = its index).
+        ``progress`` reports, from the host, the compilation and the problems done.
         """
         b = len(labels)
         devices = list(jax.devices() if devices is None else devices)
-        states, compile_time, run_time = self._run_sharded(rng_keys, *self.solver_bands(z1, z2), indices, devices)
+        try:
+            states, compile_time, run_time = self._run_sharded(rng_keys, *self.solver_bands(z1, z2), indices,
+                                                               devices, progress)
+        finally:
+            if progress is not None:
+                progress.close()
         states, indices = jax.device_get((states, indices))  # numpy: slicing it compiles nothing
         out = []
         for problem in range(b):
@@ -137,7 +144,7 @@ class CompiledSampler:
                 out.append(err)
         return out
 
-    def _run_sharded(self, rng_keys, lo, hi, indices, devices):
+    def _run_sharded(self, rng_keys, lo, hi, indices, devices, progress=None):
         """Run B problems over the D devices, one per device per call; returns (rounds, compile s, run s).
 
         ``rounds[r]`` holds the (SeedState, walk state, Evaluations) of problems rD … rD + D − 1,
@@ -153,6 +160,8 @@ class CompiledSampler:
         """
         b, d = lo.shape[0], len(devices)
         pick = lambda tree, i: jax.tree.map(lambda x: jnp.asarray(x)[i], tree)  # noqa: E731
+        if progress is not None:
+            progress.on_problems(0, b, "compiling" if self.executable(devices) is None else "")
         run, compile_time = self._compile_sharded(devices, (rng_keys[0], lo[0], hi[0], pick(indices, 0)))
         t0 = time.perf_counter()
         rounds = []
@@ -161,7 +170,12 @@ class CompiledSampler:
             rows = jnp.asarray(np.minimum(slots, b - 1))  # the last round's spare devices skip a copy
             rounds.append(run(jnp.asarray(slots < b), pick(rng_keys, rows), pick(lo, rows), pick(hi, rows),
                               pick(indices, rows)))
-        return jax.block_until_ready(rounds), compile_time, time.perf_counter() - t0
+        for r, state in enumerate(rounds):  # all dispatched; wait for each round in turn
+            jax.block_until_ready(state)
+            if progress is not None:
+                progress.on_problems(min((r + 1) * d, b), b, f"compiled in {compile_time:.1f} s" if compile_time
+                                     else "")
+        return rounds, compile_time, time.perf_counter() - t0
 
     def executable(self, devices=None):
         """The compiled program for these devices (default: all), or None before the first run."""

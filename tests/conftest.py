@@ -13,6 +13,7 @@ cache keys on function identity, so every test that uses them shares its compile
 
 from __future__ import annotations
 
+import os
 import types
 
 import jax
@@ -21,6 +22,10 @@ import numpy as np
 import pytest
 
 from inverse_set import Models, initialization
+
+# The command line turns on JAX's persistent compilation cache in the user's cache directory; the tests that call it
+# in-process keep every compilation in the process instead (test_cli.py checks the cache in a subprocess of its own).
+os.environ["INVERSE_SET_CACHE"] = "off"
 
 D = 8
 W1 = np.array([1.5, -2.0, 1.0, 0.5, -1.0, 2.0, 0.0, 1.0], np.float32)

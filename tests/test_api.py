@@ -254,13 +254,22 @@ def test_a_batch_reports_each_member_and_one_failure_does_not_abort_the_others(s
     assert in_band(out[0], 0.4, 0.6) and in_band(out[2], 0.5, 0.7)
 
 
+def test_a_batch_reports_its_problems_done_from_the_host(slab, capsys):
+    neurons = [slab.neuron1] * 3
+    quiet = sample_inverse_sets(neurons, [0.4, 0.5, 0.45], [0.6, 0.7, 0.55], 20, models=slab.models, rng_key=0)
+    loud = sample_inverse_sets(neurons, [0.4, 0.5, 0.45], [0.6, 0.7, 0.55], 20, models=slab.models, rng_key=0,
+                               progress=True)
+    lines = capsys.readouterr().err.splitlines()  # not a terminal: plain lines, the last one the final count
+    assert lines[0].startswith("problems: 0/3") and lines[-1].startswith("problems: 3/3")
+    for a, b in zip(quiet, loud):  # the same compiled program: progress is host-side only
+        np.testing.assert_array_equal(a.codes, b.codes)
+
+
 def test_batch_arguments_are_checked(slab):
     neurons = [slab.neuron1, slab.neuron1]
     for bad in ([], ["cpu"], [0]):
         with pytest.raises(ValueError, match="devices must be a non-empty list of JAX devices"):
             sample_inverse_sets(neurons, [0.4, 0.5], [0.6, 0.7], 20, models=slab.models, devices=bad)
-    with pytest.raises(ValueError, match="progress is not supported for batched problems"):
-        sample_inverse_sets(neurons, [0.4, 0.5], [0.6, 0.7], 20, models=slab.models, progress=True)
     with pytest.raises(ValueError, match="neurons is empty"):
         sample_inverse_sets([], [], [], 20, models=slab.models)
     with pytest.raises(ValueError, match=r"z1 must have one entry per problem, a list of 2 band edges .*got 0.4\. "

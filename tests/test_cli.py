@@ -1,6 +1,7 @@
 """The command line: argument parsing, every error path (one line, exit status 2), the files written."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -95,6 +96,10 @@ def test_sample_writes_a_result_a_picture_and_strict_json(tmp_path, capsys):
     assert "\r" not in err and "samples: 12/12" in err  # not a terminal: plain progress lines
     rc, stdout, _ = run(["show", str(out / "result")], capsys)
     assert rc == 0 and "12 of 12 samples" in stdout and "all inside their bands: True" in stdout
+    assert "Bag (logits[8]) in [" in stdout  # the name the command was given, beside the layer's
+    # the same --out again: refused, not overwritten, unless --overwrite
+    rc, _, err = run(["sample", "--neuron", "bag", "--band", "p50,p95", "--n", "12", "--out", str(out)], capsys)
+    assert rc == 2 and "already holds a run" in err and "--overwrite" in err
     assert "method 'prior-ladder'" in stdout and "forward-only passes" in stdout
 
 
@@ -130,13 +135,16 @@ def test_atlas_rows_by_band_and_by_unit(tmp_path, capsys):
     assert [r.get("num_samples") for r in rows] == [12, 12] and atlas_run["method"] == "prior-ladder"
     first, last = (InverseSetResult.load(tmp_path / "bands" / f"row{i}") for i in (0, 1))
     assert first.activations.max() <= last.activations.min()  # the rows are the bands, in order
-    rc, _, err = run(["atlas", "--layer", "fc6", "--units", "0:3", "--band", "p90,p99", "--n", "12", "--report",
-                      "--out", str(tmp_path / "layer")], capsys)
+    rc, layer_out, err = run(["atlas", "--layer", "fc6", "--units", "0:3", "--band", "p90,p99", "--n", "12", "--report",
+                             "--out", str(tmp_path / "layer")], capsys)
     assert rc == 0, err
     rows = json.loads((tmp_path / "layer" / "run.json").read_text())["rows"]
     # fc6 units 0 and 1 are 0 on at least 99% of the test images: their rows say so, unit 2's has samples.
     assert ["empty band" in r.get("error", "") for r in rows] == [True, True, False]
     assert rows[2]["num_samples"] == 12 and [r["neuron"] for r in rows] == ["fc6:0", "fc6:1", "fc6:2"]
+    assert "p90 = p99 = 0 on the test images, so the unit is at most 0 on 99% of them" in rows[0]["error"]
+    assert "atlas: 3 rows (2 with an empty band, not sampled)" in layer_out
+    assert "problems: 1/1" in err  # progress: the problems done (the one with a band)
     assert Image.open(tmp_path / "layer" / "atlas.png").size[1] > 2 * 28
     # --report: one section per row, the empty rows saying why, the unit's row with its samples and real examples
     page = (tmp_path / "layer" / "report.html").read_text()
@@ -174,3 +182,28 @@ def test_bench_prints_the_headline_columns_of_the_report_split(tmp_path, capsys)
     assert rc == 0 and all(k in head for k in ("n_scored", "recall", "vendi_quality", "path_similarity"))
     ours = next(line for line in lines if " | ours | " in line).split(" | ")
     assert ours[head.split(" | ").index("recall")] == "0.4" and ours[3] == "1"  # the dev row left out
+
+
+def test_a_repeated_command_compiles_nothing_new_with_the_persistent_cache(tmp_path):
+    # JAX's persistent compilation cache, on by default (INVERSE_SET_CACHE: a directory, or "off")
+    (tmp_path / "slab.py").write_text(SLAB_MODELS)
+
+    def sample(setting, band, out):
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+        env.pop("INVERSE_SET_CACHE", None)
+        env.update({} if setting is None else {"INVERSE_SET_CACHE": setting})
+        argv = [sys.executable, "-m", "inverse_set", "sample", "--models", str(tmp_path / "slab.py"), "--neuron", "0",
+                "--band", band, "--n", "20", "--quiet", "--out", str(tmp_path / out)]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def entries(cache):
+        return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())
+
+    sample("off", "0.6,0.7", "a")
+    assert not (tmp_path / "xdg").exists()  # off: nothing written anywhere
+    sample(None, "0.6,0.7", "b")  # the default: the user's cache directory
+    first = entries(tmp_path / "xdg" / "inverse-set" / "jax")
+    assert len(first) > 0  # every compilation of the run went into the cache
+    sample(None, "0.3,0.4", "c")  # another band, the same programs: all read from the cache, none added
+    assert entries(tmp_path / "xdg" / "inverse-set" / "jax") == first
