@@ -8,7 +8,7 @@ The algorithm, one module per piece:
 * :mod:`inverse_set.lagrangian` — the objective's terms, slack, multipliers, penalty and the code gradient (eq. 8, 10)
 * :mod:`inverse_set.repulsion` — the diversity energies (eq. 5, 6)
 * :mod:`inverse_set.realism` — the realism term and constraint r(c) = mean((E(G(c)) − c)²)
-* :mod:`inverse_set.seeds` — the seed solver (eq. 7–8)
+* :mod:`inverse_set.seeds` — the seed solver (eq. 7–8); :mod:`inverse_set.starts`, its starting codes
 * :mod:`inverse_set.buffer` — the kept samples every walk shares: novelty and stop rules
 * :mod:`inverse_set.walks` — the walk protocol and its loop; :mod:`~inverse_set.walks.gradient`,
   the paper's walker (eq. 9–10); :mod:`~inverse_set.walks.elliptical_slice`, a walk that samples

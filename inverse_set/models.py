@@ -81,7 +81,7 @@ def resolve_models(models: Models | None, **overrides: Any) -> Models:
     if unknown:
         raise TypeError(f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: besides models=, "
                         f"method=, num_seeds=, rng_key= and progress=, the sampler takes the fields of Models "
-                        f"({', '.join(sorted(known - {'percentiles'}))})"
+                        f"({', '.join(sorted(known - {'percentiles', 'dataset'}))})"
                         + ("; solver settings belong to the method: e.g. method=get_method('paper').replace("
                            "seeds=SeedConfig(…), walk=GradientWalk(…))" if {"seed_config", "walker_config"} & set(unknown)
                            else "") + ".")

@@ -24,7 +24,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from inverse_set import bands as band_path
-from inverse_set import seeds, walks
+from inverse_set import seeds, starts, walks
 from inverse_set.bands import Bands, in_band
 from inverse_set.chunks import chunked
 from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
@@ -91,7 +91,7 @@ class CompiledSampler:
         method, k = self.method, self.num_seeds
         keys = jax.random.split(rng_key, k * method.seeds.candidates_per_seed)
         candidates = jax.vmap(self.init_fn)(keys).astype(jnp.float32)
-        codes0, reserve = seeds.select_initial(self.problem, candidates, bands, indices, k, method.seeds.select)
+        codes0, reserve = starts.select_initial(self.problem, candidates, bands, indices, k, method.seeds.select)
         seed_cb = None if self.progress is None else self.progress.seed_callback(bands)
         seed_state, seed_evals = seeds.run(method.seeds, method.objective, self.problem, codes0, bands, indices,
                                            seed_cb, reserve)

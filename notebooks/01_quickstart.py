@@ -33,7 +33,8 @@ import tempfile
 import numpy as np
 
 import generators
-from inverse_set import InverseSetResult, Unit, atlas, atlas_grid, sample_grid, sample_inverse_set
+from inverse_set import (InverseSetResult, Unit, atlas, atlas_grid, dataset_examples, facets, sample_grid,
+                         sample_inverse_set)
 
 models = generators.load("fashion")
 bag = models.percentiles(Unit(None, models.class_names.index("Bag")))  # the Bag logit on real bags
@@ -58,6 +59,30 @@ print(f"{len(res)} samples, all in band, by {res.stats.method!r}: seed steps {re
 
 # %%
 sample_grid(res.images, res.activations, res.constraints, z1=res.z1, z2=res.z2)
+
+# %% [markdown]
+# ## Facets and real examples
+# The kinds of input the neuron responds to in this band: the samples clustered in the encoder's
+# space (k chosen by the silhouette), each facet shown by its medoid; then real test images
+# whose Bag logit lies in the same band.
+
+# %%
+found = facets(res, models=models)
+print(f"{len(found)} facet(s) ({found.chosen_by}): sizes {[f.size for f in found]}")
+assert sum(f.size for f in found) == len(res) and all(f.medoid in f.members for f in found)
+real = models.dataset()  # the Fashion-MNIST test images
+ex = dataset_examples("Bag", res.z1, res.z2, real, models=models)
+print(f"{ex.inside.sum()} of {len(real)} test images lie in the band")
+assert ((ex.activations[ex.indices] >= res.z1) & (ex.activations[ex.indices] <= res.z2)).all()
+medoids = [f.medoid for f in found]
+shown = ex.indices[np.linspace(0, len(ex.indices) - 1, 10).astype(int)]  # ten real bags, lowest logit to highest
+sample_grid(np.concatenate([res.images[medoids], real[shown]]),
+            np.concatenate([res.activations[medoids], ex.activations[shown]]), res.constraints, columns=12,
+            title="the facets' medoids, then real bags in the band")
+
+# %% [markdown]
+# `inverse-set sample --neuron Bag --band p50,p95 --report` writes all of this (and the activation
+# histogram) as one HTML page; `inverse_set.write_report` does the same from Python.
 
 # %% [markdown]
 # ## The paper's method

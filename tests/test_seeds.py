@@ -1,11 +1,11 @@
-"""inverse_set.seeds: the starting codes (select_initial), the seed solve and how it stops, its settings and costs."""
+"""inverse_set.seeds: the starting codes (inverse_set.starts.select_initial), the seed solve and how it stops, its settings and costs."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import Objective, SeedConfig, seeds
+from inverse_set import Objective, SeedConfig, seeds, starts
 from inverse_set.bands import Bands
 from inverse_set.loop import SeedStatus
 from inverse_set.problem import Problem
@@ -52,8 +52,8 @@ def test_spread_selection_starts_near_the_band_and_far_apart():
     # Four candidates in band at one point, two in band far from it and from each other, two out of band.
     candidates = jnp.array([[0.5, 0.0], [0.5, 0.001], [0.5, 0.002], [0.5, 0.003], [0.5, 5.0], [0.5, -5.0],
                             [3.0, 0.0], [-4.0, 0.0]])
-    near, _ = seeds.select_initial(FIRST, candidates, bands, None, 3, "nearest")
-    spread, reserve = seeds.select_initial(FIRST, candidates, bands, None, 3, "spread")
+    near, _ = starts.select_initial(FIRST, candidates, bands, None, 3, "nearest")
+    spread, reserve = starts.select_initial(FIRST, candidates, bands, None, 3, "spread")
     np.testing.assert_array_equal(near, candidates[:3])  # the nearest, in draw order: one cluster
     assert {tuple(map(float, c)) for c in spread} == {(0.5, 0.0), (0.5, 5.0), (0.5, -5.0)}
     # Every candidate is used once: the chosen, then the reserve (the pool's others, then the rest).
@@ -64,7 +64,7 @@ def test_nearest_selection_orders_by_distance_to_the_band_and_puts_nan_last():
     nan_problem = Problem(identity, identity, lambda x, indices: jnp.where(x[1:2] > 0, jnp.nan, x[:1]))
     bands = Bands(jnp.array([0.0]), jnp.array([1.0]))
     candidates = jnp.array([[3.0, 0.0], [0.5, 1.0], [-1.5, 0.0], [0.5, 0.0], [1.2, 0.0]])
-    chosen, reserve = seeds.select_initial(nan_problem, candidates, bands, None, 2, "nearest")
+    chosen, reserve = starts.select_initial(nan_problem, candidates, bands, None, 2, "nearest")
     np.testing.assert_array_equal(chosen, candidates[jnp.array([3, 4])])  # the in-band one with NaN comes last
     np.testing.assert_array_equal(reserve, candidates[jnp.array([2, 0, 1])])
 
@@ -74,7 +74,7 @@ def test_alive_selection_prefers_codes_where_every_violated_constraint_has_a_gra
     bands = Bands(jnp.array([0.5]), jnp.array([1.0]))
     # relu(c₀) has no gradient for c₀ < 0; out of band but alive for 0 < c₀ < 0.5; in band at 0.7.
     candidates = jnp.array([[-1.0, 0.0], [-2.0, 0.0], [0.2, 0.0], [-3.0, 0.0], [0.7, 0.0], [0.1, 0.0]])
-    chosen, reserve = seeds.select_initial(relu, candidates, bands, None, 3, "alive")
+    chosen, reserve = starts.select_initial(relu, candidates, bands, None, 3, "alive")
     np.testing.assert_array_equal(chosen, candidates[jnp.array([2, 4, 5])])  # in draw order
     np.testing.assert_array_equal(reserve, candidates[jnp.array([0, 1, 3])])
 
