@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import Models, Unit
+from inverse_set.arguments import percentile_level
+from inverse_set.chunks import chunked
 
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist
@@ -83,6 +85,22 @@ class Zoo(Models):
     manifest: Mapping[str, Any]
     modules: Mapping[str, Any]
     params: Mapping[str, Any]
+
+
+class Percentiles(dict):
+    """A unit's stored percentiles (p1 … p99.9, min, max), and any other ``"pX"`` (0 < X < 100, e.g. ``"p42"``)
+    computed when asked from the test images, the same way."""
+
+    def __init__(self, stored: Mapping[str, float], values: Callable[[], np.ndarray]):
+        super().__init__(stored)
+        self._values = values
+
+    def __missing__(self, key):
+        q = percentile_level(key)
+        if q is None:
+            raise KeyError(key)
+        self[key] = value = float(np.percentile(self._values(), q))
+        return value
 
 
 def _restore(name: str, data: bytes, path: Path):
@@ -162,8 +180,19 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
                              f"(0 to {size - 1})")
         if layer == "logits":  # a class logit: on the test images of that class
             table = stats["logits_by_class"][str(unit.index)]
-            return {k: v for k, v in table.items() if k in stats["percentiles"]}
-        return {k: stats[layer][k][unit.index] for k in stats["percentiles"]}
+            stored = {k: v for k, v in table.items() if k in stats["percentiles"]}
+        else:
+            stored = {k: stats[layer][k][unit.index] for k in stats["percentiles"]}
+        return Percentiles(stored, lambda: test_activations(unit))
+
+    def test_activations(unit: Unit) -> np.ndarray:
+        """The unit on the test images, as the stored percentiles take it (a class logit on its class's images)."""
+        images, labels = load_fashion_mnist("test")
+        layer = unit.layer or "logits"
+        if layer == "logits":
+            images = images[labels == unit.index]
+        acts = chunked(lambda x: target(x)[layer], 500)(images)
+        return acts[:, unit.index] if acts.ndim == 2 else acts[..., unit.index].mean(axis=(1, 2))
 
     return Zoo(
         generator=generator,

@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import re
 import runpy
 from importlib.metadata import entry_points
 from pathlib import Path
+
+import numpy as np
 
 from inverse_set.constraints import Unit
 from inverse_set.models import Models
@@ -96,16 +99,20 @@ def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:
         except ValueError:
             pass
         if table is None:
-            if models.percentiles is None:
+            if models.percentiles is None and models.dataset is None:
                 raise UsageError(f"--band {spec!r}: {part!r} is not a number, and these models give no "
-                                 "percentiles; give numbers")
+                                 "percentiles (Models(percentiles=fn)) and no dataset (Models(dataset=fn)) to "
+                                 "compute them from; give numbers")
             try:
-                table = models.percentiles(unit)
+                table = models.percentiles(unit) if models.percentiles is not None else dataset_percentiles(unit,
+                                                                                                         models)
             except ValueError as err:
                 raise UsageError(f"--band {spec!r}: {err}") from None
-        if part not in table:
-            raise UsageError(f"--band {spec!r}: {part!r} is neither a number nor one of {', '.join(table)}")
-        edges.append(float(table[part]))
+        try:
+            edges.append(float(table[part]))  # a table may compute other percentiles on demand (the zoo's do)
+        except KeyError:
+            raise UsageError(f"--band {spec!r}: {part!r} is neither a number, nor one of {', '.join(table)}, nor "
+                             "a percentile pX with 0 < X < 100") from None
     if not all(math.isfinite(e) for e in edges):
         raise UsageError(f"--band {spec!r}: both edges must be finite numbers, got {edges[0]:g} and {edges[1]:g}")
     return edges[0], edges[1]
@@ -180,3 +187,31 @@ def check_out_dir(out: str, overwrite: bool) -> None:
     if not overwrite and (Path(out) / "run.json").exists():
         raise UsageError(f"--out {out} already holds a run (run.json); give another --out, or --overwrite to "
                          "replace it")
+
+
+def percentile_level(name: str) -> float | None:
+    """``"p42"`` or ``"p99.5"`` as 42.0 or 99.5 (strictly between 0 and 100); None for any other name."""
+    match = re.fullmatch(r"p(\d+(?:\.\d+)?)", name)
+    return float(match.group(1)) if match and 0 < float(match.group(1)) < 100 else None
+
+
+class _DatasetPercentiles(dict):
+    """min, max and any pX of a unit's activations on the models' dataset, computed when first asked."""
+
+    def __init__(self, values):
+        super().__init__(min=float(values.min()), max=float(values.max()))
+        self._values = values
+
+    def __missing__(self, key):
+        q = percentile_level(key)
+        if q is None:
+            raise KeyError(key)
+        return float(np.percentile(self._values, q))
+
+
+def dataset_percentiles(unit: Unit, models: Models) -> dict:
+    """Percentile bands for models without a percentile table: the unit's activations on ``models.dataset()``."""
+    from inverse_set.dataset_examples import dataset_examples
+
+    values = dataset_examples(unit, -3e38, 3e38, models.dataset(), models=models).activations[:, 0]
+    return _DatasetPercentiles(values)

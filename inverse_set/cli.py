@@ -44,7 +44,7 @@ NEURON_HELP = (
 )
 BAND_HELP = (
     "two edges, numbers (9.5,14.4) or percentiles of the unit's activations on the test images "
-    "(p95,p99; also min, max; a class logit's on its own class's images); one --band per --neuron"
+    "(p95,p99, or any pX; also min, max; a class logit's on its own class's images); one --band per --neuron"
 )
 
 DATASET_HELP = ("real images for the report's examples and histogram: an .npy/.npz array (N, H, W[, C]) in [0, 1] or "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inverse_set import InverseSetResult
+from inverse_set import InverseSetResult, Unit
 from inverse_set.cli import main
 
 SLAB_MODELS = '''
@@ -41,7 +41,8 @@ def run(argv, capsys):
     (["sample", "--neuron", "Bag", "--band", "p50,p95", "--seeds", "0"], "--seeds"),
     (["sample", "--neuron", "Hat", "--band", "1,2"], "not a class name"),
     (["sample", "--neuron", "fc6:x", "--band", "1,2"], "LAYER:UNIT"),
-    (["sample", "--neuron", "Bag", "--band", "p42,p95"], "neither a number nor one of"),
+    (["sample", "--neuron", "Bag", "--band", "p142,p95"], "nor a percentile pX with 0 < X < 100"),
+    (["sample", "--neuron", "Bag", "--band", "q5,p95"], "neither a number, nor one of p1"),
     (["sample", "--neuron", "Bag", "--band", "1"], "two edges"),
     (["sample", "--neuron", "Bag"], "one --band per --neuron"),
     (["sample", "--neuron", "conv2:5@3,3", "--band", "p50,p95"], "give the band as numbers"),
@@ -207,3 +208,28 @@ def test_a_repeated_command_compiles_nothing_new_with_the_persistent_cache(tmp_p
     assert len(first) > 0  # every compilation of the run went into the cache
     sample(None, "0.3,0.4", "c")  # another band, the same programs: all read from the cache, none added
     assert entries(tmp_path / "xdg" / "inverse-set" / "jax") == first
+
+
+def test_any_percentile_is_a_band_edge_computed_from_the_data(tmp_path):
+    import generators
+
+    from inverse_set.arguments import load_models, parse_band
+    from inverse_set.chunks import chunked
+
+    zoo = generators.load("fashion")
+    images, labels = generators.load_fashion_mnist("test")
+    bag = chunked(lambda x: zoo.target(x)["logits"][8])(images[labels == 8])  # the 1000 test bags
+    z1, z2 = parse_band("p42,p95", Unit(None, 8), zoo)  # p42 is not stored: computed on the bags, as p95 was
+    assert z1 == pytest.approx(np.percentile(bag, 42), rel=1e-4) and z2 == pytest.approx(np.percentile(bag, 95),
+                                                                                          rel=1e-4)
+    # Your own models: percentiles from the dataset you give them (Models(dataset=fn)), none stored.
+    rng = np.random.default_rng(0)
+    data = rng.uniform(size=(400, 2)).astype(np.float32)
+    path = tmp_path / "slab_data.py"
+    np.save(tmp_path / "data.npy", data)
+    load = f"dataset=lambda: __import__('numpy').load({str(tmp_path / 'data.npy')!r}), target=lambda"
+    path.write_text(SLAB_MODELS.replace("target=lambda", load))
+    models = load_models(str(path))
+    a = 1 / (1 + np.exp(-(data @ np.array([3.0, -2.0]) - 0.5)))
+    z1, z2 = parse_band("p40,max", Unit(None, 0), models)
+    assert z1 == pytest.approx(np.percentile(a, 40), rel=1e-5) and z2 == pytest.approx(a.max(), rel=1e-5)
