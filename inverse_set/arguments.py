@@ -211,7 +211,6 @@ class _DatasetPercentiles(dict):
 
 def dataset_percentiles(unit: Unit, models: Models) -> dict:
     """Percentile bands for models without a percentile table: the unit's activations on ``models.dataset()``."""
-    from inverse_set.dataset_examples import dataset_examples
+    from inverse_set.dataset_examples import activations_on
 
-    values = dataset_examples(unit, -3e38, 3e38, models.dataset(), models=models).activations[:, 0]
-    return _DatasetPercentiles(values)
+    return _DatasetPercentiles(activations_on(unit, models.dataset(), models=models)[0][:, 0])

@@ -70,6 +70,14 @@ def dataset_examples(neuron, z1, z2, images, *, models: Models | None = None, ta
     Returns:
       :class:`DatasetExamples`.
     """
+    acts, labels = activations_on(neuron, images, models=models, target=target, chunk=chunk)
+    lo, hi = checks.check_bands(z1, z2, len(labels), labels)
+    return DatasetExamples(acts, in_band(acts, lo, hi), lo, hi, labels)
+
+
+def activations_on(neuron, images, *, models: Models | None = None, target=None,
+                   chunk: int = 500) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The neurons' activations on the images, (N, p), and a label per neuron (arguments as above)."""
     target = target if target is not None else getattr(models, "target", None)
     class_names = getattr(models, "class_names", None)
     neurons = [checks.by_name(x, class_names) for x in checks.as_neuron_list(neuron)]
@@ -90,7 +98,5 @@ def dataset_examples(neuron, z1, z2, images, *, models: Models | None = None, ta
                              f"({type(err).__name__}: {err}); give images shaped as the generator's outputs.") from err
         layers = {k: v.shape for k, v in as_layer_dict(out).items()}
     specs, indices, labels = resolve(neurons, layers)
-    lo, hi = checks.check_bands(z1, z2, len(labels), labels)
     activation = make_activation_fn(specs, target)
-    acts = np.asarray(chunked(activation, chunk)(images, indices), np.float64)
-    return DatasetExamples(acts, in_band(acts, lo, hi), lo, hi, tuple(labels))
+    return np.asarray(chunked(activation, chunk)(images, indices), np.float64), tuple(labels)
