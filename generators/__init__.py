@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import Models, Unit
-from inverse_set.arguments import percentile_level
+from inverse_set.arguments import PercentileTable
 from inverse_set.chunks import chunked
 
 from . import manifest as mf
@@ -85,22 +85,6 @@ class Zoo(Models):
     manifest: Mapping[str, Any]
     modules: Mapping[str, Any]
     params: Mapping[str, Any]
-
-
-class Percentiles(dict):
-    """A unit's stored percentiles (p1 … p99.9, min, max), and any other ``"pX"`` (0 < X < 100, e.g. ``"p42"``)
-    computed when asked from the test images, the same way."""
-
-    def __init__(self, stored: Mapping[str, float], values: Callable[[], np.ndarray]):
-        super().__init__(stored)
-        self._values = values
-
-    def __missing__(self, key):
-        q = percentile_level(key)
-        if q is None:
-            raise KeyError(key)
-        self[key] = value = float(np.percentile(self._values(), q))
-        return value
 
 
 def _restore(name: str, data: bytes, path: Path):
@@ -183,7 +167,7 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
             stored = {k: v for k, v in table.items() if k in stats["percentiles"]}
         else:
             stored = {k: stats[layer][k][unit.index] for k in stats["percentiles"]}
-        return Percentiles(stored, lambda: test_activations(unit))
+        return PercentileTable(stored, lambda: test_activations(unit))  # any other pX from the test images
 
     def test_activations(unit: Unit) -> np.ndarray:
         """The unit on the test images, as the stored percentiles take it (a class logit on its class's images)."""

@@ -195,22 +195,27 @@ def percentile_level(name: str) -> float | None:
     return float(match.group(1)) if match and 0 < float(match.group(1)) < 100 else None
 
 
-class _DatasetPercentiles(dict):
-    """min, max and any pX of a unit's activations on the models' dataset, computed when first asked."""
+class PercentileTable(dict):
+    """A unit's named activation levels (``"p50"``, ``"max"``, …) and any other ``"pX"`` (0 < X < 100, e.g.
+    ``"p42"``), computed when first asked from ``values()``, the unit's activations on some images (read once)."""
 
-    def __init__(self, values):
-        super().__init__(min=float(values.min()), max=float(values.max()))
-        self._values = values
+    def __init__(self, stored, values):
+        super().__init__(stored)
+        self._values, self._read = values, None
 
     def __missing__(self, key):
         q = percentile_level(key)
         if q is None:
             raise KeyError(key)
-        return float(np.percentile(self._values, q))
+        if self._read is None:
+            self._read = np.asarray(self._values())
+        self[key] = value = float(np.percentile(self._read, q))
+        return value
 
 
-def dataset_percentiles(unit: Unit, models: Models) -> dict:
+def dataset_percentiles(unit: Unit, models: Models) -> PercentileTable:
     """Percentile bands for models without a percentile table: the unit's activations on ``models.dataset()``."""
     from inverse_set.dataset_examples import activations_on
 
-    return _DatasetPercentiles(activations_on(unit, models.dataset(), models=models)[0][:, 0])
+    values = activations_on(unit, models.dataset(), models=models)[0][:, 0]
+    return PercentileTable({"min": float(values.min()), "max": float(values.max())}, lambda: values)

@@ -28,7 +28,7 @@ from inverse_set.arguments import (UsageError, check_order, load_models, parse_b
 from inverse_set.constraints import Unit
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
 from inverse_set.results import strict_json
-from inverse_set.run_report import band_title, cmd_report, report_if_asked
+from inverse_set.run_report import bands_title, cmd_report, report_if_asked
 from inverse_set.summaries import cmd_bench, cmd_show, evaluations_text, mass_text
 from inverse_set.viz import atlas_grid, band_text, is_picture, sample_grid
 
@@ -99,7 +99,7 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result")
-    title = (" & ".join(band_title(*band) for band in zip(labels, bands_given, z1, z2))
+    title = (bands_title(labels, bands_given, z1, z2)
              + f": {min(len(res), args.show)} of {len(res)} samples, spread over all"
              + (f"; under each: {', '.join(labels)}" if len(labels) > 1 else ""))
     written = ["result.npz", "result.json", "run.json"]

@@ -22,7 +22,7 @@ from PIL import Image
 
 from inverse_set.dataset_examples import DatasetExamples, dataset_examples
 from inverse_set.facets import Facets, facets
-from inverse_set.viz import to_uint8, decimals, is_picture, spread
+from inverse_set.viz import band_text, decimals, is_picture, spread, to_uint8
 
 MAX_SAMPLES, MAX_EXAMPLES, MAX_MEMBERS = 40, 20, 40  # images shown per section: samples, real examples, per facet
 
@@ -137,8 +137,7 @@ def _section(s: Section, i: int) -> str:
         why = res if isinstance(res, str) else f"{type(res).__name__}: {res}"
         return out[0] + f"<p class='error'>No samples: {_e(why)}</p></section>"
     d = decimals(res.z1, res.z2)
-    band = " & ".join(f"{name} in [{a:.{d}f}, {b:.{d}f}]" for name, a, b in zip(res.constraints, res.z1, res.z2))
-    out.append(f"<p>{_e(band)}</p>" + _table(run_figures(res)))
+    out.append(f"<p>{_e(band_text(res.z1, res.z2, res.constraints))}</p>" + _table(run_figures(res)))
     pictures = len(res) > 0 and is_picture(res.images.shape[1:])
     if not pictures:
         out.append("<p class='note'>The generator's outputs are not images: no pictures.</p>")

@@ -28,6 +28,11 @@ def band_title(label: str, spec: str | None, z1: float, z2: float) -> str:
     return f"{label}, {asked}[{z1:.4g}, {z2:.4g}]"
 
 
+def bands_title(labels, specs, z1, z2) -> str:
+    """:func:`band_title` of every constraint of an intersection, joined with ``" & "``."""
+    return " & ".join(band_title(*band) for band in zip(labels, specs or [None] * len(labels), z1, z2))
+
+
 def load_dataset(spec: str | None, models, shape: tuple) -> np.ndarray | None:
     """The real images for the report: the file or folder ``spec``, else ``models.dataset()``, else None."""
     if spec is None:
@@ -77,9 +82,7 @@ def report_run_dir(run_dir, dataset: str | None = None, k: int | None = None) ->
         results = [InverseSetResult.load(run_dir / "result")]
         neurons = [[parse_neuron(s, models) for s in run["neurons"]]]
         bands = [(run["z1"], run["z2"])]
-        specs = run.get("bands_given") or [None] * len(run["labels"])
-        titles = [" & ".join(band_title(label, spec, a, b)
-                             for label, spec, a, b in zip(run["labels"], specs, run["z1"], run["z2"]))]
+        titles = [bands_title(run["labels"], run.get("bands_given"), run["z1"], run["z2"])]
     shape = next((r.images.shape[1:] for r in results if not isinstance(r, str) and len(r)), None)
     images = None if shape is None else load_dataset(dataset, models, shape)
     examples = _examples(neurons, bands, images, models) if images is not None else [None] * len(results)
