@@ -22,16 +22,7 @@ t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
   3. moves every particle restricted to ``{d ≤ t_l}`` until the particles have
      forgotten where they were copied (below).
 
-A move rotates a particle on the ellipse through it and a fresh ν ~ N(0, I),
-``c' = c cos θ + ν sin θ`` with θ ~ U(−h, h), and keeps c' if it lies in the
-level (else the particle stays): the rotation keeps N(0, I) × N(0, I) and θ's
-law is symmetric, so the move leaves the prior restricted to the level invariant
-(preconditioned Crank–Nicolson, Cotter et al. 2013; the elliptical slice
-sampler's ellipse, Murray, Adams & MacKay 2010, with one proposal). h follows
-the population's acceptance rate towards ``acceptance`` (multiplied by
-``exp(adaptation · (rate − acceptance))`` after each move, as adaptive SMC
-tunes its kernels on the population; on the Dress p95 band ρ, below, fell to 0.25
-in about 50 passes, where four-proposal slice moves took about 120).
+A move (:mod:`inverse_set.moves`) is one forward pass that leaves the prior restricted to the level invariant.
 
 Moves go on until the lag correlation ρ with the positions at the last
 resampling (:mod:`inverse_set.decorrelation`) is at most ``decorrelation``
@@ -64,12 +55,12 @@ import numpy as np
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
-from inverse_set.decorrelation import design_effect, memory
+from inverse_set.decorrelation import design_effect
 from inverse_set.field_checks import check_options
-from inverse_set.problem import Problem, forward
+from inverse_set.moves import MIN_ANGLE, centre, evaluate, move
+from inverse_set.problem import Problem
 
 Array = jax.Array
-MIN_ANGLE = 1e-4  # h's floor: a band so narrow that even this is rarely accepted ends at the most moves
 
 
 class LadderStatus:
@@ -92,6 +83,8 @@ class Ladder:
       acceptance: the share of proposals accepted that the angle h is tuned towards.
       adaptation: how fast h follows the acceptance rate (log h changes by this × the rate's miss per move).
       angle: h at the first level.
+      centred: rotate about the kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings test).
+      independent_share: the share of moves that propose c' ~ N(μ, I) outright (θ = π/2).
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
         (10 × rejection_limit of them) is in the band (rejection then costs at most about this many forward
         passes per sample); None: never.
@@ -113,12 +106,16 @@ class Ladder:
     rejection_limit: int | None = 150  # the ladder costs 80–130 forward passes per sample on the dev p95 cells
     max_levels: int = 60
     max_stalled_levels: int = 3
+    centred: bool = True
+    independent_share: float = 0.5  # on Dress/Sneaker p95: 0 → 130/89 forward passes per sample, 0.5 → 80/55
 
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels"),
                       fractions=("survival", "decorrelation", "acceptance"), positive=("adaptation",),
                       optional_counts=("rejection_limit",))
+        if isinstance(self.independent_share, bool) or not 0 <= self.independent_share <= 1:
+            raise ValueError(f"Ladder(independent_share={self.independent_share!r}): a share of the moves, in [0, 1].")
         for name, v in (("survival", self.survival), ("level_decorrelation", self.level_decorrelation)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
                 raise ValueError(f"Ladder({name}={v!r}): a fraction strictly between 0 and 1"
@@ -149,45 +146,12 @@ class LadderState(NamedTuple):
     start_f: Array  # f at the last resampling, (N, p)
     memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
     angle: Array  # h, the moves' largest rotation, ()
+    centre: Array  # μ, the centre of the moves' rotations, (d,)
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()
     forward_passes: Array  # codes evaluated, ()
     status: Array  # LadderStatus
     rng_key: Array
-
-
-def distance(bands: Bands, f: Array) -> Array:
-    """``d = max_k out_k / ε_k``: how far f (…, p) lies outside the band in band widths (0 inside)."""
-    outside = jnp.maximum(jnp.maximum(bands.z1 - f, f - bands.z2), 0.0)
-    return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
-
-
-def _evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
-    """``(φ, f, d)`` of a batch of codes; d is ∞ for a code outside the code box (``code_bounds``: the target is the
-    prior restricted to the band and the box) or with a non-finite activation, which no level keeps."""
-    phi, f = forward(problem, z, indices)
-    d = distance(bands, f)
-    in_box = jnp.all(problem.project(z) == z, axis=-1)
-    return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
-
-
-def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
-         threshold: Array) -> LadderState:
-    """One move of every particle restricted to ``{d ≤ threshold}`` (the module docstring's rotation), one forward
-    pass; then h moves towards the acceptance rate ``ladder.acceptance``."""
-    key, k_nu, k_theta = jax.random.split(state.rng_key, 3)
-    nu = jax.random.normal(k_nu, state.z.shape, state.z.dtype)
-    theta = jax.random.uniform(k_theta, state.z.shape[:1], state.z.dtype, -state.angle, state.angle)
-    z_new = state.z * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
-    phi_new, f_new, d_new = _evaluate(problem, indices, bands, z_new)
-    accept = d_new <= threshold
-    pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
-    z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
-    angle = state.angle * jnp.exp(ladder.adaptation * (jnp.mean(accept) - ladder.acceptance))
-    return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
-                          moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
-                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
-                          forward_passes=state.forward_passes + z.shape[0])
 
 
 def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -241,7 +205,8 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                            memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + (1 - frac) / (frac * n) * inflation,
-                           level=state.level + 1, stalled=stalled, rng_key=key)
+                           level=state.level + 1, stalled=stalled, rng_key=key,
+                           centre=centre(state.z, keep) if ladder.centred else state.centre)
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
@@ -272,7 +237,7 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
         particles, draws, hits, key = carry
         key, k = jax.random.split(key)
         z_new = jax.random.normal(k, (n, dim), state.z.dtype)
-        phi_new, f_new, d_new = _evaluate(problem, indices, bands, z_new)
+        phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
         return take(particles, z_new, f_new, phi_new, d_new), draws + n, hits + jnp.sum(d_new <= 0), key
 
     def draw_until(carry, most):
@@ -308,11 +273,12 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     given, is called after each level (progress)."""
     k_draw, key = jax.random.split(rng_key)
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
-    phi, f, d = _evaluate(problem, indices, bands, z)
+    phi, f, d = evaluate(problem, indices, bands, z)
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
     state = LadderState(z, f, phi, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0, jnp.int32),
                         scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
-                        jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle), scalar(0, jnp.int32),
+                        jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle),
+                        jnp.zeros((latent_dim,), jnp.float32), scalar(0, jnp.int32),
                         scalar(False, bool), jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
     if ladder.rejection_limit is None:
         return _levels(problem, indices, bands, ladder, state, callback)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import decorrelation, ladder
+from inverse_set import decorrelation, ladder, moves
 from inverse_set.bands import Bands
 from inverse_set.constraints import make_activation_fn, resolve
 from inverse_set.problem import Problem
@@ -134,7 +134,7 @@ def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     z1, z2 = 2.5, 3.0
     state = climb(PROBLEM, INDICES, [z1], [z2])
     settings = ladder.Ladder()
-    move = jax.jit(lambda s: ladder.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
+    move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for start in (np.pi, 1e-3):  # far too wide, far too narrow
         s, rates = state._replace(angle=jnp.asarray(start, jnp.float32)), []
@@ -148,6 +148,43 @@ def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
         grid = np.linspace(z1, z2, 2001)
         density = np.exp(-grid ** 2 / 2)
         assert abs(a.mean() - (grid * density).sum() / density.sum()) < 0.03
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share):
+    """Rotations about a centre μ ≠ 0 keep N(μ, I), not the prior: without the Metropolis–Hastings test (or with its
+    sign turned) the particles would drift towards μ — along W inside the band, and along W2, which no band holds."""
+    z1, z2 = 1.0, 1.5
+    draws = np.random.default_rng(3).normal(size=(200_000, D)).astype(np.float32)
+    start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]  # exact draws of the target
+    state = climb(PROBLEM, INDICES, [z1], [z2], n=2000)
+    state = state._replace(z=jnp.asarray(start), centre=jnp.asarray(1.2 * W + 0.6 * W2),
+                           angle=jnp.asarray(0.5, jnp.float32))
+    settings = ladder.Ladder(independent_share=share)
+    move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
+                                         jnp.asarray(0.0)))
+    for _ in range(150):
+        state = move(state)
+    z = np.asarray(state.z)
+    moved = np.mean(np.any(z != start, axis=1))
+    grid = np.linspace(z1, z2, 2001)
+    density = np.exp(-grid ** 2 / 2)
+    exact_mean = (grid * density).sum() / density.sum()
+    assert moved > 0.8 and ((z @ W >= z1) & (z @ W <= z2)).all()
+    assert abs((z @ W).mean() - exact_mean) < 0.02, ((z @ W).mean(), exact_mean)
+    assert abs((z @ W2).mean()) < 0.08 and abs((z @ W2).std() - 1) < 0.06, ((z @ W2).mean(), (z @ W2).std())
+
+
+def test_the_centre_is_the_kept_particles_mean_shrunk_by_its_noise():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 50)) + 2.0 * np.eye(50)[0]
+    kept = np.arange(400) < 100
+    mean = z[kept].mean(0)
+    expected = mean * (1 - (50 / 100) / np.sum(mean ** 2))
+    np.testing.assert_allclose(np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept))), expected,
+                               rtol=1e-4, atol=1e-5)
+    noise_only = rng.normal(size=(10, 50))  # a mean of 10 draws in 50 dimensions: all noise, shrunk to 0
+    assert not np.any(np.asarray(moves.centre(jnp.asarray(noise_only, jnp.float32), jnp.ones(10, bool))))
 
 
 @pytest.mark.parametrize("limit", [30, None])

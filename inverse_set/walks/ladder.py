@@ -4,7 +4,7 @@ Where the elliptical-slice walk keeps every accepted move of K chains (n
 consecutive, correlated states), this walk brings N particles (N = n, at
 least 100, by default) from the N(0, I) prior into the band through the ladder of
 :mod:`inverse_set.ladder` (subset simulation), then moves them inside the
-band (:func:`inverse_set.ladder.move`) until they have forgotten where they were
+band (:func:`inverse_set.moves.move`) until they have forgotten where they were
 copied, and keeps each particle once: its final state. A particle that never
 moved since it was copied is a repeat and is moved again (up to
 ``max_final_moves`` moves) or left out.
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import buffer, decorrelation, ladder
+from inverse_set import buffer, decorrelation, ladder, moves
 from inverse_set.field_checks import check_options
 from inverse_set.loop import Evaluations, WalkStatus
 from inverse_set.seeds import SeedState
@@ -120,7 +120,8 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
     from_seeds = climbed._replace(
         z=z, f=f, phi=phi, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
         parent=copies, start_phi=phi, start_f=f, memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
-        by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND))
+        by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND),
+        centre=moves.centre(seeds.codes, inside) if walk.ladder.centred else climbed.centre)
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
                        walk.budget(ctx.n, seeds.codes.shape[0]))
@@ -129,20 +130,20 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
-    """One elliptical-slice move of every particle inside the band, unless they are settled already; once settled
+    """One move (:func:`inverse_set.moves.move`) of every particle inside the band, unless they are settled already; once settled
     (decorrelated with no repeat left, or at the most moves), keep each in-band particle that moved, once."""
     settings, before = walk.ladder, state.population
-    population = jax.lax.cond(ladder.settled(settings, before), lambda: before, lambda: ladder.move(
+    population = jax.lax.cond(ladder.settled(settings, before), lambda: before, lambda: moves.move(
         ctx.problem, ctx.indices, ctx.bands, settings, before, jnp.asarray(0.0, jnp.float32)))
-    moves = state.step + 1
+    taken = state.step + 1
     is_sample = ladder.samples(population)
-    done = ladder.settled(settings, population) | (moves >= walk.budget(ctx.n, 0))
-    kept = jax.lax.cond(done, lambda: _keep(state.buffer, population, is_sample, ctx.n, moves), lambda: state.buffer)
+    done = ladder.settled(settings, population) | (taken >= walk.budget(ctx.n, 0))
+    kept = jax.lax.cond(done, lambda: _keep(state.buffer, population, is_sample, ctx.n, taken), lambda: state.buffer)
     status = jnp.select([done & (kept.count >= ctx.n), done], [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS],
                         WalkStatus.RUNNING)
     # the population counts its own forward passes: the climb's (and any rejection draws') go into the first step
     cost = population.forward_passes - jnp.where(state.step == 0, 0, before.forward_passes)
-    return state._replace(population=population, buffer=kept, step=moves, status=status.astype(jnp.int32)), \
+    return state._replace(population=population, buffer=kept, step=taken, status=status.astype(jnp.int32)), \
         Evaluations.of(forward=cost)
 
 

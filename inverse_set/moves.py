@@ -1,0 +1,82 @@
+"""The ladder's move: one forward pass of every particle that leaves the prior restricted to a level invariant.
+
+A move rotates a particle on the ellipse through it and a fresh ν ~ N(0, I) about
+a centre μ, ``c' = μ + (c − μ) cos θ + ν sin θ``, and keeps c' if it lies in the
+level and passes the Metropolis–Hastings test of the prior's ratio to N(μ, I),
+``u < exp(−μ·(c' − c))``: the rotation keeps N(μ, I) × N(0, I) and θ's law is
+symmetric, so the move leaves the prior restricted to the level invariant
+(preconditioned Crank–Nicolson, Cotter et al. 2013, about μ). μ is the mean of
+the particles the level kept (shrunk by its noise; 0 at the first level), so
+N(μ, I) is near the level's own law: a share ``independent_share`` of the moves
+take θ = π/2 (c' ~ N(μ, I) afresh: an independence sampler, accepted about one
+time in ten in a p95 band, each acceptance forgetting c), the others θ ~ U(−h, h)
+with h following their acceptance rate towards ``acceptance`` (× ``exp(adaptation ·
+(rate − acceptance))`` after each move, as adaptive SMC tunes its kernels).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+
+from inverse_set.bands import Bands
+from inverse_set.constraints import ConstraintIndices
+from inverse_set.decorrelation import memory
+from inverse_set.problem import Problem, forward
+
+if TYPE_CHECKING:  # the ladder imports this module
+    from inverse_set.ladder import Ladder, LadderState
+
+Array = jax.Array
+MIN_ANGLE = 1e-4  # h's floor: a band so narrow that even this is rarely accepted ends at the most moves
+
+
+def distance(bands: Bands, f: Array) -> Array:
+    """``d = max_k out_k / ε_k``: how far f (…, p) lies outside the band in band widths (0 inside)."""
+    outside = jnp.maximum(jnp.maximum(bands.z1 - f, f - bands.z2), 0.0)
+    return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
+
+
+def centre(z: Array, kept: Array) -> Array:
+    """μ: the mean of the kept codes, shrunk towards 0 by their sampling noise (James–Stein: a mean of m draws of
+    unit variance in d dimensions is off by about d/m in squared norm)."""
+    m = jnp.maximum(jnp.sum(kept), 1)
+    mean = jnp.sum(jnp.where(kept[:, None], z, 0.0), axis=0) / m
+    noise = z.shape[-1] / m
+    return mean * jnp.maximum(1 - noise / jnp.maximum(jnp.sum(mean ** 2), 1e-12), 0.0)
+
+
+def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
+    """``(φ, f, d)`` of a batch of codes; d is ∞ for a code outside the code box (``code_bounds``: the target is the
+    prior restricted to the band and the box) or with a non-finite activation, which no level keeps."""
+    phi, f = forward(problem, z, indices)
+    d = distance(bands, f)
+    in_box = jnp.all(problem.project(z) == z, axis=-1)
+    return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
+
+
+def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
+         threshold: Array) -> LadderState:
+    """One move of every particle restricted to ``{d ≤ threshold}`` (the module docstring's rotation), one forward
+    pass; then h moves towards the acceptance rate ``ladder.acceptance``."""
+    key, k_nu, k_theta, k_u, k_mh = jax.random.split(state.rng_key, 5)
+    nu = jax.random.normal(k_nu, state.z.shape, state.z.dtype)
+    theta = jax.random.uniform(k_theta, state.z.shape[:1], state.z.dtype, -state.angle, state.angle)
+    mu = state.centre
+    far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # θ = π/2: c' ~ N(μ, I) afresh
+    theta = jnp.where(far, jnp.pi / 2, theta)
+    z_new = mu + (state.z - mu) * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
+    phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
+    # the rotation keeps N(μ, I); the prior's ratio to it, w(c) ∝ exp(−μ·c), decides (Metropolis–Hastings)
+    log_ratio = -(z_new - state.z) @ mu
+    accept = (d_new <= threshold) & (jnp.log(jax.random.uniform(k_mh, d_new.shape)) < log_ratio)
+    pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
+    z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
+    local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
+    angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))
+    return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
+                          moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
+                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
+                          forward_passes=state.forward_passes + z.shape[0])
