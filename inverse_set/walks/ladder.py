@@ -130,8 +130,9 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
-    """One move (:func:`inverse_set.moves.move`) of every particle inside the band, unless they are settled already; once settled
-    (decorrelated with no repeat left, or at the most moves), keep each in-band particle that moved, once."""
+    """One move (:func:`inverse_set.moves.move`) of every particle inside the band, unless they are settled already;
+    once settled (decorrelated with no repeat left, or at the most moves), keep each in-band particle that moved,
+    once."""
     settings, before = walk.ladder, state.population
     population = jax.lax.cond(ladder.settled(settings, before), lambda: before, lambda: moves.move(
         ctx.problem, ctx.indices, ctx.bands, settings, before, jnp.asarray(0.0, jnp.float32)))
