@@ -26,7 +26,7 @@ A move (:mod:`inverse_set.moves`) is one forward pass that leaves the prior rest
 
 Moves go on until the lag correlation ρ with the positions at the last
 resampling (:mod:`inverse_set.decorrelation`) is at most ``decorrelation``
-(``level_decorrelation`` below the band, if given), between ``moves_per_level``
+(``level_decorrelation`` below the band; None: the same), between ``moves_per_level``
 and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
 ``final_moves`` and ``max_final_moves``. Two copies that each kept a correlation
 ρ with their parent correlate about ρ² (the effective sample size). A copy that
@@ -36,7 +36,10 @@ The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l (1 − π_l) /
 (π_l N) · D_l, D_l the design effect of the families entering level l
 (:func:`inverse_set.decorrelation.design_effect`; the spread between levels is left out, so the interval
-is still a little narrow); by rejection, hits / draws with its binomial interval. A ladder
+is still a little narrow: on Dress and Pullover p95 it sat 1.5× above rejection's hit rate); by rejection, hits /
+draws with its binomial interval. Once in the band, its own moves' draws from N(μ, I) give a better one
+(:func:`band_mass`): given μ they are independent, so the mean of ``1_B(c') N(c'; 0, I) / N(c'; μ, I)`` over them
+is an unbiased importance-sampling estimate, its interval from the weights' own variance. A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
 data), or falls too slowly to reach the band within ``max_levels``, ends
 STALLED, and the caller starts from seeds instead. Forward passes only: each
@@ -95,7 +98,7 @@ class Ladder:
 
     survival: float = 0.2
     decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
-    level_decorrelation: float | None = None
+    level_decorrelation: float | None = 0.35  # 0.25 (the band's), 0.35, 0.5 on Dress/Sneaker p95: 0.5 lost Fréchet
     moves_per_level: int = 2
     max_moves_per_level: int = 80
     final_moves: int = 4
@@ -103,7 +106,7 @@ class Ladder:
     acceptance: float = 0.4  # on the Dress p95 band the fastest decorrelation came at 0.35–0.46
     adaptation: float = 0.5
     angle: float = 1.0
-    rejection_limit: int | None = 150  # the ladder costs 70–93 forward passes per sample on the dev p95 cells
+    rejection_limit: int | None = 60  # the ladder's cost per sample equals rejection's near a mass of 1/60 (Bag p50)
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
@@ -137,6 +140,9 @@ class LadderState(NamedTuple):
     threshold: Array  # the current level's t, ()
     log_mass: Array  # Σ_l log π_l, ()
     log_mass_var: Array  # Σ_l (1 − π_l) / (π_l N) · D_l (D_l: the design effect of the families entering level l), ()
+    far_draws: Array  # the band's own moves' draws from N(μ, I) (θ = π/2), counted, ()
+    far_weight: Array  # Σ over them of 1[in band] · N(c'; 0, I) / N(c'; μ, I), ()
+    far_weight_sq: Array  # Σ of its squares, ()
     level: Array  # levels done (0 by rejection), ()
     stalled: Array  # levels in a row whose threshold did not fall, ()
     moved: Array  # whether each particle moved since it was last copied (a copy that did not is a repeat), (N,)
@@ -275,7 +281,8 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
     phi, f, d = evaluate(problem, indices, bands, z)
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
-    state = LadderState(z, f, phi, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0, jnp.int32),
+    state = LadderState(z, f, phi, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0.0), scalar(0.0),
+                        scalar(0.0), scalar(0, jnp.int32),
                         scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
                         jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle),
                         jnp.zeros((latent_dim,), jnp.float32), scalar(0, jnp.int32),
@@ -305,9 +312,23 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
 
 
+MIN_WEIGHT_ESS = 30  # importance weights worth fewer independent draws than this: the ladder's product instead
+
+
 def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
-    """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only)."""
-    log_p, half = float(state.log_mass), {0.9: 1.6449, 0.95: 1.96}[level] * float(np.sqrt(state.log_mass_var))
+    """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only).
+
+    By importance sampling where the band's own moves drew from N(μ, I) (their draws are independent given μ, so
+    ``P(B) = E_q[1_B p/q]`` is estimated without bias, with the weights' own variance), unless their weights are
+    worth fewer than ``MIN_WEIGHT_ESS`` draws; else the product of the levels' fractions (or rejection's hit rate)."""
+    z = {0.9: 1.6449, 0.95: 1.96}[level]
+    m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
+    if total > 0 and total ** 2 / squares >= MIN_WEIGHT_ESS:
+        estimate = total / m
+        relative_sd = np.sqrt(max(squares / m - estimate ** 2, 0.0) / m) / estimate
+        log_p, half = np.log(estimate), z * relative_sd
+    else:
+        log_p, half = float(state.log_mass), z * float(np.sqrt(state.log_mass_var))
     return float(np.exp(log_p)), float(np.exp(log_p - half)), float(np.exp(log_p + half))
 
 

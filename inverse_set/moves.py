@@ -75,8 +75,14 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
+    # in the band itself, the draws from N(μ, I) estimate its mass by importance sampling: weights p / q on those in it
+    own = (threshold <= 0) & (ladder.independent_share > 0)
+    weight = jnp.where(far & (d_new <= 0), jnp.exp(0.5 * jnp.sum(mu ** 2) - z_new @ mu), 0.0)
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))
     return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
                           moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
                           memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
-                          forward_passes=state.forward_passes + z.shape[0])
+                          forward_passes=state.forward_passes + z.shape[0],
+                          far_draws=state.far_draws + jnp.where(own, jnp.sum(far), 0),
+                          far_weight=state.far_weight + jnp.where(own, jnp.sum(weight), 0.0),
+                          far_weight_sq=state.far_weight_sq + jnp.where(own, jnp.sum(weight ** 2), 0.0))

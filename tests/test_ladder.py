@@ -102,7 +102,7 @@ def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
 
 def test_a_looser_decorrelation_below_the_band_moves_less_there_and_not_in_the_band():
     z1, z2 = [3.2], [3.5]  # four levels or so below the band
-    strict = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None)
+    strict = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, level_decorrelation=None)  # the band's ρ*
     loose = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, level_decorrelation=0.7)
     assert int(loose.level) >= 3 and int(loose.forward_passes) < int(strict.forward_passes)
     for state in (strict, loose):  # the band's own moves still go on until ρ ≤ decorrelation
@@ -197,6 +197,19 @@ def test_with_code_bounds_the_target_is_the_prior_restricted_to_the_band_and_the
     inside = np.all((draws >= -1.0) & (draws <= 1.5), axis=1) & (draws @ W >= 1.0) & (draws @ W <= 1.4)
     assert agrees(ladder.band_mass(state), inside.mean()), (ladder.band_mass(state), inside.mean())
     assert abs((z @ W).mean() - (draws[inside] @ W).mean()) < 0.03
+
+
+@pytest.mark.parametrize("z1, z2", [(2.5, 3.0), (3.2, 3.5)])
+def test_the_bands_own_draws_from_the_centre_weighted_by_the_prior_give_its_mass(z1, z2):
+    state = climb(PROBLEM, INDICES, [z1], [z2], rejection_limit=None)
+    m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
+    assert m > 1000 and total ** 2 / squares >= ladder.MIN_WEIGHT_ESS  # importance sampling, not the levels
+    exact = phi(z2) - phi(z1)
+    estimate, low, high = ladder.band_mass(state)
+    assert estimate == pytest.approx(total / m) and agrees((estimate, low, high), exact), (estimate, low, high, exact)
+    assert abs(np.log(estimate / exact)) < 0.25  # within 25%: without the weights p / q it would be q's share
+    levels = ladder.band_mass(state._replace(far_weight=jnp.asarray(0.0)))  # the ladder's product of fractions
+    assert agrees(levels, exact) and high / low < levels[2] / levels[1]  # a narrower interval
 
 
 def test_an_intersection_has_the_product_of_the_masses_of_independent_bands():
