@@ -48,6 +48,17 @@ def design_effect(parent: Array, rho: Array, counted: Array) -> Array:
     return 1 + (mean_size - 1) * jnp.maximum(rho, 0.0) ** 2
 
 
+def clustered_variance(hit: Array, cluster: Array) -> Array:
+    """The variance of the share of ``hit`` (N,) over N particles in clusters (``cluster``: each particle's, an index
+    below N) that may be correlated in any way within a cluster and are independent between clusters (the
+    cluster-robust, sandwich estimate ``Σ_c (Σ_{i∈c} (h_i − h̄))² / N²``; for N independent particles it is the
+    binomial ``h̄ (1 − h̄) / N``)."""
+    n = hit.shape[0]
+    deviation = hit.astype(jnp.float32) - jnp.mean(hit)
+    sums = jnp.zeros((n,), jnp.float32).at[cluster].add(deviation)
+    return jnp.sum(sums ** 2) / n ** 2
+
+
 def effective_sample_size(parent: Array, rho: Array, is_sample) -> float:
     """The samples' effective number of independent draws, m / :func:`design_effect`: m samples in families of
     copies of one particle at the last resampling (each its own family for rejection draws), two of a family

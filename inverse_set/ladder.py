@@ -33,11 +33,12 @@ and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
 never moved is a repeat and is not a sample.
 
 The product of the π_l estimates the band's probability under the prior,
-``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l (1 − π_l) /
-(π_l N) · D_l, D_l the design effect of the families entering level l
-(:func:`inverse_set.decorrelation.design_effect`; the spread between levels is left out, so the interval
-is still a little narrow: on Dress and Pullover p95 it sat 1.5× above rejection's hit rate); by rejection, hits /
-draws with its binomial interval. Once in the band, its own moves' draws from N(μ, I) give a better one
+``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l Var(π_l) / π_l²,
+Var(π_l) the larger of the binomial variance times the design effect of the
+families entering level l (:func:`inverse_set.decorrelation.design_effect`) and
+the variance clustered by lines of descent from the first draws
+(:func:`inverse_set.decorrelation.clustered_variance`; the covariance between
+levels is left out); by rejection, hits / draws with its binomial interval. Once in the band, its own moves' draws from N(μ, I) give a better one
 (:func:`band_mass`): given μ they are independent, so the mean of ``1_B(c') N(c'; 0, I) / N(c'; μ, I)`` over them
 is an unbiased importance-sampling estimate, its interval from the weights' own variance. A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
@@ -58,7 +59,7 @@ import numpy as np
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
-from inverse_set.decorrelation import design_effect
+from inverse_set.decorrelation import clustered_variance, design_effect
 from inverse_set.field_checks import check_options
 from inverse_set.moves import MIN_ANGLE, centre, evaluate, move
 from inverse_set.problem import Problem
@@ -86,7 +87,8 @@ class Ladder:
       acceptance: the share of proposals accepted that the angle h is tuned towards.
       adaptation: how fast h follows the acceptance rate (log h changes by this × the rate's miss per move).
       angle: h at the first level.
-      centred: rotate about the kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings test).
+      centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings
+        test).
       independent_share: the share of moves that propose c' ~ N(μ, I) outright (θ = π/2).
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
         (10 × rejection_limit of them) is in the band (rejection then costs at most about this many forward
@@ -110,7 +112,7 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
-    independent_share: float = 0.5  # 0.3, 0.5, 0.65, 0.8 tried on Dress/Sneaker p95: 0.5–0.65 cost least
+    independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
 
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
@@ -139,7 +141,7 @@ class LadderState(NamedTuple):
     distance: Array  # d(z), (N,)
     threshold: Array  # the current level's t, ()
     log_mass: Array  # Σ_l log π_l, ()
-    log_mass_var: Array  # Σ_l (1 − π_l) / (π_l N) · D_l (D_l: the design effect of the families entering level l), ()
+    log_mass_var: Array  # Σ_l Var(π_l) / π_l² (the larger of the families' and the lines' estimates), ()
     far_draws: Array  # the band's own moves' draws from N(μ, I) (θ = π/2), counted, ()
     far_weight: Array  # Σ over them of 1[in band] · N(c'; 0, I) / N(c'; μ, I), ()
     far_weight_sq: Array  # Σ of its squares, ()
@@ -152,7 +154,7 @@ class LadderState(NamedTuple):
     start_f: Array  # f at the last resampling, (N, p)
     memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
     angle: Array  # h, the moves' largest rotation, ()
-    centre: Array  # μ, the centre of the moves' rotations, (d,)
+    centre: Array  # μ, the centre of each particle's rotations, (N, d)
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()
     forward_passes: Array  # codes evaluated, ()
@@ -192,9 +194,14 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                                       jnp.max(jnp.where(finite, state.distance, -jnp.inf))), 0.0)
     keep = finite & (state.distance <= threshold)
     frac = jnp.mean(keep)
-    # the particles entering this level are families of copies from the last one, still correlated: their
-    # fraction varies more than N independent draws' would, by the design effect
-    inflation = design_effect(state.parent, state.memory, jnp.ones((n,), bool))
+    # the particles entering this level are families of copies, still correlated: their fraction varies more than
+    # N independent draws' would. By the last resampling's families (the design effect), or by the lines of descent
+    # from the first draws, correlated in any way within a line (the clustered variance), whichever is larger: the
+    # lines' own spread, which the families alone missed (on Pullover p95 their interval left out rejection's
+    # estimate, and repeated runs spread twice as wide as it said)
+    binomial = (1 - frac) / (frac * n)
+    relative_var = jnp.maximum(binomial * design_effect(state.parent, state.memory, jnp.ones((n,), bool)),
+                               clustered_variance(keep, state.ancestor) / frac ** 2)
     key, k_pick = jax.random.split(state.rng_key)
     # The particles not kept become copies of the kept ones, dealt round-robin over the kept in a random order:
     # every kept particle has ⌊N/K⌋ or ⌈N/K⌉ copies (itself included), as few large families as can be.
@@ -210,9 +217,9 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                            parent=source, start_phi=state.phi[source], start_f=state.f[source],
                            memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
-                           log_mass_var=state.log_mass_var + (1 - frac) / (frac * n) * inflation,
+                           log_mass_var=state.log_mass_var + relative_var,
                            level=state.level + 1, stalled=stalled, rng_key=key,
-                           centre=centre(state.z, keep) if ladder.centred else state.centre)
+                           centre=centre(state.z, keep)[source] if ladder.centred else state.centre)
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
@@ -285,7 +292,7 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                         scalar(0.0), scalar(0, jnp.int32),
                         scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
                         jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle),
-                        jnp.zeros((latent_dim,), jnp.float32), scalar(0, jnp.int32),
+                        jnp.zeros((num_particles, latent_dim), jnp.float32), scalar(0, jnp.int32),
                         scalar(False, bool), jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
     if ladder.rejection_limit is None:
         return _levels(problem, indices, bands, ladder, state, callback)
