@@ -108,7 +108,7 @@ class Ladder:
     acceptance: float = 0.4  # on the Dress p95 band the fastest decorrelation came at 0.35–0.46
     adaptation: float = 0.5
     angle: float = 1.0
-    rejection_limit: int | None = 60  # the ladder's cost per sample equals rejection's near a mass of 1/60 (Bag p50)
+    rejection_limit: int | None = 100  # ladder ÷ rejection passes: 1.43 at Sandal p50 (1/77), 0.5 at 1/104
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
