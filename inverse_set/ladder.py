@@ -197,8 +197,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     # the particles entering this level are families of copies, still correlated: their fraction varies more than
     # N independent draws' would. By the last resampling's families (the design effect), or by the lines of descent
     # from the first draws, correlated in any way within a line (the clustered variance), whichever is larger: the
-    # lines' own spread, which the families alone missed (on Pullover p95 their interval left out rejection's
-    # estimate, and repeated runs spread twice as wide as it said)
+    # families alone leave out what older copies still share
     binomial = (1 - frac) / (frac * n)
     relative_var = jnp.maximum(binomial * design_effect(state.parent, state.memory, jnp.ones((n,), bool)),
                                clustered_variance(keep, state.ancestor) / frac ** 2)
