@@ -100,7 +100,7 @@ class Ladder:
 
     survival: float = 0.2
     decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
-    level_decorrelation: float | None = 0.35  # 0.25 (the band's), 0.35, 0.5 on Dress/Sneaker p95: 0.5 lost Fréchet
+    level_decorrelation: float | None = 0.35  # 0.5: ~30% fewer passes (results/*_level_decorrelation_0_5.md)
     moves_per_level: int = 2
     max_moves_per_level: int = 80
     final_moves: int = 4
