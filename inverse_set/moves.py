@@ -49,10 +49,9 @@ def centre(z: Array, kept: Array) -> Array:
     dimensions), the Metropolis–Hastings test no longer keeps the prior restricted to the level, and the band's mass
     came out 37% high on a linear neuron over N(0, I_256). Index the result by the particle each copy was made
     from."""
-    m = jnp.sum(kept)
-    total = jnp.sum(jnp.where(kept[:, None], z, 0.0), axis=0)
-    others = jnp.where(kept, m - 1, m)[:, None]  # the kept codes but the particle's own
-    mean = (total - jnp.where(kept[:, None], z, 0.0)) / jnp.maximum(others, 1)
+    own = jnp.where(kept[:, None], z, 0.0)
+    others = jnp.where(kept, jnp.sum(kept) - 1, jnp.sum(kept))[:, None]  # the kept codes but the particle's own
+    mean = (jnp.sum(own, axis=0) - own) / jnp.maximum(others, 1)
     noise = z.shape[-1] / jnp.maximum(others, 1)
     shrink = jnp.maximum(1 - noise / jnp.maximum(jnp.sum(mean ** 2, axis=-1, keepdims=True), 1e-12), 0.0)
     return jnp.where(others > 0, mean * shrink, 0.0)

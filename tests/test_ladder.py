@@ -221,8 +221,8 @@ def high_dimensional_ladder():
 def test_in_high_dimensions_the_centred_moves_keep_the_law_and_the_mass():
     """With the particle's own code in μ, the moves no longer kept the prior restricted to each level: on w·c in
     [2.5, 2.7] over N(0, I_128) the levels' product came out about 38% high (log +0.32 over these six keys, each one
-    high), the levels' particles lying nearer the next level than the prior restricted to theirs would (the band's
-    own moves hid it in the samples' law along w). Each particle's μ leaves out its own line: unbiased again."""
+    high), while the samples' law along w still looked right (that check alone would not catch it). Each particle's
+    μ leaves out its own line: unbiased again."""
     w, run = high_dimensional_ladder()
     exact = phi(2.7) - phi(2.5)
     logs, means = [], []
