@@ -187,6 +187,7 @@ def load(name: str = "fashion", weights_dir=None) -> Zoo:
         target=target,
         code_bounds=(0.0, None),
         method="prior-ladder",
+        image_shape=(28, 28, 1),
         judge_features=judge_features,
         judge_logits=judge_logits,
         code_dim=CODE_DIM,

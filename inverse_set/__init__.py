@@ -15,8 +15,10 @@ The algorithm, one module per piece:
   the N(0, I) prior restricted to the band; :mod:`~inverse_set.walks.ladder`, the ladder as a walk
 * :mod:`inverse_set.ladder` — a population from the prior into the band through relaxed bands (subset
   simulation), and the band's mass; :mod:`inverse_set.decorrelation`, what its samples are worth
-* :mod:`inverse_set.methods` — methods by name (``"prior-ladder"``, ``"paper"``, ``"prior-slice"``): where to search,
-  the seeds, the walk and the objective together
+* :mod:`inverse_set.fourier` — images without a generator: the Fourier parameterisation, the target's early layer
+  as the encoder, gradients robust to small transformations (``method="fourier"``)
+* :mod:`inverse_set.methods` — methods by name (``"prior-ladder"``, ``"paper"``, ``"prior-slice"``, ``"fourier"``):
+  where to search, the seeds, the walk and the objective together
 * :mod:`inverse_set.loop` — the bounded loop every solver runs, its status codes and evaluation counts
 
 Around it: :mod:`~inverse_set.models` (your networks as one value),
@@ -40,6 +42,7 @@ from inverse_set.constraints import Unit
 from inverse_set.dataset_examples import DatasetExamples, dataset_examples
 from inverse_set.facets import Facet, Facets, facets
 from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
+from inverse_set.fourier import Parameterisation
 from inverse_set.frameworks import flax_target, nnx_function, nnx_target, torch_function, torch_target
 from inverse_set.lagrangian import Objective
 from inverse_set.methods import PRESETS as METHODS
@@ -77,6 +80,7 @@ __all__ = [
     "Models",
     "NonFiniteActivationError",
     "Objective",
+    "Parameterisation",
     "Sampler",
     "SamplerStats",
     "SamplingError",

@@ -12,6 +12,7 @@ import numpy as np
 from inverse_set import checks, methods
 from inverse_set.cache import cached_sampler
 from inverse_set.constraints import ConstraintIndices, make_activation_fn, resolve
+from inverse_set.fourier import robust
 from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
 from inverse_set.problem import Problem
@@ -54,14 +55,11 @@ def make_sampler(neuron, n: int, *, models: Models | None = None, method: str | 
     n = checks.check_count("n", n, "the number of samples")
     num_seeds = checks.check_count("num_seeds", num_seeds, "K, the number of seeds and walkers")
     neurons = [checks.by_name(x, models.class_names) for x in checks.as_neuron_list(neuron)]
-    for name in ("generator", "encoder"):
-        if not callable(getattr(models, name)):
-            raise TypeError(f"{name} must be a callable taking one example, got {getattr(models, name)!r}.")
     space = methods.search_space(method, models)
     init_fn, init_key = checks.check_init(space.init)
     spec = checks.code_spec(init_fn)
     needs_target = any(not checks.is_neuron_callable(x) for x in neurons)
-    image, num_features, layers = checks.layer_shapes(space.generator, models.encoder, models.target, spec,
+    image, num_features, layers = checks.layer_shapes(space.generator, space.encoder, models.target, spec,
                                                       needs_target)
     code_constraints = _code_constraints(models, method, num_features, spec.shape[0])
     specs, indices, labels = resolve(neurons, layers)
@@ -74,12 +72,12 @@ def make_sampler(neuron, n: int, *, models: Models | None = None, method: str | 
             if int(np.prod(out.shape)) != 1:
                 raise ValueError(f"neuron {label} must return a scalar, got shape {out.shape}.")
     low, high = checks.check_code_bounds(space.code_bounds, spec.shape[0])
-    key = (space.generator, models.encoder, models.target, specs, init_key, n, num_seeds,
+    key = (space.generator, space.encoder, models.target, specs, init_key, n, num_seeds,
            checks.bounds_key(low, high), method, code_constraints, space.to_input, bool(progress))
 
     def build():
-        problem = Problem(space.generator, models.encoder, make_activation_fn(specs, models.target), low, high,
-                          code_constraints)
+        problem = Problem(space.generator, space.encoder, robust(make_activation_fn(specs, models.target),
+                                                                  space.transforms), low, high, code_constraints)
         return CompiledSampler(problem, init_fn, n, num_seeds, num_features, method, progress, space.to_input)
 
     return Sampler(cached_sampler(key, build), indices, labels)

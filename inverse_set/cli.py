@@ -86,7 +86,7 @@ def cmd_sample(args) -> int:
     bands = [check_order(b, parse_band(b, u, models)) for b, u in zip(bands_given, units)]
     labels = [unit_label(u, models) for u in units]
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
-    method = resolve_method(args.method, models)
+    method, models = resolve_method(args.method, models)
     check_out_dir(args.out, args.overwrite)
     # the neurons are resolved against the networks' layers here, before anything is printed
     sampler = make_sampler(units, args.n, models=models, method=method, num_seeds=args.seeds,
@@ -126,9 +126,11 @@ def cmd_sample(args) -> int:
 
 
 def resolve_method(name: str | None, models):
-    """The method ``--method`` names (None: the models' default), or a UsageError."""
+    """The method ``--method`` names (None: the models' default), and the models it runs on (the target alone for
+    ``fourier``); or a UsageError."""
     try:
-        return methods.resolve(name, models)
+        method = methods.resolve(name, models)
+        return method, (models.without_generator() if method.space == "image" else models)
     except ValueError as err:
         raise UsageError(f"--method {name}: {err}") from None
 
@@ -168,7 +170,7 @@ def cmd_atlas(args) -> int:
     print(f"atlas: {len(bands)} rows{skipped}, n={args.n} each, one batched call over {len(jax.devices())} "
           f"{jax.default_backend().upper()} device(s)", flush=True)
     t0 = time.perf_counter()
-    method = resolve_method(args.method, models)
+    method, models = resolve_method(args.method, models)
     print(f"method {method.name!r} ({method.describe()})", flush=True)
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
                     models=models, method=method, num_seeds=args.seeds, rng_key=args.rng, progress=not args.quiet)
@@ -217,7 +219,8 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'prior-ladder' (prior "
                        "draws brought into the band by rejection or a ladder of relaxed bands, like independent "
                        "draws from the prior restricted to the band), 'paper' (seeds, then the gradient walker, in "
-                       "the generator's codes) or 'prior-slice' (seeds, then elliptical slice chains); "
+                       "the generator's codes), 'prior-slice' (seeds, then elliptical slice chains) or 'fourier' (no "
+                       "generator: the image's spectrum searched directly, as feature visualisation does); "
                        "default: the models' own (prior-ladder on the bundled models)")
 
     p = sub.add_parser("sample", help="sample one neuron or an intersection; writes result, samples.png, run.json",

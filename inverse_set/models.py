@@ -8,7 +8,8 @@ from typing import Any
 
 NO_MODELS = (
     "no models given: pass models=Models(generator=G, encoder=E, target=net, init=d) for your own networks "
-    "(or generator=…, encoder=…, init=… directly), or models=generators.load('fashion') for the bundled "
+    "(or generator=…, encoder=…, init=… directly), models=Models(target=net, image_shape=(H, W, C)) for a "
+    "classifier alone (method='fourier'), or models=generators.load('fashion') for the bundled "
     "Fashion-MNIST models."
 )
 
@@ -44,6 +45,10 @@ class Models:
         activation levels of a :class:`~inverse_set.constraints.Unit` (e.g. on test
         images), so that bands can be named by percentile (``"p95,p99"`` on the
         command line); raises ``ValueError`` for a unit it has none for. Optional.
+      image_shape: ``(H, W, C)`` of the target's input, for ``method="fourier"``, which needs no generator or
+        encoder: it searches the image's spectrum (:mod:`inverse_set.fourier`).
+      encoder_layer: for ``method="fourier"`` without an encoder, the layer of the target where diversity is
+        measured (None: the first layer it returns besides its output).
       dataset: ``dataset() -> images (N, …)``, real images in the generator's output format (e.g. the test set),
         loaded only when called: the report's real examples and activation histogram. Optional.
 
@@ -53,8 +58,8 @@ class Models:
       >>> models = Models(generator=jax.nn.sigmoid, encoder=lambda x: x, init=4)
     """
 
-    generator: Callable
-    encoder: Callable
+    generator: Callable | None = None
+    encoder: Callable | None = None
     init: Callable | int | None = None
     target: Callable | None = None
     prior: Callable | None = None
@@ -65,10 +70,20 @@ class Models:
     realism_bound: float | None = None
     percentiles: Callable[[Any], Mapping[str, float]] | None = None
     dataset: Callable[[], Any] | None = None
+    image_shape: tuple | None = None
+    encoder_layer: str | None = None
 
     def replace(self, **changes) -> Models:
         """A copy with some fields changed (None values leave a field as it is)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def without_generator(self) -> Models:
+        """The target alone, with its ``image_shape``, names, percentiles and dataset: the models of
+        ``method="fourier"`` (the generator, its encoder, init, prior, code bounds and default method left out)."""
+        if self.image_shape is None:
+            raise ValueError("without a generator the images' shape must be known: give image_shape=(H, W, C).")
+        return dataclasses.replace(self, generator=None, encoder=None, init=None, prior=None, latent_dim=None,
+                                   code_bounds=None, method=None, realism_bound=None)
 
 
 def resolve_models(models: Models | None, **overrides: Any) -> Models:
@@ -92,6 +107,8 @@ def resolve_models(models: Models | None, **overrides: Any) -> Models:
     given = {k: v for k, v in overrides.items() if v is not None}
     if not given:
         raise TypeError(NO_MODELS)
+    if "generator" not in given and "image_shape" in given:
+        return Models(**given)  # method="fourier": the target alone
     missing = [name for name in ("generator", "encoder") if name not in given]
     if "init" not in given and "prior" not in given:
         missing.append("init")

@@ -111,7 +111,7 @@ class CompiledSampler:
         finally:
             if self.progress is not None:
                 self.progress.close()
-        state = jax.tree.map(lambda x: x[0], states[0])  # slot 0; the idle slots stay on device
+        state = jax.tree.map(lambda x: x[0], to_host(states[0]))  # slot 0
         return self.finish(state, z1, z2, indices, labels, compile_time, run_time)
 
     def sample_batch(self, rng_keys, z1, z2, indices, labels, devices=None, progress: Progress | None = None
@@ -130,7 +130,7 @@ class CompiledSampler:
         finally:
             if progress is not None:
                 progress.close()
-        states, indices = jax.device_get((states, indices))  # numpy: slicing it compiles nothing
+        states, indices = to_host(states), jax.device_get(indices)  # numpy: slicing it compiles nothing
         out = []
         for problem in range(b):
             state = jax.tree.map(lambda x: x[problem % len(devices)], states[problem // len(devices)])
@@ -301,6 +301,16 @@ class CompiledSampler:
             stats=stats,
             generator_inputs=None if self._to_input is None else np.asarray(self._to_input(codes)),
         )
+
+
+def to_host(tree):
+    """Every array of ``tree`` as NumPy on this process: where the devices span several processes
+    (``jax.distributed``), each array is gathered from all of them, so every process holds the whole."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def _skipped(shapes):

@@ -58,7 +58,7 @@ def test_models_value_and_keywords_give_the_same_samples(slab):
 def test_an_unknown_keyword_names_the_known_ones(slab):
     with pytest.raises(TypeError, match=r"unknown argument step_size: besides models=, method=, num_seeds=, rng_key= "
                                         r"and progress=, the sampler takes the fields of Models \(class_names, "
-                                        r"code_bounds, encoder, generator, init, latent_dim, method, prior, "
+                                        r"code_bounds, encoder, encoder_layer, generator, image_shape, init, latent_dim, method, prior, "
                                         r"realism_bound, target\)\.$"):
         sample_inverse_set(slab.neuron1, 0.4, 0.6, n=10, models=slab.models, step_size=0.1)
 
@@ -99,7 +99,7 @@ def test_the_method_by_name_by_value_and_by_default(slab, method, init, expected
 
 
 def test_an_unknown_method_name_is_a_clear_error(slab):
-    known = "'paper', 'prior-slice', 'prior-ladder'"
+    known = "'paper', 'prior-slice', 'prior-ladder', 'fourier'"
     with pytest.raises(ValueError, match=rf"unknown method 'fastest': give one of {known} or a Method"):
         sample_inverse_set(slab.neuron1, 0.4, 0.6, n=10, models=slab.models, method="fastest")
 

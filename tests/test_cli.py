@@ -106,6 +106,18 @@ def test_sample_writes_a_result_a_picture_and_strict_json(tmp_path, capsys):
     assert "method 'prior-ladder'" in stdout and "forward-only passes" in stdout
 
 
+def test_sample_by_the_fourier_method_runs_on_the_classifier_alone(tmp_path, capsys):
+    out = tmp_path / "sandal"
+    rc, stdout, err = run(["sample", "--neuron", "Sandal", "--band", "p50,p95", "--n", "8", "--method", "fourier",
+                           "--quiet", "--out", str(out)], capsys)
+    assert rc == 0, err
+    res = InverseSetResult.load(out / "result")
+    assert len(res) == 8 and ((res.activations >= res.z1) & (res.activations <= res.z2)).all()
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["method"] == "fourier" and run_json["settings"]["space"] == "image"
+    assert "an image's spectrum" in stdout and res.codes.shape[1] == 2 * 28 * 15  # the spectrum, not G's codes
+
+
 def test_sample_with_the_papers_method_says_so(tmp_path, capsys):
     rc, stdout, err = run(["sample", "--neuron", "Bag", "--band", "p50,p95", "--n", "12", "--method", "paper",
                            "--quiet", "--out", str(tmp_path)], capsys)

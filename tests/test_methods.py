@@ -20,7 +20,7 @@ def models(**fields):
 
 
 def test_the_presets():
-    assert set(METHODS) == {"paper", "prior-slice", "prior-ladder"}
+    assert set(METHODS) == {"paper", "prior-slice", "prior-ladder", "fourier"}
     paper, prior_slice = METHODS["paper"], METHODS["prior-slice"]
     assert paper == Method("paper", "code", SeedConfig(), GradientWalk(), Objective())
     assert prior_slice == Method("prior-slice", "prior", SeedConfig(select="spread", candidates_per_seed=16),
@@ -31,13 +31,14 @@ def test_the_presets():
 
 @pytest.mark.parametrize("name", ["fast", "Paper", 3, None])
 def test_an_unknown_method_is_a_clear_error(name):
-    with pytest.raises(ValueError, match=r"unknown method .*: give one of 'paper', 'prior-slice', 'prior-ladder' or a "
-                                         "Method"):
+    with pytest.raises(ValueError, match=r"unknown method .*: give one of 'paper', 'prior-slice', 'prior-ladder', "
+                                         "'fourier' or a Method"):
         get_method(name)
 
 
 @pytest.mark.parametrize("change, error, match", [
-    (dict(space="latent"), ValueError, r"space must be 'code' or 'prior'"),
+    (dict(space="latent"), ValueError, r"space must be one of 'code', 'prior', 'image'"),
+    (dict(space="image"), ValueError, r"the 'image' space, and only it, takes image=Parameterisation"),
     (dict(seeds=dict(max_steps=10)), TypeError, r"seeds must be a SeedConfig"),
     (dict(objective=dict(margin=0.1)), TypeError, r"objective must be an Objective"),
     (dict(walk="fast"), TypeError, r"walk must be a walk \(GradientWalk\(…\), EllipticalSliceWalk\(…\)"),
@@ -96,7 +97,7 @@ def test_the_prior_slice_method_needs_a_standard_gaussian_or_a_prior():
 def test_where_each_method_searches():
     bounds = (-1.0, 1.0)
     # A standard-Gaussian init: both methods search G's own input, within the code bounds.
-    for name in METHODS:
+    for name in ("paper", "prior-slice", "prior-ladder"):
         space = methods.search_space(METHODS[name], models(init=8, code_bounds=bounds))
         assert space.generator is jax.nn.sigmoid and space.init == 8 and space.code_bounds == bounds
         assert space.to_input is None
