@@ -122,7 +122,7 @@ def main(argv=None):
         train_images, train_labels = generators.load_fashion_mnist("train")
         t0 = time.perf_counter()
         net = train_torch_classifier(train_images, train_labels)
-        targets["pytorch"] = torch_target(net)
+        targets["pytorch"] = torch_target(net, channels_last=True)  # the Fourier images are (H, W, C)
         print(f"trained the PyTorch classifier in {time.perf_counter() - t0:.0f} s")
     rows = []
     for target_name, target in targets.items():
@@ -160,7 +160,8 @@ def main(argv=None):
                 picked.append(("real", real))
                 image_grid([list(x) for _, x in picked], [[""] * len(x) for _, x in picked],
                            [m for m, _ in picked], scale=2,
-                           title=f"{target_name} classifier, {cell}: band [{z1:.2f}, {z2:.2f}]").save(
+                           title=f"{target_name} classifier, {cell.replace('–', '-')}: band [{z1:.2f}, {z2:.2f}]"
+                           ).save(  # the pictures' font has no en dash
                     out / f"fourier_{target_name}_{zoo.class_names[cls].split()[0]}.png")
     (out / "fourier.json").write_text(json.dumps(bm.as_json(rows), indent=1))
     lines = ["| classifier | cell | method | returned | in band | judge agreement | Vendi (judge) | run s | "

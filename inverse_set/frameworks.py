@@ -153,7 +153,8 @@ def torch_function(module, *, batched: bool = True) -> Callable[[Array], Array]:
     return call
 
 
-def torch_target(module, *, layers: Sequence[str] | None = None, batched: bool = True) -> Callable[[Array], dict]:
+def torch_target(module, *, layers: Sequence[str] | None = None, batched: bool = True,
+                 channels_last: bool = False) -> Callable[[Array], dict]:
     """A ``torch.nn.Module`` as a target ``image -> {layer name: activations}`` (through torchax).
 
     Each named submodule's output (``module.named_modules()`` names, e.g.
@@ -161,7 +162,8 @@ def torch_target(module, *, layers: Sequence[str] | None = None, batched: bool =
     by a forward hook during the one forward pass; the module's return value is
     ``"output"``. Conv outputs (N, C, H, W) are given channels last, (H, W, C), so
     ``Unit("conv1", c)`` is channel c's mean over positions and ``Unit("conv1", c,
-    (h, w))`` one position, as for Flax targets.
+    (h, w))`` one position, as for Flax targets. With ``channels_last`` the image comes (H, W, C) and is moved to
+    torch's (C, H, W) (e.g. for ``method="fourier"``, whose images are channels last).
     """
     _, torchax = _torchax()
     module = module.eval()
@@ -177,8 +179,9 @@ def torch_target(module, *, layers: Sequence[str] | None = None, batched: bool =
         captured = {}
         hooks = [named[name].register_forward_hook(lambda mod, args, out, name=name: captured.__setitem__(name, out))
                  for name in names]
+        x = jnp.moveaxis(image, -1, -3) if channels_last else image
         try:
-            out = fn(weights, (image[None] if batched else image,))
+            out = fn(weights, (x[None] if batched else x,))
         finally:
             for hook in hooks:
                 hook.remove()

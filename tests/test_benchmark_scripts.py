@@ -81,3 +81,15 @@ def test_the_readme_quotes_the_committed_benchmark_as_generated():
     proc = subprocess.run([sys.executable, "benchmarks/readme_table.py", "--check"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_fourier_benchmark_runs_and_scores_each_method(tmp_path):
+    proc = subprocess.run([sys.executable, "benchmarks/fourier.py", "--classes", "5", "--n", "8", "--methods",
+                           "fourier,pixel", "--grid-classes", "5", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "fourier.json").read_text())
+    assert [r["method"] for r in rows] == ["fourier", "pixel"]
+    assert all(r["returned"] == 8 and r["in_band"] == 1.0 and 0 <= r["judge_agreement"] <= 1 for r in rows)
+    assert (tmp_path / "fourier_bundled_Sandal.png").stat().st_size > 1000
+    assert "judge agreement" in (tmp_path / "fourier.md").read_text()

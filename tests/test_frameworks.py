@@ -101,6 +101,9 @@ def test_torch_target_and_generator_samples_lie_in_band_recomputed_by_torch():
     with torch.no_grad():
         conv_torch = net.conv(torch.from_numpy(np.array(image))[None]).numpy()[0]
     np.testing.assert_allclose(layers["conv"], np.moveaxis(conv_torch, 0, -1), rtol=1e-5, atol=1e-6)  # channels last
+    # an (H, W, C) image, as method="fourier" makes, moved to torch's (C, H, W) by channels_last
+    last = torch_target(net, channels_last=True)(jnp.moveaxis(image, 0, -1))
+    np.testing.assert_array_equal(last["output"], layers["output"])
 
     codes = jax.random.normal(jax.random.key(0), (200, 8))
     acts = jax.vmap(lambda c: target(generator(c)))(codes)

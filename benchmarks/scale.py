@@ -1,0 +1,182 @@
+"""The paper's scale: 227×227×3 images, a 4096-d code, a CaffeNet-sized target and a DGN-shaped generator.
+
+Random weights (what is measured is time and memory, not pictures): the target
+is CaffeNet's shape (conv1 96@11×11/4, pool, conv2 256@5×5, pool, conv3 384,
+conv4 384, conv5 256, pool, fc6 4096, fc7 4096, fc8 1000; about 61M weights),
+the encoder E its fc6 (the DGN's code space), the generator DGN-shaped (fc6 code
+(4096) → three dense layers → 4×4×256 → six stride-2 transposed convolutions
+→ 256×256×3 → centre crop 227×227×3; Dosovitskiy & Brox 2016's fc6 generator),
+the code N(0, I_4096). K = 10, n = 500 (``--n``), unit 0 of fc8 in a band around
+its median over 64 prior draws. For the default method (``prior-ladder``) and
+``paper``, it prints:
+
+* the compile time of the whole sampler and its peak memory (XLA's memory
+  analysis of the executable: arguments + outputs + temporaries);
+* seconds per seed step and per gradient-walk step (one forward and backward pass
+  of K codes through G, E and the target, with the Lagrangian around it: timed as
+  steps of the real solvers, ``--steps`` of each, in compiled loops), and per
+  ladder move (one forward pass of N = n codes);
+* what a whole run would take at the step counts measured on the bundled models
+  (``--ladder-moves``, ``--seed-steps``, ``--walk-steps``), since on a CPU a full
+  run at this scale takes hours.
+
+    python benchmarks/scale.py                      # n = 500 (about 15 min on 2 CPU cores)
+    python benchmarks/scale.py --n 50 --steps 2     # a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import harness as bm
+from inverse_set import Models, flax_target, get_method, make_sampler
+from inverse_set.bands import Bands
+from inverse_set.problem import forward
+from inverse_set.seeds import SeedConfig
+from speed import memory, timed_loop
+
+CODE, SIDE = 4096, 227
+
+
+class CaffeNet(nn.Module):
+    """CaffeNet's layer shapes (ReLU after every layer but fc8; LRN left out)."""
+
+    @nn.compact
+    def __call__(self, x):
+        pool = lambda h: nn.max_pool(h, (3, 3), (2, 2))  # noqa: E731
+        h = pool(nn.relu(nn.Conv(96, (11, 11), (4, 4), padding="VALID", name="conv1")(x)))
+        h = pool(nn.relu(nn.Conv(256, (5, 5), padding=2, name="conv2")(h)))
+        h = nn.relu(nn.Conv(384, (3, 3), padding=1, name="conv3")(h))
+        h = nn.relu(nn.Conv(384, (3, 3), padding=1, name="conv4")(h))
+        h = pool(nn.relu(nn.Conv(256, (3, 3), padding=1, name="conv5")(h)))
+        h = nn.relu(nn.Dense(4096, name="fc6")(h.reshape(h.shape[0], -1)))
+        h = nn.relu(nn.Dense(4096, name="fc7")(h))
+        return {"logits": nn.Dense(1000, name="fc8")(h)}
+
+
+class DGN(nn.Module):
+    """fc6 code → 227×227×3, the DGN's fc layers and up-convolutions."""
+
+    @nn.compact
+    def __call__(self, c):
+        h = nn.leaky_relu(nn.Dense(4096)(c), 0.3)
+        h = nn.leaky_relu(nn.Dense(4096)(h), 0.3)
+        h = nn.leaky_relu(nn.Dense(4096)(h), 0.3).reshape(c.shape[0], 4, 4, 256)
+        for features in (256, 256, 128, 64, 32):
+            h = nn.leaky_relu(nn.ConvTranspose(features, (4, 4), (2, 2))(h), 0.3)
+        h = nn.ConvTranspose(3, (4, 4), (2, 2))(h)  # 256 × 256
+        off = (256 - SIDE) // 2
+        return jax.nn.sigmoid(h[:, off:off + SIDE, off:off + SIDE])
+
+
+def build_models():
+    k_t, k_g = jax.random.split(jax.random.key(0))
+    target_net, generator_net = CaffeNet(), DGN()
+    target_params = target_net.init(k_t, jnp.zeros((1, SIDE, SIDE, 3)))
+    generator_params = generator_net.init(k_g, jnp.zeros((1, CODE)))
+    target = flax_target(target_net, target_params)
+    generator = lambda c: generator_net.apply(generator_params, c[None])[0]  # noqa: E731
+    encoder = lambda x: target(x)["fc6"]  # noqa: E731
+    sizes = {name: sum(int(np.prod(p.shape)) for p in jax.tree.leaves(v))
+             for name, v in (("target", target_params), ("generator", generator_params))}
+    return Models(generator=generator, encoder=encoder, target=target, init=CODE), sizes
+
+
+def seconds(fn, *args):
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=5, help="solver steps timed per kind (compiled loops)")
+    parser.add_argument("--ladder-moves", type=float, default=100.0, help="moves per sample-set of the ladder "
+                        "(about 50–170 on the bundled models' p95–p99.9 bands)")
+    parser.add_argument("--seed-steps", type=float, default=200.0)
+    parser.add_argument("--walk-steps", type=float, default=None, help="default: (n − K) / K, one sample a walker "
+                        "a step")
+    parser.add_argument("--out", default="benchmarks/results/scale.md")
+    args = parser.parse_args(argv)
+    models, sizes = build_models()
+    print(f"weights: target {sizes['target'] / 1e6:.1f}M, generator {sizes['generator'] / 1e6:.1f}M", flush=True)
+    # a band around the unit's median over prior draws: reachable, as a real band would be
+    codes = jax.random.normal(jax.random.key(1), (64, CODE))
+    f0 = np.asarray(jax.lax.map(lambda c: models.target(models.generator(c))["logits"][0], codes))
+    z1, z2 = float(np.percentile(f0, 40)), float(np.percentile(f0, 60))
+    lines = [f"Band of fc8[0]: [{z1:.4g}, {z2:.4g}] (its 40th–60th percentiles over 64 prior draws).", "",
+             "| method | compile s | peak memory MB (outputs) | s / seed step (K) | s / walk step (K) | "
+             "s / ladder move (N) | a whole run, estimated |", "|---|---|---|---|---|---|---|"]
+    walk_steps = args.walk_steps if args.walk_steps is not None else (args.n - args.k) / args.k
+    for name in ("prior-ladder", "paper"):
+        method = get_method(name)
+        sampler = make_sampler(0, args.n, models=models, method=method, num_seeds=args.k)
+        c = sampler.compiled
+        lo, hi = (jnp.asarray(b) for b in c.solver_bands([z1], [z2]))
+        example = (jax.random.key(0), lo, hi, sampler.indices)
+        t0 = time.perf_counter()
+        executable, _ = c._compile_sharded(jax.devices()[:1], example)
+        compile_s = time.perf_counter() - t0
+        total_mb, out_mb = memory(executable)
+        print(f"{name}: compiled in {compile_s:.0f} s, {total_mb:.0f} MB ({out_mb:.0f} MB outputs)", flush=True)
+        bands, problem = Bands(lo, hi), c.problem
+        k_codes = jax.random.normal(jax.random.key(2), (args.k, CODE))
+        seed_method = method.replace(seeds=SeedConfig(max_steps=args.steps, num_inner_steps=args.steps,
+                                                      select=method.seeds.select,
+                                                      candidates_per_seed=method.seeds.candidates_per_seed))
+        seed_s = step_seconds(problem, seed_method, k_codes, bands, sampler.indices, args.steps)
+        row = {"seed": seed_s}
+        if name == "paper":
+            row["walk"] = walk_step_seconds(sampler, k_codes, bands, args.steps)
+            estimate = args.seed_steps * seed_s + walk_steps * row["walk"]
+        else:
+            n_codes = jax.random.normal(jax.random.key(3), (sampler.compiled.method.walk.particles(args.n), CODE))
+            run = jax.jit(lambda z: forward(problem, z, sampler.indices))
+            run(n_codes)  # compile
+            row["move"] = min(seconds(run, n_codes) for _ in range(2))
+            estimate = args.ladder_moves * row["move"]
+        fmt = lambda v: f"{v:.2f}" if v is not None else "–"  # noqa: E731
+        lines.append(f"| {name} | {compile_s:.0f} | {total_mb:.0f} ({out_mb:.0f}) | {fmt(row.get('seed'))} | "
+                     f"{fmt(row.get('walk'))} | {fmt(row.get('move'))} | {estimate / 60:.0f} min |")
+        print(lines[-1], flush=True)
+    lines += ["", f"Estimates: the ladder at {args.ladder_moves:g} moves; paper at {args.seed_steps:g} seed steps and "
+              f"{walk_steps:g} walk steps (one sample per walker per step)."]
+    bm.write_page(args.out, "The paper's scale (227×227×3, a 4096-d code, CaffeNet-sized)", "benchmarks/scale.py",
+                  argv, __doc__.split("\n\n")[0], lines)
+    print("\n".join(lines))
+
+
+def step_seconds(problem, method, codes, bands, indices, steps) -> float:
+    """Seconds per seed step: the seed solver's own step (:func:`inverse_set.seeds.run` with ``steps`` steps)."""
+    from inverse_set import seeds
+
+    run = jax.jit(lambda c: seeds.run(method.seeds, method.objective, problem, c, bands, indices,
+                                      stop_when_inside=False)[0])
+    jax.block_until_ready(run(codes))  # compile
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(run(codes))
+    return (time.perf_counter() - t0) / max(int(state.step), 1)
+
+
+def walk_step_seconds(sampler, codes, bands, steps) -> float:
+    """Seconds per step of the gradient walk from ``codes`` (the speed benchmark's compiled loop)."""
+    from inverse_set.walks import WalkContext
+    from speed import Seeds
+
+    c = sampler.compiled
+    ctx = WalkContext(c.problem, c.method.objective, bands, sampler.indices, c.n, c.num_features, codes.shape[1])
+    state = c.method.walk.init(ctx, Seeds(codes, jnp.zeros((codes.shape[0], 1)), jnp.asarray(10.0)),
+                               jax.random.key(0))
+    return timed_loop(lambda s: c.method.walk.step(ctx, s)[0], state, steps=steps, repeats=1)
+
+
+if __name__ == "__main__":
+    main()
