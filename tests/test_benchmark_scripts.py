@@ -93,3 +93,15 @@ def test_the_fourier_benchmark_runs_and_scores_each_method(tmp_path):
     assert all(r["returned"] == 8 and r["in_band"] == 1.0 and 0 <= r["judge_agreement"] <= 1 for r in rows)
     assert (tmp_path / "fourier_bundled_Sandal.png").stat().st_size > 1000
     assert "judge agreement" in (tmp_path / "fourier.md").read_text()
+
+
+def test_the_rejection_mass_script_counts_hits_of_a_cell():
+    proc = subprocess.run([sys.executable, "benchmarks/rejection_mass.py", "--class", "8", "--band", "p50", "--draws",
+                           "10000"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["cell"] == "Bag p50" and out["draws"] == 10000 and 0 < out["hits"] < 10000
+    assert out["mass"] == out["hits"] / 10000 and out["sd"] > 0
+    bad = subprocess.run([sys.executable, "benchmarks/rejection_mass.py", "--class", "8", "--band", "p50", "--draws",
+                          "1234"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "multiple of 5000" in bad.stderr
