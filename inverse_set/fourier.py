@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set.constraints import as_layer_dict
+from inverse_set.field_checks import check_options
 
 Array = jax.Array
 
@@ -106,16 +107,15 @@ class Parameterisation:
     encoder_grid: int = 7
 
     def __post_init__(self):
-        for name in ("decay_power", "init_scale"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 \
-                    or (name == "init_scale" and v == 0):
-                raise ValueError(f"Parameterisation({name}={v!r}): a finite number, "
-                                 + ("> 0." if name == "init_scale" else "≥ 0."))
-        if isinstance(self.encoder_grid, bool) or not isinstance(self.encoder_grid, int) or self.encoder_grid < 1:
-            raise ValueError(f"Parameterisation(encoder_grid={self.encoder_grid!r}): a positive int.")
-        if not all(len(t) == 4 and all(np.isfinite(float(v)) for v in t) and float(t[1]) > 0
-                   for t in self.transforms):
+        check_options(self, counts=("encoder_grid",), positive=("init_scale",), non_negative=("decay_power",))
+
+        def valid(t):
+            try:
+                return len(t) == 4 and all(np.isfinite(float(v)) for v in t) and float(t[1]) > 0
+            except (TypeError, ValueError):
+                return False
+
+        if not isinstance(self.transforms, Sequence) or not all(valid(t) for t in self.transforms):
             raise ValueError(f"Parameterisation(transforms={self.transforms!r}): a tuple of (rotation in degrees, "
                              "scale > 0, shift down, shift right) tuples, or () for none.")
         object.__setattr__(self, "transforms", tuple(tuple(float(v) for v in t) for t in self.transforms))

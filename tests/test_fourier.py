@@ -140,6 +140,7 @@ def test_what_the_fourier_method_needs_is_a_clear_error(models, method, error, m
 
 @pytest.mark.parametrize("change, match", [(dict(init_scale=0.0), "init_scale"), (dict(decay_power=-1), "decay_power"),
                                            (dict(transforms=((0.0, 0.0, 0, 0),)), "scale > 0"),
+                                           (dict(transforms=(("a", 1, 0, 0),)), "scale > 0"),
                                            (dict(encoder_grid=0), "encoder_grid")])
 def test_bad_parameterisation_settings_are_clear_errors(change, match):
     with pytest.raises(ValueError, match=match):
