@@ -38,14 +38,24 @@ def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:
     return jnp.maximum(lag_correlation(phi0, phi, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
 
 
-def design_effect(parent: Array, rho: Array, counted: Array) -> Array:
-    """``1 + (m̄ − 1) ρ²``: how much more a mean over the counted particles varies than over as many independent
-    draws, for families of copies of one particle (m̄ = Σ m_f² / m: the family size a counted particle is in),
-    two of a family correlated about ρ²."""
-    sizes = jnp.zeros(parent.shape, jnp.float32).at[parent].add(counted.astype(jnp.float32))
+def design_effect(parent: Array, rho: Array, counted: Array, grandparent: Array | None = None,
+                  rho_before: Array | float = 0.0) -> Array:
+    """``1 + (m̄ − 1) ρ² + (m̄_g − m̄) ρ_b² ρ²``: how much more a mean over the counted particles varies than over as
+    many independent draws, for families of copies of one particle (m̄ = Σ m_f² / m: the family size a counted
+    particle is in), two of a family correlated about ρ²; with ``grandparent``, the families of the resampling before
+    (m̄_g the same over them, ``parent`` nested in them), whose members parted when they still correlated ρ_b² and
+    now correlate about ρ_b² ρ²."""
     m = jnp.maximum(jnp.sum(counted), 1)
-    mean_size = jnp.sum(jnp.where(counted, sizes[parent], 0.0)) / m
-    return 1 + (mean_size - 1) * jnp.maximum(rho, 0.0) ** 2
+
+    def mean_size(family):
+        sizes = jnp.zeros(family.shape, jnp.float32).at[family].add(counted.astype(jnp.float32))
+        return jnp.sum(jnp.where(counted, sizes[family], 0.0)) / m
+
+    own, r2 = mean_size(parent), jnp.maximum(rho, 0.0) ** 2
+    effect = 1 + (own - 1) * r2
+    if grandparent is not None:
+        effect = effect + (mean_size(grandparent) - own) * jnp.maximum(rho_before, 0.0) ** 2 * r2
+    return effect
 
 
 def clustered_variance(hit: Array, cluster: Array) -> Array:
@@ -59,10 +69,11 @@ def clustered_variance(hit: Array, cluster: Array) -> Array:
     return jnp.sum(sums ** 2) / n ** 2
 
 
-def effective_sample_size(parent: Array, rho: Array, is_sample) -> float:
+def effective_sample_size(parent: Array, rho: Array, is_sample, grandparent: Array | None = None,
+                          rho_before: Array | float = 0.0) -> float:
     """The samples' effective number of independent draws, m / :func:`design_effect`: m samples in families of
     copies of one particle at the last resampling (each its own family for rejection draws), two of a family
     correlated about ρ² (ρ: the population's remaining lag correlation, :func:`memory`; ``parent``: each particle's
-    family)."""
+    family; ``grandparent``, ``rho_before``: the resampling before's, as :func:`design_effect` takes them)."""
     is_sample = jnp.asarray(is_sample)
-    return float(jnp.sum(is_sample) / design_effect(parent, rho, is_sample))
+    return float(jnp.sum(is_sample) / design_effect(parent, rho, is_sample, grandparent, rho_before))

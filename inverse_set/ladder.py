@@ -29,8 +29,13 @@ resampling (:mod:`inverse_set.decorrelation`) is at most ``decorrelation``
 (``level_decorrelation`` below the band; None: the same), between ``moves_per_level``
 and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
 ``final_moves`` and ``max_final_moves``. Two copies that each kept a correlation
-ρ with their parent correlate about ρ² (the effective sample size). A copy that
-never moved is a repeat and is not a sample.
+ρ with their parent correlate about ρ² (the effective sample size), so in the
+band the moves also stop once that size is ``effective_share`` × N: the last
+level keeps between p₀ N and N particles, and the fewer copies each has, the
+larger the ρ that leaves them worth as much (at Dress p95 the last level kept 42%
+and the ESS rule stopped at ρ ≈ 0.37, 23 moves sooner than ρ* 0.25). A copy that
+never moved is a repeat and is not a sample: once decorrelated, the repeats
+left are moved alone, ``repeat_batch`` at a time, instead of the whole population.
 
 The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l Var(π_l) / π_l²,
@@ -61,7 +66,7 @@ from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance, design_effect
 from inverse_set.field_checks import check_options
-from inverse_set.moves import MIN_ANGLE, centre, evaluate, move
+from inverse_set.moves import MIN_ANGLE, centre, evaluate, move, move_repeats
 from inverse_set.problem import Problem
 
 Array = jax.Array
@@ -79,11 +84,16 @@ class Ladder:
       survival: p₀, the fraction of particles each level keeps.
       decorrelation: ρ*, the lag correlation with the positions at the last resampling below which the particles
         count as decorrelated (see the module docstring).
+      effective_share: in the band, the particles also count as decorrelated once their effective sample size
+        (families of copies, two of a family correlated ρ²) is at least this share of N: where the last level kept
+        many particles their families are small, and a larger ρ leaves the samples worth as much.
       level_decorrelation: ρ* below the band (None: ``decorrelation``); lines of copies that part there end
         correlated about ρ*² × the band's own ρ*², so a looser one costs the samples little independence.
       moves_per_level, max_moves_per_level: the fewest and most moves (one forward pass each) after a level's
         resampling.
       final_moves, max_final_moves: the same inside the band itself, after the last level (the walk's steps).
+      repeat_batch: once decorrelated, the copies that have still not moved (repeats) are moved this many at a time
+        (:func:`inverse_set.moves.move_repeats`), not the whole population.
       acceptance: the share of proposals accepted that the angle h is tuned towards.
       adaptation: how fast h follows the acceptance rate (log h changes by this × the rate's miss per move).
       angle: h at the first level.
@@ -100,11 +110,13 @@ class Ladder:
 
     survival: float = 0.2
     decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
+    effective_share: float = 0.8  # the same ESS with the last level's own families
     level_decorrelation: float | None = 0.5  # ~30% fewer passes than 0.35 (results/*_level_decorrelation_0_5.md)
     moves_per_level: int = 2
     max_moves_per_level: int = 80
     final_moves: int = 4
     max_final_moves: int = 240
+    repeat_batch: int = 32
     acceptance: float = 0.4  # on the Dress p95 band the fastest decorrelation came at 0.35–0.46
     adaptation: float = 0.5
     angle: float = 1.0
@@ -116,8 +128,8 @@ class Ladder:
 
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
-                                    "max_levels", "max_stalled_levels"),
-                      fractions=("survival", "decorrelation", "acceptance"), positive=("adaptation",),
+                                    "max_levels", "max_stalled_levels", "repeat_batch"),
+                      fractions=("survival", "decorrelation", "effective_share", "acceptance"), positive=("adaptation",),
                       optional_counts=("rejection_limit",))
         if isinstance(self.independent_share, bool) or not 0 <= self.independent_share <= 1:
             raise ValueError(f"Ladder(independent_share={self.independent_share!r}): a share of the moves, in [0, 1].")
@@ -150,9 +162,11 @@ class LadderState(NamedTuple):
     moved: Array  # whether each particle moved since it was last copied (a copy that did not is a repeat), (N,)
     ancestor: Array  # each particle's ancestor among the first draws, (N,)
     parent: Array  # the particle it was a copy of at the last resampling (itself if kept), (N,)
+    grandparent: Array  # its parent's own family at the resampling before (its parent there), (N,)
     start_phi: Array  # the encodings at the last resampling, (N, F)
     start_f: Array  # f at the last resampling, (N, p)
     memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
+    parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     angle: Array  # h, the moves' largest rotation, ()
     centre: Array  # μ, the centre of each particle's rotations, (N, d)
     moves: Array  # moves since the last resampling, ()
@@ -174,11 +188,38 @@ def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: L
     return jax.lax.while_loop(more, lambda s: move(problem, indices, bands, ladder, s, threshold), state)
 
 
+def families_effect(state: LadderState, counted: Array) -> Array:
+    """The design effect (:func:`inverse_set.decorrelation.design_effect`) of the counted particles' families at the
+    last two resamplings: two copies of one parent correlated ρ², two of one grandparent (parted a level earlier,
+    correlated ρ_before² then) ρ_before² ρ²."""
+    return design_effect(state.parent, state.memory, counted, state.grandparent, state.parent_memory)
+
+
+def decorrelated(ladder: Ladder, state: LadderState) -> Array:
+    """Whether the particles in the band have forgotten their parents enough (at least ``final_moves`` moves): ρ at
+    most ρ*, or their effective sample size at least ``effective_share`` × N
+    (:func:`inverse_set.decorrelation.design_effect` of the last resampling's families)."""
+    n = state.z.shape[0]
+    worth = n / families_effect(state, jnp.ones((n,), bool))
+    return (state.moves >= ladder.final_moves) & ((state.memory <= ladder.decorrelation)
+                                                  | (worth >= ladder.effective_share * n))
+
+
 def settled(ladder: Ladder, state: LadderState) -> Array:
-    """Whether the particles in the band need no more moves: independent draws, or decorrelated (between
-    ``final_moves`` and ``max_final_moves`` moves) with no repeat left."""
-    ready = (state.moves >= ladder.final_moves) & (state.memory <= ladder.decorrelation) & jnp.all(state.moved)
+    """Whether the particles in the band need no more moves: independent draws, or :func:`decorrelated` with no
+    repeat left, or at ``max_final_moves``."""
+    ready = decorrelated(ladder, state) & jnp.all(state.moved)
     return state.by_rejection | ready | (state.moves >= ladder.max_final_moves)
+
+
+def advance(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
+            state: LadderState) -> LadderState:
+    """One move in the band (the walk's step): of the whole population until it is :func:`decorrelated`, then of
+    the repeats left only (:func:`inverse_set.moves.move_repeats`)."""
+    zero = jnp.asarray(0.0, jnp.float32)
+    return jax.lax.cond(decorrelated(ladder, state),
+                        lambda s: move_repeats(problem, indices, bands, ladder, s, ladder.repeat_batch),
+                        lambda s: move(problem, indices, bands, ladder, s, zero), state)
 
 
 def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
@@ -199,7 +240,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     # from the first draws, correlated in any way within a line (the clustered variance), whichever is larger: the
     # families alone leave out what older copies still share
     binomial = (1 - frac) / (frac * n)
-    relative_var = jnp.maximum(binomial * design_effect(state.parent, state.memory, jnp.ones((n,), bool)),
+    relative_var = jnp.maximum(binomial * families_effect(state, jnp.ones((n,), bool)),
                                clustered_variance(keep, state.ancestor) / frac ** 2)
     key, k_pick = jax.random.split(state.rng_key)
     # The particles not kept become copies of the kept ones, dealt round-robin over the kept in a random order:
@@ -212,9 +253,10 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     fall = state.threshold - threshold
     hopeless = (fall > 0) & (state.level + 1 + threshold / jnp.where(fall > 0, fall, 1.0) > ladder.max_levels)
     state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
-                           distance=state.distance[source], moved=keep, ancestor=state.ancestor[source],
-                           parent=source, start_phi=state.phi[source], start_f=state.f[source],
-                           memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+                           distance=state.distance[source], moved=keep & state.moved, ancestor=state.ancestor[source],
+                           parent=source, grandparent=state.parent[source], start_phi=state.phi[source],
+                           start_f=state.f[source], memory=jnp.asarray(1.0, jnp.float32),
+                           parent_memory=state.memory, moves=jnp.asarray(0),
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + relative_var,
                            level=state.level + 1, stalled=stalled, rng_key=key,
@@ -287,12 +329,15 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
     phi, f, d = evaluate(problem, indices, bands, z)
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
-    state = LadderState(z, f, phi, d, scalar(jnp.inf), scalar(0.0), scalar(0.0), scalar(0.0), scalar(0.0),
-                        scalar(0.0), scalar(0, jnp.int32),
-                        scalar(0, jnp.int32), jnp.ones((num_particles,), bool), jnp.arange(num_particles),
-                        jnp.arange(num_particles), phi, f, scalar(1.0), scalar(ladder.angle),
-                        jnp.zeros((num_particles, latent_dim), jnp.float32), scalar(0, jnp.int32),
-                        scalar(False, bool), jnp.asarray(num_particles), scalar(LadderStatus.RUNNING, jnp.int32), key)
+    first = jnp.arange(num_particles)
+    state = LadderState(
+        z=z, f=f, phi=phi, distance=d, threshold=scalar(jnp.inf), log_mass=scalar(0.0), log_mass_var=scalar(0.0),
+        far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
+        stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
+        grandparent=first, start_phi=phi, start_f=f, memory=scalar(1.0), parent_memory=scalar(0.0),
+        angle=scalar(ladder.angle), centre=jnp.zeros((num_particles, latent_dim), jnp.float32),
+        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), forward_passes=jnp.asarray(num_particles),
+        status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
     if ladder.rejection_limit is None:
         return _levels(problem, indices, bands, ladder, state, callback)
     return by_rejection(problem, indices, bands, ladder, state, callback)
@@ -312,9 +357,8 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
         latent_dim: int, rng_key: Array) -> LadderState:
     """:func:`climb`, then moves inside the band until the particles are :func:`settled`."""
     state = climb(problem, indices, bands, ladder, num_particles, latent_dim, rng_key)
-    zero = jnp.asarray(0.0, jnp.float32)
     final = jax.lax.while_loop(lambda s: ~settled(ladder, s),
-                               lambda s: move(problem, indices, bands, ladder, s, zero), state)
+                               lambda s: advance(problem, indices, bands, ladder, s), state)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
 
 

@@ -66,27 +66,41 @@ def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arra
     return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
 
 
-def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
-         threshold: Array) -> LadderState:
-    """One move of every particle restricted to ``{d ≤ threshold}`` (the module docstring's rotation), one forward
-    pass; then h moves towards the acceptance rate ``ladder.acceptance``."""
-    key, k_nu, k_theta, k_u, k_mh = jax.random.split(state.rng_key, 5)
-    nu = jax.random.normal(k_nu, state.z.shape, state.z.dtype)
-    theta = jax.random.uniform(k_theta, state.z.shape[:1], state.z.dtype, -state.angle, state.angle)
-    mu = state.centre
+def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
+            angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
+    """One rotation of each code z (m, d) about its centre mu (m, d) (the module docstring's), evaluated and accepted
+    or not: ``(accept, far, z', φ', f', d', weight)``, one forward pass of the m codes. ``far``: the proposals drawn
+    from N(μ, I) outright; ``weight``: their importance weight ``N(c'; 0, I) / N(c'; μ, I)`` where c' is in the band,
+    else 0. With ``scales`` > 1 the local rotations' largest angle is h / 2^j, j uniform in 0 … scales − 1 (a fixed
+    mixture of symmetric laws: still a valid move, and one that frees a particle where every wide rotation leaves
+    the level)."""
+    k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)
+    nu = jax.random.normal(k_nu, z.shape, z.dtype)
+    shrink = 0.5 ** jax.random.randint(k_scale, z.shape[:1], 0, scales).astype(z.dtype)
+    theta = jax.random.uniform(k_theta, z.shape[:1], z.dtype, -1.0, 1.0) * angle * shrink
     far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # θ = π/2: c' ~ N(μ, I) afresh
     theta = jnp.where(far, jnp.pi / 2, theta)
-    z_new = mu + (state.z - mu) * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
+    z_new = mu + (z - mu) * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
     # the rotation keeps N(μ, I); the prior's ratio to it, w(c) ∝ exp(−μ·c), decides (Metropolis–Hastings)
-    log_ratio = -jnp.sum((z_new - state.z) * mu, axis=-1)
+    log_ratio = -jnp.sum((z_new - z) * mu, axis=-1)
     accept = (d_new <= threshold) & (jnp.log(jax.random.uniform(k_mh, d_new.shape)) < log_ratio)
+    weight = jnp.where(far & (d_new <= 0), jnp.exp(jnp.sum(0.5 * mu ** 2 - z_new * mu, axis=-1)), 0.0)
+    return accept, far, z_new, phi_new, f_new, d_new, weight
+
+
+def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
+         threshold: Array) -> LadderState:
+    """One move of every particle restricted to ``{d ≤ threshold}`` (:func:`propose`), one forward pass; then h
+    moves towards the acceptance rate ``ladder.acceptance``."""
+    key, k_move = jax.random.split(state.rng_key)
+    accept, far, z_new, phi_new, f_new, d_new, weight = propose(problem, indices, bands, ladder, state.z,
+                                                                state.centre, state.angle, threshold, k_move)
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
     # in the band itself, the draws from N(μ, I) estimate its mass by importance sampling: weights p / q on those in it
     own = (threshold <= 0) & (ladder.independent_share > 0)
-    weight = jnp.where(far & (d_new <= 0), jnp.exp(jnp.sum(0.5 * mu ** 2 - z_new * mu, axis=-1)), 0.0)
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))
     return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
                           moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
@@ -95,3 +109,29 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
                           far_draws=state.far_draws + jnp.where(own, jnp.sum(far), 0),
                           far_weight=state.far_weight + jnp.where(own, jnp.sum(weight), 0.0),
                           far_weight_sq=state.far_weight_sq + jnp.where(own, jnp.sum(weight ** 2), 0.0))
+
+
+REPEAT_SCALES = 5  # a repeat's local rotations: h, h/2, … h/16
+
+
+def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
+                 batch: int) -> LadderState:
+    """One move in the band of the particles that have not moved since they were copied (repeats), at most
+    ``batch`` of them: one forward pass of ``batch`` codes, not N. Once the population has forgotten its parents,
+    the last few copies stuck where the rotations rarely stay in the band would otherwise cost a pass of all N
+    particles each (one such copy took 40 moves of 500 at Ankle boot p99.9); the others are not moved. Their
+    rotations' angle is drawn at several scales (:func:`propose`); h is not tuned on them, and their draws from
+    N(μ, I) are left out of the band's mass."""
+    n = state.z.shape[0]
+    rows = jnp.argsort(state.moved, stable=True)[:min(batch, n)]  # the repeats first
+    key, k_move = jax.random.split(state.rng_key)
+    accept, _, z_new, phi_new, f_new, d_new, _ = propose(
+        problem, indices, bands, ladder, state.z[rows], state.centre[rows], state.angle, jnp.asarray(0.0), k_move,
+        scales=REPEAT_SCALES)
+    rows = jnp.where(accept & ~state.moved[rows], rows, n)  # index n is out of bounds: dropped
+    put = lambda a, b: a.at[rows].set(b, mode="drop")  # noqa: E731
+    z, f, phi = put(state.z, z_new), put(state.f, f_new), put(state.phi, phi_new)
+    return state._replace(z=z, f=f, phi=phi, distance=put(state.distance, d_new),
+                          moved=state.moved.at[rows].set(True, mode="drop"), rng_key=key,
+                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
+                          forward_passes=state.forward_passes + rows.shape[0])

@@ -81,9 +81,9 @@ def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, 
 
 
 def test_the_moves_go_on_until_the_particles_forget_where_they_were_copied():
-    state = climb(PROBLEM, INDICES, [2.5], [3.0], decorrelation=0.15)
+    state = climb(PROBLEM, INDICES, [2.5], [3.0], decorrelation=0.15, effective_share=0.99)
     keep = np.asarray(ladder.samples(state))
-    # stopped by the criterion, not by the most moves allowed
+    # stopped by the criterion, not by the most moves allowed (an ESS of 0.99 N asks for ρ ≈ 0.05: ρ* decides)
     assert float(state.memory) <= 0.15 and 2 <= int(state.moves) < ladder.Ladder().max_final_moves and keep.all()
     # the lag correlation is what it says: near 1 for particles that barely moved, near 0 for independent ones
     z0 = np.asarray(state.z)
@@ -105,11 +105,49 @@ def test_a_looser_decorrelation_below_the_band_moves_less_there_and_not_in_the_b
     strict = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, level_decorrelation=None)  # the band's ρ*
     loose = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, level_decorrelation=0.7)
     assert int(loose.level) >= 3 and int(loose.forward_passes) < int(strict.forward_passes)
-    for state in (strict, loose):  # the band's own moves still go on until ρ ≤ decorrelation
-        assert float(state.memory) <= ladder.Ladder().decorrelation and np.asarray(ladder.samples(state)).all()
+    for state in (strict, loose):  # the band's own moves still go on until decorrelated
+        assert bool(ladder.decorrelated(ladder.Ladder(), state)) and np.asarray(ladder.samples(state)).all()
         assert agrees(ladder.band_mass(state), phi(3.5) - phi(3.2))
     with pytest.raises(ValueError, match="level_decorrelation"):
         ladder.Ladder(level_decorrelation=1.0)
+
+
+def test_small_families_stop_at_the_effective_sample_size_not_at_rho_star():
+    z1, z2 = [3.2], [3.5]
+    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99)
+    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None)  # 0.8
+    n = by_ess.z.shape[0]
+    worth = lambda s: n / float(decorrelation.design_effect(s.parent, s.memory, jnp.ones((n,), bool)))  # noqa: E731
+    assert worth(by_ess) >= 0.8 * n and float(by_rho.memory) <= ladder.Ladder().decorrelation
+    # the last level kept more than p₀ N, so its families are smaller than five: a larger ρ is worth as much
+    assert float(by_ess.memory) > float(by_rho.memory) and int(by_ess.forward_passes) < int(by_rho.forward_passes)
+    assert np.asarray(ladder.samples(by_ess)).all()
+    assert agrees(ladder.band_mass(by_ess), phi(3.5) - phi(3.2))
+    with pytest.raises(ValueError, match="effective_share"):
+        ladder.Ladder(effective_share=1.5)
+
+
+def test_the_repeats_left_are_moved_alone_a_batch_at_a_time():
+    z1, z2 = 2.5, 3.0
+    state = climb(PROBLEM, INDICES, [z1], [z2])
+    n = state.z.shape[0]
+    # five particles become unmoved copies of the next five (repeats)
+    copy = jnp.arange(n).at[:5].set(jnp.arange(5, 10))
+    state = state._replace(z=state.z[copy], f=state.f[copy], phi=state.phi[copy], distance=state.distance[copy],
+                           moved=jnp.arange(n) >= 5)
+    lad, bands = ladder.Ladder(), Bands(jnp.asarray([z1]), jnp.asarray([z2]))
+    step = jax.jit(lambda s: moves.move_repeats(PROBLEM, INDICES, bands, lad, s, 8))
+    before, passes = np.asarray(state.z), int(state.forward_passes)
+    for i in range(200):
+        state = step(state)
+        if np.asarray(state.moved).all():
+            break
+    z = np.asarray(state.z)
+    assert np.asarray(state.moved).all() and int(state.forward_passes) == passes + 8 * (i + 1)  # 8 codes a move
+    np.testing.assert_array_equal(z[5:], before[5:])  # the others did not move
+    assert (z[:5] != before[:5]).any(axis=1).all()  # each repeat left where it was copied
+    a = z[:5] @ W
+    assert ((a >= z1) & (a <= z2)).all() and len(np.unique(z, axis=0)) == n  # in band, no sample twice
 
 
 def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
@@ -317,7 +355,9 @@ def test_prior_ladder_returns_n_distinct_in_band_samples_and_the_band_mass(capsy
     s = res.stats
     assert s.method == "prior-ladder" and s.walk_status == "complete" and s.population_start == "prior"
     assert agrees(s.band_mass, phi(3.0) - phi(2.5)) and s.ladder_levels >= 2 and s.distinct_ancestors > 20
-    assert s.decorrelation <= ladder.Ladder().decorrelation and 0 < s.effective_sample_size <= 300
+    # decorrelated: ρ ≤ ρ*, or (small families) an effective sample size of 0.8 N
+    assert s.decorrelation <= ladder.Ladder().decorrelation or s.effective_sample_size >= 0.8 * 300 - 1e-3
+    assert 0 < s.effective_sample_size <= 300
     # the ladder reached the band from the prior: no seed was needed, none ran, no gradient was taken
     assert s.seed_status == "skipped" and s.seed_steps == 0 and s.gradient_evaluations == 0
     assert res.seeds.shape == (0, D)
@@ -385,3 +425,19 @@ def test_a_band_the_levels_cannot_reach_in_time_stalls_at_once():
     # that, so the band is beyond the 60 levels at their rate: STALLED after a few levels, not MAX_LEVELS
     state = climb(PROBLEM, INDICES, [60.0], [61.0], n=200)
     assert int(state.status) == ladder.LadderStatus.STALLED and int(state.level) <= 5
+
+
+def test_the_design_effect_counts_the_families_of_the_level_before():
+    # eight particles: four families of two copies, nested in two families of the resampling before
+    parent = jnp.array([0, 0, 2, 2, 4, 4, 6, 6])
+    grandparent = jnp.array([0, 0, 0, 0, 5, 5, 5, 5])
+    counted = jnp.ones((8,), bool)
+    rho, before = 0.5, 0.6
+    alone = float(decorrelation.design_effect(parent, rho, counted))
+    assert alone == pytest.approx(1 + (2 - 1) * rho ** 2)  # one sibling each, correlated ρ²
+    both = float(decorrelation.design_effect(parent, rho, counted, grandparent, before))
+    assert both == pytest.approx(alone + (4 - 2) * before ** 2 * rho ** 2)  # two cousins each, ρ_b² ρ²
+    # the grandparents add nothing where they are the parents (the first level), or where ρ_b is 0
+    assert float(decorrelation.design_effect(parent, rho, counted, parent, before)) == pytest.approx(alone)
+    assert float(decorrelation.design_effect(parent, rho, counted, grandparent, 0.0)) == pytest.approx(alone)
+    assert decorrelation.effective_sample_size(parent, rho, counted, grandparent, before) == pytest.approx(8 / both)

@@ -6,8 +6,8 @@ least 100, by default) from the N(0, I) prior into the band through the ladder o
 :mod:`inverse_set.ladder` (subset simulation), then moves them inside the
 band (:func:`inverse_set.moves.move`) until they have forgotten where they were
 copied, and keeps each particle once: its final state. A particle that never
-moved since it was copied is a repeat and is moved again (up to
-``max_final_moves`` moves) or left out.
+moved since it was copied is a repeat and is moved again (alone once the
+others are decorrelated; up to ``max_final_moves`` moves) or left out.
 
 When the ladder cannot reach the band (its threshold stops falling: no particle
 nearer the band, e.g. beyond the data), the population starts from copies of the
@@ -92,8 +92,8 @@ class LadderWalk:
         return {"band_mass": None if from_seeds else ladder.band_mass(population),
                 "ladder_levels": int(population.level), "population_start": start,
                 "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[kept]))),
-                "effective_sample_size": decorrelation.effective_sample_size(population.parent, population.memory,
-                                                                             kept),
+                "effective_sample_size": decorrelation.effective_sample_size(
+                    population.parent, population.memory, kept, population.grandparent, population.parent_memory),
                 "decorrelation": float(population.memory)}
 
 
@@ -119,7 +119,8 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
     z, f, phi = seeds.codes[copies], seeds.f[copies, : climbed.f.shape[-1]], seeds.phi[copies]
     from_seeds = climbed._replace(
         z=z, f=f, phi=phi, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
-        parent=copies, start_phi=phi, start_f=f, memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
+        parent=copies, grandparent=copies, parent_memory=jnp.asarray(0.0, jnp.float32), start_phi=phi, start_f=f,
+        memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND),
         centre=moves.centre(seeds.codes, inside)[copies] if walk.ladder.centred else climbed.centre)
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
@@ -130,12 +131,12 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
-    """One move (:func:`inverse_set.moves.move`) of every particle inside the band, unless they are settled already;
+    """One move in the band (:func:`inverse_set.ladder.advance`: of every particle, or of the repeats left), unless they are settled already;
     once settled (decorrelated with no repeat left, or at the most moves), keep each in-band particle that moved,
     once."""
     settings, before = walk.ladder, state.population
-    population = jax.lax.cond(ladder.settled(settings, before), lambda: before, lambda: moves.move(
-        ctx.problem, ctx.indices, ctx.bands, settings, before, jnp.asarray(0.0, jnp.float32)))
+    population = jax.lax.cond(ladder.settled(settings, before), lambda: before,
+                              lambda: ladder.advance(ctx.problem, ctx.indices, ctx.bands, settings, before))
     taken = state.step + 1
     is_sample = ladder.samples(population)
     done = ladder.settled(settings, population) | (taken >= walk.budget(ctx.n, 0))
