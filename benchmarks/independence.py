@@ -182,6 +182,7 @@ def main(argv=None):
     parser.add_argument("--windows-cell", help="the cell of the windows run, e.g. 'Pullover p95' (default: the "
                         "first cell)")
     parser.add_argument("--no-nested", action="store_true", help="skip the nested-band masses")
+    parser.add_argument("--rng", type=int, default=0, help="the key of every run (another: the figures' own noise)")
     parser.add_argument("--quick", action="store_true", help="few rejection draws and 2000 training images")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
@@ -211,8 +212,8 @@ def main(argv=None):
     figures, vendi_by_cell = [], {}
     for i, cell in enumerate(cells):
         print(f"[{i + 1}/{len(cells)}] {cell.name}  band {cell.z1} – {cell.z2}", flush=True)
-        runs = bm.run_cell(ctx, cell, budget, [*methods, "rejection_prior", "real"])
-        rows = bm.score_cell(ctx, cell, runs, budget)
+        runs = bm.run_cell(ctx, cell, budget, [*methods, "rejection_prior", "real"], rng=args.rng)
+        rows = bm.score_cell(ctx, cell, runs, budget, rng=args.rng)
         payload["rows"] += bm.as_json(rows)
         cell_fig = cell_figures(rows, budget, top_real_agreement(ctx, cell))
         figures += cell_fig

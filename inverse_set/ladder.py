@@ -29,13 +29,12 @@ resampling (:mod:`inverse_set.decorrelation`) is at most ``decorrelation``
 (``level_decorrelation`` below the band; None: the same), between ``moves_per_level``
 and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
 ``final_moves`` and ``max_final_moves``. Two copies that each kept a correlation
-ρ with their parent correlate about ρ² (the effective sample size), so in the
-band the moves also stop once that size is ``effective_share`` × N: the last
-level keeps between p₀ N and N particles, and the fewer copies each has, the
-larger the ρ that leaves them worth as much (at Dress p95 the last level kept 42%
-and the ESS rule stopped at ρ ≈ 0.37, 23 moves sooner than ρ* 0.25). A copy that
-never moved is a repeat and is not a sample: once decorrelated, the repeats
-left are moved alone, ``repeat_batch`` at a time, instead of the whole population.
+ρ with their parent correlate about ρ² (the effective sample size), and two
+that parted a level earlier, when they correlated ρ_b², about ρ_b² ρ². In the
+band the moves also stop once that size, over the last two levels' families, is
+``effective_share`` × N: the last level keeps between p₀ N and N particles, and
+the fewer copies each has, the larger the ρ that leaves them worth as much. A copy that never moved is a repeat and is not a sample: once
+decorrelated, the repeats left are moved alone, ``repeat_batch`` at a time, instead of the whole population.
 
 The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l Var(π_l) / π_l²,
@@ -66,7 +65,8 @@ from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance, design_effect
 from inverse_set.field_checks import check_options
-from inverse_set.moves import MIN_ANGLE, centre, evaluate, move, move_repeats
+from inverse_set.mass import MIN_WEIGHT_ESS, band_mass  # noqa: F401 (ladder.band_mass)
+from inverse_set.moves import MIN_ANGLE, advance, centre, decorrelated, evaluate, families_effect, move, settled  # noqa: F401,E501
 from inverse_set.problem import Problem
 
 Array = jax.Array
@@ -85,8 +85,9 @@ class Ladder:
       decorrelation: ρ*, the lag correlation with the positions at the last resampling below which the particles
         count as decorrelated (see the module docstring).
       effective_share: in the band, the particles also count as decorrelated once their effective sample size
-        (families of copies, two of a family correlated ρ²) is at least this share of N: where the last level kept
-        many particles their families are small, and a larger ρ leaves the samples worth as much.
+        (:func:`families_effect`: families of copies at the last two resamplings) is at least this share of N: where
+        the last level kept many particles their families are small, and a larger ρ leaves the samples worth as
+        much.
       level_decorrelation: ρ* below the band (None: ``decorrelation``); lines of copies that part there end
         correlated about ρ*² × the band's own ρ*², so a looser one costs the samples little independence.
       moves_per_level, max_moves_per_level: the fewest and most moves (one forward pass each) after a level's
@@ -110,7 +111,7 @@ class Ladder:
 
     survival: float = 0.2
     decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
-    effective_share: float = 0.8  # the same ESS with the last level's own families
+    effective_share: float = 0.8  # ρ* 0.25's ESS with families of five, whatever the families
     level_decorrelation: float | None = 0.5  # ~30% fewer passes than 0.35 (results/*_level_decorrelation_0_5.md)
     moves_per_level: int = 2
     max_moves_per_level: int = 80
@@ -129,7 +130,8 @@ class Ladder:
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels", "repeat_batch"),
-                      fractions=("survival", "decorrelation", "effective_share", "acceptance"), positive=("adaptation",),
+                      fractions=("survival", "decorrelation", "effective_share", "acceptance"),
+                      positive=("adaptation",),
                       optional_counts=("rejection_limit",))
         if isinstance(self.independent_share, bool) or not 0 <= self.independent_share <= 1:
             raise ValueError(f"Ladder(independent_share={self.independent_share!r}): a share of the moves, in [0, 1].")
@@ -186,40 +188,6 @@ def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: L
         return (s.moves < fewest) | ((s.memory > rho) & (s.moves < most))
 
     return jax.lax.while_loop(more, lambda s: move(problem, indices, bands, ladder, s, threshold), state)
-
-
-def families_effect(state: LadderState, counted: Array) -> Array:
-    """The design effect (:func:`inverse_set.decorrelation.design_effect`) of the counted particles' families at the
-    last two resamplings: two copies of one parent correlated ρ², two of one grandparent (parted a level earlier,
-    correlated ρ_before² then) ρ_before² ρ²."""
-    return design_effect(state.parent, state.memory, counted, state.grandparent, state.parent_memory)
-
-
-def decorrelated(ladder: Ladder, state: LadderState) -> Array:
-    """Whether the particles in the band have forgotten their parents enough (at least ``final_moves`` moves): ρ at
-    most ρ*, or their effective sample size at least ``effective_share`` × N
-    (:func:`inverse_set.decorrelation.design_effect` of the last resampling's families)."""
-    n = state.z.shape[0]
-    worth = n / families_effect(state, jnp.ones((n,), bool))
-    return (state.moves >= ladder.final_moves) & ((state.memory <= ladder.decorrelation)
-                                                  | (worth >= ladder.effective_share * n))
-
-
-def settled(ladder: Ladder, state: LadderState) -> Array:
-    """Whether the particles in the band need no more moves: independent draws, or :func:`decorrelated` with no
-    repeat left, or at ``max_final_moves``."""
-    ready = decorrelated(ladder, state) & jnp.all(state.moved)
-    return state.by_rejection | ready | (state.moves >= ladder.max_final_moves)
-
-
-def advance(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
-            state: LadderState) -> LadderState:
-    """One move in the band (the walk's step): of the whole population until it is :func:`decorrelated`, then of
-    the repeats left only (:func:`inverse_set.moves.move_repeats`)."""
-    zero = jnp.asarray(0.0, jnp.float32)
-    return jax.lax.cond(decorrelated(ladder, state),
-                        lambda s: move_repeats(problem, indices, bands, ladder, s, ladder.repeat_batch),
-                        lambda s: move(problem, indices, bands, ladder, s, zero), state)
 
 
 def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
@@ -360,29 +328,6 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
     final = jax.lax.while_loop(lambda s: ~settled(ladder, s),
                                lambda s: advance(problem, indices, bands, ladder, s), state)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
-
-
-# importance weights worth fewer independent draws than this: the ladder's product instead. The product runs high
-# where the levels' moves have not mixed (Pullover p99.9, ρ* 0.5 below the band: 5.6e-4 against rejection's
-# 2.65e-4 ± 0.16e-4 over 10⁶ draws, where the weights, worth 20 draws, said 3.6e-4), so it is the last resort
-MIN_WEIGHT_ESS = 10
-
-
-def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
-    """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only).
-
-    By importance sampling where the band's own moves drew from N(μ, I) (their draws are independent given μ, so
-    ``P(B) = E_q[1_B p/q]`` is estimated without bias, with the weights' own variance), unless their weights are
-    worth fewer than ``MIN_WEIGHT_ESS`` draws; else the product of the levels' fractions (or rejection's hit rate)."""
-    z = {0.9: 1.6449, 0.95: 1.96}[level]
-    m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
-    if total > 0 and total ** 2 / squares >= MIN_WEIGHT_ESS:
-        estimate = total / m
-        relative_sd = np.sqrt(max(squares / m - estimate ** 2, 0.0) / m) / estimate
-        log_p, half = np.log(estimate), z * relative_sd
-    else:
-        log_p, half = float(state.log_mass), z * float(np.sqrt(state.log_mass_var))
-    return float(np.exp(log_p)), float(np.exp(log_p - half)), float(np.exp(log_p + half))
 
 
 def samples(state: LadderState) -> Array:

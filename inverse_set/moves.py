@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
-from inverse_set.decorrelation import memory
+from inverse_set.decorrelation import design_effect, memory
 from inverse_set.problem import Problem, forward
 
 if TYPE_CHECKING:  # the ladder imports this module
@@ -135,3 +135,36 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
                           moved=state.moved.at[rows].set(True, mode="drop"), rng_key=key,
                           memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
                           forward_passes=state.forward_passes + rows.shape[0])
+
+
+def families_effect(state: LadderState, counted: Array) -> Array:
+    """The design effect (:func:`inverse_set.decorrelation.design_effect`) of the counted particles' families at the
+    last two resamplings: two copies of one parent correlated ρ², two of one grandparent (parted a level earlier,
+    correlated ρ_before² then) ρ_before² ρ²."""
+    return design_effect(state.parent, state.memory, counted, state.grandparent, state.parent_memory)
+
+
+def decorrelated(ladder: Ladder, state: LadderState) -> Array:
+    """Whether the particles in the band have forgotten their parents enough (at least ``final_moves`` moves): ρ at
+    most ρ*, or their effective sample size at least ``effective_share`` × N (:func:`families_effect`)."""
+    n = state.z.shape[0]
+    worth = n / families_effect(state, jnp.ones((n,), bool))
+    return (state.moves >= ladder.final_moves) & ((state.memory <= ladder.decorrelation)
+                                                  | (worth >= ladder.effective_share * n))
+
+
+def settled(ladder: Ladder, state: LadderState) -> Array:
+    """Whether the particles in the band need no more moves: independent draws, or :func:`decorrelated` with no
+    repeat left, or at ``max_final_moves``."""
+    ready = decorrelated(ladder, state) & jnp.all(state.moved)
+    return state.by_rejection | ready | (state.moves >= ladder.max_final_moves)
+
+
+def advance(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
+            state: LadderState) -> LadderState:
+    """One move in the band (the walk's step): of the whole population until it is :func:`decorrelated`, then of
+    the repeats left only (:func:`inverse_set.moves.move_repeats`)."""
+    zero = jnp.asarray(0.0, jnp.float32)
+    return jax.lax.cond(decorrelated(ladder, state),
+                        lambda s: move_repeats(problem, indices, bands, ladder, s, ladder.repeat_batch),
+                        lambda s: move(problem, indices, bands, ladder, s, zero), state)
