@@ -33,8 +33,9 @@ and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
 that parted a level earlier, when they correlated ρ_b², about ρ_b² ρ². In the
 band the moves also stop once that size, over the last two levels' families, is
 ``effective_share`` × N: the last level keeps between p₀ N and N particles, and
-the fewer copies each has, the larger the ρ that leaves them worth as much. A copy that never moved is a repeat and is not a sample: once
-decorrelated, the repeats left are moved alone, ``repeat_batch`` at a time, instead of the whole population.
+the fewer copies each has, the larger the ρ that leaves them worth as much. A
+copy that never moved is a repeat and is not a sample: once decorrelated, the
+repeats left are moved alone, ``repeat_batch`` at a time, not the whole population.
 
 The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l Var(π_l) / π_l²,
@@ -63,10 +64,11 @@ import numpy as np
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
-from inverse_set.decorrelation import clustered_variance, design_effect
+from inverse_set.decorrelation import clustered_variance
 from inverse_set.field_checks import check_options
 from inverse_set.mass import MIN_WEIGHT_ESS, band_mass  # noqa: F401 (ladder.band_mass)
-from inverse_set.moves import MIN_ANGLE, advance, centre, decorrelated, evaluate, families_effect, move, settled  # noqa: F401,E501
+from inverse_set.moves import MIN_ANGLE, centre, evaluate, families_effect, move
+from inverse_set.moves import advance, decorrelated, settled  # noqa: F401 (the band's own rules, as ladder.*)
 from inverse_set.problem import Problem
 
 Array = jax.Array
@@ -85,9 +87,9 @@ class Ladder:
       decorrelation: ρ*, the lag correlation with the positions at the last resampling below which the particles
         count as decorrelated (see the module docstring).
       effective_share: in the band, the particles also count as decorrelated once their effective sample size
-        (:func:`families_effect`: families of copies at the last two resamplings) is at least this share of N: where
-        the last level kept many particles their families are small, and a larger ρ leaves the samples worth as
-        much.
+        (:func:`inverse_set.moves.families_effect`: families of copies at the last two resamplings) is at
+        least this share of N: where the last level kept many particles their families are small, and a larger ρ
+        leaves the samples worth as much.
       level_decorrelation: ρ* below the band (None: ``decorrelation``); lines of copies that part there end
         correlated about ρ*² × the band's own ρ*², so a looser one costs the samples little independence.
       moves_per_level, max_moves_per_level: the fewest and most moves (one forward pass each) after a level's
