@@ -19,6 +19,7 @@ from inverse_set.problem import Problem
 from inverse_set.progress import Progress
 from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult
+from inverse_set.tracing import TracedOnce
 from inverse_set.sampler import CompiledSampler
 
 
@@ -76,8 +77,9 @@ def make_sampler(neuron, n: int, *, models: Models | None = None, method: str | 
            checks.bounds_key(low, high), method, code_constraints, space.to_input, bool(progress))
 
     def build():
-        problem = Problem(space.generator, space.encoder, robust(make_activation_fn(specs, models.target),
-                                                                  space.transforms), low, high, code_constraints)
+        activation = robust(make_activation_fn(specs, models.target), space.transforms)
+        problem = Problem(TracedOnce(space.generator), TracedOnce(space.encoder), TracedOnce(activation), low,
+                          high, code_constraints)
         return CompiledSampler(problem, init_fn, n, num_seeds, num_features, method, progress, space.to_input)
 
     return Sampler(cached_sampler(key, build), indices, labels)

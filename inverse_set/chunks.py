@@ -11,6 +11,8 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from inverse_set.tracing import TracedOnce
+
 
 def chunked(fn: Callable, chunk: int = 1000, *, per_example: bool = True) -> Callable:
     """``apply(x)``: ``fn`` over the leading axis of ``x`` in chunks, returning numpy.
@@ -34,9 +36,9 @@ def chunked(fn: Callable, chunk: int = 1000, *, per_example: bool = True) -> Cal
     if chunk < 1:
         raise ValueError(f"chunk must be ≥ 1, got {chunk}.")
 
-    @jax.jit
-    def batch_fn(x, *args):
-        return (jax.vmap(fn, in_axes=(0,) + (None,) * len(args)) if per_example else fn)(x, *args)
+    # traced once per shape, the arrays fn closes over passed to the compiled program (inverse_set.tracing)
+    batch_fn = TracedOnce(lambda x, *args: (jax.vmap(fn, in_axes=(0,) + (None,) * len(args)) if per_example
+                                            else fn)(x, *args))
 
     def apply(x, *args):
         size = jax.tree.leaves(x)[0].shape[0]

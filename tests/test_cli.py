@@ -199,9 +199,21 @@ def test_bench_prints_the_headline_columns_of_the_report_split(tmp_path, capsys)
     assert ours[head.split(" | ").index("recall")] == "0.4" and ours[3] == "1"  # the dev row left out
 
 
+# A generator with 2 MB of weights: the image's first two pixels are sigmoid(code), the other 250,000 depend on
+# the code through a fixed random matrix.
+WEIGHTED_MODELS = '''
+import jax, jax.numpy as jnp, numpy as np
+from inverse_set import Models
+m = jnp.asarray(np.concatenate([np.eye(2), np.random.default_rng(0).normal(size=(2, 250_000))], 1), jnp.float32)
+w = jnp.array([3.0, -2.0])
+models = Models(generator=lambda c: jax.nn.sigmoid(c @ m), encoder=lambda x: x[:16], init=2,
+                target=lambda x: jnp.stack([jax.nn.sigmoid(w @ x[:2] - 0.5)]))
+'''
+
+
 def test_a_repeated_command_compiles_nothing_new_with_the_persistent_cache(tmp_path):
     # JAX's persistent compilation cache, on by default (INVERSE_SET_CACHE: a directory, or "off")
-    (tmp_path / "slab.py").write_text(SLAB_MODELS)
+    (tmp_path / "slab.py").write_text(WEIGHTED_MODELS)
 
     def sample(setting, band, out):
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
@@ -222,6 +234,10 @@ def test_a_repeated_command_compiles_nothing_new_with_the_persistent_cache(tmp_p
     assert len(first) > 0  # every compilation of the run went into the cache
     sample(None, "0.3,0.4", "c")  # another band, the same programs: all read from the cache, none added
     assert entries(tmp_path / "xdg" / "inverse-set" / "jax") == first
+    # The networks' weights are the compiled programs' arguments, not constants compiled into every call site
+    # of the networks: the whole cache is smaller than the generator's weights alone.
+    size = sum(p.stat().st_size for p in (tmp_path / "xdg" / "inverse-set" / "jax").rglob("*") if p.is_file())
+    assert size < 250_002 * 2 * 4, size
 
 
 def test_any_percentile_is_a_band_edge_computed_from_the_data(tmp_path):

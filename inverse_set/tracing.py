@@ -1,0 +1,37 @@
+"""Networks traced once: a function's trace reused at every call, its weights passed as arguments.
+
+The solvers call the networks at every step, level and branch of one program, and
+tracing a flax network anew at each call is most of the time a sampler takes to
+build. :class:`TracedOnce` traces a function once per argument type and calls the
+trace under :func:`jax.jit` with the arrays it closes over (the weights) as
+arguments: a program that calls it closes over the weights once, and a compiled
+program takes them as arguments instead of holding them as constants — small
+enough for the persistent compilation cache to store and read quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+
+
+class TracedOnce:
+    """``fn``, traced once per argument type (:func:`jax.make_jaxpr`) and called as ``jit(trace)(weights, *args)``.
+
+    It computes what ``fn`` computes, inside a trace or eagerly.
+    """
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self._traces = {}
+
+    def __call__(self, *args):
+        leaves, tree = jax.tree.flatten(args)
+        key = (tree, tuple(jax.typeof(x) for x in leaves))
+        if key not in self._traces:
+            closed, shape = jax.make_jaxpr(self.fn, return_shape=True)(*args)
+            run = jax.jit(lambda consts, *xs: jax.core.eval_jaxpr(closed.jaxpr, consts, *xs))
+            self._traces[key] = run, closed.consts, jax.tree.structure(shape)
+        run, consts, out_tree = self._traces[key]
+        return jax.tree.unflatten(out_tree, run(consts, *leaves))
