@@ -35,28 +35,82 @@ atlas (:mod:`~inverse_set.atlas`), the report (:mod:`~inverse_set.facets`,
 command line (:mod:`~inverse_set.cli`).
 """
 
-from inverse_set import initialization
-from inverse_set.api import Sampler, make_sampler, sample_inverse_set, sample_inverse_sets
-from inverse_set.atlas import atlas
-from inverse_set.constraints import Unit
-from inverse_set.dataset_examples import DatasetExamples, dataset_examples
-from inverse_set.facets import Facet, Facets, facets
-from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
-from inverse_set.fourier import Parameterisation
-from inverse_set.frameworks import flax_target, nnx_function, nnx_target, torch_function, torch_target
-from inverse_set.lagrangian import Objective
-from inverse_set.methods import PRESETS as METHODS
-from inverse_set.methods import Method
-from inverse_set.methods import get as get_method
-from inverse_set.models import Models
-from inverse_set.report import Section, build_section, report_html, write_report
-from inverse_set.results import InverseSetResult, SamplerStats
-from inverse_set.seeds import SeedConfig
-from inverse_set.viz import atlas_grid, sample_grid
-from inverse_set.walks.elliptical_slice import EllipticalSliceWalk
-from inverse_set.walks.gradient import GradientWalk
-from inverse_set.walks.ladder import LadderWalk
-from inverse_set.ladder import Ladder
+import importlib
+import sys
+import types
+
+# Imported when first used (PEP 562), so that `inverse-set` answers a bad argument before JAX starts.
+_WHERE = {
+    'initialization': ('inverse_set.initialization', None),
+    'Sampler': ('inverse_set.api', 'Sampler'),
+    'make_sampler': ('inverse_set.api', 'make_sampler'),
+    'sample_inverse_set': ('inverse_set.api', 'sample_inverse_set'),
+    'sample_inverse_sets': ('inverse_set.api', 'sample_inverse_sets'),
+    'atlas': ('inverse_set.atlas', 'atlas'),
+    'Unit': ('inverse_set.constraints', 'Unit'),
+    'DatasetExamples': ('inverse_set.dataset_examples', 'DatasetExamples'),
+    'dataset_examples': ('inverse_set.dataset_examples', 'dataset_examples'),
+    'Facet': ('inverse_set.facets', 'Facet'),
+    'Facets': ('inverse_set.facets', 'Facets'),
+    'facets': ('inverse_set.facets', 'facets'),
+    'IncompleteSampleWarning': ('inverse_set.errors', 'IncompleteSampleWarning'),
+    'InfeasibleBandError': ('inverse_set.errors', 'InfeasibleBandError'),
+    'NonFiniteActivationError': ('inverse_set.errors', 'NonFiniteActivationError'),
+    'SamplingError': ('inverse_set.errors', 'SamplingError'),
+    'Parameterisation': ('inverse_set.fourier', 'Parameterisation'),
+    'flax_target': ('inverse_set.frameworks', 'flax_target'),
+    'nnx_function': ('inverse_set.frameworks', 'nnx_function'),
+    'nnx_target': ('inverse_set.frameworks', 'nnx_target'),
+    'torch_function': ('inverse_set.frameworks', 'torch_function'),
+    'torch_target': ('inverse_set.frameworks', 'torch_target'),
+    'Objective': ('inverse_set.lagrangian', 'Objective'),
+    'METHODS': ('inverse_set.methods', 'PRESETS'),
+    'Method': ('inverse_set.methods', 'Method'),
+    'get_method': ('inverse_set.methods', 'get'),
+    'Models': ('inverse_set.models', 'Models'),
+    'Section': ('inverse_set.report', 'Section'),
+    'build_section': ('inverse_set.report', 'build_section'),
+    'report_html': ('inverse_set.report', 'report_html'),
+    'write_report': ('inverse_set.report', 'write_report'),
+    'InverseSetResult': ('inverse_set.results', 'InverseSetResult'),
+    'SamplerStats': ('inverse_set.results', 'SamplerStats'),
+    'SeedConfig': ('inverse_set.seeds', 'SeedConfig'),
+    'atlas_grid': ('inverse_set.viz', 'atlas_grid'),
+    'sample_grid': ('inverse_set.viz', 'sample_grid'),
+    'EllipticalSliceWalk': ('inverse_set.walks.elliptical_slice', 'EllipticalSliceWalk'),
+    'GradientWalk': ('inverse_set.walks.gradient', 'GradientWalk'),
+    'LadderWalk': ('inverse_set.walks.ladder', 'LadderWalk'),
+    'Ladder': ('inverse_set.ladder', 'Ladder'),
+}
+
+
+# Three submodules are named like the function they define; the package's name is the function, as it was
+# when the package imported everything at once: importing the submodule does not replace it.
+_SHADOWED = {name for name, (module, attribute) in _WHERE.items() if attribute and module == f"inverse_set.{name}"}
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name, value):
+        if not (name in _SHADOWED and isinstance(value, types.ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'inverse_set' has no attribute {name!r}")
+    module, attribute = _WHERE[name]
+    value = importlib.import_module(module)
+    value = value if attribute is None else getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "METHODS",

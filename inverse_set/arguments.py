@@ -12,11 +12,14 @@ import re
 import runpy
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inverse_set.constraints import Unit
 from inverse_set.models import Models
+
+if TYPE_CHECKING:
+    from inverse_set.constraints import Unit
 
 MODELS_GROUP = "inverse_set.models"
 
@@ -53,6 +56,8 @@ def installed_models(name: str) -> Models:
 
 def parse_neuron(spec: str, models: Models) -> Unit:
     """``Bag`` / ``8`` / ``fc6:46`` / ``conv2:5`` / ``conv2:5@7,7`` as a :class:`Unit`."""
+    from inverse_set.constraints import Unit
+
     text = spec.strip()
     if ":" in text:
         layer, rest = text.split(":", 1)
@@ -88,9 +93,7 @@ def class_index(spec: str, models: Models) -> int:
 
 def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:
     """``"p95,p99"`` or ``"9.5,14.4"`` (or a mix) as two numbers."""
-    parts = [p.strip() for p in spec.split(",")]
-    if len(parts) != 2:
-        raise UsageError(f"--band {spec!r}: give two edges separated by a comma, e.g. p95,p99 or 9.5,14.4")
+    parts = band_edges(spec)
     edges, table = [], None
     for part in parts:
         try:
@@ -116,6 +119,27 @@ def parse_band(spec: str, unit: Unit, models: Models) -> tuple[float, float]:
     if not all(math.isfinite(e) for e in edges):
         raise UsageError(f"--band {spec!r}: both edges must be finite numbers, got {edges[0]:g} and {edges[1]:g}")
     return edges[0], edges[1]
+
+
+def band_edges(spec: str) -> list[str]:
+    """The two edges ``--band spec`` gives, each a number or a name (``p95``, ``min``, a name your models'
+    percentiles have), or a UsageError saying what a band looks like; checked before the models load."""
+    parts = [p.strip() for p in spec.split(",")]
+    if len(parts) != 2:
+        raise UsageError(f"--band {spec!r}: give two edges separated by a comma, e.g. p95,p99 or 9.5,14.4")
+    for part in parts:
+        if not (is_number(part) or re.fullmatch(r"[A-Za-z][\w.]*", part)):
+            raise UsageError(f"--band {spec!r}: {part!r} is neither a number nor a percentile's name (p95, p99.9, "
+                             "min, max)")
+    return parts
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_order(spec: str, band: tuple[float, float]) -> tuple[float, float]:

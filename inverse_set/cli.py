@@ -10,6 +10,7 @@ status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -20,17 +21,15 @@ import warnings
 from pathlib import Path
 
 
-from inverse_set import methods
-from inverse_set.api import make_sampler
-from inverse_set.atlas import atlas
-from inverse_set.arguments import (UsageError, check_order, load_models, parse_band, parse_neuron, parse_units,
-                                   positive, unit_label, use_cpu_devices, empty_band, check_out_dir)
-from inverse_set.constraints import Unit
+from inverse_set.arguments import (UsageError, band_edges, check_order, load_models, parse_band, parse_neuron,
+                                   parse_units, positive, unit_label, use_cpu_devices, empty_band, check_out_dir)
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
-from inverse_set.results import strict_json
-from inverse_set.run_report import bands_title, cmd_report, report_if_asked
-from inverse_set.summaries import cmd_bench, cmd_show, evaluations_text, mass_text
-from inverse_set.viz import atlas_grid, band_text, is_picture, sample_grid
+
+# What runs a command, imported when it runs: a bad argument is answered before JAX starts.
+COMMANDS = {"sample": ("inverse_set.cli", "cmd_sample"), "atlas": ("inverse_set.cli", "cmd_atlas"),
+            "report": ("inverse_set.run_report", "cmd_report"), "show": ("inverse_set.summaries", "cmd_show"),
+            "bench": ("inverse_set.summaries", "cmd_bench")}
+METHOD_NAMES = ("prior-ladder", "paper", "prior-slice", "fourier")  # inverse_set.methods.PRESETS (a test checks)
 
 MODELS_HELP = (
     "the networks: an installed model set (default 'fashion', the bundled Fashion-MNIST models) or a "
@@ -74,10 +73,17 @@ def machine() -> str:
 
 
 def write_json(path: Path, payload: dict) -> None:
+    from inverse_set.results import strict_json
+
     path.write_text(json.dumps(strict_json(payload), indent=1, allow_nan=False) + "\n")
 
 
 def cmd_sample(args) -> int:
+    from inverse_set.api import make_sampler
+    from inverse_set.run_report import bands_title, report_if_asked
+    from inverse_set.summaries import evaluations_text, mass_text
+    from inverse_set.viz import band_text, is_picture, sample_grid
+
     models = load_models(args.models)
     units = [parse_neuron(s, models) for s in args.neuron]
     bands_given = args.band or []
@@ -128,6 +134,8 @@ def cmd_sample(args) -> int:
 def resolve_method(name: str | None, models):
     """The method ``--method`` names (None: the models' default), and the models it runs on (the target alone for
     ``fourier``); or a UsageError."""
+    from inverse_set import methods
+
     try:
         method = methods.resolve(name, models)
         return method, (models.without_generator() if method.space == "image" else models)
@@ -136,6 +144,11 @@ def resolve_method(name: str | None, models):
 
 
 def cmd_atlas(args) -> int:
+    from inverse_set.atlas import atlas
+    from inverse_set.constraints import Unit
+    from inverse_set.run_report import report_if_asked
+    from inverse_set.viz import atlas_grid
+
     use_cpu_devices(args.cpu_devices)
     check_out_dir(args.out, args.overwrite)
     models = load_models(args.models)
@@ -216,7 +229,7 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--quiet", action="store_true", help="no progress")
         p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
         p.add_argument("--dataset", help=DATASET_HELP)
-        p.add_argument("--method", choices=list(methods.PRESETS), help="the sampling method: 'prior-ladder' (prior "
+        p.add_argument("--method", choices=METHOD_NAMES, help="the sampling method: 'prior-ladder' (prior "
                        "draws brought into the band by rejection or a ladder of relaxed bands, like independent "
                        "draws from the prior restricted to the band), 'paper' (seeds, then the gradient walker, in "
                        "the generator's codes), 'prior-slice' (seeds, then elliptical slice chains) or 'fourier' (no "
@@ -230,7 +243,6 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--band", action="append", help=BAND_HELP)
     p.add_argument("--show", type=positive, default=50, help="images in samples.png, spread over all n (default 50)")
     common(p, "out/sample")
-    p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("atlas", help="one neuron at several bands, or the units of a layer at one band",
                        description="One batched call, one row per band (or per unit); writes DIR/atlas.png, "
@@ -242,24 +254,21 @@ def build_parser(prog: str) -> Parser:
     p.add_argument("--cpu-devices", type=positive, help="on a CPU: split it into this many JAX devices, each "
                    "running its own rows (default: JAX's, 1 unless XLA_FLAGS says otherwise)")
     common(p, "out/atlas")
-    p.set_defaults(func=cmd_atlas, n=20)
+    p.set_defaults(n=20)
 
     p = sub.add_parser("report", help="one HTML page of a run: samples, facets, real examples, histogram",
                        description="Write RUN_DIR/report.html for a directory written by `sample` or `atlas`: "
                        "self-contained (images inline, nothing fetched), readable offline.")
     p.add_argument("run_dir", help="the run's directory, e.g. out/sample")
     p.add_argument("--dataset", help=DATASET_HELP)
-    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("show", help="summarise a saved result", description="Summarise a result written by "
                        "`sample` (DIR/result) or InverseSetResult.save.")
     p.add_argument("result", help="path of the result, e.g. out/sample/result")
-    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("bench", help="summarise the committed diversity benchmark",
                        description="Medians per band and method of a benchmark results file.")
     p.add_argument("--file", default="benchmarks/results/results.json", help="default: %(default)s")
-    p.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -300,9 +309,12 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         args.command_line = shlex.join([prog, *(sys.argv[1:] if argv is None else argv)])
-        if args.func is not cmd_bench:
+        for spec in getattr(args, "band", None) or []:
+            band_edges(spec)  # each band's form, before JAX starts and the models load
+        module, name = COMMANDS[args.command]
+        if args.command != "bench":
             use_compilation_cache()
-        return args.func(args)
+        return getattr(importlib.import_module(module), name)(args)
     except (UsageError, SamplingError, ValueError, TypeError, OSError) as err:
         print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -263,3 +263,32 @@ def test_any_percentile_is_a_band_edge_computed_from_the_data(tmp_path):
     a = 1 / (1 + np.exp(-(data @ np.array([3.0, -2.0]) - 0.5)))
     z1, z2 = parse_band("p40,max", Unit(None, 0), models)
     assert z1 == pytest.approx(np.percentile(a, 40), rel=1e-5) and z2 == pytest.approx(a.max(), rel=1e-5)
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "--neuron", "Bag", "--band", "p50,p95", "--n", "0"],
+    ["sample", "--neuron", "Bag", "--band", "p50,p95,p99"],
+    ["sample", "--neuron", "Bag", "--band", "p50,x+1"],
+    ["atlas", "--neuron", "Bag", "--band", "9.5"],
+    ["sample", "--neuron", "Bag", "--band", "p50,p95", "--method", "nope"],
+])
+def test_a_bad_argument_is_answered_before_jax_starts(argv):
+    code = ("import sys; from inverse_set.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, sorted(m for m in ('jax', 'flax', 'generators') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[-2] == "2 []", (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and "error:" in done.stderr  # one line
+
+
+def test_the_command_line_names_every_method_and_the_package_its_functions():
+    import inverse_set
+    import inverse_set.atlas  # noqa: F401  (a submodule named like its function)
+    import inverse_set.facets  # noqa: F401
+    from inverse_set import cli, methods
+
+    assert set(cli.METHOD_NAMES) == set(methods.PRESETS)
+    assert all(callable(getattr(inverse_set, name)) or name == "METHODS" or name == "initialization"
+               for name in inverse_set.__all__)
+    from inverse_set import atlas, dataset_examples, facets
+
+    assert [f.__name__ for f in (atlas, dataset_examples, facets)] == ["atlas", "dataset_examples", "facets"]
