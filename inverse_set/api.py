@@ -19,8 +19,8 @@ from inverse_set.problem import Problem
 from inverse_set.progress import Progress
 from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult
-from inverse_set.tracing import TracedOnce
 from inverse_set.sampler import CompiledSampler
+from inverse_set.tracing import TracedOnce
 
 
 class Sampler(NamedTuple):

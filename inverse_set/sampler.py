@@ -194,6 +194,7 @@ class CompiledSampler:
         # (the networks' weights) are the program's arguments, not constants compiled into it: the compiled
         # program stays small (with them inside, 150 MB for the bundled models), so the persistent compilation
         # cache stores and reads it quickly.
+        t0 = time.perf_counter()
         traced, empty = jax.make_jaxpr(self.run, return_shape=True)(*example)
         mesh = Mesh(np.array(devices), ("problems",))
         consts = jax.device_put(traced.consts, NamedSharding(mesh, PartitionSpec()))
@@ -209,7 +210,6 @@ class CompiledSampler:
                                                           *[PartitionSpec("problems")] * len(example)),
                                 out_specs=PartitionSpec("problems"), check_vma=False)
         stacked = lambda x: jax.ShapeDtypeStruct((len(devices), *np.shape(x)), x.dtype)  # noqa: E731
-        t0 = time.perf_counter()
         executable = jax.jit(sharded).lower(jax.ShapeDtypeStruct((len(devices),), jnp.bool_), consts,
                                             *jax.tree.map(stacked, example)).compile()
         self._sharded[key] = lambda active, *problem: executable(active, consts, *problem)
