@@ -36,6 +36,7 @@ command line (:mod:`~inverse_set.cli`).
 """
 
 import importlib
+import importlib.util
 import sys
 import types
 
@@ -100,7 +101,9 @@ sys.modules[__name__].__class__ = _Package
 
 def __getattr__(name):
     if name not in _WHERE:
-        raise AttributeError(f"module 'inverse_set' has no attribute {name!r}")
+        if importlib.util.find_spec(f"inverse_set.{name}") is None:
+            raise AttributeError(f"module 'inverse_set' has no attribute {name!r}")
+        return importlib.import_module(f"inverse_set.{name}")  # a submodule, e.g. inverse_set.ladder
     module, attribute = _WHERE[name]
     value = importlib.import_module(module)
     value = value if attribute is None else getattr(value, attribute)

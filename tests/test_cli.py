@@ -292,3 +292,8 @@ def test_the_command_line_names_every_method_and_the_package_its_functions():
     from inverse_set import atlas, dataset_examples, facets
 
     assert [f.__name__ for f in (atlas, dataset_examples, facets)] == ["atlas", "dataset_examples", "facets"]
+    # in a fresh process, the package's submodules are its attributes as when it imported them all at once
+    code = ("import inverse_set as i; print(i.decorrelation.design_effect.__name__, i.Ladder.__name__, "
+            "i.facets.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["design_effect", "Ladder", "facets"], done.stderr
