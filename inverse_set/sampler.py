@@ -34,6 +34,7 @@ from inverse_set.problem import Problem, evaluate
 from inverse_set.progress import Progress
 from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult, SamplerStats
+from inverse_set.tracing import TracedOnce
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -77,8 +78,11 @@ class CompiledSampler:
         level_cb = None if self.progress is None else self.progress.level_callback
         prepared, needs_seeds = walks.prepare(self.method.walk, ctx, walk_key, level_cb)
         seeding = lambda: self._seeds(rng_key, bands, indices)  # noqa: E731
-        seed_state, seed_evals = seeding() if needs_seeds is True else jax.lax.cond(
-            needs_seeds, seeding, lambda: _skipped(jax.eval_shape(seeding)))
+        if needs_seeds is True:
+            seed_state, seed_evals = seeding()
+        else:  # both branches need the seeds' shapes: one trace serves both
+            seeding = TracedOnce(seeding)
+            seed_state, seed_evals = jax.lax.cond(needs_seeds, seeding, lambda: _skipped(jax.eval_shape(seeding)))
         walk_cb = None if self.progress is None else self.progress.walk_callback
         seeds_ok = (seed_state.status == SeedStatus.INSIDE) | (seed_state.status == SeedStatus.SKIPPED)
         if getattr(self.method.walk, "starts_from_some_seeds", False):  # out of steps, some seeds in band: enough
