@@ -23,6 +23,15 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
+# Characters the default font draws as an empty box, and what it can draw instead.
+PLAIN = str.maketrans({"–": "-", "—": "-", "≤": "<=", "≥": ">=", "×": "x", "−": "-"})
+
+
+def plain(text: str) -> str:
+    """``text`` in characters the pictures' default font has (``p50–p95`` is drawn as ``p50-p95``)."""
+    return text.translate(PLAIN)
+
+
 def image_grid(
     rows: Sequence[Sequence[np.ndarray]],
     captions: Sequence[Sequence[str]] | None = None,
@@ -52,18 +61,18 @@ def image_grid(
     canvas = Image.new("RGB", (left + cols * cell_w, top + len(rows) * cell_h), "white")
     draw = ImageDraw.Draw(canvas)
     if title:
-        draw.text((4, 2), title, fill="black", font=font)
+        draw.text((4, 2), plain(title), fill="black", font=font)
     for r, row in enumerate(rows):
         y = top + r * cell_h
         if row_titles:
-            draw.text((4, y + h // 2 - 6), row_titles[r], fill="black", font=font)
+            draw.text((4, y + h // 2 - 6), plain(row_titles[r]), fill="black", font=font)
         for c, img in enumerate(row):
             pix = to_uint8(img)
             tile = Image.fromarray(pix).resize((w, h), Image.NEAREST).convert("RGB")
             x = left + c * cell_w
             canvas.paste(tile, (x, y))
             if captions:
-                draw.multiline_text((x, y + h + 1), captions[r][c], fill="black", font=font, spacing=1)
+                draw.multiline_text((x, y + h + 1), plain(captions[r][c]), fill="black", font=font, spacing=1)
     return canvas
 
 
