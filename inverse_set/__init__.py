@@ -27,6 +27,7 @@ Around it: :mod:`~inverse_set.models` (your networks as one value),
 (the compiled run and the recheck), :mod:`~inverse_set.results` (what a run
 returns, saved and loaded), :mod:`~inverse_set.cache`, :mod:`~inverse_set.progress`,
 :mod:`~inverse_set.chunks` (host-side chunking through a network),
+:mod:`~inverse_set.tracing` (networks traced once, their weights the compiled programs' arguments),
 :mod:`~inverse_set.frameworks` (Flax linen, NNX and PyTorch networks as
 functions); the measures (:mod:`~inverse_set.metrics`), the baselines
 (:mod:`~inverse_set.baselines`), the pictures (:mod:`~inverse_set.viz`), the
