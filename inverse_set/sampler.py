@@ -24,7 +24,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from inverse_set import bands as band_path
-from inverse_set import seeds, starts, walks
+from inverse_set import seeds, starts, tracing, walks
 from inverse_set.bands import Bands, in_band
 from inverse_set.chunks import chunked
 from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
@@ -34,7 +34,6 @@ from inverse_set.problem import Problem, evaluate
 from inverse_set.progress import Progress
 from inverse_set.realism import RealismConstraint
 from inverse_set.results import InverseSetResult, SamplerStats
-from inverse_set.tracing import TracedOnce
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -81,7 +80,7 @@ class CompiledSampler:
         if needs_seeds is True:
             seed_state, seed_evals = seeding()
         else:  # both branches need the seeds' shapes: one trace serves both
-            seeding = TracedOnce(seeding)
+            seeding = tracing.TracedOnce(seeding)
             seed_state, seed_evals = jax.lax.cond(needs_seeds, seeding, lambda: _skipped(jax.eval_shape(seeding)))
         walk_cb = None if self.progress is None else self.progress.walk_callback
         seeds_ok = (seed_state.status == SeedStatus.INSIDE) | (seed_state.status == SeedStatus.SKIPPED)
@@ -199,15 +198,14 @@ class CompiledSampler:
         # program stays small (with them inside, 150 MB for the bundled models), so the persistent compilation
         # cache stores and reads it quickly.
         t0 = time.perf_counter()
-        traced, empty = jax.make_jaxpr(self.run, return_shape=True)(*example)
+        jaxpr, empty, weights = tracing.TracedOnce(self.run).trace(*example)
         mesh = Mesh(np.array(devices), ("problems",))
-        consts = jax.device_put(traced.consts, NamedSharding(mesh, PartitionSpec()))
+        consts = jax.device_put(weights, NamedSharding(mesh, PartitionSpec()))
 
         def one(active, consts, *problem):
             problem = jax.tree.map(lambda x: x[0], problem)
-            run = lambda: jax.tree.unflatten(jax.tree.structure(empty),  # noqa: E731
-                                             jax.core.eval_jaxpr(traced.jaxpr, consts, *jax.tree.leaves(problem)))
-            state = jax.lax.cond(active[0], run, lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty))
+            state = jax.lax.cond(active[0], lambda: tracing.evaluate(jaxpr, empty, consts, problem),
+                                 lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty))
             return jax.tree.map(lambda x: x[None], state)
 
         sharded = jax.shard_map(one, mesh=mesh, in_specs=(PartitionSpec("problems"), PartitionSpec(),

@@ -11,6 +11,7 @@ enough for the persistent compilation cache to store and read quickly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -26,12 +27,25 @@ class TracedOnce:
         self.fn = fn
         self._traces = {}
 
+    def trace(self, *args):
+        """``(jaxpr, shapes, weights)``: ``fn``'s trace for these arguments' types, its outputs' shapes and the arrays
+        it closes over (for :func:`evaluate`); traced the first time only."""
+        return self._entry(args)[:3]
+
     def __call__(self, *args):
+        *_, weights, jitted = self._entry(args)
+        return jitted(weights, args)
+
+    def _entry(self, args):
         leaves, tree = jax.tree.flatten(args)
         key = (tree, tuple(jax.typeof(x) for x in leaves))
         if key not in self._traces:
-            closed, shape = jax.make_jaxpr(self.fn, return_shape=True)(*args)
-            run = jax.jit(lambda consts, *xs: jax.core.eval_jaxpr(closed.jaxpr, consts, *xs))
-            self._traces[key] = run, closed.consts, jax.tree.structure(shape)
-        run, consts, out_tree = self._traces[key]
-        return jax.tree.unflatten(out_tree, run(consts, *leaves))
+            closed, shapes = jax.make_jaxpr(self.fn, return_shape=True)(*args)
+            self._traces[key] = (closed.jaxpr, shapes, closed.consts,
+                                 jax.jit(functools.partial(evaluate, closed.jaxpr, shapes)))
+        return self._traces[key]
+
+
+def evaluate(jaxpr, shapes, weights, args):
+    """A trace from :meth:`TracedOnce.trace` evaluated on ``args`` (a tuple) with ``weights``: ``fn``'s output."""
+    return jax.tree.unflatten(jax.tree.structure(shapes), jax.core.eval_jaxpr(jaxpr, weights, *jax.tree.leaves(args)))

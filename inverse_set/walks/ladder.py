@@ -131,10 +131,9 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
-    """One move in the band (:func:`inverse_set.ladder.advance`: of every particle, or of the repeats left), unless
-    they are settled already;
-    once settled (decorrelated with no repeat left, or at the most moves), keep each in-band particle that moved,
-    once."""
+    """One move in the band (:func:`inverse_set.moves.advance`: of every particle, or of the repeats left), unless
+    they are settled already; once settled (decorrelated with no repeat left, or at the most moves), keep each
+    in-band particle that moved, once."""
     settings, before = walk.ladder, state.population
     population = jax.lax.cond(ladder.settled(settings, before), lambda: before,
                               lambda: ladder.advance(ctx.problem, ctx.indices, ctx.bands, settings, before))
