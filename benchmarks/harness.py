@@ -44,7 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import generators
-from inverse_set import GradientWalk, InfeasibleBandError, Objective, SeedConfig, Unit, get_method, metrics, sample_inverse_set
+from inverse_set import (GradientWalk, InfeasibleBandError, LadderWalk, Objective, SeedConfig, Unit, get_method,
+                         metrics, sample_inverse_set)
 from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
 from inverse_set.bands import in_band
 from inverse_set.chunks import chunked
@@ -53,7 +54,7 @@ from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint")  # by --methods only: not in the headline
+OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint", "ladder_rounds")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
@@ -122,8 +123,10 @@ SAMPLER_STATS = ("seed_steps", "band_mass", "effective_sample_size", "decorrelat
 PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
                                                  walk=GradientWalk(step_size=0.3))
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
+# The ladder with N = 100 particles, its n samples in rounds of N (each round moves them until decorrelated again)
+LADDER_ROUNDS = get_method("prior-ladder").replace(name="prior-ladder, N = 100", walk=LadderWalk(num_particles=100))
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
-         "ours_realism": PAPER_WITH_REALISM}
+         "ours_realism": PAPER_WITH_REALISM, "ladder_rounds": LADDER_ROUNDS}
 
 
 def adaptations(budget: Budget) -> dict:

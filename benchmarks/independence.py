@@ -187,8 +187,8 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
-    if unknown := [m for m in methods if m not in ("ours", "ladder", "slice")]:
-        parser.error(f"unknown methods {unknown}: give ladder, slice and/or ours")
+    if unknown := [m for m in methods if m not in ("ours", "ladder", "slice", "ladder_rounds")]:
+        parser.error(f"unknown methods {unknown}: give ladder, slice, ladder_rounds and/or ours")
     budget = bm.Budget(n=args.n)
     if args.quick:
         budget = replace(budget, rejection_max_draws=4000, min_scored=5, bootstrap=10)

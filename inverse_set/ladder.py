@@ -175,6 +175,7 @@ class LadderState(NamedTuple):
     centre: Array  # μ, the centre of each particle's rotations, (N, d)
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()
+    chained: Array  # whether the positions at the last resampling are the particles' own earlier samples (a round), ()
     forward_passes: Array  # codes evaluated, ()
     status: Array  # LadderStatus
     rng_key: Array
@@ -306,7 +307,8 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, memory=scalar(1.0), parent_memory=scalar(0.0),
         angle=scalar(ladder.angle), centre=jnp.zeros((num_particles, latent_dim), jnp.float32),
-        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), forward_passes=jnp.asarray(num_particles),
+        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
+        forward_passes=jnp.asarray(num_particles),
         status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
     if ladder.rejection_limit is None:
         return _levels(problem, indices, bands, ladder, state, callback)
@@ -330,6 +332,18 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
     final = jax.lax.while_loop(lambda s: ~settled(ladder, s),
                                lambda s: advance(problem, indices, bands, ladder, s), state)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
+
+
+def next_round(ladder: Ladder, state: LadderState) -> LadderState:
+    """A population in the band, its particles just kept as samples, starts a round for the next ones: each must
+    forget its own position now (ρ from here, no families of copies: ``chained``), none has moved since, and the
+    rotations' centres are the population's own now."""
+    n = state.z.shape[0]
+    own = jnp.arange(n)
+    return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
+                          grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
+                          moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
+                          centre=centre(state.z, jnp.ones((n,), bool)) if ladder.centred else state.centre)
 
 
 def samples(state: LadderState) -> Array:

@@ -146,18 +146,19 @@ def families_effect(state: LadderState, counted: Array) -> Array:
 
 def decorrelated(ladder: Ladder, state: LadderState) -> Array:
     """Whether the particles in the band have forgotten their parents enough (at least ``final_moves`` moves): ρ at
-    most ρ*, or their effective sample size at least ``effective_share`` × N (:func:`families_effect`)."""
+    most ρ*, or their effective sample size at least ``effective_share`` × N (:func:`families_effect`). In a round
+    after the first (``chained``: each particle starts from its own last sample, no family of copies), ρ alone."""
     n = state.z.shape[0]
     worth = n / families_effect(state, jnp.ones((n,), bool))
     return (state.moves >= ladder.final_moves) & ((state.memory <= ladder.decorrelation)
-                                                  | (worth >= ladder.effective_share * n))
+                                                  | ((worth >= ladder.effective_share * n) & ~state.chained))
 
 
 def settled(ladder: Ladder, state: LadderState) -> Array:
-    """Whether the particles in the band need no more moves: independent draws, or :func:`decorrelated` with no
-    repeat left, or at ``max_final_moves``."""
+    """Whether the particles in the band need no more moves: independent draws (rejection's, before any round), or
+    :func:`decorrelated` with no repeat left, or at ``max_final_moves``."""
     ready = decorrelated(ladder, state) & jnp.all(state.moved)
-    return state.by_rejection | ready | (state.moves >= ladder.max_final_moves)
+    return (state.by_rejection & ~state.chained) | ready | (state.moves >= ladder.max_final_moves)
 
 
 def advance(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,

@@ -56,8 +56,10 @@ class SamplerStats:
         many first draws its samples descend from.
       effective_sample_size, decorrelation: the ladder walk's estimate of how many
         independent draws its samples are worth, and the lag correlation ρ its
-        particles kept with their positions at the last resampling
-        (:func:`inverse_set.decorrelation.effective_sample_size`).
+        particles kept with their positions at the start of the last round (its last
+        resampling, or the round's own start)
+        (:func:`inverse_set.walks.ladder.round_worth`).
+      rounds: the ladder walk's rounds: each gives one sample per particle (N < n: several).
     """
 
     method: str
@@ -83,6 +85,7 @@ class SamplerStats:
     distinct_ancestors: int | None = None
     effective_sample_size: float | None = None
     decorrelation: float | None = None
+    rounds: int | None = None
 
     @property
     def mean_acceptance_rate(self) -> float | None:

@@ -441,3 +441,33 @@ def test_the_design_effect_counts_the_families_of_the_level_before():
     assert float(decorrelation.design_effect(parent, rho, counted, parent, before)) == pytest.approx(alone)
     assert float(decorrelation.design_effect(parent, rho, counted, grandparent, 0.0)) == pytest.approx(alone)
     assert decorrelation.effective_sample_size(parent, rho, counted, grandparent, before) == pytest.approx(8 / both)
+
+
+@pytest.mark.parametrize("z1, z2, start", [(2.5, 3.0, "prior"), (0.0, 0.5, "rejection")])
+def test_fewer_particles_than_samples_give_them_in_rounds_each_decorrelated_with_the_law_kept(z1, z2, start):
+    from inverse_set import LadderWalk, Models, sample_inverse_set
+
+    method = get_method_ladder(LadderWalk(num_particles=100))
+    res = sample_inverse_set(0, z1, z2, 450, models=Models(target=linear_target, **GAUSSIAN), method=method,
+                             rng_key=3)
+    s = res.stats
+    a = np.asarray(res.images, np.float64) @ W.astype(np.float64)
+    assert len(res) == 450 and ((a >= z1) & (a <= z2)).all() and len(np.unique(res.codes, axis=0)) == 450
+    assert s.walk_status == "complete" and s.rounds >= 5 and s.population_start == start
+    # the last round, too, moved until ρ ≤ ρ* (no families to count after the first round)
+    assert s.decorrelation <= ladder.Ladder().decorrelation
+    # samples of one particle in consecutive rounds correlate: worth fewer than 450 draws, but more than the particles
+    assert 100 < s.effective_sample_size < 450
+    # the prior restricted to the band: the truncated normal's mean along w, N(0, 1) across it
+    grid = np.linspace(z1, z2, 2001)
+    density = np.exp(-grid ** 2 / 2)
+    assert abs(a.mean() - (grid * density).sum() / density.sum()) < 0.03
+    across = np.asarray(res.codes)[:, 4]
+    assert abs(across.std() - 1.0) < 0.1 and abs(across.mean()) < 0.12
+    assert agrees(s.band_mass, phi(z2) - phi(z1))
+
+
+def get_method_ladder(walk):
+    from inverse_set import get_method
+
+    return get_method("prior-ladder").replace(walk=walk)

@@ -9,6 +9,15 @@ copied, and keeps each particle once: its final state. A particle that never
 moved since it was copied is a repeat and is moved again (alone once the
 others are decorrelated; up to ``max_final_moves`` moves) or left out.
 
+That is one round. While fewer than n are kept (N < n, or repeats left out),
+another round moves the particles on from their samples until each has
+forgotten its own (ρ ≤ ρ*, :func:`inverse_set.ladder.next_round`) and keeps
+each that moved again: a particle's samples in consecutive rounds still
+correlate about ρ, which the effective sample size counts (:func:`round_worth`).
+With N = n = 500 on the bundled models, rounds of N = 100 cost 0.8–2.0× the
+passes of one round of 500 and are worth fewer independent draws
+(``benchmarks/results/independence_dev_rounds.md``): N = n stays the default.
+
 When the ladder cannot reach the band (its threshold stops falling: no particle
 nearer the band, e.g. beyond the data), the population starts from copies of the
 K augmented-Lagrangian seeds instead, and ``from_seeds`` says so; where the seeds ran out of steps
@@ -45,9 +54,10 @@ class LadderWalk:
 
     Attributes:
       ladder: the ladder's settings (:class:`inverse_set.ladder.Ladder`): p₀, moves per level, final moves, …
-      num_particles: N; ``None``: n, and at least ``MIN_PARTICLES`` (each particle gives at most one sample; the
-        samples are the first n of them: fewer particles would set the levels, the band's mass and the
-        decorrelation from too few).
+      num_particles: N; ``None``: n, and at least ``MIN_PARTICLES`` (each particle gives at most one sample a
+        round; fewer particles would set the levels, the band's mass and the decorrelation from too few). With
+        N < n the samples come in rounds of N (see the module docstring): less memory, a shorter climb to share,
+        samples a little correlated.
     """
 
     ladder: ladder.Ladder = field(default_factory=ladder.Ladder)
@@ -66,7 +76,8 @@ class LadderWalk:
             raise TypeError(f"LadderWalk(ladder={self.ladder!r}): give an inverse_set.ladder.Ladder(...)")
 
     def budget(self, n: int, k: int) -> int:
-        return self.ladder.max_final_moves + 1
+        """Moves in the band: up to ``max_final_moves`` a round, one round more than n samples need."""
+        return (-(-n // self.particles(n)) + 1) * (self.ladder.max_final_moves + 1)
 
     def particles(self, n: int) -> int:
         return max(n, MIN_PARTICLES) if self.num_particles is None else self.num_particles
@@ -87,19 +98,21 @@ class LadderWalk:
         """The band's mass under the prior (from the ladder; None when it started from the seeds), its levels, where
         the population started, from how many first draws the samples descend, and their effective sample size."""
         population, from_seeds = state.population, bool(state.from_seeds)
-        kept = np.asarray(_first(ladder.samples(population), state.buffer.count))  # the samples in the buffer
+        gave = np.asarray(state.gave)  # the particles whose samples are in the buffer
         start = "seeds" if from_seeds else "rejection" if bool(population.by_rejection) else "prior"
         return {"band_mass": None if from_seeds else ladder.band_mass(population),
                 "ladder_levels": int(population.level), "population_start": start,
-                "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[kept]))),
-                "effective_sample_size": decorrelation.effective_sample_size(
-                    population.parent, population.memory, kept, population.grandparent, population.parent_memory),
+                "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[gave]))),
+                "effective_sample_size": float(state.effective_samples), "rounds": int(state.rounds),
                 "decorrelation": float(population.memory)}
 
 
 class LadderWalkState(NamedTuple):
     population: ladder.LadderState
     buffer: buffer.Buffer
+    gave: Array  # which particles have given a sample, (N,)
+    effective_samples: Array  # the kept samples' effective number of independent draws (:func:`round_worth`), ()
+    rounds: Array  # rounds over, ()
     from_seeds: Array  # whether the ladder stalled and the particles started from the seeds, ()
     num_non_finite: Array
     step: Array  # moves in the band
@@ -126,38 +139,54 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
                        walk.budget(ctx.n, seeds.codes.shape[0]))
-    return LadderWalkState(population, kept, stalled, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32),
-                           jnp.asarray(WalkStatus.RUNNING, jnp.int32))
+    zero = jnp.asarray(0, jnp.int32)
+    return LadderWalkState(population, kept, jnp.zeros((n_particles,), bool), jnp.asarray(0.0, jnp.float32), zero,
+                           stalled, zero, zero, jnp.asarray(WalkStatus.RUNNING, jnp.int32))
 
 
 def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[LadderWalkState, Evaluations]:
     """One move in the band (:func:`inverse_set.moves.advance`: of every particle, or of the repeats left), unless
-    they are settled already; once settled (decorrelated with no repeat left, or at the most moves), keep each
-    in-band particle that moved, once."""
+    they are settled already; once settled (decorrelated with no repeat left, or at the most moves), the round is
+    over: keep each in-band particle that moved in it, once, and, while fewer than n are kept, start the next round
+    (:func:`inverse_set.ladder.next_round`)."""
     settings, before = walk.ladder, state.population
     population = jax.lax.cond(ladder.settled(settings, before), lambda: before,
                               lambda: ladder.advance(ctx.problem, ctx.indices, ctx.bands, settings, before))
     taken = state.step + 1
+    over = ladder.settled(settings, population) | (taken >= walk.budget(ctx.n, 0))
     is_sample = ladder.samples(population)
-    done = ladder.settled(settings, population) | (taken >= walk.budget(ctx.n, 0))
-    kept = jax.lax.cond(done, lambda: _keep(state.buffer, population, is_sample, ctx.n, taken), lambda: state.buffer)
-    status = jnp.select([done & (kept.count >= ctx.n), done], [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS],
-                        WalkStatus.RUNNING)
+    kept, gave, worth = jax.lax.cond(over, lambda: _keep(state, population, is_sample, ctx.n, taken),
+                                     lambda: (state.buffer, state.gave, state.effective_samples))
+    status = jnp.select([kept.count >= ctx.n, taken >= walk.budget(ctx.n, 0)],
+                        [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS], WalkStatus.RUNNING)
+    after = jax.lax.cond(over & (status == WalkStatus.RUNNING), lambda: ladder.next_round(settings, population),
+                         lambda: population)
     # the population counts its own forward passes: the climb's (and any rejection draws') go into the first step
     cost = population.forward_passes - jnp.where(state.step == 0, 0, before.forward_passes)
-    return state._replace(population=population, buffer=kept, step=taken, status=status.astype(jnp.int32)), \
-        Evaluations.of(forward=cost)
+    return state._replace(population=after, buffer=kept, gave=gave, effective_samples=worth, step=taken,
+                          rounds=state.rounds + over, status=status.astype(jnp.int32)), Evaluations.of(forward=cost)
 
 
-def _keep(kept: buffer.Buffer, population: ladder.LadderState, is_sample: Array, n: int, step: Array) -> buffer.Buffer:
-    """The first n samples of the population into the buffer (each particle's final state, once)."""
-    first = _first(is_sample, n)
-    slot = jnp.where(first, jnp.cumsum(first) - 1, n)  # index n is out of bounds: dropped
-    return kept._replace(codes=kept.codes.at[slot].set(population.z, mode="drop"),
-                         f=kept.f.at[slot].set(population.f, mode="drop"),
-                         count=jnp.sum(first).astype(jnp.int32), accepted=kept.accepted.at[step].set(jnp.sum(first)))
+def _keep(state: LadderWalkState, population: ladder.LadderState, is_sample: Array, n: int, step: Array):
+    """A round's samples (each particle's state at its end, once) after those kept so far, up to n: the buffer, which
+    particles have given a sample, and the samples' effective number (:func:`round_worth`)."""
+    kept = state.buffer
+    first = is_sample & (kept.count + jnp.cumsum(is_sample) <= n)
+    slot = jnp.where(first, kept.count + jnp.cumsum(first) - 1, n)  # index n is out of bounds: dropped
+    buffer_ = kept._replace(codes=kept.codes.at[slot].set(population.z, mode="drop"),
+                            f=kept.f.at[slot].set(population.f, mode="drop"),
+                            count=(kept.count + jnp.sum(first)).astype(jnp.int32),
+                            accepted=kept.accepted.at[step].set(jnp.sum(first)))
+    return buffer_, state.gave | first, state.effective_samples + round_worth(population, first)
 
 
-def _first(is_sample: Array, n) -> Array:
-    """The first n samples of the population, in particle order (those the buffer keeps), (N,)."""
-    return is_sample & (jnp.cumsum(is_sample) <= n)
+def round_worth(population: ladder.LadderState, taken: Array) -> Array:
+    """What a round's samples add to the effective sample size: in the first, m over their families' design effect
+    (:func:`inverse_set.decorrelation.design_effect`); in a later one, each sample still correlates ρ with its own
+    particle's sample before, and adds (1 − ρ) / (1 + ρ) (a chain whose lag-one correlation is ρ)."""
+    rho = jnp.clip(population.memory, 0.0, 1.0)
+    first = jnp.sum(taken) / decorrelation.design_effect(population.parent, population.memory, taken,
+                                                         population.grandparent, population.parent_memory)
+    return jnp.where(population.chained, jnp.sum(taken) * (1 - rho) / (1 + rho), first)
+
+
