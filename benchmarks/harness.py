@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import generators
-from inverse_set import (GradientWalk, InfeasibleBandError, LadderWalk, Objective, SeedConfig, Unit, get_method,
+from inverse_set import (GradientWalk, InfeasibleBandError, Ladder, LadderWalk, Objective, SeedConfig, Unit, get_method,
                          metrics, sample_inverse_set)
 from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
 from inverse_set.bands import in_band
@@ -54,7 +54,7 @@ from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint", "ladder_rounds")  # by --methods only: not in the headline
+OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint", "ladder_rounds", "ladder_defended")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
@@ -125,8 +125,11 @@ PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
 # The ladder with N = 100 particles, its n samples in rounds of N (each round moves them until decorrelated again)
 LADDER_ROUNDS = get_method("prior-ladder").replace(name="prior-ladder, N = 100", walk=LadderWalk(num_particles=100))
+# The ladder whose fresh draws come one in ten from the prior (the defensive mixture: bounded weights p / q)
+LADDER_DEFENDED = get_method("prior-ladder").replace(name="prior-ladder, α = 0.1",
+                                                     walk=LadderWalk(Ladder(defensive_share=0.1)))
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
-         "ours_realism": PAPER_WITH_REALISM, "ladder_rounds": LADDER_ROUNDS}
+         "ours_realism": PAPER_WITH_REALISM, "ladder_rounds": LADDER_ROUNDS, "ladder_defended": LADDER_DEFENDED}
 
 
 def adaptations(budget: Budget) -> dict:

@@ -55,6 +55,7 @@ from inverse_set import sample_inverse_set
 DEV_LEVELS = ("p50", "p95", "p99", "p99.9")  # with harness.DEV_CELLS' own bands, the dev cells are those overlapping
 REPORT_CLASSES, REPORT_LEVELS = "1,2,5", "p50,p95,p99,p99.9,max+"
 GRID_LEVELS = ("p50", "p99.9", "max+")
+VARIANTS = ("ladder_rounds", "ladder_defended")  # the ladder's measured alternatives (harness.NAMED)
 REGIMES = ((30, "mid", 1.0), (1000, "p90–p99", 0.1), (np.inf, "tail", 0.01))  # rejection's draws per sample
 
 
@@ -187,8 +188,8 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
-    if unknown := [m for m in methods if m not in ("ours", "ladder", "slice", "ladder_rounds")]:
-        parser.error(f"unknown methods {unknown}: give ladder, slice, ladder_rounds and/or ours")
+    if unknown := [m for m in methods if m not in ("ours", "ladder", "slice", *VARIANTS)]:
+        parser.error(f"unknown methods {unknown}: give ladder, slice, {', '.join(VARIANTS)} and/or ours")
     budget = bm.Budget(n=args.n)
     if args.quick:
         budget = replace(budget, rejection_max_draws=4000, min_scored=5, bootstrap=10)

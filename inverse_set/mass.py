@@ -19,8 +19,9 @@ MIN_WEIGHT_ESS = 10
 def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
     """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only).
 
-    By importance sampling where the band's own moves drew from N(μ, I) (their draws are independent given μ, so
-    ``P(B) = E_q[1_B p/q]`` is estimated without bias, with the weights' own variance), unless their weights are
+    By importance sampling where the band's own moves drew afresh from q (:func:`inverse_set.moves.log_weight`;
+    their draws are independent given μ, so ``P(B) = E_q[1_B p/q]`` is estimated without bias, with the weights'
+    own variance), unless their weights are
     worth fewer than ``MIN_WEIGHT_ESS`` draws; else the product of the levels' fractions (or rejection's hit rate)."""
     z = {0.9: 1.6449, 0.95: 1.96}[level]
     m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)

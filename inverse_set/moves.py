@@ -9,8 +9,10 @@ symmetric, so the move leaves the prior restricted to the level invariant
 the mean of the other particles the level kept (shrunk by its noise; 0 before
 the first level), so N(μ, I) is near the level's own law and μ does not depend
 on the particle it moves (:func:`centre`): a share ``independent_share`` of the moves
-take θ = π/2 (c' ~ N(μ, I) afresh: an independence sampler, accepted about one
-time in ten in a p95 band, each acceptance forgetting c), the others θ ~ U(−h, h)
+draw c' afresh (an independence sampler, accepted about one time in fifteen in a p95
+band, each acceptance forgetting c) from N(μ, I), or, a share ``defensive_share``
+of them, from the prior itself, so that the ratio p / q that decides them and
+weighs them in the band's mass is bounded (:func:`log_weight`); the others θ ~ U(−h, h)
 with h following their acceptance rate towards ``acceptance`` (× ``exp(adaptation ·
 (rate − acceptance))`` after each move, as adaptive SMC tunes its kernels).
 """
@@ -66,26 +68,38 @@ def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arra
     return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
 
 
+def log_weight(ladder: Ladder, mu: Array, c: Array) -> Array:
+    """``log p(c) / q(c)``, (m,): the prior's ratio to the law the far moves draw from, the defensive mixture
+    ``q = α N(0, I) + (1 − α) N(μ, I)`` (α = ``defensive_share``; Hesterberg 1995). Where N(μ, I) is far below the
+    prior, ``p / N(μ, I) = exp(‖μ‖²/2 − μ·c)`` is unbounded, the ratio here is at most 1/α."""
+    log_q_over_p = jnp.sum(mu * c, axis=-1) - 0.5 * jnp.sum(mu ** 2, axis=-1)  # log N(c; μ, I) / N(c; 0, I)
+    alpha = ladder.defensive_share
+    return -jnp.logaddexp(jnp.log(alpha) if alpha > 0 else -jnp.inf, jnp.log1p(-alpha) + log_q_over_p)
+
+
 def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
             angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
-    """One rotation of each code z (m, d) about its centre mu (m, d) (the module docstring's), evaluated and accepted
+    """One move of each code z (m, d) about its centre mu (m, d) (the module docstring's), evaluated and accepted
     or not: ``(accept, far, z', φ', f', d', weight)``, one forward pass of the m codes. ``far``: the proposals drawn
-    from N(μ, I) outright; ``weight``: their importance weight ``N(c'; 0, I) / N(c'; μ, I)`` where c' is in the band,
-    else 0. With ``scales`` > 1 the local rotations' largest angle is h / 2^j, j uniform in 0 … scales − 1 (a fixed
-    mixture of symmetric laws: still a valid move, and one that frees a particle where every wide rotation leaves
-    the level)."""
+    afresh from the defensive mixture q (:func:`log_weight`); ``weight``: their importance weight p / q where c' is
+    in the band, else 0. With ``scales`` > 1 the local rotations' largest angle is h / 2^j, j uniform in 0 …
+    scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that frees a particle where every
+    wide rotation leaves the level)."""
     k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)
     nu = jax.random.normal(k_nu, z.shape, z.dtype)
     shrink = 0.5 ** jax.random.randint(k_scale, z.shape[:1], 0, scales).astype(z.dtype)
     theta = jax.random.uniform(k_theta, z.shape[:1], z.dtype, -1.0, 1.0) * angle * shrink
-    far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # θ = π/2: c' ~ N(μ, I) afresh
-    theta = jnp.where(far, jnp.pi / 2, theta)
-    z_new = mu + (z - mu) * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
+    far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # c' ~ q afresh
+    from_prior = jax.random.uniform(jax.random.fold_in(k_u, 1), theta.shape) < ladder.defensive_share
+    local = mu + (z - mu) * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
+    z_new = jnp.where(far[:, None], jnp.where(from_prior[:, None], 0.0, mu) + nu, local)
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
-    # the rotation keeps N(μ, I); the prior's ratio to it, w(c) ∝ exp(−μ·c), decides (Metropolis–Hastings)
-    log_ratio = -jnp.sum((z_new - z) * mu, axis=-1)
+    # a rotation keeps N(μ, I), and its ratio to the prior, exp(−μ·c), decides; a fresh draw from q, the ratio p / q
+    # (Metropolis–Hastings, an independence sampler)
+    log_ratio = jnp.where(far, log_weight(ladder, mu, z_new) - log_weight(ladder, mu, z),
+                          -jnp.sum((z_new - z) * mu, axis=-1))
     accept = (d_new <= threshold) & (jnp.log(jax.random.uniform(k_mh, d_new.shape)) < log_ratio)
-    weight = jnp.where(far & (d_new <= 0), jnp.exp(jnp.sum(0.5 * mu ** 2 - z_new * mu, axis=-1)), 0.0)
+    weight = jnp.where(far & (d_new <= 0), jnp.exp(log_weight(ladder, mu, z_new)), 0.0)
     return accept, far, z_new, phi_new, f_new, d_new, weight
 
 

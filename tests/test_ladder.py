@@ -201,17 +201,18 @@ def test_the_clustered_variance_of_a_share_is_binomial_for_independent_particles
     assert together == pytest.approx(line_hits.mean() * (1 - line_hits.mean()) / 40, rel=1e-4)
 
 
-@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
-def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share):
+@pytest.mark.parametrize("share, defensive", [(0.0, 0.1), (0.5, 0.1), (1.0, 0.1), (1.0, 0.0), (1.0, 0.6)])
+def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, defensive):
     """Rotations about a centre μ ≠ 0 keep N(μ, I), not the prior: without the Metropolis–Hastings test (or with its
-    sign turned) the particles would drift towards μ — along W inside the band, and along W2, which no band holds."""
+    sign turned) the particles would drift towards μ — along W inside the band, and along W2, which no band holds;
+    the fresh draws from the mixture α N(0, I) + (1 − α) N(μ, I), whatever α, keep the prior too."""
     z1, z2 = 1.0, 1.5
     draws = np.random.default_rng(3).normal(size=(200_000, D)).astype(np.float32)
     start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]  # exact draws of the target
     state = climb(PROBLEM, INDICES, [z1], [z2], n=2000)
     state = state._replace(z=jnp.asarray(start), centre=jnp.asarray(1.2 * W + 0.6 * W2),
                            angle=jnp.asarray(0.5, jnp.float32))
-    settings = ladder.Ladder(independent_share=share)
+    settings = ladder.Ladder(independent_share=share, defensive_share=defensive)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for _ in range(150):
@@ -224,6 +225,22 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share):
     assert moved > 0.8 and ((z @ W >= z1) & (z @ W <= z2)).all()
     assert abs((z @ W).mean() - exact_mean) < 0.02, ((z @ W).mean(), exact_mean)
     assert abs((z @ W2).mean()) < 0.08 and abs((z @ W2).std() - 1) < 0.06, ((z @ W2).mean(), (z @ W2).std())
+
+
+def test_the_fresh_draws_weight_is_the_priors_ratio_to_the_defensive_mixture_and_at_most_one_over_alpha():
+    rng = np.random.default_rng(1)
+    c, mu = rng.normal(size=(200, D)) * 3, rng.normal(size=(200, D)) * 2
+    log_p = -0.5 * np.sum(c ** 2, axis=1)  # the densities' common constant cancels in every ratio
+    log_q_mu = -0.5 * np.sum((c - mu) ** 2, axis=1)
+    for alpha in (0.0, 0.1, 0.5):
+        got = np.asarray(moves.log_weight(ladder.Ladder(defensive_share=alpha), jnp.asarray(mu, jnp.float32),
+                                          jnp.asarray(c, jnp.float32)))
+        mixture = np.logaddexp(np.log(alpha) + log_p if alpha else -np.inf, np.log1p(-alpha) + log_q_mu)
+        np.testing.assert_allclose(got, log_p - mixture, rtol=1e-4, atol=1e-3)
+        if alpha:
+            assert got.max() <= np.log(1 / alpha) + 1e-5 and got.max() > np.log(1 / alpha) - 0.1  # the bound, reached
+        else:
+            assert got.max() > 20  # N(μ, I) alone: p / q unbounded
 
 
 def test_each_particles_centre_is_the_other_kept_particles_mean_shrunk_by_its_noise():
@@ -332,6 +349,8 @@ def test_bad_settings_are_refused_with_what_would_be_right():
         ladder.Ladder(final_moves=10, max_final_moves=5)
     with pytest.raises(ValueError, match="decorrelation"):
         ladder.Ladder(decorrelation=0.0)
+    with pytest.raises(ValueError, match=r"defensive_share=1.0\): a share of the fresh draws, in \[0, 1\)"):
+        ladder.Ladder(defensive_share=1.0)
 
 
 # The method: prior-ladder through the public API, on a Gaussian-input generator.
