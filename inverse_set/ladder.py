@@ -68,7 +68,7 @@ from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance
 from inverse_set.field_checks import check_options
 from inverse_set.mass import MIN_WEIGHT_ESS, band_mass  # noqa: F401 (ladder.band_mass)
-from inverse_set.moves import MIN_ANGLE, centre, evaluate, families_effect, move
+from inverse_set.moves import MIN_ANGLE, axis_scale, centre, evaluate, families_effect, move
 from inverse_set.moves import advance, decorrelated, settled  # noqa: F401 (the band's own rules, as ladder.*)
 from inverse_set.problem import Problem
 
@@ -103,6 +103,8 @@ class Ladder:
       angle: h at the first level.
       centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings
         test).
+      fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
+        spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       independent_share: the share of moves that propose c' afresh, from N(μ, I) or the prior (θ = π/2).
       defensive_share: α, the share of those drawn from the prior N(0, I) itself: the law they come from is the
         mixture α N(0, I) + (1 − α) N(μ, I), whose ratio to the prior is bounded (by 1/α), so the band's mass
@@ -133,6 +135,7 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
+    fitted_axis: bool = True
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
@@ -183,12 +186,24 @@ class LadderState(NamedTuple):
     parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     angle: Array  # h, the moves' largest rotation, ()
     centre: Array  # μ, the centre of each particle's rotations, (N, d)
+    scale: Array  # s, the spread along μ of the law N(μ, Σ) they keep (:func:`inverse_set.moves.axis_scale`), (N,)
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()
     chained: Array  # whether the positions at the last resampling are the particles' own earlier samples (a round), ()
     forward_passes: Array  # codes evaluated, ()
     status: Array  # LadderStatus
     rng_key: Array
+
+
+def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: LadderState) -> dict:
+    """The moves' centres μ and spreads s from the kept codes z (:func:`inverse_set.moves.centre`,
+    :func:`inverse_set.moves.axis_scale`), each particle's those of the code it is a copy of (``source``); the
+    state's own where the moves are not centred, and s = 1 where the spread is not fitted."""
+    if not ladder.centred:
+        return {"centre": state.centre, "scale": state.scale}
+    mu = centre(z, kept)
+    scale = axis_scale(z, kept, mu) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
+    return {"centre": mu[source], "scale": scale[source]}
 
 
 def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -241,7 +256,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + relative_var,
                            level=state.level + 1, stalled=stalled, rng_key=key,
-                           centre=centre(state.z, keep)[source] if ladder.centred else state.centre)
+                           **rotation_law(ladder, state.z, keep, source, state))
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
@@ -317,6 +332,7 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, memory=scalar(1.0), parent_memory=scalar(0.0),
         angle=scalar(ladder.angle), centre=jnp.zeros((num_particles, latent_dim), jnp.float32),
+        scale=jnp.ones((num_particles,), jnp.float32),
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
         forward_passes=jnp.asarray(num_particles),
         status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
@@ -353,7 +369,7 @@ def next_round(ladder: Ladder, state: LadderState) -> LadderState:
     return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
                           grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
                           moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
-                          centre=centre(state.z, jnp.ones((n,), bool)) if ladder.centred else state.centre)
+                          **rotation_law(ladder, state.z, jnp.ones((n,), bool), own, state))
 
 
 def samples(state: LadderState) -> Array:

@@ -1,20 +1,24 @@
 """The ladder's move: one forward pass of every particle that leaves the prior restricted to a level invariant.
 
-A move rotates a particle on the ellipse through it and a fresh ν ~ N(0, I) about
-a centre μ, ``c' = μ + (c − μ) cos θ + ν sin θ``, and keeps c' if it lies in the
-level and passes the Metropolis–Hastings test of the prior's ratio to N(μ, I),
-``u < exp(−μ·(c' − c))``: the rotation keeps N(μ, I) × N(0, I) and θ's law is
-symmetric, so the move leaves the prior restricted to the level invariant
-(preconditioned Crank–Nicolson, Cotter et al. 2013, about μ). A particle's μ is
-the mean of the other particles the level kept (shrunk by its noise; 0 before
-the first level), so N(μ, I) is near the level's own law and μ does not depend
-on the particle it moves (:func:`centre`): a share ``independent_share`` of the moves
-draw c' afresh (an independence sampler, accepted about one time in fifteen in a p95
-band, each acceptance forgetting c) from N(μ, I), or, a share ``defensive_share``
-of them, from the prior itself, so that the ratio p / q that decides them and
-weighs them in the band's mass is bounded (:func:`log_weight`); the others θ ~ U(−h, h)
-with h following their acceptance rate towards ``acceptance`` (× ``exp(adaptation ·
-(rate − acceptance))`` after each move, as adaptive SMC tunes its kernels).
+A move rotates a particle on the ellipse through it and a fresh step ``Σ^½ ν``
+(ν ~ N(0, I)) about a centre μ, ``c' = μ + (c − μ) cos θ + Σ^½ ν sin θ``, and keeps
+c' if it lies in the level and passes the Metropolis–Hastings test of the prior's
+ratio w = p / N(μ, Σ), ``u < w(c') / w(c)``: the rotation keeps N(μ, Σ) × N(0, Σ)
+and θ's law is symmetric, so the move leaves the prior restricted to the level
+invariant (preconditioned Crank–Nicolson, Cotter et al. 2013, about N(μ, Σ)). A
+particle's μ is the mean of the other particles the level kept (shrunk by its
+noise; 0 before the first level), and Σ is I but along μ's direction u, where
+its variance s² is theirs (``Σ = I − (1 − s²) u uᵀ``, :func:`axis_scale`): so
+N(μ, Σ) is near the level's own law — a band lies across the direction its
+particles sit in, and they spread less along it than the prior (s ≈ 0.5 at
+Sneaker p95) — and neither depends on the particle it moves (:func:`centre`). A
+share ``independent_share`` of the moves draw c' afresh (θ = π/2: an independence
+sampler, accepted about one time in twelve in a p95 band, each acceptance
+forgetting c) from N(μ, Σ), or, a share ``defensive_share`` of them, from the prior
+itself, so that the ratio p / q that decides them and weighs them in the band's
+mass is bounded (:func:`log_weight`); the others θ ~ U(−h, h) with h following their
+acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate − acceptance))``
+after each move, as adaptive SMC tunes its kernels).
 """
 
 from __future__ import annotations
@@ -59,6 +63,40 @@ def centre(z: Array, kept: Array) -> Array:
     return jnp.where(others > 0, mean * shrink, 0.0)
 
 
+MIN_AXIS_SCALE, MAX_AXIS_SCALE = 0.2, 2.0  # s's range: a q much narrower than that has heavy weights p / q elsewhere
+
+
+def axis_scale(z: Array, kept: Array, mu: Array) -> Array:
+    """Each particle's s, (N,): the spread, along the direction u of its centre μ (:func:`centre`), of the kept codes
+    but its own, ``sd_{j ≠ i}(c_j · u)`` (1 where μ = 0 or fewer than two others), within [0.2, 2]. Like μ, it does not
+    depend on the particle it moves. From sums over the kept codes, ``S = Σ c_j`` and ``C = Σ c_j c_jᵀ`` (d × d),
+    less the particle's own share: no N × N products."""
+    k = kept.astype(z.dtype)
+    own = z * k[:, None]
+    norm = jnp.sqrt(jnp.sum(mu ** 2, axis=-1))
+    u = mu / jnp.maximum(norm, 1e-12)[:, None]
+    others = jnp.sum(k) - k
+    along = jnp.sum(z * u, axis=-1)  # c_i · u_i, taken out where c_i was kept
+    first = (u @ jnp.sum(own, axis=0) - k * along) / jnp.maximum(others, 1)
+    second = (jnp.einsum("id,de,ie->i", u, own.T @ own, u) - k * along ** 2) / jnp.maximum(others, 1)
+    sd = jnp.sqrt(jnp.maximum(second - first ** 2, 0.0))
+    return jnp.where((norm > 0) & (others > 1), jnp.clip(sd, MIN_AXIS_SCALE, MAX_AXIS_SCALE), 1.0)
+
+
+def gaussian_log_weight(mu: Array, scale: Array, c: Array) -> Array:
+    """``log N(c; 0, I) / N(c; μ, Σ)``, (m,), with ``Σ = I − (1 − s²) u uᵀ`` (u: μ's direction, s: ``scale``): the
+    prior's ratio to the law the moves rotate about, ``½‖μ‖² − μ·c + ½ (1/s² − 1) ((c − μ)·u)² + log s``."""
+    norm = jnp.sqrt(jnp.sum(mu ** 2, axis=-1))
+    along = jnp.sum((c - mu) * mu, axis=-1) / jnp.maximum(norm, 1e-12)
+    return (0.5 * norm ** 2 - jnp.sum(mu * c, axis=-1) + 0.5 * (1 / scale ** 2 - 1) * along ** 2 + jnp.log(scale))
+
+
+def root_covariance(mu: Array, scale: Array, nu: Array) -> Array:
+    """``Σ^½ ν`` for ``Σ = I − (1 − s²) u uᵀ``: ν with its part along u scaled by s, (m, d)."""
+    u = mu / jnp.maximum(jnp.sqrt(jnp.sum(mu ** 2, axis=-1, keepdims=True)), 1e-12)
+    return nu - (1 - scale)[:, None] * jnp.sum(nu * u, axis=-1, keepdims=True) * u
+
+
 def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
     """``(φ, f, d)`` of a batch of codes; d is ∞ for a code outside the code box (``code_bounds``: the target is the
     prior restricted to the band and the box) or with a non-finite activation, which no level keeps."""
@@ -68,38 +106,40 @@ def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arra
     return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
 
 
-def log_weight(ladder: Ladder, mu: Array, c: Array) -> Array:
-    """``log p(c) / q(c)``, (m,): the prior's ratio to the law the far moves draw from, the defensive mixture
-    ``q = α N(0, I) + (1 − α) N(μ, I)`` (α = ``defensive_share``; Hesterberg 1995). Where N(μ, I) is far below the
-    prior, ``p / N(μ, I) = exp(‖μ‖²/2 − μ·c)`` is unbounded, the ratio here is at most 1/α."""
-    log_q_over_p = jnp.sum(mu * c, axis=-1) - 0.5 * jnp.sum(mu ** 2, axis=-1)  # log N(c; μ, I) / N(c; 0, I)
+def log_weight(ladder: Ladder, mu: Array, scale: Array, c: Array) -> Array:
+    """``log p(c) / q(c)``, (m,): the prior's ratio to the law the fresh draws come from, the defensive mixture
+    ``q = α N(0, I) + (1 − α) N(μ, Σ)`` (α = ``defensive_share``; Hesterberg 1995; Σ as in
+    :func:`gaussian_log_weight`). Where N(μ, Σ) is far below the prior, its ratio ``p / N(μ, Σ)`` is unbounded; the
+    ratio here is at most 1/α."""
     alpha = ladder.defensive_share
+    log_q_over_p = -gaussian_log_weight(mu, scale, c)
     return -jnp.logaddexp(jnp.log(alpha) if alpha > 0 else -jnp.inf, jnp.log1p(-alpha) + log_q_over_p)
 
 
 def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
-            angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
-    """One move of each code z (m, d) about its centre mu (m, d) (the module docstring's), evaluated and accepted
-    or not: ``(accept, far, z', φ', f', d', weight)``, one forward pass of the m codes. ``far``: the proposals drawn
-    afresh from the defensive mixture q (:func:`log_weight`); ``weight``: their importance weight p / q where c' is
-    in the band, else 0. With ``scales`` > 1 the local rotations' largest angle is h / 2^j, j uniform in 0 …
-    scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that frees a particle where every
-    wide rotation leaves the level)."""
+            scale: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
+    """One move of each code z (m, d) about its centre mu (m, d), its law's spread along μ ``scale`` (m,) (the module
+    docstring's), evaluated and accepted or not: ``(accept, far, z', φ', f', d', weight)``, one forward pass of the m
+    codes. ``far``: the proposals drawn afresh from the defensive mixture q (:func:`log_weight`); ``weight``: their
+    importance weight p / q where c' is in the band, else 0. With ``scales`` > 1 the local rotations' largest angle
+    is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that
+    frees a particle where every wide rotation leaves the level)."""
     k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)
     nu = jax.random.normal(k_nu, z.shape, z.dtype)
     shrink = 0.5 ** jax.random.randint(k_scale, z.shape[:1], 0, scales).astype(z.dtype)
     theta = jax.random.uniform(k_theta, z.shape[:1], z.dtype, -1.0, 1.0) * angle * shrink
     far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # c' ~ q afresh
     from_prior = jax.random.uniform(jax.random.fold_in(k_u, 1), theta.shape) < ladder.defensive_share
-    local = mu + (z - mu) * jnp.cos(theta)[:, None] + nu * jnp.sin(theta)[:, None]
-    z_new = jnp.where(far[:, None], jnp.where(from_prior[:, None], 0.0, mu) + nu, local)
+    step = root_covariance(mu, scale, nu)  # ~ N(0, Σ)
+    local = mu + (z - mu) * jnp.cos(theta)[:, None] + step * jnp.sin(theta)[:, None]
+    z_new = jnp.where(far[:, None], jnp.where(from_prior[:, None], nu, mu + step), local)
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
-    # a rotation keeps N(μ, I), and its ratio to the prior, exp(−μ·c), decides; a fresh draw from q, the ratio p / q
+    # a rotation keeps N(μ, Σ), and the prior's ratio to it decides; a fresh draw from q, the ratio p / q
     # (Metropolis–Hastings, an independence sampler)
-    log_ratio = jnp.where(far, log_weight(ladder, mu, z_new) - log_weight(ladder, mu, z),
-                          -jnp.sum((z_new - z) * mu, axis=-1))
+    log_ratio = jnp.where(far, log_weight(ladder, mu, scale, z_new) - log_weight(ladder, mu, scale, z),
+                          gaussian_log_weight(mu, scale, z_new) - gaussian_log_weight(mu, scale, z))
     accept = (d_new <= threshold) & (jnp.log(jax.random.uniform(k_mh, d_new.shape)) < log_ratio)
-    weight = jnp.where(far & (d_new <= 0), jnp.exp(log_weight(ladder, mu, z_new)), 0.0)
+    weight = jnp.where(far & (d_new <= 0), jnp.exp(log_weight(ladder, mu, scale, z_new)), 0.0)
     return accept, far, z_new, phi_new, f_new, d_new, weight
 
 
@@ -109,7 +149,8 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     moves towards the acceptance rate ``ladder.acceptance``."""
     key, k_move = jax.random.split(state.rng_key)
     accept, far, z_new, phi_new, f_new, d_new, weight = propose(problem, indices, bands, ladder, state.z,
-                                                                state.centre, state.angle, threshold, k_move)
+                                                                state.centre, state.scale, state.angle, threshold,
+                                                                k_move)
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
@@ -140,8 +181,8 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
     rows = jnp.argsort(state.moved, stable=True)[:min(batch, n)]  # the repeats first
     key, k_move = jax.random.split(state.rng_key)
     accept, _, z_new, phi_new, f_new, d_new, _ = propose(
-        problem, indices, bands, ladder, state.z[rows], state.centre[rows], state.angle, jnp.asarray(0.0), k_move,
-        scales=REPEAT_SCALES)
+        problem, indices, bands, ladder, state.z[rows], state.centre[rows], state.scale[rows], state.angle,
+        jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
     rows = jnp.where(accept & ~state.moved[rows], rows, n)  # index n is out of bounds: dropped
     put = lambda a, b: a.at[rows].set(b, mode="drop")  # noqa: E731
     z, f, phi = put(state.z, z_new), put(state.f, f_new), put(state.phi, phi_new)

@@ -135,7 +135,7 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
         parent=copies, grandparent=copies, parent_memory=jnp.asarray(0.0, jnp.float32), start_phi=phi, start_f=f,
         memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND),
-        centre=moves.centre(seeds.codes, inside)[copies] if walk.ladder.centred else climbed.centre)
+        **ladder.rotation_law(walk.ladder, seeds.codes, inside, copies, climbed))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
                        walk.budget(ctx.n, seeds.codes.shape[0]))
