@@ -54,7 +54,7 @@ from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint", "ladder_rounds", "ladder_defended", "ladder_isotropic")  # by --methods only: not in the headline
+OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint", "ladder_rounds", "ladder_defended", "ladder_fitted")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
@@ -128,12 +128,12 @@ LADDER_ROUNDS = get_method("prior-ladder").replace(name="prior-ladder, N = 100",
 # The ladder whose fresh draws come one in ten from the prior (the defensive mixture: bounded weights p / q)
 LADDER_DEFENDED = get_method("prior-ladder").replace(name="prior-ladder, α = 0.1",
                                                      walk=LadderWalk(Ladder(defensive_share=0.1)))
-# The ladder whose moves keep N(μ, I), not N(μ, Σ) with the kept particles' spread along μ (before the fitted axis)
-LADDER_ISOTROPIC = get_method("prior-ladder").replace(name="prior-ladder, Σ = I",
-                                                      walk=LadderWalk(Ladder(fitted_axis=False)))
+# The ladder whose moves keep N(μ, Σ) with the kept particles' spread along μ, not N(μ, I) (Ladder.fitted_axis)
+LADDER_FITTED = get_method("prior-ladder").replace(name="prior-ladder, fitted Σ",
+                                                   walk=LadderWalk(Ladder(fitted_axis=True)))
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
          "ours_realism": PAPER_WITH_REALISM, "ladder_rounds": LADDER_ROUNDS, "ladder_defended": LADDER_DEFENDED,
-         "ladder_isotropic": LADDER_ISOTROPIC}
+         "ladder_fitted": LADDER_FITTED}
 
 
 def adaptations(budget: Budget) -> dict:

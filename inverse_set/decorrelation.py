@@ -70,10 +70,10 @@ def clustered_variance(hit: Array, cluster: Array) -> Array:
 
 
 def effective_sample_size(parent: Array, rho: Array, is_sample, grandparent: Array | None = None,
-                          rho_before: Array | float = 0.0) -> float:
+                          rho_before: Array | float = 0.0) -> Array:
     """The samples' effective number of independent draws, m / :func:`design_effect`: m samples in families of
     copies of one particle at the last resampling (each its own family for rejection draws), two of a family
     correlated about ρ² (ρ: the population's remaining lag correlation, :func:`memory`; ``parent``: each particle's
     family; ``grandparent``, ``rho_before``: the resampling before's, as :func:`design_effect` takes them)."""
     is_sample = jnp.asarray(is_sample)
-    return float(jnp.sum(is_sample) / design_effect(parent, rho, is_sample, grandparent, rho_before))
+    return jnp.sum(is_sample) / design_effect(parent, rho, is_sample, grandparent, rho_before)

@@ -44,7 +44,7 @@ families entering level l (:func:`inverse_set.decorrelation.design_effect`) and
 the variance clustered by lines of descent from the first draws
 (:func:`inverse_set.decorrelation.clustered_variance`; the covariance between
 levels is left out); by rejection, hits / draws with its binomial interval. Once in the band, its own moves'
-fresh draws from q = α N(0, I) + (1 − α) N(μ, I) give a better one (:func:`band_mass`): given μ they are
+fresh draws from q = α N(0, I) + (1 − α) N(μ, Σ) give a better one (:func:`band_mass`): given μ they are
 independent, so the mean of ``1_B(c') N(c'; 0, I) / q(c')`` over them is an unbiased importance-sampling
 estimate, its interval from the weights' own variance (finite: the weights are at most 1/α). A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
@@ -104,11 +104,12 @@ class Ladder:
       centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings
         test).
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
-        spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
-      independent_share: the share of moves that propose c' afresh, from N(μ, I) or the prior (θ = π/2).
+        spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I. Fewer forward
+        passes, but the band's mass from the fresh draws runs low (their weights p / N(μ, Σ) have a heavier tail).
+      independent_share: the share of moves that propose c' afresh, from N(μ, Σ) or the prior (θ = π/2).
       defensive_share: α, the share of those drawn from the prior N(0, I) itself: the law they come from is the
-        mixture α N(0, I) + (1 − α) N(μ, I), whose ratio to the prior is bounded (by 1/α), so the band's mass
-        from them has a finite variance and an interval that means what it says (0: N(μ, I) only, whose ratio
+        mixture α N(0, I) + (1 − α) N(μ, Σ), whose ratio to the prior is bounded (by 1/α), so the band's mass
+        from them has a finite variance and an interval that means what it says (0: N(μ, Σ) only, whose ratio
         p / q is unbounded: where the band reaches far from μ, the rare large weights not yet drawn leave the
         estimate and its interval low).
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
@@ -135,7 +136,9 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
-    fitted_axis: bool = True
+    # True: 0.89× the passes on the dev cells, 0.50–0.97× on the report cells, but band masses up to 2× low there
+    # (results/independence_report_fitted_axis.md)
+    fitted_axis: bool = False
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
@@ -149,7 +152,7 @@ class Ladder:
             raise ValueError(f"Ladder(independent_share={self.independent_share!r}): a share of the moves, in [0, 1].")
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
-                             "[0, 1) (0: from N(μ, I) only).")
+                             "[0, 1) (0: from N(μ, Σ) only).")
         for name, v in (("survival", self.survival), ("level_decorrelation", self.level_decorrelation)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
                 raise ValueError(f"Ladder({name}={v!r}): a fraction strictly between 0 and 1"

@@ -7,13 +7,13 @@ ratio w = p / N(μ, Σ), ``u < w(c') / w(c)``: the rotation keeps N(μ, Σ) × N
 and θ's law is symmetric, so the move leaves the prior restricted to the level
 invariant (preconditioned Crank–Nicolson, Cotter et al. 2013, about N(μ, Σ)). A
 particle's μ is the mean of the other particles the level kept (shrunk by its
-noise; 0 before the first level), and Σ is I but along μ's direction u, where
-its variance s² is theirs (``Σ = I − (1 − s²) u uᵀ``, :func:`axis_scale`): so
-N(μ, Σ) is near the level's own law — a band lies across the direction its
-particles sit in, and they spread less along it than the prior (s ≈ 0.5 at
-Sneaker p95) — and neither depends on the particle it moves (:func:`centre`). A
-share ``independent_share`` of the moves draw c' afresh (θ = π/2: an independence
-sampler, accepted about one time in twelve in a p95 band, each acceptance
+noise; 0 before the first level), and Σ is I or, with ``fitted_axis``, I but along
+μ's direction u, where its variance s² is theirs (``Σ = I − (1 − s²) u uᵀ``,
+:func:`axis_scale`): a band lies across the direction its particles sit in, and
+they spread less along it than the prior (s ≈ 0.5 at Sneaker p95). So N(μ, Σ) is
+near the level's own law, and neither depends on the particle it moves
+(:func:`centre`). A share ``independent_share`` of the moves draw c' afresh (θ = π/2:
+an independence sampler, accepted about one time in fifteen in a p95 band, each acceptance
 forgetting c) from N(μ, Σ), or, a share ``defensive_share`` of them, from the prior
 itself, so that the ratio p / q that decides them and weighs them in the band's
 mass is bounded (:func:`log_weight`); the others θ ~ U(−h, h) with h following their
@@ -66,6 +66,12 @@ def centre(z: Array, kept: Array) -> Array:
 MIN_AXIS_SCALE, MAX_AXIS_SCALE = 0.2, 2.0  # s's range: a q much narrower than that has heavy weights p / q elsewhere
 
 
+def direction(mu: Array) -> tuple[Array, Array]:
+    """``(‖μ‖, u)``: each centre's norm (m,) and direction (m, d), u = 0 where μ = 0."""
+    norm = jnp.sqrt(jnp.sum(mu ** 2, axis=-1))
+    return norm, mu / jnp.maximum(norm, 1e-12)[:, None]
+
+
 def axis_scale(z: Array, kept: Array, mu: Array) -> Array:
     """Each particle's s, (N,): the spread, along the direction u of its centre μ (:func:`centre`), of the kept codes
     but its own, ``sd_{j ≠ i}(c_j · u)`` (1 where μ = 0 or fewer than two others), within [0.2, 2]. Like μ, it does not
@@ -73,8 +79,7 @@ def axis_scale(z: Array, kept: Array, mu: Array) -> Array:
     less the particle's own share: no N × N products."""
     k = kept.astype(z.dtype)
     own = z * k[:, None]
-    norm = jnp.sqrt(jnp.sum(mu ** 2, axis=-1))
-    u = mu / jnp.maximum(norm, 1e-12)[:, None]
+    norm, u = direction(mu)
     others = jnp.sum(k) - k
     along = jnp.sum(z * u, axis=-1)  # c_i · u_i, taken out where c_i was kept
     first = (u @ jnp.sum(own, axis=0) - k * along) / jnp.maximum(others, 1)
@@ -86,14 +91,14 @@ def axis_scale(z: Array, kept: Array, mu: Array) -> Array:
 def gaussian_log_weight(mu: Array, scale: Array, c: Array) -> Array:
     """``log N(c; 0, I) / N(c; μ, Σ)``, (m,), with ``Σ = I − (1 − s²) u uᵀ`` (u: μ's direction, s: ``scale``): the
     prior's ratio to the law the moves rotate about, ``½‖μ‖² − μ·c + ½ (1/s² − 1) ((c − μ)·u)² + log s``."""
-    norm = jnp.sqrt(jnp.sum(mu ** 2, axis=-1))
-    along = jnp.sum((c - mu) * mu, axis=-1) / jnp.maximum(norm, 1e-12)
+    norm, u = direction(mu)
+    along = jnp.sum((c - mu) * u, axis=-1)
     return (0.5 * norm ** 2 - jnp.sum(mu * c, axis=-1) + 0.5 * (1 / scale ** 2 - 1) * along ** 2 + jnp.log(scale))
 
 
 def root_covariance(mu: Array, scale: Array, nu: Array) -> Array:
     """``Σ^½ ν`` for ``Σ = I − (1 − s²) u uᵀ``: ν with its part along u scaled by s, (m, d)."""
-    u = mu / jnp.maximum(jnp.sqrt(jnp.sum(mu ** 2, axis=-1, keepdims=True)), 1e-12)
+    _, u = direction(mu)
     return nu - (1 - scale)[:, None] * jnp.sum(nu * u, axis=-1, keepdims=True) * u
 
 
@@ -154,7 +159,7 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
-    # in the band itself, the draws from N(μ, I) estimate its mass by importance sampling: weights p / q on those in it
+    # in the band itself, the fresh draws from q estimate its mass by importance sampling: weights p / q on those in it
     own = (threshold <= 0) & (ladder.independent_share > 0)
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))
     return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
@@ -175,8 +180,8 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
     ``batch`` of them: one forward pass of ``batch`` codes, not N. Once the population has forgotten its parents,
     the last few copies stuck where the rotations rarely stay in the band would otherwise cost a pass of all N
     particles each (one such copy took 40 moves of 500 at Ankle boot p99.9); the others are not moved. Their
-    rotations' angle is drawn at several scales (:func:`propose`); h is not tuned on them, and their draws from
-    N(μ, I) are left out of the band's mass."""
+    rotations' angle is drawn at several scales (:func:`propose`); h is not tuned on them, and their fresh draws
+    are left out of the band's mass."""
     n = state.z.shape[0]
     rows = jnp.argsort(state.moved, stable=True)[:min(batch, n)]  # the repeats first
     key, k_move = jax.random.split(state.rng_key)

@@ -115,8 +115,8 @@ def test_a_looser_decorrelation_below_the_band_moves_less_there_and_not_in_the_b
 def test_small_families_stop_at_the_effective_sample_size_not_at_rho_star():
     z1, z2 = [3.2], [3.5]
     # rotations about N(μ, I) (on this linear band the fitted spread along μ forgets at once: ρ and the ESS agree)
-    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99, fitted_axis=False)
-    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, fitted_axis=False)  # 0.8
+    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99)
+    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None)  # 0.8
     n = by_ess.z.shape[0]
     worth = lambda s: n / float(decorrelation.design_effect(s.parent, s.memory, jnp.ones((n,), bool)))  # noqa: E731
     assert worth(by_ess) >= 0.8 * n and float(by_rho.memory) <= ladder.Ladder().decorrelation
@@ -151,9 +151,11 @@ def test_the_repeats_left_are_moved_alone_a_batch_at_a_time():
     assert ((a >= z1) & (a <= z2)).all() and len(np.unique(z, axis=0)) == n  # in band, no sample twice
 
 
-def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
+@pytest.mark.parametrize("fitted", [False, True])
+def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat(fitted):
     z1, z2 = 2.5, 3.0
-    state = climb(PROBLEM, INDICES, [z1], [z2])
+    state = climb(PROBLEM, INDICES, [z1], [z2], fitted_axis=fitted)
+    assert agrees(ladder.band_mass(state), phi(z2) - phi(z1))
     keep = np.asarray(ladder.samples(state))
     z = np.asarray(state.z)[keep]
     a = z @ W
@@ -171,9 +173,9 @@ def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat():
 
 def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     z1, z2 = 2.5, 3.0
-    # about N(μ, I): with the spread along μ fitted, even half-turns stay in this linear band 60% of the time
-    state = climb(PROBLEM, INDICES, [z1], [z2], fitted_axis=False)
-    settings = ladder.Ladder(fitted_axis=False)
+    # about N(μ, I) (with the spread along μ fitted, even half-turns stay in this linear band 60% of the time)
+    state = climb(PROBLEM, INDICES, [z1], [z2])
+    settings = ladder.Ladder()
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for start in (np.pi, 1e-3):  # far too wide, far too narrow

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import buffer, decorrelation, ladder, moves
+from inverse_set import buffer, decorrelation, ladder
 from inverse_set.field_checks import check_options
 from inverse_set.loop import Evaluations, WalkStatus
 from inverse_set.seeds import SeedState
@@ -185,8 +185,8 @@ def round_worth(population: ladder.LadderState, taken: Array) -> Array:
     (:func:`inverse_set.decorrelation.design_effect`); in a later one, each sample still correlates ρ with its own
     particle's sample before, and adds (1 − ρ) / (1 + ρ) (a chain whose lag-one correlation is ρ)."""
     rho = jnp.clip(population.memory, 0.0, 1.0)
-    first = jnp.sum(taken) / decorrelation.design_effect(population.parent, population.memory, taken,
-                                                         population.grandparent, population.parent_memory)
+    first = decorrelation.effective_sample_size(population.parent, population.memory, taken,
+                                                population.grandparent, population.parent_memory)
     return jnp.where(population.chained, jnp.sum(taken) * (1 - rho) / (1 + rho), first)
 
 
