@@ -23,19 +23,16 @@ t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
      forgotten where they were copied (below).
 
 A move (:mod:`inverse_set.moves`) is one forward pass that leaves the prior restricted to the level invariant.
-
-Moves go on until the lag correlation ρ with the positions at the last
-resampling (:mod:`inverse_set.decorrelation`) is at most ``decorrelation``
-(``level_decorrelation`` below the band; None: the same), between ``moves_per_level``
-and ``max_moves_per_level`` moves; in the band itself (the walk's steps) between
-``final_moves`` and ``max_final_moves``. Two copies that each kept a correlation
-ρ with their parent correlate about ρ² (the effective sample size), and two
-that parted a level earlier, when they correlated ρ_b², about ρ_b² ρ². In the
-band the moves also stop once that size, over the last two levels' families, is
-``effective_share`` × N: the last level keeps between p₀ N and N particles, and
-the fewer copies each has, the larger the ρ that leaves them worth as much. A
-copy that never moved is a repeat and is not a sample: once decorrelated, the
-repeats left are moved alone, ``repeat_batch`` at a time, not the whole population.
+Moves go on until the lag correlation ρ with the positions at the last resampling
+(:mod:`inverse_set.decorrelation`) is at most ``decorrelation`` (``level_decorrelation``
+below the band; None: the same), between ``moves_per_level`` and ``max_moves_per_level``
+moves; in the band itself (the walk's steps) between ``final_moves`` and ``max_final_moves``.
+Two copies that each kept a correlation ρ with their parent correlate about ρ² (the
+effective sample size), and two that parted a level earlier, when they correlated ρ_b²,
+about ρ_b² ρ². In the band the moves also stop once that size, over the last two levels'
+families, is ``effective_share`` × N: the fewer copies each has, the larger the ρ that
+leaves them worth as much. A copy that never moved is a repeat, not a sample: once
+decorrelated, the repeats left are moved alone, ``repeat_batch`` at a time.
 
 The product of the π_l estimates the band's probability under the prior,
 ``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l Var(π_l) / π_l²,
@@ -43,10 +40,9 @@ Var(π_l) the larger of the binomial variance times the design effect of the
 families entering level l (:func:`inverse_set.decorrelation.design_effect`) and
 the variance clustered by lines of descent from the first draws
 (:func:`inverse_set.decorrelation.clustered_variance`; the covariance between
-levels is left out); by rejection, hits / draws with its binomial interval. Once in the band, its own moves'
-fresh draws from q = α N(0, I) + (1 − α) N(μ, Σ) give a better one (:func:`band_mass`): given μ they are
-independent, so the mean of ``1_B(c') N(c'; 0, I) / q(c')`` over them is an unbiased importance-sampling
-estimate, its interval from the weights' own variance (finite: the weights are at most 1/α). A ladder
+levels is left out); by rejection, hits / draws with its binomial interval. In the band, its moves' fresh draws from q
+(:func:`inverse_set.moves.log_weight`) give a better one (:func:`band_mass`): given μ they are independent, so
+the mean of ``1_B(c') p(c') / q(c')`` over them is unbiased, its interval from the weights' own variance. A ladder
 whose threshold stops falling (no particle nearer the band: e.g. beyond the
 data), or falls too slowly to reach the band within ``max_levels``, ends
 STALLED, and the caller starts from seeds instead. Forward passes only: each
@@ -68,7 +64,7 @@ from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance
 from inverse_set.field_checks import check_options
 from inverse_set.mass import MIN_WEIGHT_ESS, band_mass  # noqa: F401 (ladder.band_mass)
-from inverse_set.moves import MIN_ANGLE, axis_scale, centre, evaluate, families_effect, move
+from inverse_set.moves import MIN_ANGLE, evaluate, families_effect, move, rotation_law
 from inverse_set.moves import advance, decorrelated, settled  # noqa: F401 (the band's own rules, as ladder.*)
 from inverse_set.problem import Problem
 
@@ -107,11 +103,8 @@ class Ladder:
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I. Fewer forward
         passes, but the band's mass from the fresh draws runs low (their weights p / N(μ, Σ) have a heavier tail).
       independent_share: the share of moves that propose c' afresh, from N(μ, Σ) or the prior (θ = π/2).
-      defensive_share: α, the share of those drawn from the prior N(0, I) itself: the law they come from is the
-        mixture α N(0, I) + (1 − α) N(μ, Σ), whose ratio to the prior is bounded (by 1/α), so the band's mass
-        from them has a finite variance and an interval that means what it says (0: N(μ, Σ) only, whose ratio
-        p / q is unbounded: where the band reaches far from μ, the rare large weights not yet drawn leave the
-        estimate and its interval low).
+      defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
+        their ratio p / q to the prior is then at most 1/α, and the band's mass from them has a finite variance.
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
         (10 × rejection_limit of them) is in the band (rejection then costs at most about this many forward
         passes per sample); None: never.
@@ -196,17 +189,6 @@ class LadderState(NamedTuple):
     forward_passes: Array  # codes evaluated, ()
     status: Array  # LadderStatus
     rng_key: Array
-
-
-def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: LadderState) -> dict:
-    """The moves' centres μ and spreads s from the kept codes z (:func:`inverse_set.moves.centre`,
-    :func:`inverse_set.moves.axis_scale`), each particle's those of the code it is a copy of (``source``); the
-    state's own where the moves are not centred, and s = 1 where the spread is not fitted."""
-    if not ladder.centred:
-        return {"centre": state.centre, "scale": state.scale}
-    mu = centre(z, kept)
-    scale = axis_scale(z, kept, mu) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
-    return {"centre": mu[source], "scale": scale[source]}
 
 
 def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -361,18 +343,6 @@ def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladd
     final = jax.lax.while_loop(lambda s: ~settled(ladder, s),
                                lambda s: advance(problem, indices, bands, ladder, s), state)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
-
-
-def next_round(ladder: Ladder, state: LadderState) -> LadderState:
-    """A population in the band, its particles just kept as samples, starts a round for the next ones: each must
-    forget its own position now (ρ from here, no families of copies: ``chained``), none has moved since, and the
-    rotations' centres are the population's own now."""
-    n = state.z.shape[0]
-    own = jnp.arange(n)
-    return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
-                          grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
-                          moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
-                          **rotation_law(ladder, state.z, jnp.ones((n,), bool), own, state))
 
 
 def samples(state: LadderState) -> Array:

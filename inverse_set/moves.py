@@ -102,6 +102,17 @@ def root_covariance(mu: Array, scale: Array, nu: Array) -> Array:
     return nu - (1 - scale)[:, None] * jnp.sum(nu * u, axis=-1, keepdims=True) * u
 
 
+def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: LadderState) -> dict:
+    """The moves' centres μ and spreads s from the kept codes z (:func:`inverse_set.moves.centre`,
+    :func:`inverse_set.moves.axis_scale`), each particle's those of the code it is a copy of (``source``); the
+    state's own where the moves are not centred, and s = 1 where the spread is not fitted."""
+    if not ladder.centred:
+        return {"centre": state.centre, "scale": state.scale}
+    mu = centre(z, kept)
+    scale = axis_scale(z, kept, mu) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
+    return {"centre": mu[source], "scale": scale[source]}
+
+
 def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
     """``(φ, f, d)`` of a batch of codes; d is ∞ for a code outside the code box (``code_bounds``: the target is the
     prior restricted to the band and the box) or with a non-finite activation, which no level keeps."""

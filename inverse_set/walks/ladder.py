@@ -11,7 +11,7 @@ others are decorrelated; up to ``max_final_moves`` moves) or left out.
 
 That is one round. While fewer than n are kept (N < n, or repeats left out),
 another round moves the particles on from their samples until each has
-forgotten its own (ρ ≤ ρ*, :func:`inverse_set.ladder.next_round`) and keeps
+forgotten its own (ρ ≤ ρ*, :func:`next_round`) and keeps
 each that moved again: a particle's samples in consecutive rounds still
 correlate about ρ, which the effective sample size counts (:func:`round_worth`).
 With N = n = 500 on the bundled models, rounds of N = 100 cost 0.8–2.0× the
@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import buffer, decorrelation, ladder
+from inverse_set import buffer, decorrelation, ladder, moves
 from inverse_set.field_checks import check_options
 from inverse_set.loop import Evaluations, WalkStatus
 from inverse_set.seeds import SeedState
@@ -135,7 +135,7 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
         parent=copies, grandparent=copies, parent_memory=jnp.asarray(0.0, jnp.float32), start_phi=phi, start_f=f,
         memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND),
-        **ladder.rotation_law(walk.ladder, seeds.codes, inside, copies, climbed))
+        **moves.rotation_law(walk.ladder, seeds.codes, inside, copies, climbed))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
                        walk.budget(ctx.n, seeds.codes.shape[0]))
@@ -148,7 +148,7 @@ def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[La
     """One move in the band (:func:`inverse_set.moves.advance`: of every particle, or of the repeats left), unless
     they are settled already; once settled (decorrelated with no repeat left, or at the most moves), the round is
     over: keep each in-band particle that moved in it, once, and, while fewer than n are kept, start the next round
-    (:func:`inverse_set.ladder.next_round`)."""
+    (:func:`next_round`)."""
     settings, before = walk.ladder, state.population
     population = jax.lax.cond(ladder.settled(settings, before), lambda: before,
                               lambda: ladder.advance(ctx.problem, ctx.indices, ctx.bands, settings, before))
@@ -159,12 +159,24 @@ def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[La
                                      lambda: (state.buffer, state.gave, state.effective_samples))
     status = jnp.select([kept.count >= ctx.n, taken >= walk.budget(ctx.n, 0)],
                         [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS], WalkStatus.RUNNING)
-    after = jax.lax.cond(over & (status == WalkStatus.RUNNING), lambda: ladder.next_round(settings, population),
+    after = jax.lax.cond(over & (status == WalkStatus.RUNNING), lambda: next_round(settings, population),
                          lambda: population)
     # the population counts its own forward passes: the climb's (and any rejection draws') go into the first step
     cost = population.forward_passes - jnp.where(state.step == 0, 0, before.forward_passes)
     return state._replace(population=after, buffer=kept, gave=gave, effective_samples=worth, step=taken,
                           rounds=state.rounds + over, status=status.astype(jnp.int32)), Evaluations.of(forward=cost)
+
+
+def next_round(settings: ladder.Ladder, state: ladder.LadderState) -> ladder.LadderState:
+    """A population in the band, its particles just kept as samples, starts a round for the next ones: each must
+    forget its own position now (ρ from here, no families of copies: ``chained``), none has moved since, and the
+    rotations' centres are the population's own now."""
+    n = state.z.shape[0]
+    own = jnp.arange(n)
+    return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
+                          grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
+                          moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
+                          **moves.rotation_law(settings, state.z, jnp.ones((n,), bool), own, state))
 
 
 def _keep(state: LadderWalkState, population: ladder.LadderState, is_sample: Array, n: int, step: Array):
