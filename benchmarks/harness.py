@@ -54,7 +54,8 @@ from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint", "ladder_rounds", "ladder_defended", "ladder_fitted")  # by --methods only: not in the headline
+OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint")  # by --methods only: not in the headline (and below
+# the ladder's variants, LADDER_VARIANTS)
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
@@ -122,19 +123,18 @@ SAMPLER_STATS = ("seed_steps", "band_mass", "effective_sample_size", "decorrelat
 # The paper's method with a realism term (ρ = 10) and β = 0.3: the `ours_realism` rows (benchmarks/variants.py).
 PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
                                                  walk=GradientWalk(step_size=0.3))
+# The ladder's measured alternatives (benchmarks/independence.py --methods): rounds of N = 100 particles (each
+# round moves them until decorrelated again), fresh draws one in ten from the prior (the defensive mixture: bounded
+# weights p / q), moves about N(μ, Σ) with the kept particles' spread along μ (Ladder.fitted_axis).
+LADDER_VARIANTS = {
+    name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
+    for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
+                              ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
+                              ("ladder_fitted", "fitted Σ", LadderWalk(Ladder(fitted_axis=True))))}
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
-# The ladder with N = 100 particles, its n samples in rounds of N (each round moves them until decorrelated again)
-LADDER_ROUNDS = get_method("prior-ladder").replace(name="prior-ladder, N = 100", walk=LadderWalk(num_particles=100))
-# The ladder whose fresh draws come one in ten from the prior (the defensive mixture: bounded weights p / q)
-LADDER_DEFENDED = get_method("prior-ladder").replace(name="prior-ladder, α = 0.1",
-                                                     walk=LadderWalk(Ladder(defensive_share=0.1)))
-# The ladder whose moves keep N(μ, Σ) with the kept particles' spread along μ, not N(μ, I) (Ladder.fitted_axis)
-LADDER_FITTED = get_method("prior-ladder").replace(name="prior-ladder, fitted Σ",
-                                                   walk=LadderWalk(Ladder(fitted_axis=True)))
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
-         "ours_realism": PAPER_WITH_REALISM, "ladder_rounds": LADDER_ROUNDS, "ladder_defended": LADDER_DEFENDED,
-         "ladder_fitted": LADDER_FITTED}
-
+         "ours_realism": PAPER_WITH_REALISM, **LADDER_VARIANTS}
+OPTIONAL_METHODS += tuple(LADDER_VARIANTS)
 
 def adaptations(budget: Budget) -> dict:
     """How each baseline differs from its authors' configuration (baselines.md), written into the results."""

@@ -55,7 +55,7 @@ from inverse_set import sample_inverse_set
 DEV_LEVELS = ("p50", "p95", "p99", "p99.9")  # with harness.DEV_CELLS' own bands, the dev cells are those overlapping
 REPORT_CLASSES, REPORT_LEVELS = "1,2,5", "p50,p95,p99,p99.9,max+"
 GRID_LEVELS = ("p50", "p99.9", "max+")
-VARIANTS = ("ladder_rounds", "ladder_defended", "ladder_fitted")  # the ladder's measured alternatives (harness.NAMED)
+VARIANTS = tuple(bm.LADDER_VARIANTS)  # the ladder's measured alternatives
 REGIMES = ((30, "mid", 1.0), (1000, "p90–p99", 0.1), (np.inf, "tail", 0.01))  # rejection's draws per sample
 
 

@@ -153,11 +153,12 @@ def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[La
     population = jax.lax.cond(ladder.settled(settings, before), lambda: before,
                               lambda: ladder.advance(ctx.problem, ctx.indices, ctx.bands, settings, before))
     taken = state.step + 1
-    over = ladder.settled(settings, population) | (taken >= walk.budget(ctx.n, 0))
+    last = taken >= walk.budget(ctx.n, 0)
+    over = ladder.settled(settings, population) | last
     is_sample = ladder.samples(population)
     kept, gave, worth = jax.lax.cond(over, lambda: _keep(state, population, is_sample, ctx.n, taken),
                                      lambda: (state.buffer, state.gave, state.effective_samples))
-    status = jnp.select([kept.count >= ctx.n, taken >= walk.budget(ctx.n, 0)],
+    status = jnp.select([kept.count >= ctx.n, last],
                         [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS], WalkStatus.RUNNING)
     after = jax.lax.cond(over & (status == WalkStatus.RUNNING), lambda: next_round(settings, population),
                          lambda: population)
