@@ -34,19 +34,16 @@ families, is ``effective_share`` × N: the fewer copies each has, the larger the
 leaves them worth as much. A copy that never moved is a repeat, not a sample: once
 decorrelated, the repeats left are moved alone, ``repeat_batch`` at a time.
 
-The product of the π_l estimates the band's probability under the prior,
-``P(f(G(c)) ∈ B)``, with the subset-simulation interval δ² = Σ_l Var(π_l) / π_l²,
-Var(π_l) the larger of the binomial variance times the design effect of the
-families entering level l (:func:`inverse_set.decorrelation.design_effect`) and
-the variance clustered by lines of descent from the first draws
-(:func:`inverse_set.decorrelation.clustered_variance`; the covariance between
-levels is left out); by rejection, hits / draws with its binomial interval. In the band, its moves' fresh draws from q
-(:func:`inverse_set.moves.log_weight`) give a better one (:func:`band_mass`): given μ they are independent, so
-the mean of ``1_B(c') p(c') / q(c')`` over them is unbiased, its interval from the weights' own variance. A ladder
-whose threshold stops falling (no particle nearer the band: e.g. beyond the
-data), or falls too slowly to reach the band within ``max_levels``, ends
-STALLED, and the caller starts from seeds instead. Forward passes only: each
-move, and each batch of rejection draws, is one forward pass of N codes.
+The product of the π_l estimates the band's probability under the prior, ``P(f(G(c)) ∈ B)``, with the
+subset-simulation interval δ² = Σ_l Var(π_l) / π_l², Var(π_l) the larger of the binomial variance times the design
+effect of the families entering level l (:func:`inverse_set.decorrelation.design_effect`) and the variance clustered
+by lines of descent from the first draws (:func:`inverse_set.decorrelation.clustered_variance`; the covariance
+between levels is left out); by rejection, hits / draws with its binomial interval. In the band, its moves' fresh
+draws from q (:func:`inverse_set.moves.mass_shares`) give a better one (:func:`band_mass`): given μ they are
+independent, so the mean of ``1_B(c') p(c') / q(c')`` over them is unbiased, its interval from the weights' own
+variance. A ladder whose threshold stops falling (no particle nearer the band: e.g. beyond the data), or falls too
+slowly to reach the band within ``max_levels``, ends STALLED, and the caller starts from seeds instead. Forward
+passes only: each move, and each batch of rejection draws, is one forward pass of N codes.
 """
 
 from __future__ import annotations
@@ -100,9 +97,10 @@ class Ladder:
       centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings
         test).
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
-        spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I. Fewer forward
-        passes, but the band's mass from the fresh draws runs low (their weights p / N(μ, Σ) have a heavier tail).
-      independent_share: the share of moves that propose c' afresh, from N(μ, Σ) or the prior (θ = π/2).
+        spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
+      independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
+      isotropic_share: β, the share of those (not from the prior) from N(μ, I) rather than N(μ, Σ): with the
+        fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
         their ratio p / q to the prior is then at most 1/α, and the band's mass from them has a finite variance.
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
@@ -129,10 +127,9 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
-    # True: 0.89× the passes on the dev cells, 0.50–0.97× on the report cells, but band masses up to 2× low there
-    # (results/independence_report_fitted_axis.md)
-    fitted_axis: bool = False
+    fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
+    isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
     def __post_init__(self):
@@ -141,8 +138,9 @@ class Ladder:
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
                       positive=("adaptation",),
                       optional_counts=("rejection_limit",))
-        if isinstance(self.independent_share, bool) or not 0 <= self.independent_share <= 1:
-            raise ValueError(f"Ladder(independent_share={self.independent_share!r}): a share of the moves, in [0, 1].")
+        for name, of in (("independent_share", "the moves"), ("isotropic_share", "the fresh draws")):
+            if isinstance(getattr(self, name), bool) or not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"Ladder({name}={getattr(self, name)!r}): a share of {of}, in [0, 1].")
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
                              "[0, 1) (0: from N(μ, Σ) only).")
@@ -167,8 +165,8 @@ class LadderState(NamedTuple):
     threshold: Array  # the current level's t, ()
     log_mass: Array  # Σ_l log π_l, ()
     log_mass_var: Array  # Σ_l Var(π_l) / π_l² (the larger of the families' and the lines' estimates), ()
-    far_draws: Array  # the band's own moves' fresh draws from q (:func:`inverse_set.moves.log_weight`), counted, ()
-    far_weight: Array  # Σ over them of 1[in band] · N(c'; 0, I) / q(c'), ()
+    far_draws: Array  # the band's own moves' fresh draws the mass is estimated from (moves.mass_shares), counted, ()
+    far_weight: Array  # Σ over them of 1[in band] · N(c'; 0, I) / q_mass(c'), ()
     far_weight_sq: Array  # Σ of its squares, ()
     level: Array  # levels done (0 by rejection), ()
     stalled: Array  # levels in a row whose threshold did not fall, ()

@@ -19,13 +19,14 @@ MIN_WEIGHT_ESS = 10
 def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
     """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only).
 
-    By importance sampling where the band's own moves drew afresh from q (:func:`inverse_set.moves.log_weight`;
+    By importance sampling where the band's own moves drew afresh from a law q (:func:`inverse_set.moves.mass_shares`;
     their draws are independent given μ, so ``P(B) = E_q[1_B p/q]`` is estimated without bias, with the weights'
-    own variance), unless their weights are
-    worth fewer than ``MIN_WEIGHT_ESS`` draws; else the product of the levels' fractions (or rejection's hit rate)."""
+    own variance), unless their weights are worth fewer than ``MIN_WEIGHT_ESS`` draws; else the product of the
+    levels' fractions (or rejection's hit rate); so too where the weights' squares underflow."""
     z = {0.9: 1.6449, 0.95: 1.96}[level]
     m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
-    if total > 0 and total ** 2 / squares >= MIN_WEIGHT_ESS:
+    # squares == 0 < total: weights so small (a band of mass ~1e-20) that their squares underflow float32
+    if total > 0 and squares > 0 and total ** 2 / squares >= MIN_WEIGHT_ESS:
         estimate = total / m
         relative_sd = np.sqrt(max(squares / m - estimate ** 2, 0.0) / m) / estimate
         log_p, half = np.log(estimate), z * relative_sd

@@ -14,9 +14,10 @@ they spread less along it than the prior (s ≈ 0.5 at Sneaker p95). So N(μ, Σ
 near the level's own law, and neither depends on the particle it moves
 (:func:`centre`). A share ``independent_share`` of the moves draw c' afresh (θ = π/2:
 an independence sampler, accepted about one time in fifteen in a p95 band, each acceptance
-forgetting c) from N(μ, Σ), or, a share ``defensive_share`` of them, from the prior
-itself, so that the ratio p / q that decides them and weighs them in the band's
-mass is bounded (:func:`log_weight`); the others θ ~ U(−h, h) with h following their
+forgetting c) from N(μ, Σ), or, a share ``isotropic_share`` of them, from N(μ, I), or,
+a share ``defensive_share``, from the prior itself: the ratio p / q that decides them
+and weighs them in the band's mass then has a finite variance, or is bounded
+(:func:`log_weight`); the others θ ~ U(−h, h) with h following their
 acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate − acceptance))``
 after each move, as adaptive SMC tunes its kernels).
 """
@@ -122,22 +123,39 @@ def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arra
     return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
 
 
-def log_weight(ladder: Ladder, mu: Array, scale: Array, c: Array) -> Array:
-    """``log p(c) / q(c)``, (m,): the prior's ratio to the law the fresh draws come from, the defensive mixture
-    ``q = α N(0, I) + (1 − α) N(μ, Σ)`` (α = ``defensive_share``; Hesterberg 1995; Σ as in
-    :func:`gaussian_log_weight`). Where N(μ, Σ) is far below the prior, its ratio ``p / N(μ, Σ)`` is unbounded; the
-    ratio here is at most 1/α."""
-    alpha = ladder.defensive_share
-    log_q_over_p = -gaussian_log_weight(mu, scale, c)
-    return -jnp.logaddexp(jnp.log(alpha) if alpha > 0 else -jnp.inf, jnp.log1p(-alpha) + log_q_over_p)
+def log_weight(ladder: Ladder, mu: Array, scale: Array, c: Array, shares: tuple | None = None) -> Array:
+    """``log p(c) / q(c)``, (m,): the prior's ratio to the law the fresh draws come from, the mixture
+    ``q = α N(0, I) + (1 − α) (β N(μ, I) + (1 − β) N(μ, Σ))`` (α = ``defensive_share``, Hesterberg 1995; β =
+    ``isotropic_share``; Σ as in :func:`gaussian_log_weight`), or another mixture of the three with ``shares``.
+    Where N(μ, Σ) is far below the prior, its ratio ``p / N(μ, Σ)`` is unbounded; the ratio here is at most 1/α."""
+    alpha, beta = ladder.defensive_share, ladder.isotropic_share
+    shares = (alpha, (1 - alpha) * beta, (1 - alpha) * (1 - beta)) if shares is None else shares
+    parts = (jnp.zeros_like(scale),  # log N(0, I) / p
+             -gaussian_log_weight(mu, jnp.ones_like(scale), c),  # log N(μ, I) / p
+             -gaussian_log_weight(mu, scale, c))  # log N(μ, Σ) / p
+    return -jax.nn.logsumexp(jnp.stack([jnp.log(a) + part for a, part in zip(shares, parts) if a > 0]), axis=0)
+
+
+def mass_shares(ladder: Ladder) -> tuple | None:
+    """The law of the fresh draws the band's mass is estimated from, as shares of N(0, I), N(μ, I), N(μ, Σ) (None:
+    none). With the fitted axis, those from the prior or N(μ, I) only: from N(μ, Σ), narrower than the prior along
+    u, the weights p / q have an infinite variance where s² < ½, and the mass ran 0.5–0.75× rejection's at Sandal
+    p95 (0.80–0.86× with half the draws from N(μ, I) in q: ``benchmarks/results/independence_report_fitted_axis*.md``);
+    from N(μ, I) their law is the Σ = I moves' own (within rejection's interval on 8 of 8 report cells)."""
+    alpha, beta = ladder.defensive_share, ladder.isotropic_share
+    if not ladder.fitted_axis:
+        return alpha, 1 - alpha, 0.0  # Σ = I: N(μ, Σ) is N(μ, I)
+    kept = alpha + (1 - alpha) * beta
+    return (alpha / kept, (1 - alpha) * beta / kept, 0.0) if kept > 0 else None
 
 
 def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
             scale: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
     """One move of each code z (m, d) about its centre mu (m, d), its law's spread along μ ``scale`` (m,) (the module
-    docstring's), evaluated and accepted or not: ``(accept, far, z', φ', f', d', weight)``, one forward pass of the m
-    codes. ``far``: the proposals drawn afresh from the defensive mixture q (:func:`log_weight`); ``weight``: their
-    importance weight p / q where c' is in the band, else 0. With ``scales`` > 1 the local rotations' largest angle
+    docstring's), evaluated and accepted or not: ``(accept, far, counted, z', φ', f', d', weight)``, one forward pass
+    of the m codes. ``far``: the proposals drawn afresh from the mixture q (:func:`log_weight`); ``counted``: those of
+    them the band's mass is estimated from (:func:`mass_shares`), ``weight`` their importance weight p / q_mass where
+    c' is in the band, else 0. With ``scales`` > 1 the local rotations' largest angle
     is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that
     frees a particle where every wide rotation leaves the level)."""
     k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)
@@ -146,17 +164,24 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
     theta = jax.random.uniform(k_theta, z.shape[:1], z.dtype, -1.0, 1.0) * angle * shrink
     far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # c' ~ q afresh
     from_prior = jax.random.uniform(jax.random.fold_in(k_u, 1), theta.shape) < ladder.defensive_share
+    isotropic = jax.random.uniform(jax.random.fold_in(k_u, 2), theta.shape) < ladder.isotropic_share
     step = root_covariance(mu, scale, nu)  # ~ N(0, Σ)
     local = mu + (z - mu) * jnp.cos(theta)[:, None] + step * jnp.sin(theta)[:, None]
-    z_new = jnp.where(far[:, None], jnp.where(from_prior[:, None], nu, mu + step), local)
+    fresh = jnp.where(from_prior[:, None], nu, mu + jnp.where(isotropic[:, None], nu, step))  # ~ q
+    z_new = jnp.where(far[:, None], fresh, local)
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
     # a rotation keeps N(μ, Σ), and the prior's ratio to it decides; a fresh draw from q, the ratio p / q
     # (Metropolis–Hastings, an independence sampler)
     log_ratio = jnp.where(far, log_weight(ladder, mu, scale, z_new) - log_weight(ladder, mu, scale, z),
                           gaussian_log_weight(mu, scale, z_new) - gaussian_log_weight(mu, scale, z))
     accept = (d_new <= threshold) & (jnp.log(jax.random.uniform(k_mh, d_new.shape)) < log_ratio)
-    weight = jnp.where(far & (d_new <= 0), jnp.exp(log_weight(ladder, mu, scale, z_new)), 0.0)
-    return accept, far, z_new, phi_new, f_new, d_new, weight
+    shares = mass_shares(ladder)
+    if shares is None:  # no draw whose law suits the mass
+        counted, weight = jnp.zeros_like(far), jnp.zeros_like(theta)
+    else:
+        counted = far & (from_prior | isotropic) if ladder.fitted_axis else far
+        weight = jnp.where(counted & (d_new <= 0), jnp.exp(log_weight(ladder, mu, scale, z_new, shares)), 0.0)
+    return accept, far, counted, z_new, phi_new, f_new, d_new, weight
 
 
 def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -164,9 +189,8 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     """One move of every particle restricted to ``{d ≤ threshold}`` (:func:`propose`), one forward pass; then h
     moves towards the acceptance rate ``ladder.acceptance``."""
     key, k_move = jax.random.split(state.rng_key)
-    accept, far, z_new, phi_new, f_new, d_new, weight = propose(problem, indices, bands, ladder, state.z,
-                                                                state.centre, state.scale, state.angle, threshold,
-                                                                k_move)
+    accept, far, counted, z_new, phi_new, f_new, d_new, weight = propose(
+        problem, indices, bands, ladder, state.z, state.centre, state.scale, state.angle, threshold, k_move)
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
@@ -177,7 +201,7 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
                           moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
                           memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
                           forward_passes=state.forward_passes + z.shape[0],
-                          far_draws=state.far_draws + jnp.where(own, jnp.sum(far), 0),
+                          far_draws=state.far_draws + jnp.where(own, jnp.sum(counted), 0),
                           far_weight=state.far_weight + jnp.where(own, jnp.sum(weight), 0.0),
                           far_weight_sq=state.far_weight_sq + jnp.where(own, jnp.sum(weight ** 2), 0.0))
 
@@ -196,7 +220,7 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
     n = state.z.shape[0]
     rows = jnp.argsort(state.moved, stable=True)[:min(batch, n)]  # the repeats first
     key, k_move = jax.random.split(state.rng_key)
-    accept, _, z_new, phi_new, f_new, d_new, _ = propose(
+    accept, _, _, z_new, phi_new, f_new, d_new, _ = propose(
         problem, indices, bands, ladder, state.z[rows], state.centre[rows], state.scale[rows], state.angle,
         jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
     rows = jnp.where(accept & ~state.moved[rows], rows, n)  # index n is out of bounds: dropped

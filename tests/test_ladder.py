@@ -31,12 +31,22 @@ def logits(x):
     return {"logits": jnp.stack([jnp.asarray(W) @ x, jnp.asarray(W2) @ x])}
 
 
+CURVATURE = 0.5
+
+
+def curved(x):
+    """A neuron whose band is a bent slab, w·c ∈ [a + k y², b + k y²] (y = w2·c): along w, the band's rare far
+    codes (large |y|) lie where a law narrower than the prior along w puts almost nothing."""
+    return {"logits": jnp.stack([jnp.asarray(W) @ x - CURVATURE * (jnp.asarray(W2) @ x) ** 2, jnp.asarray(W2) @ x])}
+
+
 SPECS, INDICES, _ = resolve([0], {"logits": (2,)})
 PROBLEM = Problem(identity, identity, make_activation_fn(SPECS, logits))
 SPECS2, INDICES2, _ = resolve([0, 1], {"logits": (2,)})
 PROBLEM2 = Problem(identity, identity, make_activation_fn(SPECS2, logits))
 PROBLEM_BOX = Problem(identity, identity, make_activation_fn(SPECS, logits), code_low=-1.0, code_high=1.5)
-INDICES_OF = {PROBLEM: INDICES, PROBLEM2: INDICES2, PROBLEM_BOX: INDICES}
+PROBLEM_CURVED = Problem(identity, identity, make_activation_fn(SPECS, curved))
+INDICES_OF = {PROBLEM: INDICES, PROBLEM2: INDICES2, PROBLEM_BOX: INDICES, PROBLEM_CURVED: INDICES}
 
 
 def phi(t):
@@ -115,8 +125,8 @@ def test_a_looser_decorrelation_below_the_band_moves_less_there_and_not_in_the_b
 def test_small_families_stop_at_the_effective_sample_size_not_at_rho_star():
     z1, z2 = [3.2], [3.5]
     # rotations about N(μ, I) (on this linear band the fitted spread along μ forgets at once: ρ and the ESS agree)
-    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99)
-    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None)  # 0.8
+    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99, fitted_axis=False)
+    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, fitted_axis=False)  # 0.8
     n = by_ess.z.shape[0]
     worth = lambda s: n / float(decorrelation.design_effect(s.parent, s.memory, jnp.ones((n,), bool)))  # noqa: E731
     assert worth(by_ess) >= 0.8 * n and float(by_rho.memory) <= ladder.Ladder().decorrelation
@@ -171,11 +181,34 @@ def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat(fitte
     assert len(np.unique(np.asarray(state.ancestor)[keep])) > 50
 
 
+def curved_mass(z1, z2):
+    """The curved band's probability under the prior: E_y[Φ(z2 + k y²) − Φ(z1 + k y²)], y ~ N(0, 1)."""
+    y = np.linspace(-8, 8, 16001)
+    cdf = np.vectorize(phi)
+    inside = cdf(z2 + CURVATURE * y ** 2) - cdf(z1 + CURVATURE * y ** 2)
+    return float(np.sum(inside * np.exp(-y ** 2 / 2)) * (y[1] - y[0]) / sqrt(2 * np.pi))
+
+
+def test_the_band_mass_with_moves_fitted_along_the_centre_is_the_bent_bands_probability():
+    """On a bent band the particles spread along their centre's direction far less than the prior (s near its floor,
+    0.2), and its far codes (large |y|) lie where N(μ, Σ) puts almost nothing; with a share of the fresh draws from
+    N(μ, I) the band's mass is still its probability, within its interval."""
+    z1, z2 = 2.5, 3.0
+    exact = curved_mass(z1, z2)
+    runs = [climb(PROBLEM_CURVED, INDICES, [z1], [z2], key=k, rejection_limit=None) for k in range(3)]
+    assert all(int(r.status) == ladder.LadderStatus.IN_BAND for r in runs)
+    assert float(np.median(runs[0].scale)) < 0.3  # the fitted spread is narrow
+    ratios = np.array([ladder.band_mass(r)[0] / exact for r in runs])
+    assert all(agrees(ladder.band_mass(r), exact) for r in runs) and abs(np.log(ratios).mean()) < 0.1, ratios
+    a = np.concatenate([np.asarray(r.f)[:, 0] for r in runs])
+    assert ((a >= z1) & (a <= z2)).all()
+
+
 def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     z1, z2 = 2.5, 3.0
     # about N(μ, I) (with the spread along μ fitted, even half-turns stay in this linear band 60% of the time)
-    state = climb(PROBLEM, INDICES, [z1], [z2])
-    settings = ladder.Ladder()
+    state = climb(PROBLEM, INDICES, [z1], [z2], fitted_axis=False)
+    settings = ladder.Ladder(fitted_axis=False)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for start in (np.pi, 1e-3):  # far too wide, far too narrow
@@ -205,20 +238,21 @@ def test_the_clustered_variance_of_a_share_is_binomial_for_independent_particles
     assert together == pytest.approx(line_hits.mean() * (1 - line_hits.mean()) / 40, rel=1e-4)
 
 
-@pytest.mark.parametrize("share, defensive, scale", [(0.0, 0.0, 1.0), (0.0, 0.0, 0.4), (0.5, 0.0, 0.4),
-                                                     (1.0, 0.0, 0.4), (1.0, 0.1, 1.0), (1.0, 0.6, 0.4)])
-def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, defensive, scale):
+@pytest.mark.parametrize("share, defensive, scale, isotropic", [
+    (0.0, 0.0, 1.0, 0.5), (0.0, 0.0, 0.4, 0.5), (0.5, 0.0, 0.4, 0.5), (1.0, 0.0, 0.4, 0.0), (1.0, 0.0, 0.4, 0.5),
+    (1.0, 0.0, 0.4, 1.0), (1.0, 0.1, 1.0, 0.5), (1.0, 0.6, 0.4, 0.3)])
+def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, defensive, scale, isotropic):
     """Rotations about a centre μ ≠ 0 keep N(μ, I), not the prior: without the Metropolis–Hastings test (or with its
     sign turned) the particles would drift towards μ — along W inside the band, and along W2, which no band holds;
-    the fresh draws from the mixture α N(0, I) + (1 − α) N(μ, Σ), whatever α, and rotations keeping N(μ, Σ) with a
-    spread s ≠ 1 along μ keep the prior too."""
+    the fresh draws from the mixture α N(0, I) + (1 − α) (β N(μ, I) + (1 − β) N(μ, Σ)), whatever α and β, and
+    rotations keeping N(μ, Σ) with a spread s ≠ 1 along μ keep the prior too."""
     z1, z2 = 1.0, 1.5
     draws = np.random.default_rng(3).normal(size=(200_000, D)).astype(np.float32)
     start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]  # exact draws of the target
     state = climb(PROBLEM, INDICES, [z1], [z2], n=2000)
     state = state._replace(z=jnp.asarray(start), centre=jnp.broadcast_to(jnp.asarray(1.2 * W + 0.6 * W2), (2000, D)),
                            scale=jnp.full((2000,), scale, jnp.float32), angle=jnp.asarray(0.5, jnp.float32))
-    settings = ladder.Ladder(independent_share=share, defensive_share=defensive)
+    settings = ladder.Ladder(independent_share=share, defensive_share=defensive, isotropic_share=isotropic)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for _ in range(150):
@@ -233,7 +267,7 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, def
     assert abs((z @ W2).mean()) < 0.08 and abs((z @ W2).std() - 1) < 0.06, ((z @ W2).mean(), (z @ W2).std())
 
 
-def test_the_fresh_draws_weight_is_the_priors_ratio_to_the_defensive_mixture_and_at_most_one_over_alpha():
+def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_at_most_one_over_alpha():
     rng = np.random.default_rng(1)
     c, mu = rng.normal(size=(200, D)) * 3, rng.normal(size=(200, D)) * 2
     scale = rng.uniform(0.3, 1.5, size=200)
@@ -242,11 +276,17 @@ def test_the_fresh_draws_weight_is_the_priors_ratio_to_the_defensive_mixture_and
     # N(c; μ, Σ), Σ = I − (1 − s²) u uᵀ: unit variance across u, s² along it
     along = np.sum((c - mu) * u, axis=1)
     log_q_mu = -0.5 * (np.sum((c - mu) ** 2, axis=1) - along ** 2) - 0.5 * along ** 2 / scale ** 2 - np.log(scale)
+    log_q_iso = -0.5 * np.sum((c - mu) ** 2, axis=1)  # N(c; μ, I)
     as32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
-    for alpha in (0.0, 0.1, 0.5):
-        got = np.asarray(moves.log_weight(ladder.Ladder(defensive_share=alpha), as32(mu), as32(scale), as32(c)))
-        mixture = np.logaddexp(np.log(alpha) + log_p if alpha else -np.inf, np.log1p(-alpha) + log_q_mu)
+    log = lambda share, part: np.log(share) + part if share else np.full_like(part, -np.inf)  # noqa: E731
+    for alpha, beta in ((0.0, 0.0), (0.1, 0.0), (0.5, 0.0), (0.0, 0.5), (0.1, 0.3), (0.0, 1.0)):
+        settings = ladder.Ladder(defensive_share=alpha, isotropic_share=beta)
+        got = np.asarray(moves.log_weight(settings, as32(mu), as32(scale), as32(c)))
+        mixture = np.logaddexp(log(alpha, log_p), np.logaddexp(log((1 - alpha) * beta, log_q_iso),
+                                                                log((1 - alpha) * (1 - beta), log_q_mu)))
         np.testing.assert_allclose(got, log_p - mixture, rtol=1e-4, atol=2e-3)
+        # with a share β from N(μ, I), the weights are at most those of N(μ, I) alone over β
+        assert not beta or (got <= log_p - log_q_iso - np.log((1 - alpha) * beta) + 1e-3).all()
         if alpha:
             assert got.max() <= np.log(1 / alpha) + 1e-5 and got.max() > np.log(1 / alpha) - 0.1  # the bound, reached
         else:
@@ -341,13 +381,40 @@ def test_with_code_bounds_the_target_is_the_prior_restricted_to_the_band_and_the
 def test_the_bands_own_draws_from_the_centre_weighted_by_the_prior_give_its_mass(z1, z2):
     state = climb(PROBLEM, INDICES, [z1], [z2], rejection_limit=None)
     m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
-    assert m > 1000 and total ** 2 / squares >= ladder.MIN_WEIGHT_ESS  # importance sampling, not the levels
+    assert m > 500 and total ** 2 / squares >= ladder.MIN_WEIGHT_ESS  # importance sampling, not the levels
     exact = phi(z2) - phi(z1)
     estimate, low, high = ladder.band_mass(state)
     assert estimate == pytest.approx(total / m) and agrees((estimate, low, high), exact), (estimate, low, high, exact)
     assert abs(np.log(estimate / exact)) < 0.25  # within 25%: without the weights p / q it would be q's share
     levels = ladder.band_mass(state._replace(far_weight=jnp.asarray(0.0)))  # the ladder's product of fractions
     assert agrees(levels, exact) and high / low < levels[2] / levels[1]  # a narrower interval
+    # weights so small that their squares underflow float32 (a band of mass ~1e-20): the levels' product too
+    tiny = state._replace(far_weight=jnp.asarray(1e-25, jnp.float32),
+                          far_weight_sq=jnp.asarray(1e-25, jnp.float32) ** 2)
+    assert float(tiny.far_weight_sq) == 0 and ladder.band_mass(tiny) == levels
+
+
+def test_with_the_fitted_axis_the_mass_comes_from_the_draws_of_the_prior_and_of_n_mu_i_only():
+    settings = ladder.Ladder(defensive_share=0.1, isotropic_share=0.5)  # fitted by default
+    assert moves.mass_shares(settings) == pytest.approx((0.1 / 0.55, 0.45 / 0.55, 0.0))
+    assert moves.mass_shares(ladder.Ladder(fitted_axis=False, defensive_share=0.1)) == pytest.approx((0.1, 0.9, 0.0))
+    assert moves.mass_shares(ladder.Ladder(isotropic_share=0.0)) is None
+    z1, z2 = 2.5, 3.0
+    bands = Bands(jnp.asarray([z1]), jnp.asarray([z2]))
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(20000, D)), jnp.float32)
+    mu, scale = jnp.broadcast_to(jnp.asarray(2.7 * W), z.shape), jnp.full((20000,), 0.3, jnp.float32)
+    for fitted_axis, counted_share in ((True, 0.5), (False, 1.0)):  # β = 0.5 of the fresh draws; Σ = I: all
+        out = moves.propose(PROBLEM, INDICES, bands, ladder.Ladder(fitted_axis=fitted_axis), z, mu, scale,
+                            jnp.asarray(0.5), jnp.asarray(0.0), jax.random.key(1))
+        far, counted, d_new, weight = (np.asarray(out[i]) for i in (1, 2, 6, 7))
+        assert not (counted & ~far).any() and abs(counted.sum() / far.sum() - counted_share) < 0.03
+        assert (weight[~(counted & (d_new <= 0))] == 0).all() and (weight[counted & (d_new <= 0)] > 0).all()
+    fitted = climb(PROBLEM, INDICES, [z1], [z2], rejection_limit=None)
+    assert agrees(ladder.band_mass(fitted), phi(z2) - phi(z1))
+    # with none of them from N(μ, I) or the prior, none is counted, and the mass is the levels' product
+    none = climb(PROBLEM, INDICES, [z1], [z2], rejection_limit=None, isotropic_share=0.0)
+    assert float(none.far_draws) == 0 and float(none.far_weight) == 0
+    assert ladder.band_mass(none)[0] == pytest.approx(float(np.exp(none.log_mass)))
 
 
 def test_an_intersection_has_the_product_of_the_masses_of_independent_bands():
