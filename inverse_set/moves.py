@@ -15,9 +15,9 @@ near the level's own law, and neither depends on the particle it moves
 (:func:`centre`). A share ``independent_share`` of the moves draw c' afresh (θ = π/2:
 an independence sampler, accepted about one time in fifteen in a p95 band, each acceptance
 forgetting c) from N(μ, Σ), or, a share ``isotropic_share`` of them, from N(μ, I), or,
-a share ``defensive_share``, from the prior itself: the ratio p / q that decides them
-and weighs them in the band's mass then has a finite variance, or is bounded
-(:func:`log_weight`); the others θ ~ U(−h, h) with h following their
+a share ``defensive_share``, from the prior itself (the ratio p / q that decides them:
+:func:`log_weight`); the band's mass is estimated from the draws of N(μ, I) and the
+prior alone (:func:`mass_shares`); the others θ ~ U(−h, h) with h following their
 acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate − acceptance))``
 after each move, as adaptive SMC tunes its kernels).
 """
@@ -140,8 +140,9 @@ def mass_shares(ladder: Ladder) -> tuple | None:
     """The law of the fresh draws the band's mass is estimated from, as shares of N(0, I), N(μ, I), N(μ, Σ) (None:
     none). With the fitted axis, those from the prior or N(μ, I) only: from N(μ, Σ), narrower than the prior along
     u, the weights p / q have an infinite variance where s² < ½, and the mass ran 0.5–0.75× rejection's at Sandal
-    p95 (0.80–0.86× with half the draws from N(μ, I) in q: ``benchmarks/results/independence_report_fitted_axis*.md``);
-    from N(μ, I) their law is the Σ = I moves' own (within rejection's interval on 8 of 8 report cells)."""
+    p95 (``benchmarks/results/independence_report_fitted_axis.md``; 0.79–0.86× at the climbing report cells with half
+    the draws from N(μ, I) in q: ``…_isotropic_share.md``); from N(μ, I) alone, within rejection's interval on all 8
+    report cells it can check (``…_mass_draws.md``)."""
     alpha, beta = ladder.defensive_share, ladder.isotropic_share
     if not ladder.fitted_axis:
         return alpha, 1 - alpha, 0.0  # Σ = I: N(μ, Σ) is N(μ, I)
@@ -194,7 +195,7 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
-    # in the band itself, the fresh draws from q estimate its mass by importance sampling: weights p / q on those in it
+    # in the band itself, the counted fresh draws estimate its mass by importance sampling (weights p / q_mass)
     own = (threshold <= 0) & (ladder.independent_share > 0)
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))
     return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
