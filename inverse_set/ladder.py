@@ -143,7 +143,7 @@ class Ladder:
                 raise ValueError(f"Ladder({name}={getattr(self, name)!r}): a share of {of}, in [0, 1].")
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
-                             "[0, 1) (0: from N(μ, Σ) only).")
+                             "[0, 1) (0: none from the prior).")
         for name, v in (("survival", self.survival), ("level_decorrelation", self.level_decorrelation)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
                 raise ValueError(f"Ladder({name}={v!r}): a fraction strictly between 0 and 1"
