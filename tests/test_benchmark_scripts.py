@@ -105,3 +105,20 @@ def test_the_rejection_mass_script_counts_hits_of_a_cell():
     bad = subprocess.run([sys.executable, "benchmarks/rejection_mass.py", "--class", "8", "--band", "p50", "--draws",
                           "1234"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "multiple of 5000" in bad.stderr
+
+
+def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
+    out = tmp_path / "budget.md"
+    proc = subprocess.run([sys.executable, "benchmarks/ladder_budget.py", "--classes", "8,7", "--bands", "p50,p99",
+                           "--keys", "0", "--n", "100", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r[0]: r[1:] for r in (line.strip("| ").split(" | ") for line in out.read_text().splitlines()[6:])}
+    assert set(rows) == {"Bag p50", "Bag p99", "Sneaker p50", "Sneaker p99"}
+    assert rows["Bag p50"][2] == "by rejection"  # a band with a large share of the prior: drawn, nothing to move
+    start, levels, band, repeats, total, rho, mass, _, ratio = rows["Sneaker p99"][1:10]
+    moves = [int(part.split(" (")[0]) for part in levels.split(", ")]
+    assert float(start) == 10.0  # the first 100 draws and the pilot's 900 more, per sample of 100
+    assert len(moves) >= 2 and moves[-1] == 0  # levels below the band moved, the last one is the band itself
+    assert abs(float(start) + sum(moves) + int(band) + float(repeats) - float(total)) < 0.2
+    assert 0 <= float(rho) <= 1 and abs(float(ratio) - float(total) * float(mass)) < 0.01 * float(ratio) + 1e-3

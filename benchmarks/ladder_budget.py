@@ -1,0 +1,117 @@
+"""Where the ladder's forward passes go, per sample: the first draws and the pilot, each level's moves, the band's own
+moves (of the whole population, then of the repeats left), beside rejection's expected draws per sample (1 / the
+band's mass, the ladder's own estimate). The default method's ladder, N = n, on class cells
+(``harness.class_cells``).
+
+    python benchmarks/ladder_budget.py --classes 7,3 --bands p95,p99 --keys 0,1     # about 3 min
+
+It shows what a cost target leaves for decorrelation: ``band`` is what the moves inside the band cost once the climb
+is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import generators
+import harness as bm
+from inverse_set import get_method, ladder, moves
+from inverse_set.api import make_sampler
+from inverse_set.bands import Bands
+
+
+def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
+    """One climb and its moves in the band, counted: a dict of passes per sample."""
+    problem, indices = sampler.compiled.problem, sampler.indices
+    bands = Bands(*(jnp.asarray(b) for b in sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))))
+    levels = []
+
+    def on_level(level, threshold, passes, moved, log_mass):
+        levels.append((int(level), float(threshold), int(passes), int(moved), float(np.exp(log_mass))))
+
+    def callback(s):
+        jax.debug.callback(on_level, s.level, s.threshold, s.forward_passes, s.moves, s.log_mass)
+
+    dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
+    climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback))
+    state = jax.block_until_ready(climb(jax.random.key(key)))
+    row = {"status": int(state.status), "by_rejection": bool(state.by_rejection), "levels": []}
+    previous = 0
+    for level, threshold, passes, moved, mass in sorted(levels):  # the callbacks may come in any order
+        before = passes - moved * n  # the level's own moves are its last passes
+        if not row["levels"]:
+            row["start"] = before / n
+        row["levels"].append({"threshold": threshold, "moves": moved, "kept": mass / previous if previous else mass})
+        previous = mass
+    row.setdefault("start", int(state.forward_passes) / n)
+    if int(state.status) != ladder.LadderStatus.IN_BAND:
+        return row
+    advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
+    settled, decorrelated = jax.jit(lambda s: moves.settled(lad, s)), jax.jit(lambda s: moves.decorrelated(lad, s))
+    climbed, full, repeats = int(state.forward_passes), 0, 0
+    while not bool(settled(state)):
+        alone = bool(decorrelated(state))
+        passes = int(state.forward_passes)
+        state = advance(state)
+        if alone:
+            repeats += int(state.forward_passes) - passes
+        else:
+            full += 1
+    mass = ladder.band_mass(state)[0]
+    total = int(state.forward_passes) / n
+    row.update(climb=climbed / n, band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
+               rejection=1 / mass, ratio=total * mass)
+    return row
+
+
+def table(rows: list[dict]) -> list[str]:
+    lines = ["| cell | key | first draws + pilot | levels (moves, share kept) | moves in the band | repeats' passes | "
+             "passes/sample | ρ at the stop | band mass | rejection's draws/sample | ÷ rejection |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["by_rejection"] or "total" not in r:
+            lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
+                         f"{'by rejection' if r['by_rejection'] else 'stalled'} | – | – | – | – | – | – | – |")
+            continue
+        levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f})" for lv in r["levels"])
+        lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} | {r['repeats']:.1f} | "
+                     f"{r['total']:.1f} | {r['rho']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
+                     f"{r['ratio']:.3f} |")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classes", default="7,3", help="class indices, comma-separated")
+    parser.add_argument("--bands", default="p95,p99", help="levels of the zoo's stats: p50, p95, p99, p99.9, max+")
+    parser.add_argument("--keys", default="0,1", help="random keys, comma-separated")
+    parser.add_argument("--n", type=int, default=500, help="samples, and particles (N = n)")
+    parser.add_argument("--out", default=None, help="also write the table to this markdown file")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error(f"--n must be a positive count, got {args.n}")
+    zoo = generators.load("fashion")
+    cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
+    method = get_method("prior-ladder")
+    lad, rows = method.walk.ladder, []
+    for cell in cells:
+        sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
+        for key in (int(k) for k in args.keys.split(",")):
+            rows.append({"cell": cell.name, "key": key,
+                         **budget(sampler, cell.z1, cell.z2, lad, args.n, key)})
+            print(table(rows[-1:])[-1], flush=True)
+    lines = table(rows)
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).write_text(f"# Where the ladder's forward passes go\n\nCommand: `python benchmarks/ladder_budget.py "
+                                  f"--classes {args.classes} --bands {args.bands} --keys {args.keys} --n {args.n}`\n\n"
+                                  + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
