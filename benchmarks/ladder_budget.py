@@ -52,11 +52,10 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     if int(state.status) != ladder.LadderStatus.IN_BAND:
         return row
     advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
-    settled, decorrelated = jax.jit(lambda s: moves.settled(lad, s)), jax.jit(lambda s: moves.decorrelated(lad, s))
+    where = jax.jit(lambda s: (moves.settled(lad, s), moves.decorrelated(lad, s)))  # done; the repeats' turn
     climbed, full, repeats = int(state.forward_passes), 0, 0
-    while not bool(settled(state)):
-        alone = bool(decorrelated(state))
-        passes = int(state.forward_passes)
+    while not bool((flags := where(state))[0]):
+        alone, passes = bool(flags[1]), int(state.forward_passes)
         state = advance(state)
         if alone:
             repeats += int(state.forward_passes) - passes
