@@ -31,29 +31,29 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     bands = Bands(*(jnp.asarray(b) for b in sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))))
     levels = []
 
-    def on_level(level, threshold, passes, moved, log_mass):
-        levels.append((int(level), float(threshold), int(passes), int(moved), float(np.exp(log_mass))))
+    def on_level(level, passes, moved, log_mass):
+        levels.append((int(level), int(passes), int(moved), float(np.exp(log_mass))))
 
     def callback(s):
-        jax.debug.callback(on_level, s.level, s.threshold, s.forward_passes, s.moves, s.log_mass)
+        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.log_mass)
 
     dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
     climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback))
     state = jax.block_until_ready(climb(jax.random.key(key)))
-    row = {"status": int(state.status), "by_rejection": bool(state.by_rejection), "levels": []}
+    row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    for level, threshold, passes, moved, mass in sorted(levels):  # the callbacks may come in any order
+    for level, passes, moved, mass in sorted(levels):  # the callbacks may come in any order
         before = passes - moved * n  # the level's own moves are its last passes
         if not row["levels"]:
             row["start"] = before / n
-        row["levels"].append({"threshold": threshold, "moves": moved, "kept": mass / previous if previous else mass})
+        row["levels"].append({"moves": moved, "kept": mass / previous if previous else mass})
         previous = mass
     row.setdefault("start", int(state.forward_passes) / n)
     if int(state.status) != ladder.LadderStatus.IN_BAND:
         return row
     advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
     where = jax.jit(lambda s: (moves.settled(lad, s), moves.decorrelated(lad, s)))  # done; the repeats' turn
-    climbed, full, repeats = int(state.forward_passes), 0, 0
+    full, repeats = 0, 0
     while not bool((flags := where(state))[0]):
         alone, passes = bool(flags[1]), int(state.forward_passes)
         state = advance(state)
@@ -63,7 +63,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
             full += 1
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
-    row.update(climb=climbed / n, band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
+    row.update(band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
                rejection=1 / mass, ratio=total * mass)
     return row
 
