@@ -6,12 +6,16 @@ band's mass, the ladder's own estimate). The default method's ladder, N = n, on 
     python benchmarks/ladder_budget.py --classes 7,3 --bands p95,p99 --keys 0,1     # about 3 min
 
 It shows what a cost target leaves for decorrelation: ``band`` is what the moves inside the band cost once the climb
-is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`).
+is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`); ``ρ along μ``, the lag
+correlation of the codes' coordinate along their centre's direction over the same moves, which the stop does not
+watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_share=0.25,across_share=0.5``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 from pathlib import Path
 
 import jax
@@ -23,6 +27,7 @@ import harness as bm
 from inverse_set import get_method, ladder, moves
 from inverse_set.api import make_sampler
 from inverse_set.bands import Bands
+from inverse_set.decorrelation import lag_correlation
 
 
 def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
@@ -51,6 +56,9 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     row.setdefault("start", int(state.forward_passes) / n)
     if int(state.status) != ladder.LadderStatus.IN_BAND:
         return row
+    _, u = moves.direction(state.centre)  # the codes' coordinate along their centre's direction, from here on
+    along = jax.jit(lambda z: jnp.sum(z * u, axis=-1, keepdims=True))
+    start = along(state.z)
     advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
     where = jax.jit(lambda s: (moves.settled(lad, s), moves.decorrelated(lad, s)))  # done; the repeats' turn
     full, repeats = 0, 0
@@ -64,22 +72,23 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
     row.update(band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
+               rho_along=float(lag_correlation(start, along(state.z), pooled=False)[0]),
                rejection=1 / mass, ratio=total * mass)
     return row
 
 
 def table(rows: list[dict]) -> list[str]:
     lines = ["| cell | key | first draws + pilot | levels (moves, share kept) | moves in the band | repeats' passes | "
-             "passes/sample | ρ at the stop | band mass | rejection's draws/sample | ÷ rejection |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["by_rejection"] or "total" not in r:
             lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
-                         f"{'by rejection' if r['by_rejection'] else 'stalled'} | – | – | – | – | – | – | – |")
+                         f"{'by rejection' if r['by_rejection'] else 'stalled'} | – | – | – | – | – | – | – | – |")
             continue
         levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f})" for lv in r["levels"])
         lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} | {r['repeats']:.1f} | "
-                     f"{r['total']:.1f} | {r['rho']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
+                     f"{r['total']:.1f} | {r['rho']:.2f} | {r['rho_along']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
                      f"{r['ratio']:.3f} |")
     return lines
 
@@ -90,6 +99,8 @@ def main(argv=None):
     parser.add_argument("--bands", default="p95,p99", help="levels of the zoo's stats: p50, p95, p99, p99.9, max+")
     parser.add_argument("--keys", default="0,1", help="random keys, comma-separated")
     parser.add_argument("--n", type=int, default=500, help="samples, and particles (N = n)")
+    parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,… "
+                        "(e.g. across_share=0.5)")
     parser.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     if args.n < 1:
@@ -97,7 +108,12 @@ def main(argv=None):
     zoo = generators.load("fashion")
     cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
     method = get_method("prior-ladder")
-    lad, rows = method.walk.ladder, []
+    try:
+        changes = {k.strip(): ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in args.ladder.split(",") if kv)}
+        lad = dataclasses.replace(method.walk.ladder, **changes)
+    except (ValueError, SyntaxError, TypeError) as err:
+        parser.error(f"--ladder {args.ladder!r}: settings as name=value,… of inverse_set.Ladder ({err})")
+    method, rows = method.replace(walk=dataclasses.replace(method.walk, ladder=lad)), []
     for cell in cells:
         sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
         for key in (int(k) for k in args.keys.split(",")):
@@ -108,7 +124,8 @@ def main(argv=None):
     print("\n".join(lines))
     if args.out:
         Path(args.out).write_text(f"# Where the ladder's forward passes go\n\nCommand: `python benchmarks/ladder_budget.py "
-                                  f"--classes {args.classes} --bands {args.bands} --keys {args.keys} --n {args.n}`\n\n"
+                                  f"--classes {args.classes} --bands {args.bands} --keys {args.keys} --n {args.n}"
+                                  + (f" --ladder {args.ladder}" if args.ladder else "") + "`\n\n"
                                   + "\n".join(lines) + "\n")
 
 

@@ -27,6 +27,7 @@ def check_options(
     non_negative: Iterable[str] = (),
     at_least_one: Iterable[str] = (),
     fractions: Iterable[str] = (),
+    shares: Iterable[str] = (),
     margins: Iterable[str] = (),
     choices: Mapping[str, tuple] = {},
     flags: Iterable[str] = (),
@@ -38,7 +39,7 @@ def check_options(
     Args:
       counts: ints ≥ 1 (``optional_counts``: the same, or None).
       positive, non_negative, at_least_one: finite reals > 0, ≥ 0, ≥ 1.
-      fractions: reals in (0, 1]; margins: reals in [0, 0.5).
+      fractions: reals in (0, 1]; shares: reals in [0, 1]; margins: reals in [0, 0.5).
       choices: field -> the allowed strings.
       flags: bools; callables: callables.
     """
@@ -56,6 +57,7 @@ def check_options(
               (non_negative, lambda v: v >= 0, "a finite number ≥ 0"),
               (at_least_one, lambda v: v >= 1, "a finite number ≥ 1"),
               (fractions, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+              (shares, lambda v: 0 <= v <= 1, "a share, a number in [0, 1]"),
               (margins, lambda v: 0 <= v < 0.5, "a number in [0, 0.5) (a fraction of the band width per edge)")]
     for names, ok, allowed in ranges:
         for name in names:

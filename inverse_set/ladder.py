@@ -22,16 +22,14 @@ t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
   3. moves every particle restricted to ``{d ≤ t_l}`` until the particles have
      forgotten where they were copied (below).
 
-A move (:mod:`inverse_set.moves`) is one forward pass that leaves the prior restricted to the level invariant.
-Moves go on until the lag correlation ρ with the positions at the last resampling
-(:mod:`inverse_set.decorrelation`) is at most ``decorrelation`` (``level_decorrelation``
-below the band; None: the same), between ``moves_per_level`` and ``max_moves_per_level``
-moves; in the band itself (the walk's steps) between ``final_moves`` and ``max_final_moves``.
-Two copies that each kept a correlation ρ with their parent correlate about ρ² (the
-effective sample size), and two that parted a level earlier, when they correlated ρ_b²,
-about ρ_b² ρ². In the band the moves also stop once that size, over the last two levels'
-families, is ``effective_share`` × N: the fewer copies each has, the larger the ρ that
-leaves them worth as much. A copy that never moved is a repeat, not a sample: once
+A move (:mod:`inverse_set.moves`) is one forward pass that leaves the prior restricted to the level invariant. Moves
+go on until the lag correlation ρ with the positions at the last resampling (:mod:`inverse_set.decorrelation`) is at
+most ``decorrelation`` (``level_decorrelation`` below the band; None: the same), between ``moves_per_level`` and
+``max_moves_per_level`` moves; in the band itself (the walk's steps) between ``final_moves`` and
+``max_final_moves``. Two copies that each kept a correlation ρ with their parent correlate about ρ² (the effective
+sample size), and two that parted a level earlier, when they correlated ρ_b², about ρ_b² ρ². In the band the moves
+also stop once that size, over the last two levels' families, is ``effective_share`` × N: the fewer copies each has,
+the larger the ρ that leaves them worth as much. A copy that never moved is a repeat, not a sample: once
 decorrelated, the repeats left are moved alone, ``repeat_batch`` at a time.
 
 The product of the π_l estimates the band's probability under the prior, ``P(f(G(c)) ∈ B)``, with the
@@ -99,6 +97,8 @@ class Ladder:
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
+      across_share: the share of moves that keep c's part along μ's direction u and draw the rest afresh from the
+        prior (:mod:`inverse_set.moves`); the others rotate by θ ~ U(−h, h).
       isotropic_share: β, the share of those (not from the prior) from N(μ, I) rather than N(μ, Σ): with the
         fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
@@ -130,17 +130,19 @@ class Ladder:
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
+    across_share: float = 0.0  # 0.5: 0.31–0.73× the passes, c · u left correlated (results/*_dev_across*.md)
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels", "repeat_batch"),
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
+                      shares=("independent_share", "across_share", "isotropic_share"),
                       positive=("adaptation",),
                       optional_counts=("rejection_limit",))
-        for name, of in (("independent_share", "the moves"), ("isotropic_share", "the fresh draws")):
-            if isinstance(getattr(self, name), bool) or not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"Ladder({name}={getattr(self, name)!r}): a share of {of}, in [0, 1].")
+        if self.independent_share + self.across_share > 1:
+            raise ValueError(f"Ladder(independent_share={self.independent_share!r}, across_share="
+                             f"{self.across_share!r}): shares of the same moves, their sum at most 1.")
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
                              "[0, 1) (0: none from the prior).")
@@ -314,8 +316,7 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, memory=scalar(1.0), parent_memory=scalar(0.0),
-        angle=scalar(ladder.angle), centre=jnp.zeros((num_particles, latent_dim), jnp.float32),
-        scale=jnp.ones((num_particles,), jnp.float32),
+        angle=scalar(ladder.angle), centre=jnp.zeros_like(z), scale=jnp.ones((num_particles,), jnp.float32),
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
         forward_passes=jnp.asarray(num_particles),
         status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)

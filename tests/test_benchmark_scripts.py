@@ -116,9 +116,14 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     rows = {r[0]: r[1:] for r in (line.strip("| ").split(" | ") for line in out.read_text().splitlines()[6:])}
     assert set(rows) == {"Bag p50", "Bag p99", "Sneaker p50", "Sneaker p99"}
     assert rows["Bag p50"][2] == "by rejection"  # a band with a large share of the prior: drawn, nothing to move
-    start, levels, band, repeats, total, rho, mass, _, ratio = rows["Sneaker p99"][1:10]
+    start, levels, band, repeats, total, rho, rho_along, mass, _, ratio = rows["Sneaker p99"][1:11]
     moves = [int(part.split(" (")[0]) for part in levels.split(", ")]
     assert float(start) == 10.0  # the first 100 draws and the pilot's 900 more, per sample of 100
     assert len(moves) >= 2 and moves[-1] == 0  # levels below the band moved, the last one is the band itself
     assert abs(float(start) + sum(moves) + int(band) + float(repeats) - float(total)) < 0.2
     assert 0 <= float(rho) <= 1 and abs(float(ratio) - float(total) * float(mass)) < 0.01 * float(ratio) + 1e-3
+    assert float(rho_along) <= 1  # 1 − E(x − x₀)² / (2 Var x): below −1 where x₀ spread more than x does now
+    shares = "across_share=0.5,independent_share=0.75"  # shares of the same moves, summing above 1
+    bad = subprocess.run([sys.executable, "benchmarks/ladder_budget.py", "--ladder", shares],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "their sum at most 1" in bad.stderr, bad.stderr[-2000:]
