@@ -180,9 +180,10 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
     isotropic = jax.random.uniform(jax.random.fold_in(k_u, 2), theta.shape) < ladder.isotropic_share
     step = root_covariance(mu, scale, nu)  # ~ N(0, Σ)
     local = mu + (z - mu) * jnp.cos(theta)[:, None] + step * jnp.sin(theta)[:, None]
-    _, u = direction(mu)  # μ lies along u; u = 0 where μ = 0, and c' is then ν
-    along, nu_along = (jnp.sum(v * u, axis=-1, keepdims=True) * u for v in (z, nu))
-    local = jnp.where((kind == ACROSS)[:, None], along + nu - nu_along, local)
+    if ladder.across_share > 0:
+        _, u = direction(mu)  # μ lies along u; u = 0 where μ = 0, and c' is then ν
+        along, nu_along = (jnp.sum(v * u, axis=-1, keepdims=True) * u for v in (z, nu))
+        local = jnp.where((kind == ACROSS)[:, None], along + nu - nu_along, local)
     fresh = jnp.where(from_prior[:, None], nu, mu + jnp.where(isotropic[:, None], nu, step))  # ~ q
     z_new = jnp.where(far[:, None], fresh, local)
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
