@@ -131,9 +131,7 @@ LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
                               ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
-                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
-                              ("ladder_across", "across u", LadderWalk(Ladder(independent_share=0.25, across_share=0.5,
-                                                                              isotropic_share=1.0))))}
+                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))))}
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
          "ours_realism": PAPER_WITH_REALISM, **LADDER_VARIANTS}

@@ -8,7 +8,7 @@ band's mass, the ladder's own estimate). The default method's ladder, N = n, on 
 It shows what a cost target leaves for decorrelation: ``band`` is what the moves inside the band cost once the climb
 is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`); ``ρ along μ``, the lag
 correlation of the codes' coordinate along their centre's direction over the same moves, which the stop does not
-watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_share=0.25,across_share=0.5``.
+watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_share=0.25,isotropic_share=1.0``.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main(argv=None):
     parser.add_argument("--keys", default="0,1", help="random keys, comma-separated")
     parser.add_argument("--n", type=int, default=500, help="samples, and particles (N = n)")
     parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,… "
-                        "(e.g. across_share=0.5)")
+                        "(e.g. independent_share=0.25)")
     parser.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     if args.n < 1:

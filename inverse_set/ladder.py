@@ -97,8 +97,6 @@ class Ladder:
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
-      across_share: the share of moves that keep c's part along μ's direction u and draw the rest afresh from the
-        prior (:mod:`inverse_set.moves`); the others rotate by θ ~ U(−h, h).
       isotropic_share: β, the share of those (not from the prior) from N(μ, I) rather than N(μ, Σ): with the
         fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
@@ -130,19 +128,15 @@ class Ladder:
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
-    across_share: float = 0.0  # 0.5: 0.31–0.73× the passes, c · u left correlated (results/*_dev_across*.md)
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels", "repeat_batch"),
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
-                      shares=("independent_share", "across_share", "isotropic_share"),
+                      shares=("independent_share", "isotropic_share"),
                       positive=("adaptation",),
                       optional_counts=("rejection_limit",))
-        if self.independent_share + self.across_share > 1:
-            raise ValueError(f"Ladder(independent_share={self.independent_share!r}, across_share="
-                             f"{self.across_share!r}): shares of the same moves, their sum at most 1.")
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
                              "[0, 1) (0: none from the prior).")

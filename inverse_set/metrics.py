@@ -10,6 +10,8 @@ space favours the sampler, so report encoder-space figures only beside these.
 * :func:`precision_recall` -- k-NN precision / recall (Kynkäänniemi et al. 2019).
 * :func:`density_coverage` -- k-NN density / coverage (Naeem et al. 2020).
 * :func:`frechet_distance` -- Fréchet distance between Gaussian fits (FID formula).
+* :func:`mean_shift` -- a 1-D set's mean against a reference's, in standard errors squared (t²), and
+  :func:`design_effect` -- what a mean t² says of how many independent draws n samples are worth.
 * :func:`in_band_rate` -- fraction of samples whose activations lie in every band.
 * :func:`precision_membership`, :func:`recall_membership`, :func:`coverage_membership` -- the
   per-point terms of precision, recall and coverage (their means), for intervals.
@@ -37,6 +39,8 @@ __all__ = [
     "precision_recall",
     "density_coverage",
     "frechet_distance",
+    "mean_shift",
+    "design_effect",
     "in_band_rate",
     "pairwise_distances",
     "knn_radii",
@@ -298,6 +302,29 @@ def frechet_distance(a, b) -> float:
     cross = _sqrtm_psd(s @ cov_b @ s)
     d2 = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(cross)
     return float(max(d2, 0.0))
+
+
+def mean_shift(samples, reference) -> float:
+    r"""t², the squared difference of two 1-D sets' means in their standard errors as independent draws:
+
+    .. math::
+        t^2 = \frac{(\bar s - \bar a)^2}{\widehat{\mathrm{Var}}(a)\,(1/n + 1/R)}
+
+    About 1 (χ² with one degree of freedom) when the n samples and the R reference points are independent draws
+    of one law; about ``(D/n + 1/R) / (1/n + 1/R)`` when the samples are worth n / D independent ones
+    (:func:`design_effect`); more when their law is off.
+    """
+    s, a = np.asarray(samples, np.float64).reshape(-1), np.asarray(reference, np.float64).reshape(-1)
+    if len(s) < 2 or len(a) < 2:
+        raise ValueError(f"mean_shift needs at least 2 samples and 2 reference points, got {len(s)} and {len(a)}")
+    return float((s.mean() - a.mean()) ** 2 / (a.var(ddof=1) * (1 / len(s) + 1 / len(a))))
+
+
+def design_effect(mean_t2: float, n: int, r: int) -> float:
+    """D, from the mean :func:`mean_shift` of sets of n samples against references of r points: the n samples are
+    worth about n / D independent draws along that coordinate (1 for independent draws; copies of n / m draws, m
+    each, give m)."""
+    return n * (mean_t2 * (1 / n + 1 / r) - 1 / r)
 
 
 def in_band_rate(acts, z1, z2) -> float:

@@ -17,17 +17,9 @@ an independence sampler, accepted about one time in fifteen in a p95 band, each 
 forgetting c) from N(μ, Σ), or, a share ``isotropic_share`` of them, from N(μ, I), or,
 a share ``defensive_share``, from the prior itself (the ratio p / q that decides them:
 :func:`log_weight`); the band's mass is estimated from the draws of N(μ, I) and the
-prior alone (:func:`mass_shares`). A share ``across_share`` rotate by π/2 the part of c
-across u alone, ``c' = (c · u) u + ν − (ν · u) u``: c's part along u is kept and the
-rest drawn afresh from the prior (u⊥ is a block of N(μ, Σ), which this rotation keeps
-too, and the prior's ratio to N(μ, Σ), a function of c · u, does not change: c' is kept
-wherever it lies in the level). Where a band lies across the direction its particles sit
-in, most such draws stay in it (0.58 at Sneaker p95 against 0.15 for N(μ, Σ)'s), and
-each forgets all of c but one coordinate; c · u itself then forgets more slowly, and the
-stop (ρ over the encodings and activations) does not watch it
-(``benchmarks/ladder_budget.py``'s ρ along μ). The others θ ~ U(−h, h) with h following
-their acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate −
-acceptance))`` after each move, as adaptive SMC tunes its kernels).
+prior alone (:func:`mass_shares`); the others θ ~ U(−h, h) with h following their
+acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate − acceptance))``
+after each move, as adaptive SMC tunes its kernels).
 """
 
 from __future__ import annotations
@@ -47,7 +39,6 @@ if TYPE_CHECKING:  # the ladder imports this module
 
 Array = jax.Array
 MIN_ANGLE = 1e-4  # h's floor: a band so narrow that even this is rarely accepted ends at the most moves
-ROTATED, ACROSS, FRESH = 0, 1, 2  # a move's kind (:func:`propose`): by θ, across u, or afresh from q
 
 
 def distance(bands: Bands, f: Array) -> Array:
@@ -162,28 +153,21 @@ def mass_shares(ladder: Ladder) -> tuple | None:
 def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
             scale: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
     """One move of each code z (m, d) about its centre mu (m, d), its law's spread along μ ``scale`` (m,) (the module
-    docstring's), evaluated and accepted or not: ``(accept, kind, counted, z', φ', f', d', weight)``, one forward
-    pass of the m codes. ``kind``: each proposal's, ROTATED (by θ), ACROSS (across u) or FRESH (drawn afresh from the
-    mixture q, :func:`log_weight`); ``counted``: the fresh ones the band's mass is estimated from
-    (:func:`mass_shares`), ``weight`` their importance weight p / q_mass where c' is in the band, else 0. With
-    ``scales`` > 1 the rotations' largest angle is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric
-    laws: still a valid move, and one that frees a particle where every wide rotation leaves the level)."""
+    docstring's), evaluated and accepted or not: ``(accept, far, counted, z', φ', f', d', weight)``, one forward pass
+    of the m codes. ``far``: the proposals drawn afresh from the mixture q (:func:`log_weight`); ``counted``: those of
+    them the band's mass is estimated from (:func:`mass_shares`), ``weight`` their importance weight p / q_mass where
+    c' is in the band, else 0. With ``scales`` > 1 the local rotations' largest angle
+    is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that
+    frees a particle where every wide rotation leaves the level)."""
     k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)
     nu = jax.random.normal(k_nu, z.shape, z.dtype)
     shrink = 0.5 ** jax.random.randint(k_scale, z.shape[:1], 0, scales).astype(z.dtype)
     theta = jax.random.uniform(k_theta, z.shape[:1], z.dtype, -1.0, 1.0) * angle * shrink
-    draw = jax.random.uniform(k_u, theta.shape)
-    kind = jnp.select([draw < ladder.independent_share, draw < ladder.independent_share + ladder.across_share],
-                      [FRESH, ACROSS], ROTATED)
-    far = kind == FRESH  # c' ~ q afresh
+    far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # c' ~ q afresh
     from_prior = jax.random.uniform(jax.random.fold_in(k_u, 1), theta.shape) < ladder.defensive_share
     isotropic = jax.random.uniform(jax.random.fold_in(k_u, 2), theta.shape) < ladder.isotropic_share
     step = root_covariance(mu, scale, nu)  # ~ N(0, Σ)
     local = mu + (z - mu) * jnp.cos(theta)[:, None] + step * jnp.sin(theta)[:, None]
-    if ladder.across_share > 0:
-        _, u = direction(mu)  # μ lies along u; u = 0 where μ = 0, and c' is then ν
-        along, nu_along = (jnp.sum(v * u, axis=-1, keepdims=True) * u for v in (z, nu))
-        local = jnp.where((kind == ACROSS)[:, None], along + nu - nu_along, local)
     fresh = jnp.where(from_prior[:, None], nu, mu + jnp.where(isotropic[:, None], nu, step))  # ~ q
     z_new = jnp.where(far[:, None], fresh, local)
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
@@ -198,7 +182,7 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
     else:
         counted = far & (from_prior | isotropic) if ladder.fitted_axis else far
         weight = jnp.where(counted & (d_new <= 0), jnp.exp(log_weight(ladder, mu, scale, z_new, shares)), 0.0)
-    return accept, kind, counted, z_new, phi_new, f_new, d_new, weight
+    return accept, far, counted, z_new, phi_new, f_new, d_new, weight
 
 
 def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -206,12 +190,11 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     """One move of every particle restricted to ``{d ≤ threshold}`` (:func:`propose`), one forward pass; then h
     moves towards the acceptance rate ``ladder.acceptance``."""
     key, k_move = jax.random.split(state.rng_key)
-    accept, kind, counted, z_new, phi_new, f_new, d_new, weight = propose(
+    accept, far, counted, z_new, phi_new, f_new, d_new, weight = propose(
         problem, indices, bands, ladder, state.z, state.centre, state.scale, state.angle, threshold, k_move)
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
-    rotated = kind == ROTATED  # h is tuned on the rotations by θ
-    local_rate = jnp.sum(accept & rotated) / jnp.maximum(jnp.sum(rotated), 1)
+    local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
     # in the band itself, the counted fresh draws estimate its mass by importance sampling (weights p / q_mass)
     own = (threshold <= 0) & (ladder.independent_share > 0)
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))

@@ -182,3 +182,17 @@ def test_a_centred_interval_holds_the_estimate_where_resampling_rows_biases_the_
     lo, hi = metrics.bootstrap_interval(fd, a, num=100, centred=True)
     assert lo <= fd(a) <= hi
 
+
+
+def test_the_mean_shift_is_about_one_for_independent_draws_and_counts_copies_in_its_design_effect():
+    rng = np.random.default_rng(0)
+    n, r, trials = 500, 1000, 400
+    independent = [metrics.mean_shift(rng.normal(size=n), rng.normal(size=r)) for _ in range(trials)]
+    copies = [metrics.mean_shift(np.repeat(rng.normal(size=n // 5), 5), rng.normal(size=r)) for _ in range(trials)]
+    assert 0.8 < np.mean(independent) < 1.2  # χ² with one degree of freedom
+    assert 0.8 < metrics.design_effect(np.mean(independent), n, r) < 1.25
+    assert 4.0 < metrics.design_effect(np.mean(copies), n, r) < 6.0  # families of five alike: worth n / 5
+    shifted = metrics.mean_shift(rng.normal(size=n) + 0.5, rng.normal(size=r))
+    assert shifted > 30  # a law off by half an sd: (0.5 / 0.055)² ≈ 83
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        metrics.mean_shift([1.0], rng.normal(size=r))

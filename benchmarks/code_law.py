@@ -1,0 +1,153 @@
+"""The samples' law along the directions their band depends on, against independent draws: the codes, not the images.
+
+``independence.py`` scores the images in the judge's feature space; this looks at the codes z the prior methods
+sample (z ~ N(0, I) restricted to the band), along a few directions fitted on rejection draws of their own:
+u, the in-band draws' mean direction (the direction the ladder's moves centre on, and the one its band depends on
+most), and the top three principal directions of their spread. Against a reference of R more rejection draws A,
+each method's n samples S get, per direction d,
+
+    t² = (mean(S·d) − mean(A·d))² / (var(A·d) (1/n + 1/R)),   and the spread ratio sd(S·d) / sd(A·d).
+
+For n independent draws of the band t² is about 1 (χ² with one degree of freedom: the ``ideal`` row, n more
+rejection draws, shows it); for samples worth n / D independent ones along d (families of copies still alike
+there), about (D/n + 1/R) / (1/n + 1/R); a sampler whose law along d is off, more, and growing with n. Pooled over
+the cells and keys, the last table prints the design effect along each direction, D = n (mean t² (1/n + 1/R) −
+1/R) (``inverse_set.metrics.mean_shift``, ``design_effect``): 1 for independent draws; the n samples are worth
+about n / D independent ones along d.
+
+    python benchmarks/code_law.py --classes 7,3,0 --bands p95 --keys 0,1          # about 15 min
+    python benchmarks/code_law.py --classes 9,7 --bands p99 --keys 0,1             # about 20 min
+
+Rejection needs 1/(band mass) forward passes per draw: at p99 and beyond, minutes per cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import generators
+import harness as bm
+from inverse_set import get_method, metrics, sample_inverse_set
+from inverse_set.api import make_sampler
+from inverse_set.bands import Bands
+from inverse_set.moves import distance
+from inverse_set.problem import forward
+
+DIRECTIONS = ("u", "pc1", "pc2", "pc3")
+METHODS = {"ladder": get_method("prior-ladder"), "slice": get_method("prior-slice"), **bm.LADDER_VARIANTS}
+
+
+def directions(fit: np.ndarray) -> dict[str, np.ndarray]:
+    """u, the fitted draws' mean direction, and their top three principal directions."""
+    mean = fit.mean(axis=0)
+    _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
+    return {"u": mean / np.linalg.norm(mean), "pc1": vt[0], "pc2": vt[1], "pc3": vt[2]}
+
+
+def rejection_codes(sampler, z1, z2, m: int, key, chunk: int = 4000) -> tuple[np.ndarray, int]:
+    """m prior draws in the band, by rejection, and the draws it took."""
+    problem, indices = sampler.compiled.problem, sampler.indices
+    bands = Bands(*(jnp.asarray(b) for b in sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))))
+
+    @jax.jit
+    def draw(k):
+        z = jax.vmap(sampler.compiled.init_fn)(jax.random.split(k, chunk))
+        return z, distance(bands, forward(problem, z, indices)[1]) <= 0
+
+    kept, draws = [], 0
+    while sum(len(k) for k in kept) < m:
+        key, sub = jax.random.split(key)
+        z, inside = draw(sub)
+        kept.append(np.asarray(z)[np.asarray(inside)])
+        draws += chunk
+    return np.concatenate(kept)[:m], draws
+
+
+def cell_rows(zoo, cell, methods, n: int, r: int, fit: int, key: int, log=print) -> list[dict]:
+    """Every method's t² and spread ratio along each direction on one cell and key, and the ideal's."""
+    sampler = make_sampler(list(cell.neurons), n, models=zoo, method=METHODS["ladder"])
+    t0 = time.perf_counter()
+    drawn, draws = rejection_codes(sampler, cell.z1, cell.z2, fit + r + n, jax.random.key(10_000 + key))
+    log(f"  {cell.name} key {key}: {fit + r + n} rejection draws in band of {draws} ({time.perf_counter() - t0:.0f} s)")
+    dirs = directions(drawn[:fit])
+    reference, sets = drawn[fit:fit + r], {"ideal": drawn[fit + r:]}
+    for name in methods:
+        res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), n, models=zoo,
+                                 method=METHODS[name], rng_key=key)
+        sets[name] = np.asarray(res.codes)
+    rows = []
+    for name, codes in sets.items():
+        row = {"cell": cell.name, "key": key, "method": name, "n": len(codes)}
+        for d, v in dirs.items():
+            s, a = codes @ v, reference @ v
+            row[d] = {"t2": metrics.mean_shift(s, a), "spread": float(s.std(ddof=1) / a.std(ddof=1))}
+        rows.append(row)
+    return rows
+
+
+def tables(rows: list[dict], r: int) -> list[str]:
+    head = " | ".join(f"t² along {d} | spread" for d in DIRECTIONS)
+    lines = [f"| cell | key | method | {head} |", "|---|---|---|" + "---|---|" * len(DIRECTIONS)]
+    for row in rows:
+        cols = " | ".join(f"{row[d]['t2']:.2f} | {row[d]['spread']:.2f}" for d in DIRECTIONS)
+        lines.append(f"| {row['cell']} | {row['key']} | {row['method']} | {cols} |")
+    lines += ["", "Pooled over the cells and keys: mean t² (design effect D) along each direction, and the median "
+              "spread ratio.", "", f"| method | cell-keys | {' | '.join(f'{d}: mean t² (D) | spread' for d in DIRECTIONS)} |",
+              "|---|---|" + "---|---|" * len(DIRECTIONS)]
+    for method in dict.fromkeys(row["method"] for row in rows):
+        mine = [row for row in rows if row["method"] == method]
+        n = int(np.median([row["n"] for row in mine]))
+        cols = []
+        for d in DIRECTIONS:
+            mean = float(np.mean([row[d]["t2"] for row in mine]))
+            cols.append(f"{mean:.2f} ({metrics.design_effect(mean, n, r):.1f}) | "
+                        f"{np.median([row[d]['spread'] for row in mine]):.2f}")
+        lines.append(f"| {method} | {len(mine)} | {' | '.join(cols)} |")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--classes", default="7,3,0", help="class indices, comma-separated")
+    parser.add_argument("--bands", default="p95", help="levels of the zoo's stats: p50, p95, p99, p99.9")
+    parser.add_argument("--keys", default="0,1", help="random keys, comma-separated")
+    parser.add_argument("--methods", default="ladder", help=f"of {', '.join(METHODS)}")
+    parser.add_argument("--n", type=int, default=500, help="samples per method (and the ideal's draws)")
+    parser.add_argument("--reference", type=int, default=1000, help="R, rejection draws of the reference")
+    parser.add_argument("--fit", type=int, default=700, help="rejection draws the directions are fitted on")
+    parser.add_argument("--out", default=None, help="also write the tables (markdown) and rows (.json beside it)")
+    args = parser.parse_args(argv)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    for name in ("n", "reference", "fit"):
+        if getattr(args, name) < 10:
+            parser.error(f"--{name} must be at least 10 (a variance and three directions), got {getattr(args, name)}")
+    zoo = generators.load("fashion")
+    cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
+    rows = []
+    for cell in cells:
+        for key in (int(k) for k in args.keys.split(",")):
+            rows += cell_rows(zoo, cell, methods, args.n, args.reference, args.fit, key)
+            print("\n".join(tables(rows[-1 - len(methods):], args.reference)[2:3 + len(methods)]), flush=True)
+    lines = tables(rows, args.reference)
+    print("\n".join(lines))
+    if args.out:
+        command = "python benchmarks/code_law.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+        Path(args.out).write_text(f"# The samples' codes along the band's directions, against rejection\n\n"
+                                  f"Command: `{command}`\n\n" + "\n".join(lines) + "\n")
+        Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
