@@ -126,12 +126,13 @@ PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective
 # The ladder's measured alternatives (benchmarks/independence.py --methods): rounds of N = 100 particles (each
 # round moves them until decorrelated again), fresh draws one in ten from the prior (the defensive mixture: bounded
 # weights p / q), moves about N(μ, I), not fitted to the kept particles' spread along μ (the default before
-# Ladder.fitted_axis).
+# Ladder.fitted_axis), and a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py).
 LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
                               ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
-                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))))}
+                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
+                              ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))))}
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
          "ours_realism": PAPER_WITH_REALISM, **LADDER_VARIANTS}

@@ -97,6 +97,8 @@ class Ladder:
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
+      watch_along: ρ is also that of each code's coordinate along its centre's direction (the slowest to forget, which
+        the encodings' pooled ρ hides: ``benchmarks/code_law.py``), below the band and in it.
       isotropic_share: β, the share of those (not from the prior) from N(μ, I) rather than N(μ, Σ): with the
         fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
@@ -128,6 +130,7 @@ class Ladder:
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
+    watch_along: bool = False
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
     def __post_init__(self):
@@ -135,7 +138,7 @@ class Ladder:
                                     "max_levels", "max_stalled_levels", "repeat_batch"),
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
                       shares=("independent_share", "isotropic_share"),
-                      positive=("adaptation",),
+                      positive=("adaptation",), flags=("watch_along",),
                       optional_counts=("rejection_limit",))
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
@@ -172,6 +175,7 @@ class LadderState(NamedTuple):
     grandparent: Array  # its parent's own family at the resampling before (its parent there), (N,)
     start_phi: Array  # the encodings at the last resampling, (N, F)
     start_f: Array  # f at the last resampling, (N, p)
+    start_along: Array  # z · u there, u the direction of the particle's centre (:func:`inverse_set.moves.along`), (N,)
     memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
     parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     angle: Array  # h, the moves' largest rotation, ()
@@ -309,7 +313,8 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         z=z, f=f, phi=phi, distance=d, threshold=scalar(jnp.inf), log_mass=scalar(0.0), log_mass_var=scalar(0.0),
         far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
-        grandparent=first, start_phi=phi, start_f=f, memory=scalar(1.0), parent_memory=scalar(0.0),
+        grandparent=first, start_phi=phi, start_f=f, start_along=jnp.zeros((num_particles,)), memory=scalar(1.0),
+        parent_memory=scalar(0.0),
         angle=scalar(ladder.angle), centre=jnp.zeros_like(z), scale=jnp.ones((num_particles,), jnp.float32),
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
         forward_passes=jnp.asarray(num_particles),

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
-from inverse_set.decorrelation import design_effect, memory
+from inverse_set.decorrelation import design_effect, lag_correlation, memory
 from inverse_set.problem import Problem, forward
 
 if TYPE_CHECKING:  # the ladder imports this module
@@ -108,10 +108,26 @@ def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: La
     :func:`inverse_set.moves.axis_scale`), each particle's those of the code it is a copy of (``source``); the
     state's own where the moves are not centred, and s = 1 where the spread is not fitted."""
     if not ladder.centred:
-        return {"centre": state.centre, "scale": state.scale}
+        return {"centre": state.centre, "scale": state.scale, "start_along": along(z[source], state.centre)}
     mu = centre(z, kept)
     scale = axis_scale(z, kept, mu) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
-    return {"centre": mu[source], "scale": scale[source]}
+    return {"centre": mu[source], "scale": scale[source], "start_along": along(z[source], mu[source])}
+
+
+def along(z: Array, mu: Array) -> Array:
+    """Each code's coordinate along its centre's direction u, ``z · u`` (m,) (0 where μ = 0)."""
+    return jnp.sum(z * direction(mu)[1], axis=-1)
+
+
+def remembered(ladder: Ladder, state: LadderState, z: Array, phi: Array, f: Array) -> Array:
+    """ρ, what the particles remember of the last resampling (:func:`inverse_set.decorrelation.memory`); with
+    ``watch_along``, also the lag correlation of their coordinate along their centre's direction, the slowest one
+    to forget (``benchmarks/code_law.py``)."""
+    rho = memory(state.start_phi, state.start_f, phi, f)
+    if not ladder.watch_along:
+        return rho
+    now = along(z, state.centre)[:, None]
+    return jnp.maximum(rho, lag_correlation(state.start_along[:, None], now, pooled=False)[0])
 
 
 def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
@@ -200,7 +216,7 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))
     return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
                           moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
-                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
+                          memory=remembered(ladder, state, z, phi, f), moves=state.moves + 1,
                           forward_passes=state.forward_passes + z.shape[0],
                           far_draws=state.far_draws + jnp.where(own, jnp.sum(counted), 0),
                           far_weight=state.far_weight + jnp.where(own, jnp.sum(weight), 0.0),
@@ -229,7 +245,7 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
     z, f, phi = put(state.z, z_new), put(state.f, f_new), put(state.phi, phi_new)
     return state._replace(z=z, f=f, phi=phi, distance=put(state.distance, d_new),
                           moved=state.moved.at[rows].set(True, mode="drop"), rng_key=key,
-                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
+                          memory=remembered(ladder, state, z, phi, f), moves=state.moves + 1,
                           forward_passes=state.forward_passes + rows.shape[0])
 
 

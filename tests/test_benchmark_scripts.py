@@ -126,3 +126,20 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     bad = subprocess.run([sys.executable, "benchmarks/ladder_budget.py", "--ladder", "independent_share=1.5"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "must be a share, a number in [0, 1]" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directions(tmp_path):
+    out = tmp_path / "law.md"
+    proc = subprocess.run([sys.executable, "benchmarks/code_law.py", "--classes", "8", "--bands", "p50", "--keys", "0",
+                           "--n", "60", "--reference", "80", "--fit", "40", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [r["method"] for r in rows] == ["ideal", "ladder"] and all(r["n"] == 60 for r in rows)
+    for r in rows:  # Bag p50 holds a large share of the prior: the ladder draws it by rejection too
+        assert set(r) >= {"u", "pc1", "pc2", "pc3"} and all(r[d]["t2"] >= 0 and r[d]["spread"] > 0 for d in "u pc1".split())
+    pooled = out.read_text().split("Pooled")[1]
+    assert "| ideal | 1 |" in pooled and "| ladder | 1 |" in pooled
+    bad = subprocess.run([sys.executable, "benchmarks/code_law.py", "--methods", "ladder,nonsense"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown nonsense" in bad.stderr
