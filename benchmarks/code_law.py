@@ -53,8 +53,11 @@ def directions(fit: np.ndarray) -> dict[str, np.ndarray]:
     return {"u": mean / np.linalg.norm(mean), "pc1": vt[0], "pc2": vt[1], "pc3": vt[2]}
 
 
+MAX_DRAWS = 5_000_000  # prior draws per cell-key: about 25 min here, a band of 1/2300 of the prior at the defaults
+
+
 def rejection_codes(sampler, z1, z2, m: int, key, chunk: int = 4000) -> tuple[np.ndarray, int]:
-    """m prior draws in the band, by rejection, and the draws it took."""
+    """m prior draws in the band, by rejection, and the draws it took (at most MAX_DRAWS)."""
     problem, indices = sampler.compiled.problem, sampler.indices
     bands = Bands(*(jnp.asarray(b) for b in sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))))
 
@@ -65,6 +68,10 @@ def rejection_codes(sampler, z1, z2, m: int, key, chunk: int = 4000) -> tuple[np
 
     kept, draws = [], 0
     while sum(len(k) for k in kept) < m:
+        if draws >= MAX_DRAWS:
+            raise SystemExit(f"code_law: only {sum(len(k) for k in kept)} of {m} in-band draws in {draws} prior "
+                             "draws: the band is too narrow for rejection to be the reference (take a wider band, "
+                             "or smaller --n, --reference and --fit)")
         key, sub = jax.random.split(key)
         z, inside = draw(sub)
         kept.append(np.asarray(z)[np.asarray(inside)])
@@ -100,9 +107,9 @@ def tables(rows: list[dict], r: int) -> list[str]:
     for row in rows:
         cols = " | ".join(f"{row[d]['t2']:.2f} | {row[d]['spread']:.2f}" for d in DIRECTIONS)
         lines.append(f"| {row['cell']} | {row['key']} | {row['method']} | {cols} |")
+    pooled = " | ".join(f"{d}: mean t² (D) | spread" for d in DIRECTIONS)
     lines += ["", "Pooled over the cells and keys: mean t² (design effect D) along each direction, and the median "
-              "spread ratio.", "", f"| method | cell-keys | {' | '.join(f'{d}: mean t² (D) | spread' for d in DIRECTIONS)} |",
-              "|---|---|" + "---|---|" * len(DIRECTIONS)]
+              "spread ratio.", "", f"| method | cell-keys | {pooled} |", "|---|---|" + "---|---|" * len(DIRECTIONS)]
     for method in dict.fromkeys(row["method"] for row in rows):
         mine = [row for row in rows if row["method"] == method]
         n = int(np.median([row["n"] for row in mine]))

@@ -96,9 +96,9 @@ class Ladder:
         test).
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
-      independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
       watch_along: ρ is also that of each code's coordinate along its centre's direction (the slowest to forget, which
         the encodings' pooled ρ hides: ``benchmarks/code_law.py``), below the band and in it.
+      independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
       isotropic_share: β, the share of those (not from the prior) from N(μ, I) rather than N(μ, Σ): with the
         fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
@@ -128,9 +128,9 @@ class Ladder:
     max_stalled_levels: int = 3
     centred: bool = True
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
+    watch_along: bool = False  # True: D along u ~13 → ~4 on 6 dev cell-keys, 1.9–3.4× the passes (results/code_law*)
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
-    watch_along: bool = False
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
 
     def __post_init__(self):
