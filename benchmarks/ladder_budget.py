@@ -56,9 +56,6 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     row.setdefault("start", int(state.forward_passes) / n)
     if int(state.status) != ladder.LadderStatus.IN_BAND:
         return row
-    _, u = moves.direction(state.centre)  # the codes' coordinate along their centre's direction, from here on
-    along = jax.jit(lambda z: jnp.sum(z * u, axis=-1, keepdims=True))
-    start = along(state.z)
     advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
     where = jax.jit(lambda s: (moves.settled(lad, s), moves.decorrelated(lad, s)))  # done; the repeats' turn
     full, repeats = 0, 0
@@ -72,7 +69,8 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
     row.update(band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
-               rho_along=float(lag_correlation(start, along(state.z), pooled=False)[0]),
+               rho_along=float(lag_correlation(state.start_along[:, None],  # z · u at the band's resampling
+                                               moves.along(state.z, state.centre)[:, None], pooled=False)[0]),
                rejection=1 / mass, ratio=total * mass)
     return row
 
