@@ -79,12 +79,26 @@ def rejection_codes(sampler, z1, z2, m: int, key, chunk: int = 4000) -> tuple[np
     return np.concatenate(kept)[:m], draws
 
 
-def cell_rows(zoo, cell, methods, n: int, r: int, fit: int, key: int, log=print) -> list[dict]:
-    """Every method's t² and spread ratio along each direction on one cell and key, and the ideal's."""
-    sampler = make_sampler(list(cell.neurons), n, models=zoo, method=METHODS["ladder"])
+def cached_rejection_codes(zoo, cell, m: int, key: int, cache: Path | None, log=print) -> np.ndarray:
+    """:func:`rejection_codes` of the cell and key, read from (else written to) ``cache`` where one is given: the
+    same draws for any method compared, so that comparing another costs only its own run."""
+    path = cache / f"{cell.name}_{key}_{m}.npy".replace(" ", "_").replace("/", "-") if cache else None
+    if path is not None and path.exists():
+        return np.load(path)
+    sampler = make_sampler(list(cell.neurons), m, models=zoo, method=METHODS["ladder"])
     t0 = time.perf_counter()
-    drawn, draws = rejection_codes(sampler, cell.z1, cell.z2, fit + r + n, jax.random.key(10_000 + key))
-    log(f"  {cell.name} key {key}: {fit + r + n} rejection draws in band of {draws} ({time.perf_counter() - t0:.0f} s)")
+    drawn, draws = rejection_codes(sampler, cell.z1, cell.z2, m, jax.random.key(10_000 + key))
+    log(f"  {cell.name} key {key}: {m} rejection draws in band of {draws} ({time.perf_counter() - t0:.0f} s)")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, drawn)
+    return drawn
+
+
+def cell_rows(zoo, cell, methods, n: int, r: int, fit: int, key: int, cache: Path | None = None,
+              log=print) -> list[dict]:
+    """Every method's t² and spread ratio along each direction on one cell and key, and the ideal's."""
+    drawn = cached_rejection_codes(zoo, cell, fit + r + n, key, cache, log)
     dirs = directions(drawn[:fit])
     reference, sets = drawn[fit:fit + r], {"ideal": drawn[fit + r:]}
     for name in methods:
@@ -131,9 +145,19 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=500, help="samples per method (and the ideal's draws)")
     parser.add_argument("--reference", type=int, default=1000, help="R, rejection draws of the reference")
     parser.add_argument("--fit", type=int, default=700, help="rejection draws the directions are fitted on")
+    parser.add_argument("--ladder", default="", help="also the default with its Ladder settings changed, "
+                        "name=value,… (the row `changed`)")
+    parser.add_argument("--cache", default=None, type=Path, help="a folder to keep each cell-key's rejection draws "
+                        "in and reuse them from (they depend only on the cell, the key and the sizes)")
     parser.add_argument("--out", default=None, help="also write the tables (markdown) and rows (.json beside it)")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
+    if args.ladder:
+        try:
+            METHODS["changed"] = bm.changed_ladder(args.ladder)[0]
+        except ValueError as err:
+            parser.error(f"--ladder {err}")
+        methods.append("changed")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         parser.error(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(METHODS)}")
@@ -145,7 +169,7 @@ def main(argv=None):
     rows = []
     for cell in cells:
         for key in (int(k) for k in args.keys.split(",")):
-            rows += cell_rows(zoo, cell, methods, args.n, args.reference, args.fit, key)
+            rows += cell_rows(zoo, cell, methods, args.n, args.reference, args.fit, key, args.cache)
             print("\n".join(tables(rows[-1 - len(methods):], args.reference)[2:3 + len(methods)]), flush=True)
     lines = tables(rows, args.reference)
     print("\n".join(lines))

@@ -31,6 +31,8 @@ against every real test image of the class.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import os
 import shlex
 import sys
@@ -133,6 +135,21 @@ LADDER_VARIANTS = {
                               ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
                               ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
                               ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))))}
+
+
+def changed_ladder(settings: str):
+    """The default method with its Ladder's settings changed by ``name=value,…`` (a script's ``--ladder``), and that
+    Ladder; ValueError saying what was wrong."""
+    method = get_method("prior-ladder")
+    try:
+        changes = {k.strip(): ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in settings.split(",") if kv)}
+        lad = dataclasses.replace(method.walk.ladder, **changes)
+    except (ValueError, SyntaxError, TypeError) as err:
+        raise ValueError(f"{settings!r}: settings as name=value,… of inverse_set.Ladder ({err})") from None
+    name = f"prior-ladder, {settings}" if settings else method.name
+    return method.replace(name=name, walk=dataclasses.replace(method.walk, ladder=lad)), lad
+
+
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
          "ours_realism": PAPER_WITH_REALISM, **LADDER_VARIANTS}

@@ -14,8 +14,6 @@ watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_
 from __future__ import annotations
 
 import argparse
-import ast
-import dataclasses
 from pathlib import Path
 
 import jax
@@ -24,7 +22,7 @@ import numpy as np
 
 import generators
 import harness as bm
-from inverse_set import get_method, ladder, moves
+from inverse_set import ladder, moves
 from inverse_set.api import make_sampler
 from inverse_set.bands import Bands
 from inverse_set.decorrelation import lag_correlation
@@ -105,13 +103,11 @@ def main(argv=None):
         parser.error(f"--n must be a positive count, got {args.n}")
     zoo = generators.load("fashion")
     cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
-    method = get_method("prior-ladder")
     try:
-        changes = {k.strip(): ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in args.ladder.split(",") if kv)}
-        lad = dataclasses.replace(method.walk.ladder, **changes)
-    except (ValueError, SyntaxError, TypeError) as err:
-        parser.error(f"--ladder {args.ladder!r}: settings as name=value,… of inverse_set.Ladder ({err})")
-    method, rows = method.replace(walk=dataclasses.replace(method.walk, ladder=lad)), []
+        method, lad = bm.changed_ladder(args.ladder)
+    except ValueError as err:
+        parser.error(f"--ladder {err}")
+    rows = []
     for cell in cells:
         sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
         for key in (int(k) for k in args.keys.split(",")):

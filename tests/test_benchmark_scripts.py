@@ -130,12 +130,19 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
 
 def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directions(tmp_path):
     out = tmp_path / "law.md"
-    proc = subprocess.run([sys.executable, "benchmarks/code_law.py", "--classes", "8", "--bands", "p50", "--keys", "0",
-                           "--n", "60", "--reference", "80", "--fit", "40", "--out", str(out)], cwd=ROOT,
+    small = ["benchmarks/code_law.py", "--classes", "8", "--bands", "p50", "--keys", "0", "--n", "60",
+             "--reference", "80", "--fit", "40", "--cache", str(tmp_path / "cache")]
+    proc = subprocess.run([sys.executable, *small, "--ladder", "watch_along=True", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rejection draws in band" in proc.stdout and len(list((tmp_path / "cache").iterdir())) == 1
     rows = json.loads(out.with_suffix(".json").read_text())
-    assert [r["method"] for r in rows] == ["ideal", "ladder"] and all(r["n"] == 60 for r in rows)
+    assert [r["method"] for r in rows] == ["ideal", "ladder", "changed"] and all(r["n"] == 60 for r in rows)
+    again = subprocess.run([sys.executable, *small, "--out", str(tmp_path / "again.md")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "rejection draws in band" not in again.stdout  # the cached draws, the same ideal and reference
+    assert json.loads((tmp_path / "again.json").read_text())[0] == rows[0]
     for r in rows:  # Bag p50 holds a large share of the prior: the ladder draws it by rejection too
         assert set(r) >= {"u", "pc1", "pc2", "pc3"}
         assert all(r[d]["t2"] >= 0 and r[d]["spread"] > 0 for d in ("u", "pc1", "pc2", "pc3"))
@@ -144,3 +151,6 @@ def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directio
     bad = subprocess.run([sys.executable, "benchmarks/code_law.py", "--methods", "ladder,nonsense"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown nonsense" in bad.stderr
+    bad = subprocess.run([sys.executable, "benchmarks/code_law.py", "--ladder", "survival=2"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--ladder" in bad.stderr and "survival" in bad.stderr, bad.stderr[-2000:]
