@@ -204,6 +204,21 @@ def test_the_band_mass_with_moves_fitted_along_the_centre_is_the_bent_bands_prob
     assert ((a >= z1) & (a <= z2)).all()
 
 
+def test_watching_the_coordinate_along_the_centre_stops_only_once_it_too_has_forgotten():
+    """On the bent band the encodings' pooled ρ forgets before the codes' coordinate along their centre's direction
+    (the band's slow one): the plain stop leaves that coordinate above ρ*; with ``watch_along`` the moves go on until
+    it too is at most ρ*, and the law and the mass are kept."""
+    z1, z2, rho_star = 2.5, 3.0, ladder.Ladder().decorrelation
+    plain, watched = (climb(PROBLEM_CURVED, INDICES, [z1], [z2], rejection_limit=None, effective_share=0.99,
+                            watch_along=watch) for watch in (False, True))
+    along = lambda s: float(decorrelation.lag_correlation(  # noqa: E731
+        s.start_along[:, None], moves.along(s.z, s.centre)[:, None], pooled=False)[0])
+    assert float(plain.memory) <= rho_star < along(plain)
+    assert along(watched) <= float(watched.memory) <= rho_star and int(watched.moves) < ladder.Ladder().max_final_moves
+    assert int(watched.forward_passes) > int(plain.forward_passes)
+    assert np.asarray(ladder.samples(watched)).all() and agrees(ladder.band_mass(watched), curved_mass(z1, z2))
+
+
 def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     z1, z2 = 2.5, 3.0
     # about N(μ, I) (with the spread along μ fitted, even half-turns stay in this linear band 60% of the time)
