@@ -18,7 +18,9 @@ about n / D independent ones along d.
     python benchmarks/code_law.py --classes 7,3,0 --bands p95 --keys 0,1          # about 15 min
     python benchmarks/code_law.py --classes 9,7 --bands p99 --keys 0,1             # about 20 min
 
-Rejection needs 1/(band mass) forward passes per draw: at p99 and beyond, minutes per cell.
+Rejection needs 1/(band mass) forward passes per draw: at p99 and beyond, minutes per cell. ``--cache DIR`` keeps
+each cell-key's rejection draws and reuses them, so that comparing another setting (``--ladder name=value,…``, the
+row ``changed``) against the same draws costs only its own runs.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def rejection_codes(sampler, z1, z2, m: int, key, chunk: int = 4000) -> tuple[np
 def cached_rejection_codes(zoo, cell, m: int, key: int, cache: Path | None, log=print) -> np.ndarray:
     """:func:`rejection_codes` of the cell and key, read from (else written to) ``cache`` where one is given: the
     same draws for any method compared, so that comparing another costs only its own run."""
-    path = cache / f"{cell.name}_{key}_{m}.npy".replace(" ", "_").replace("/", "-") if cache else None
+    band = "_".join(f"{v:.6g}" for v in (*cell.z1, *cell.z2))  # the cell's band as the models now put it
+    path = cache / f"{cell.name}_{band}_{key}_{m}.npy".replace(" ", "_").replace("/", "-") if cache else None
     if path is not None and path.exists():
         return np.load(path)
     sampler = make_sampler(list(cell.neurons), m, models=zoo, method=METHODS["ladder"])
@@ -148,7 +151,7 @@ def main(argv=None):
     parser.add_argument("--ladder", default="", help="also the default with its Ladder settings changed, "
                         "name=value,… (the row `changed`)")
     parser.add_argument("--cache", default=None, type=Path, help="a folder to keep each cell-key's rejection draws "
-                        "in and reuse them from (they depend only on the cell, the key and the sizes)")
+                        "in and reuse them from (they depend only on the cell's band, the key and the sizes)")
     parser.add_argument("--out", default=None, help="also write the tables (markdown) and rows (.json beside it)")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
