@@ -98,15 +98,16 @@ def cached_rejection_codes(zoo, cell, m: int, key: int, cache: Path | None, log=
     return drawn
 
 
-def cell_rows(zoo, cell, methods, n: int, r: int, fit: int, key: int, cache: Path | None = None,
+def cell_rows(zoo, cell, methods: dict, n: int, r: int, fit: int, key: int, cache: Path | None = None,
               log=print) -> list[dict]:
-    """Every method's t² and spread ratio along each direction on one cell and key, and the ideal's."""
+    """Every method's (a row name → Method) t² and spread ratio along each direction on one cell and key, and the
+    ideal's."""
     drawn = cached_rejection_codes(zoo, cell, fit + r + n, key, cache, log)
     dirs = directions(drawn[:fit])
     reference, sets = drawn[fit:fit + r], {"ideal": drawn[fit + r:]}
-    for name in methods:
+    for name, method in methods.items():
         res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), n, models=zoo,
-                                 method=METHODS[name], rng_key=key)
+                                 method=method, rng_key=key)
         sets[name] = np.asarray(res.codes)
     rows = []
     for name, codes in sets.items():
@@ -154,16 +155,16 @@ def main(argv=None):
                         "in and reuse them from (they depend only on the cell's band, the key and the sizes)")
     parser.add_argument("--out", default=None, help="also write the tables (markdown) and rows (.json beside it)")
     args = parser.parse_args(argv)
-    methods = [m for m in args.methods.split(",") if m]
-    if args.ladder:
-        try:
-            METHODS["changed"] = bm.changed_ladder(args.ladder)[0]
-        except ValueError as err:
-            parser.error(f"--ladder {err}")
-        methods.append("changed")
-    unknown = [m for m in methods if m not in METHODS]
+    names = [m for m in args.methods.split(",") if m]
+    unknown = [m for m in names if m not in METHODS]
     if unknown:
         parser.error(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    methods = {name: METHODS[name] for name in names}
+    if args.ladder:
+        try:
+            methods["changed"] = bm.changed_ladder(args.ladder)[0]
+        except ValueError as err:
+            parser.error(f"--ladder {err}")
     for name in ("n", "reference", "fit"):
         if getattr(args, name) < 10:
             parser.error(f"--{name} must be at least 10 (a variance and three directions), got {getattr(args, name)}")

@@ -25,7 +25,6 @@ import harness as bm
 from inverse_set import ladder, moves
 from inverse_set.api import make_sampler
 from inverse_set.bands import Bands
-from inverse_set.decorrelation import lag_correlation
 
 
 def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
@@ -67,8 +66,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
     row.update(band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
-               rho_along=float(lag_correlation(state.start_along[:, None],  # z · u at the band's resampling
-                                               moves.along(state.z, state.centre)[:, None], pooled=False)[0]),
+               rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
                rejection=1 / mass, ratio=total * mass)
     return row
 

@@ -119,15 +119,16 @@ def along(z: Array, mu: Array) -> Array:
     return jnp.sum(z * direction(mu)[1], axis=-1)
 
 
+def along_memory(state: LadderState, z: Array) -> Array:
+    """The lag correlation of the codes' coordinate along their centre's direction, from the last resampling to z, ()."""
+    return lag_correlation(state.start_along[:, None], along(z, state.centre)[:, None], pooled=False)[0]
+
+
 def remembered(ladder: Ladder, state: LadderState, z: Array, phi: Array, f: Array) -> Array:
     """ρ, what the particles remember of the last resampling (:func:`inverse_set.decorrelation.memory`); with
-    ``watch_along``, also the lag correlation of their coordinate along their centre's direction, the slowest one
-    to forget (``benchmarks/code_law.py``)."""
+    ``watch_along``, also :func:`along_memory`, the slowest coordinate to forget (``benchmarks/code_law.py``)."""
     rho = memory(state.start_phi, state.start_f, phi, f)
-    if not ladder.watch_along:
-        return rho
-    now = along(z, state.centre)[:, None]
-    return jnp.maximum(rho, lag_correlation(state.start_along[:, None], now, pooled=False)[0])
+    return jnp.maximum(rho, along_memory(state, z)) if ladder.watch_along else rho
 
 
 def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
