@@ -33,14 +33,12 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import generators
 import harness as bm
 from inverse_set import get_method, metrics, sample_inverse_set
 from inverse_set.api import make_sampler
-from inverse_set.bands import Bands
 from inverse_set.moves import distance
 from inverse_set.problem import forward
 
@@ -60,8 +58,7 @@ MAX_DRAWS = 5_000_000  # prior draws per cell-key: about 25 min here, a band of 
 
 def rejection_codes(sampler, z1, z2, m: int, key, chunk: int = 4000) -> tuple[np.ndarray, int]:
     """m prior draws in the band, by rejection, and the draws it took (at most MAX_DRAWS)."""
-    problem, indices = sampler.compiled.problem, sampler.indices
-    bands = Bands(*(jnp.asarray(b) for b in sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))))
+    problem, indices, bands = bm.solver_problem(sampler, z1, z2)
 
     @jax.jit
     def draw(k):
@@ -114,7 +111,9 @@ def cell_rows(zoo, cell, methods: dict, n: int, r: int, fit: int, key: int, cach
         row = {"cell": cell.name, "key": key, "method": name, "n": len(codes)}
         for d, v in dirs.items():
             s, a = codes @ v, reference @ v
-            row[d] = {"t2": metrics.mean_shift(s, a), "spread": float(s.std(ddof=1) / a.std(ddof=1))}
+            t2 = metrics.mean_shift(s, a)
+            row[d] = {"t2": t2, "t": float(np.sign(s.mean() - a.mean()) * np.sqrt(t2)),  # t: which side
+                      "spread": float(s.std(ddof=1) / a.std(ddof=1))}
         rows.append(row)
     return rows
 
@@ -142,9 +141,7 @@ def tables(rows: list[dict], r: int) -> list[str]:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", default="7,3,0", help="class indices, comma-separated")
-    parser.add_argument("--bands", default="p95", help="levels of the zoo's stats: p50, p95, p99, p99.9")
-    parser.add_argument("--keys", default="0,1", help="random keys, comma-separated")
+    bm.add_cell_arguments(parser, classes="7,3,0", bands="p95", keys="0,1")
     parser.add_argument("--methods", default="ladder", help=f"of {', '.join(METHODS)}")
     parser.add_argument("--n", type=int, default=500, help="samples per method (and the ideal's draws)")
     parser.add_argument("--reference", type=int, default=1000, help="R, rejection draws of the reference")

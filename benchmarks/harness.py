@@ -49,7 +49,7 @@ import generators
 from inverse_set import (GradientWalk, InfeasibleBandError, Ladder, LadderWalk, Objective, SeedConfig, Unit, get_method,
                          metrics, sample_inverse_set)
 from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
-from inverse_set.bands import in_band
+from inverse_set.bands import Bands, in_band
 from inverse_set.chunks import chunked
 from inverse_set.cli import machine
 from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
@@ -134,7 +134,8 @@ LADDER_VARIANTS = {
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
                               ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
                               ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
-                              ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))))}
+                              ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))),
+                              ("ladder_along", "redraws along u", LadderWalk(Ladder(along_share=0.5))))}
 
 
 def changed_ladder(settings: str):
@@ -154,6 +155,20 @@ def changed_ladder(settings: str):
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
          "ours_realism": PAPER_WITH_REALISM, **LADDER_VARIANTS}
 OPTIONAL_METHODS += tuple(LADDER_VARIANTS)
+
+def add_cell_arguments(parser, classes: str, bands: str, keys: str) -> None:
+    """The class cells and keys a script runs on: ``--classes``, ``--bands``, ``--keys`` (:func:`class_cells`)."""
+    parser.add_argument("--classes", default=classes, help="class indices, comma-separated")
+    parser.add_argument("--bands", default=bands, help="levels of the zoo's stats: p50, p95, p99, p99.9, max+")
+    parser.add_argument("--keys", default=keys, help="random keys, comma-separated")
+
+
+def solver_problem(sampler, z1, z2):
+    """``(problem, indices, bands)``: what a sampler's compiled problem needs to evaluate codes against a cell's band
+    (for the scripts that drive the ladder or the forward pass themselves)."""
+    lo, hi = sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))
+    return sampler.compiled.problem, sampler.indices, Bands(jnp.asarray(lo), jnp.asarray(hi))
+
 
 def adaptations(budget: Budget) -> dict:
     """How each baseline differs from its authors' configuration (baselines.md), written into the results."""

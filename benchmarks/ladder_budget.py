@@ -17,20 +17,17 @@ import argparse
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import generators
 import harness as bm
 from inverse_set import ladder, moves
 from inverse_set.api import make_sampler
-from inverse_set.bands import Bands
 
 
 def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
     """One climb and its moves in the band, counted: a dict of passes per sample."""
-    problem, indices = sampler.compiled.problem, sampler.indices
-    bands = Bands(*(jnp.asarray(b) for b in sampler.compiled.solver_bands(np.asarray(z1), np.asarray(z2))))
+    problem, indices, bands = bm.solver_problem(sampler, z1, z2)
     levels = []
 
     def on_level(level, passes, moved, log_mass):
@@ -89,9 +86,7 @@ def table(rows: list[dict]) -> list[str]:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", default="7,3", help="class indices, comma-separated")
-    parser.add_argument("--bands", default="p95,p99", help="levels of the zoo's stats: p50, p95, p99, p99.9, max+")
-    parser.add_argument("--keys", default="0,1", help="random keys, comma-separated")
+    bm.add_cell_arguments(parser, classes="7,3", bands="p95,p99", keys="0,1")
     parser.add_argument("--n", type=int, default=500, help="samples, and particles (N = n)")
     parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,… "
                         "(e.g. independent_share=0.25)")

@@ -98,6 +98,8 @@ class Ladder:
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       watch_along: ρ is also that of each code's coordinate along its centre's direction (the slowest to forget, which
         the encodings' pooled ρ hides: ``benchmarks/code_law.py``), below the band and in it.
+      along_share: the share of the other moves that redraw only the coordinate along u from N(μ, Σ)'s law there
+        (θ = π/2 along u, 0 across it): the coordinate the small rotations keep longest.
       independent_share: the share of moves that propose c' afresh, from N(μ, Σ), N(μ, I) or the prior (θ = π/2).
       isotropic_share: β, the share of those (not from the prior) from N(μ, I) rather than N(μ, Σ): with the
         fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
@@ -129,6 +131,7 @@ class Ladder:
     centred: bool = True
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     watch_along: bool = False  # True: D along u ~13 → ~4 on 6 dev cell-keys, 1.9–3.4× the passes (results/code_law*)
+    along_share: float = 0.0  # see the docstring; measured in benchmarks/results/code_law_dev_along*.md
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
@@ -137,7 +140,7 @@ class Ladder:
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
                                     "max_levels", "max_stalled_levels", "repeat_batch"),
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
-                      shares=("independent_share", "isotropic_share"),
+                      shares=("independent_share", "isotropic_share", "along_share"),
                       positive=("adaptation",), flags=("watch_along",),
                       optional_counts=("rejection_limit",))
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
@@ -314,8 +317,7 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, start_along=jnp.zeros((num_particles,)), memory=scalar(1.0),
-        parent_memory=scalar(0.0),
-        angle=scalar(ladder.angle), centre=jnp.zeros_like(z), scale=jnp.ones((num_particles,), jnp.float32),
+        parent_memory=scalar(0.0), angle=scalar(ladder.angle), centre=jnp.zeros_like(z), scale=jnp.ones((num_particles,), jnp.float32),
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
         forward_passes=jnp.asarray(num_particles),
         status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)

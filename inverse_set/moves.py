@@ -19,7 +19,9 @@ a share ``defensive_share``, from the prior itself (the ratio p / q that decides
 :func:`log_weight`); the band's mass is estimated from the draws of N(μ, I) and the
 prior alone (:func:`mass_shares`); the others θ ~ U(−h, h) with h following their
 acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate − acceptance))``
-after each move, as adaptive SMC tunes its kernels).
+after each move, as adaptive SMC tunes its kernels), except a share ``along_share`` of them, which redraw only c's
+coordinate along u from N(μ, Σ)'s law there and keep the rest of c (θ = π/2 along u, 0 across it: N(μ, Σ) is its
+law along u times its law across, so the same test decides).
 """
 
 from __future__ import annotations
@@ -170,9 +172,9 @@ def mass_shares(ladder: Ladder) -> tuple | None:
 def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
             scale: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
     """One move of each code z (m, d) about its centre mu (m, d), its law's spread along μ ``scale`` (m,) (the module
-    docstring's), evaluated and accepted or not: ``(accept, far, counted, z', φ', f', d', weight)``, one forward pass
-    of the m codes. ``far``: the proposals drawn afresh from the mixture q (:func:`log_weight`); ``counted``: those of
-    them the band's mass is estimated from (:func:`mass_shares`), ``weight`` their importance weight p / q_mass where
+    docstring's), evaluated and accepted or not: ``(accept, rotated, counted, z', φ', f', d', weight)``, one forward
+    pass of the m codes. ``rotated``: the local rotations, whose acceptance h is tuned on; ``counted``: those of the
+    proposals drawn afresh from the mixture q (:func:`log_weight`) the band's mass is estimated from (:func:`mass_shares`), ``weight`` their importance weight p / q_mass where
     c' is in the band, else 0. With ``scales`` > 1 the local rotations' largest angle
     is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that
     frees a particle where every wide rotation leaves the level)."""
@@ -183,13 +185,17 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
     far = jax.random.uniform(k_u, theta.shape) < ladder.independent_share  # c' ~ q afresh
     from_prior = jax.random.uniform(jax.random.fold_in(k_u, 1), theta.shape) < ladder.defensive_share
     isotropic = jax.random.uniform(jax.random.fold_in(k_u, 2), theta.shape) < ladder.isotropic_share
+    norm, u = direction(mu)
+    along_u = ~far & (norm > 0) & (jax.random.uniform(jax.random.fold_in(k_u, 3), theta.shape) < ladder.along_share)
     step = root_covariance(mu, scale, nu)  # ~ N(0, Σ)
     local = mu + (z - mu) * jnp.cos(theta)[:, None] + step * jnp.sin(theta)[:, None]
+    # along u, θ = π/2 and across it θ = 0: c's coordinate along u drawn afresh from N(μ, Σ)'s, the rest kept
+    redrawn = z + (jnp.sum((mu + step - z) * u, axis=-1))[:, None] * u
     fresh = jnp.where(from_prior[:, None], nu, mu + jnp.where(isotropic[:, None], nu, step))  # ~ q
-    z_new = jnp.where(far[:, None], fresh, local)
+    z_new = jnp.where(far[:, None], fresh, jnp.where(along_u[:, None], redrawn, local))
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
-    # a rotation keeps N(μ, Σ), and the prior's ratio to it decides; a fresh draw from q, the ratio p / q
-    # (Metropolis–Hastings, an independence sampler)
+    # a rotation keeps N(μ, Σ) (so does the redraw along u: Σ's axis, N(μ, Σ) = its law along u × across), and the
+    # prior's ratio to it decides; a fresh draw from q, the ratio p / q (Metropolis–Hastings, an independence sampler)
     log_ratio = jnp.where(far, log_weight(ladder, mu, scale, z_new) - log_weight(ladder, mu, scale, z),
                           gaussian_log_weight(mu, scale, z_new) - gaussian_log_weight(mu, scale, z))
     accept = (d_new <= threshold) & (jnp.log(jax.random.uniform(k_mh, d_new.shape)) < log_ratio)
@@ -199,7 +205,7 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
     else:
         counted = far & (from_prior | isotropic) if ladder.fitted_axis else far
         weight = jnp.where(counted & (d_new <= 0), jnp.exp(log_weight(ladder, mu, scale, z_new, shares)), 0.0)
-    return accept, far, counted, z_new, phi_new, f_new, d_new, weight
+    return accept, ~far & ~along_u, counted, z_new, phi_new, f_new, d_new, weight
 
 
 def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
@@ -207,11 +213,11 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Lad
     """One move of every particle restricted to ``{d ≤ threshold}`` (:func:`propose`), one forward pass; then h
     moves towards the acceptance rate ``ladder.acceptance``."""
     key, k_move = jax.random.split(state.rng_key)
-    accept, far, counted, z_new, phi_new, f_new, d_new, weight = propose(
+    accept, rotated, counted, z_new, phi_new, f_new, d_new, weight = propose(
         problem, indices, bands, ladder, state.z, state.centre, state.scale, state.angle, threshold, k_move)
     pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
-    local_rate = jnp.sum(accept & ~far) / jnp.maximum(jnp.sum(~far), 1)  # h is tuned on the local moves
+    local_rate = jnp.sum(accept & rotated) / jnp.maximum(jnp.sum(rotated), 1)  # h is tuned on the rotations
     # in the band itself, the counted fresh draws estimate its mass by importance sampling (weights p / q_mass)
     own = (threshold <= 0) & (ladder.independent_share > 0)
     angle = state.angle * jnp.exp(ladder.adaptation * (local_rate - ladder.acceptance))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("ours", "ppgn", "rejection_prior", "rejection_real", "real")
@@ -146,6 +147,7 @@ def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directio
     for r in rows:  # Bag p50 holds a large share of the prior: the ladder draws it by rejection too
         assert set(r) >= {"u", "pc1", "pc2", "pc3"}
         assert all(r[d]["t2"] >= 0 and r[d]["spread"] > 0 for d in ("u", "pc1", "pc2", "pc3"))
+        assert all(r[d]["t"] ** 2 == pytest.approx(r[d]["t2"]) for d in ("u", "pc1", "pc2", "pc3"))
     pooled = out.read_text().split("Pooled")[1]
     assert "| ideal | 1 |" in pooled and "| ladder | 1 |" in pooled
     bad = subprocess.run([sys.executable, "benchmarks/code_law.py", "--methods", "ladder,nonsense"], cwd=ROOT,
@@ -154,3 +156,17 @@ def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directio
     bad = subprocess.run([sys.executable, "benchmarks/code_law.py", "--ladder", "survival=2"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--ladder" in bad.stderr and "survival" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_the_band_lines_say_how_much_of_the_spread_along_u_is_the_bands_place_moving(tmp_path):
+    out = tmp_path / "lines.md"
+    proc = subprocess.run([sys.executable, "benchmarks/band_lines.py", "--classes", "8", "--bands", "p50", "--n", "40",
+                           "--grid", "21", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = [line for line in out.read_text().splitlines() if line.startswith("| Bag p50 | 0 |")]
+    assert len(row) == 1, out.read_text()
+    samples, line_sd, across, segments = (float(v) for v in row[0].strip("|").split("|")[2:6])
+    assert samples == 40 and 0 < line_sd <= 3 and across <= 1 and segments >= 1
+    bad = subprocess.run([sys.executable, "benchmarks/band_lines.py", "--grid", "3"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and "--grid at least 11" in bad.stderr

@@ -253,21 +253,24 @@ def test_the_clustered_variance_of_a_share_is_binomial_for_independent_particles
     assert together == pytest.approx(line_hits.mean() * (1 - line_hits.mean()) / 40, rel=1e-4)
 
 
-@pytest.mark.parametrize("share, defensive, scale, isotropic", [
-    (0.0, 0.0, 1.0, 0.5), (0.0, 0.0, 0.4, 0.5), (0.5, 0.0, 0.4, 0.5), (1.0, 0.0, 0.4, 0.0), (1.0, 0.0, 0.4, 0.5),
-    (1.0, 0.0, 0.4, 1.0), (1.0, 0.1, 1.0, 0.5), (1.0, 0.6, 0.4, 0.3)])
-def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, defensive, scale, isotropic):
+@pytest.mark.parametrize("share, defensive, scale, isotropic, along", [
+    (0.0, 0.0, 1.0, 0.5, 0.0), (0.0, 0.0, 0.4, 0.5, 0.0), (0.5, 0.0, 0.4, 0.5, 0.0), (1.0, 0.0, 0.4, 0.0, 0.0),
+    (1.0, 0.0, 0.4, 0.5, 0.0), (1.0, 0.0, 0.4, 1.0, 0.0), (1.0, 0.1, 1.0, 0.5, 0.0), (1.0, 0.6, 0.4, 0.3, 0.0),
+    (0.0, 0.0, 0.4, 0.5, 1.0), (0.5, 0.0, 0.4, 0.5, 0.5), (0.0, 0.0, 1.0, 0.5, 0.5)])
+def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, defensive, scale, isotropic, along):
     """Rotations about a centre μ ≠ 0 keep N(μ, I), not the prior: without the Metropolis–Hastings test (or with its
     sign turned) the particles would drift towards μ — along W inside the band, and along W2, which no band holds;
-    the fresh draws from the mixture α N(0, I) + (1 − α) (β N(μ, I) + (1 − β) N(μ, Σ)), whatever α and β, and
-    rotations keeping N(μ, Σ) with a spread s ≠ 1 along μ keep the prior too."""
+    the fresh draws from the mixture α N(0, I) + (1 − α) (β N(μ, I) + (1 − β) N(μ, Σ)), whatever α and β,
+    rotations keeping N(μ, Σ) with a spread s ≠ 1 along μ, and redraws of the coordinate along μ alone (μ here is
+    not along W: they move the codes along W and W2 at once) keep the prior too."""
     z1, z2 = 1.0, 1.5
     draws = np.random.default_rng(3).normal(size=(200_000, D)).astype(np.float32)
     start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]  # exact draws of the target
     state = climb(PROBLEM, INDICES, [z1], [z2], n=2000)
     state = state._replace(z=jnp.asarray(start), centre=jnp.broadcast_to(jnp.asarray(1.2 * W + 0.6 * W2), (2000, D)),
                            scale=jnp.full((2000,), scale, jnp.float32), angle=jnp.asarray(0.5, jnp.float32))
-    settings = ladder.Ladder(independent_share=share, defensive_share=defensive, isotropic_share=isotropic)
+    settings = ladder.Ladder(independent_share=share, defensive_share=defensive, isotropic_share=isotropic,
+                             along_share=along)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for _ in range(150):
@@ -280,6 +283,34 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, def
     assert moved > 0.8 and ((z @ W >= z1) & (z @ W <= z2)).all()
     assert abs((z @ W).mean() - exact_mean) < 0.02, ((z @ W).mean(), exact_mean)
     assert abs((z @ W2).mean()) < 0.08 and abs((z @ W2).std() - 1) < 0.06, ((z @ W2).mean(), (z @ W2).std())
+
+
+def test_a_redraw_along_the_centre_changes_the_code_along_it_alone_and_forgets_it():
+    """``along_share``: the coordinate along μ's direction u drawn afresh from N(μ, Σ)'s law there, the rest of the code
+    kept. On the linear band u is W and the band depends on W alone: most redraws land in it, and those accepted have
+    forgotten where they were along W; rotations by the same tuned angle barely move along it."""
+    z1, z2 = 2.5, 3.0
+    draws = np.random.default_rng(4).normal(size=(600_000, D)).astype(np.float32)
+    start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]
+    a0 = start @ W
+    mu = jnp.broadcast_to(jnp.asarray(a0.mean() * W), start.shape)
+    scale = jnp.full((2000,), a0.std(), jnp.float32)
+    bands = Bands(jnp.asarray([z1]), jnp.asarray([z2]))
+    out = {}
+    for along in (0.0, 1.0):
+        accept, rotated, _, z_new, _, f_new, _, _ = moves.propose(
+            PROBLEM, INDICES, bands, ladder.Ladder(independent_share=0.0, along_share=along), jnp.asarray(start), mu,
+            scale, jnp.asarray(0.3), jnp.asarray(0.0), jax.random.key(5))
+        accept, rotated, z_new = np.asarray(accept), np.asarray(rotated), np.asarray(z_new)
+        assert rotated.all() == (along == 0.0) and not rotated.any() == (along == 1.0)
+        out[along] = accept, z_new
+    accept, z_new = out[1.0]
+    across = lambda z: z - (z @ W)[:, None] * W  # noqa: E731
+    np.testing.assert_allclose(across(z_new), across(start), atol=1e-5)  # only the coordinate along u changed
+    assert accept.mean() > 0.5 and ((z_new[accept] @ W >= z1) & (z_new[accept] @ W <= z2)).all()
+    assert abs(np.corrcoef(a0[accept], z_new[accept] @ W)[0, 1]) < 0.1  # forgotten
+    rotated_accept, rotated_z = out[0.0]
+    assert np.corrcoef(a0[rotated_accept], rotated_z[rotated_accept] @ W)[0, 1] > 0.8  # the small rotations remember
 
 
 def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_at_most_one_over_alpha():
@@ -421,7 +452,8 @@ def test_with_the_fitted_axis_the_mass_comes_from_the_draws_of_the_prior_and_of_
     for fitted_axis, counted_share in ((True, 0.5), (False, 1.0)):  # β = 0.5 of the fresh draws; Σ = I: all
         out = moves.propose(PROBLEM, INDICES, bands, ladder.Ladder(fitted_axis=fitted_axis), z, mu, scale,
                             jnp.asarray(0.5), jnp.asarray(0.0), jax.random.key(1))
-        far, counted, d_new, weight = (np.asarray(out[i]) for i in (1, 2, 6, 7))
+        rotated, counted, d_new, weight = (np.asarray(out[i]) for i in (1, 2, 6, 7))
+        far = ~rotated  # with no redraws along u, the moves not rotated are the fresh draws
         assert not (counted & ~far).any() and abs(counted.sum() / far.sum() - counted_share) < 0.03
         assert (weight[~(counted & (d_new <= 0))] == 0).all() and (weight[counted & (d_new <= 0)] > 0).all()
     fitted = climb(PROBLEM, INDICES, [z1], [z2], rejection_limit=None)
@@ -467,6 +499,8 @@ def test_bad_settings_are_refused_with_what_would_be_right():
     with pytest.raises(ValueError, match=r"independent_share=1.5\): independent_share must be a share, a number in "
                                          r"\[0, 1\]"):
         ladder.Ladder(independent_share=1.5)
+    with pytest.raises(ValueError, match=r"along_share=-0.1\): along_share must be a share"):
+        ladder.Ladder(along_share=-0.1)
 
 
 # The method: prior-ladder through the public API, on a Gaussian-input generator.
