@@ -99,7 +99,8 @@ def main(argv=None):
     print("\n".join(lines))
     if args.out:
         command = "python benchmarks/band_lines.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-        Path(args.out).write_text(f"# The band along the lines of u\n\nCommand: `{command}`\n\n" + "\n".join(lines) + "\n")
+        Path(args.out).write_text(f"# The band along the lines of u\n\nCommand: `{command}`\n\n"
+                                  + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

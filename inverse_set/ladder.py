@@ -131,7 +131,7 @@ class Ladder:
     centred: bool = True
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     watch_along: bool = False  # True: D along u ~13 → ~4 on 6 dev cell-keys, 1.9–3.4× the passes (results/code_law*)
-    along_share: float = 0.0  # see the docstring; measured in benchmarks/results/code_law_dev_along*.md
+    along_share: float = 0.0  # 0.5: D along u 13 → 6 (dev), 18 → 7 (report), 1.33/1.45× the passes (results/*along*)
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
@@ -317,10 +317,10 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, start_along=jnp.zeros((num_particles,)), memory=scalar(1.0),
-        parent_memory=scalar(0.0), angle=scalar(ladder.angle), centre=jnp.zeros_like(z), scale=jnp.ones((num_particles,), jnp.float32),
+        parent_memory=scalar(0.0), angle=scalar(ladder.angle), centre=jnp.zeros_like(z),
+        scale=jnp.ones((num_particles,), jnp.float32),
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
-        forward_passes=jnp.asarray(num_particles),
-        status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
+        forward_passes=jnp.asarray(num_particles), status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
     if ladder.rejection_limit is None:
         return _levels(problem, indices, bands, ladder, state, callback)
     return by_rejection(problem, indices, bands, ladder, state, callback)

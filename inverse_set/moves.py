@@ -173,11 +173,11 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
             scale: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
     """One move of each code z (m, d) about its centre mu (m, d), its law's spread along μ ``scale`` (m,) (the module
     docstring's), evaluated and accepted or not: ``(accept, rotated, counted, z', φ', f', d', weight)``, one forward
-    pass of the m codes. ``rotated``: the local rotations, whose acceptance h is tuned on; ``counted``: those of the
-    proposals drawn afresh from the mixture q (:func:`log_weight`) the band's mass is estimated from (:func:`mass_shares`), ``weight`` their importance weight p / q_mass where
-    c' is in the band, else 0. With ``scales`` > 1 the local rotations' largest angle
-    is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a valid move, and one that
-    frees a particle where every wide rotation leaves the level)."""
+    pass of the m codes. ``rotated``: the local rotations, whose acceptance h is tuned on; ``counted``: the proposals
+    drawn afresh from the mixture q (:func:`log_weight`) the band's mass is estimated from (:func:`mass_shares`),
+    ``weight`` their importance weight p / q_mass where c' is in the band, else 0. With ``scales`` > 1 the local
+    rotations' largest angle is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a
+    valid move, and one that frees a particle where every wide rotation leaves the level)."""
     k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)
     nu = jax.random.normal(k_nu, z.shape, z.dtype)
     shrink = 0.5 ** jax.random.randint(k_scale, z.shape[:1], 0, scales).astype(z.dtype)
@@ -190,7 +190,7 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
     step = root_covariance(mu, scale, nu)  # ~ N(0, Σ)
     local = mu + (z - mu) * jnp.cos(theta)[:, None] + step * jnp.sin(theta)[:, None]
     # along u, θ = π/2 and across it θ = 0: c's coordinate along u drawn afresh from N(μ, Σ)'s, the rest kept
-    redrawn = z + (jnp.sum((mu + step - z) * u, axis=-1))[:, None] * u
+    redrawn = z + jnp.sum((mu + step - z) * u, axis=-1, keepdims=True) * u
     fresh = jnp.where(from_prior[:, None], nu, mu + jnp.where(isotropic[:, None], nu, step))  # ~ q
     z_new = jnp.where(far[:, None], fresh, jnp.where(along_u[:, None], redrawn, local))
     phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
