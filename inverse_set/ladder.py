@@ -84,16 +84,15 @@ class Ladder:
         leaves the samples worth as much.
       level_decorrelation: ρ* below the band (None: ``decorrelation``); lines of copies that part there end
         correlated about ρ*² × the band's own ρ*², so a looser one costs the samples little independence.
-      moves_per_level, max_moves_per_level: the fewest and most moves (one forward pass each) after a level's
-        resampling.
+      moves_per_level, max_moves_per_level: the fewest and most moves (a forward pass each) after a resampling.
       final_moves, max_final_moves: the same inside the band itself, after the last level (the walk's steps).
       repeat_batch: once decorrelated, the copies that have still not moved (repeats) are moved this many at a time
         (:func:`inverse_set.moves.move_repeats`), not the whole population.
       acceptance: the share of proposals accepted that the angle h is tuned towards.
       adaptation: how fast h follows the acceptance rate (log h changes by this × the rate's miss per move).
       angle: h at the first level.
-      centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings
-        test).
+      centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings).
+      centre_apart: μ leaves out the kept codes of the particle's whole line of descent, not only its own code.
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       watch_along: ρ is also that of each code's coordinate along its centre's direction (the slowest to forget, which
@@ -129,6 +128,7 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
+    centre_apart: bool = False
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     watch_along: bool = False  # True: D along u ~13 → ~4 on 6 dev cell-keys, 1.9–3.4× the passes (results/code_law*)
     along_share: float = 0.0  # 0.5: D along u 13 → 6 (dev), 18 → 7 (report), 1.33/1.45× the passes (results/*along*)
@@ -141,7 +141,7 @@ class Ladder:
                                     "max_levels", "max_stalled_levels", "repeat_batch"),
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
                       shares=("independent_share", "isotropic_share", "along_share"),
-                      positive=("adaptation",), flags=("watch_along",),
+                      positive=("adaptation",), flags=("watch_along", "centre_apart"),
                       optional_counts=("rejection_limit",))
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
@@ -242,7 +242,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + relative_var,
                            level=state.level + 1, stalled=stalled, rng_key=key,
-                           **rotation_law(ladder, state.z, keep, source, state))
+                           **rotation_law(ladder, state.z, keep, source, state, state.ancestor))
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))

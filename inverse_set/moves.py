@@ -49,9 +49,10 @@ def distance(bands: Bands, f: Array) -> Array:
     return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
 
 
-def centre(z: Array, kept: Array) -> Array:
+def centre(z: Array, kept: Array, lines: Array | None = None) -> Array:
     """Each particle's μ, (N, d): the mean of the kept codes but its own, shrunk towards 0 by their sampling noise
-    (James–Stein: a mean of m draws of unit variance in d dimensions is off by about d/m in squared norm).
+    (James–Stein: a mean of m draws of unit variance in d dimensions is off by about d/m in squared norm); with
+    ``lines`` (N,), each particle's line of descent, the mean of the kept codes of the other lines.
 
     Its own code is left out (a particle not kept: none to leave out) so that μ does not depend on the particle it
     moves: with it in, μ·c carries the particle's own ‖c‖²/m (about d/m, as large as ‖μ‖² itself in 256
@@ -59,8 +60,13 @@ def centre(z: Array, kept: Array) -> Array:
     came out 37% high on a linear neuron over N(0, I_256). Index the result by the particle each copy was made
     from."""
     own = jnp.where(kept[:, None], z, 0.0)
-    others = jnp.where(kept, jnp.sum(kept) - 1, jnp.sum(kept))[:, None]  # the kept codes but the particle's own
-    mean = (jnp.sum(own, axis=0) - own) / jnp.maximum(others, 1)
+    if lines is None:  # the kept codes but the particle's own
+        others, mine = jnp.where(kept, jnp.sum(kept) - 1, jnp.sum(kept))[:, None], own
+    else:  # the kept codes but those of the particle's line (its own among them)
+        n = z.shape[0]
+        mine = jax.ops.segment_sum(own, lines, n)[lines]
+        others = (jnp.sum(kept) - jax.ops.segment_sum(kept.astype(jnp.int32), lines, n)[lines])[:, None]
+    mean = (jnp.sum(own, axis=0) - mine) / jnp.maximum(others, 1)
     noise = z.shape[-1] / jnp.maximum(others, 1)
     shrink = jnp.maximum(1 - noise / jnp.maximum(jnp.sum(mean ** 2, axis=-1, keepdims=True), 1e-12), 0.0)
     return jnp.where(others > 0, mean * shrink, 0.0)
@@ -105,13 +111,15 @@ def root_covariance(mu: Array, scale: Array, nu: Array) -> Array:
     return nu - (1 - scale)[:, None] * jnp.sum(nu * u, axis=-1, keepdims=True) * u
 
 
-def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: LadderState) -> dict:
+def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: LadderState,
+                 lines: Array | None = None) -> dict:
     """The moves' centres μ and spreads s from the kept codes z (:func:`inverse_set.moves.centre`,
     :func:`inverse_set.moves.axis_scale`), each particle's those of the code it is a copy of (``source``); the
-    state's own where the moves are not centred, and s = 1 where the spread is not fitted."""
+    state's own where the moves are not centred, and s = 1 where the spread is not fitted. ``lines``: each code's
+    line of descent, which μ leaves out with ``centre_apart`` (None: each code its own)."""
     if not ladder.centred:
         return {"centre": state.centre, "scale": state.scale, "start_along": along(z[source], state.centre)}
-    mu = centre(z, kept)
+    mu = centre(z, kept, lines if ladder.centre_apart else None)
     scale = axis_scale(z, kept, mu) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
     return {"centre": mu[source], "scale": scale[source], "start_along": along(z[source], mu[source])}
 

@@ -371,6 +371,16 @@ def test_each_particles_centre_is_the_other_kept_particles_mean_shrunk_by_its_no
         mean = z[others].mean(0)
         expected = mean * (1 - (50 / others.sum()) / np.sum(mean ** 2))
         np.testing.assert_allclose(got[i], expected, rtol=1e-4, atol=1e-5)
+    # with lines of descent: the kept codes of the other lines (each particle its own line: the same as above)
+    lines = np.arange(400) // 4  # lines of four
+    apart = np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(lines)))
+    for i in (0, 57, 99, 100, 399):
+        others = kept & (lines != lines[i])
+        mean = z[others].mean(0)
+        np.testing.assert_allclose(apart[i], mean * (1 - (50 / others.sum()) / np.sum(mean ** 2)), rtol=1e-4,
+                                   atol=1e-5)
+    alone = moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.arange(400))
+    np.testing.assert_allclose(np.asarray(alone), got, rtol=1e-5, atol=1e-6)
     noise_only = rng.normal(size=(10, 50))  # a mean of 9 draws in 50 dimensions: all noise, shrunk to 0
     assert not np.any(np.asarray(moves.centre(jnp.asarray(noise_only, jnp.float32), jnp.ones(10, bool))))
     assert not np.any(np.asarray(moves.centre(jnp.asarray(z[:3], jnp.float32), jnp.asarray([True, False, False]))))
@@ -380,22 +390,23 @@ HIGH = 128  # dimensions where a particle's own ‖c‖²/m is as large as ‖μ
 
 
 @functools.lru_cache(maxsize=None)
-def high_dimensional_ladder():
+def high_dimensional_ladder(centre_apart=False):
     w = np.random.default_rng(5).normal(size=HIGH).astype(np.float32)
     w /= np.linalg.norm(w)
     specs, indices, _ = resolve([0], {"logits": (1,)})
     problem = Problem(identity, identity, make_activation_fn(specs, lambda x: {"logits": (jnp.asarray(w) @ x)[None]}))
     run = jax.jit(lambda k: ladder.run(problem, indices, Bands(jnp.asarray([2.5]), jnp.asarray([2.7])),
-                                       ladder.Ladder(rejection_limit=None), 500, HIGH, k))
+                                       ladder.Ladder(rejection_limit=None, centre_apart=centre_apart), 500, HIGH, k))
     return w, run
 
 
-def test_in_high_dimensions_the_centred_moves_keep_the_law_and_the_mass():
+@pytest.mark.parametrize("centre_apart", [False, True])
+def test_in_high_dimensions_the_centred_moves_keep_the_law_and_the_mass(centre_apart):
     """With the particle's own code in μ, the moves no longer kept the prior restricted to each level: on w·c in
     [2.5, 2.7] over N(0, I_128) the levels' product came out about 38% high (log +0.32 over these six keys, each one
     high), while the samples' law along w still looked right (that check alone would not catch it). Each particle's
-    μ leaves out its own line: unbiased again."""
-    w, run = high_dimensional_ladder()
+    μ leaves out its own code (or, ``centre_apart``, its whole line of descent): unbiased again."""
+    w, run = high_dimensional_ladder(centre_apart)
     exact = phi(2.7) - phi(2.5)
     logs, means = [], []
     for key in range(6):
@@ -501,6 +512,8 @@ def test_bad_settings_are_refused_with_what_would_be_right():
         ladder.Ladder(independent_share=1.5)
     with pytest.raises(ValueError, match=r"along_share=-0.1\): along_share must be a share"):
         ladder.Ladder(along_share=-0.1)
+    with pytest.raises(TypeError, match=r"centre_apart='yes'\): centre_apart must be True or False"):
+        ladder.Ladder(centre_apart="yes")
 
 
 # The method: prior-ladder through the public API, on a Gaussian-input generator.

@@ -177,7 +177,7 @@ def next_round(settings: ladder.Ladder, state: ladder.LadderState) -> ladder.Lad
     return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
                           grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
                           moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
-                          **moves.rotation_law(settings, state.z, jnp.ones((n,), bool), own, state))
+                          **moves.rotation_law(settings, state.z, jnp.ones((n,), bool), own, state, state.ancestor))
 
 
 def _keep(state: LadderWalkState, population: ladder.LadderState, is_sample: Array, n: int, step: Array):
