@@ -135,7 +135,8 @@ LADDER_VARIANTS = {
                               ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
                               ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
                               ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))),
-                              ("ladder_along", "redraws along u", LadderWalk(Ladder(along_share=0.5))))}
+                              ("ladder_along", "redraws along u", LadderWalk(Ladder(along_share=0.5))),
+                              ("ladder_apart", "μ apart from the line", LadderWalk(Ladder(centre_apart=True))))}
 
 
 def changed_ladder(settings: str):
