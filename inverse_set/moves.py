@@ -59,13 +59,11 @@ def centre(z: Array, kept: Array, lines: Array | None = None) -> Array:
     dimensions), the Metropolis–Hastings test no longer keeps the prior restricted to the level, and the band's mass
     came out 37% high on a linear neuron over N(0, I_256). Index the result by the particle each copy was made
     from."""
+    n = z.shape[0]
+    lines = jnp.arange(n) if lines is None else lines  # the kept codes but those of the particle's line
     own = jnp.where(kept[:, None], z, 0.0)
-    if lines is None:  # the kept codes but the particle's own
-        others, mine = jnp.where(kept, jnp.sum(kept) - 1, jnp.sum(kept))[:, None], own
-    else:  # the kept codes but those of the particle's line (its own among them)
-        n = z.shape[0]
-        mine = jax.ops.segment_sum(own, lines, n)[lines]
-        others = (jnp.sum(kept) - jax.ops.segment_sum(kept.astype(jnp.int32), lines, n)[lines])[:, None]
+    mine = jax.ops.segment_sum(own, lines, n)[lines]
+    others = (jnp.sum(kept) - jax.ops.segment_sum(kept.astype(jnp.int32), lines, n)[lines])[:, None]
     mean = (jnp.sum(own, axis=0) - mine) / jnp.maximum(others, 1)
     noise = z.shape[-1] / jnp.maximum(others, 1)
     shrink = jnp.maximum(1 - noise / jnp.maximum(jnp.sum(mean ** 2, axis=-1, keepdims=True), 1e-12), 0.0)
