@@ -128,7 +128,7 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
-    centre_apart: bool = False  # True: D along u 13 → 1.4 (dev), 18 → 4.3 (report) at 1.4–1.6× the passes
+    centre_apart: bool = False  # D along u 13 → 1.4 (dev) at 1.4–1.6× the passes; judge's space no better (results)
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     watch_along: bool = False  # True: D along u ~13 → ~4 on 6 dev cell-keys, 1.9–3.4× the passes (results/code_law*)
     along_share: float = 0.0  # 0.5: D along u 13 → 6 (dev), 18 → 7 (report), 1.33/1.45× the passes (results/*along*)

@@ -79,18 +79,25 @@ def direction(mu: Array) -> tuple[Array, Array]:
     return norm, mu / jnp.maximum(norm, 1e-12)[:, None]
 
 
-def axis_scale(z: Array, kept: Array, mu: Array) -> Array:
+def axis_scale(z: Array, kept: Array, mu: Array, lines: Array | None = None) -> Array:
     """Each particle's s, (N,): the spread, along the direction u of its centre μ (:func:`centre`), of the kept codes
-    but its own, ``sd_{j ≠ i}(c_j · u)`` (1 where μ = 0 or fewer than two others), within [0.2, 2]. Like μ, it does not
-    depend on the particle it moves. From sums over the kept codes, ``S = Σ c_j`` and ``C = Σ c_j c_jᵀ`` (d × d),
-    less the particle's own share: no N × N products."""
+    but its own, ``sd_{j ≠ i}(c_j · u)`` (1 where μ = 0 or fewer than two others), within [0.2, 2]; with ``lines``,
+    those of the other lines (μ, from them alone, is then one per line). Like μ, it does not depend on the particle
+    it moves. From sums over the kept codes, ``S = Σ c_j`` and ``C = Σ c_j c_jᵀ`` (d × d), less the particle's own
+    line's share: no N × N products."""
+    n = z.shape[0]
+    lines = jnp.arange(n) if lines is None else lines
     k = kept.astype(z.dtype)
     own = z * k[:, None]
     norm, u = direction(mu)
-    others = jnp.sum(k) - k
-    along = jnp.sum(z * u, axis=-1)  # c_i · u_i, taken out where c_i was kept
-    first = (u @ jnp.sum(own, axis=0) - k * along) / jnp.maximum(others, 1)
-    second = (jnp.einsum("id,de,ie->i", u, own.T @ own, u) - k * along ** 2) / jnp.maximum(others, 1)
+    along = jnp.sum(z * u, axis=-1)  # c_j · u_j, the same u for the whole of a line
+
+    def mine(x):  # each particle's sum of x over its own line
+        return jax.ops.segment_sum(x, lines, n)[lines]
+
+    others = jnp.sum(k) - mine(k)
+    first = (u @ jnp.sum(own, axis=0) - mine(k * along)) / jnp.maximum(others, 1)
+    second = (jnp.einsum("id,de,ie->i", u, own.T @ own, u) - mine(k * along ** 2)) / jnp.maximum(others, 1)
     sd = jnp.sqrt(jnp.maximum(second - first ** 2, 0.0))
     return jnp.where((norm > 0) & (others > 1), jnp.clip(sd, MIN_AXIS_SCALE, MAX_AXIS_SCALE), 1.0)
 
@@ -114,11 +121,12 @@ def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: La
     """The moves' centres μ and spreads s from the kept codes z (:func:`inverse_set.moves.centre`,
     :func:`inverse_set.moves.axis_scale`), each particle's those of the code it is a copy of (``source``); the
     state's own where the moves are not centred, and s = 1 where the spread is not fitted. ``lines``: each code's
-    line of descent, which μ leaves out with ``centre_apart`` (None: each code its own)."""
+    line of descent, which μ and s leave out with ``centre_apart`` (None: each code its own)."""
     if not ladder.centred:
         return {"centre": state.centre, "scale": state.scale, "start_along": along(z[source], state.centre)}
-    mu = centre(z, kept, lines if ladder.centre_apart else None)
-    scale = axis_scale(z, kept, mu) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
+    lines = lines if ladder.centre_apart else None
+    mu = centre(z, kept, lines)
+    scale = axis_scale(z, kept, mu, lines) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
     return {"centre": mu[source], "scale": scale[source], "start_along": along(z[source], mu[source])}
 
 

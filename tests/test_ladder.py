@@ -358,6 +358,15 @@ def test_each_particles_spread_along_its_centre_is_the_other_kept_particles_ther
     assert np.all(got < 0.5)  # along the centre (≈ the first axis) the codes spread 0.3, not 1
     assert np.all(np.asarray(moves.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept),
                                               jnp.zeros_like(jnp.asarray(mu)))) == 1.0)  # no centre: s = 1
+    # with lines of descent (μ one per line, from the other lines), s is the other lines' kept codes' spread
+    lines = rng.integers(0, 6, size=40)
+    mu = np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(lines)))
+    got = np.asarray(moves.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(mu),
+                                      jnp.asarray(lines)))
+    for i in range(40):
+        others = kept & (lines != lines[i])
+        u = mu[i] / np.linalg.norm(mu[i])
+        assert got[i] == pytest.approx(np.clip(np.std(z[others] @ u), 0.2, 2.0), rel=1e-3)
 
 
 def test_each_particles_centre_is_the_other_kept_particles_mean_shrunk_by_its_noise():
