@@ -128,7 +128,9 @@ PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective
 # The ladder's measured alternatives (benchmarks/independence.py --methods): rounds of N = 100 particles (each
 # round moves them until decorrelated again), fresh draws one in ten from the prior (the defensive mixture: bounded
 # weights p / q), moves about N(μ, I), not fitted to the kept particles' spread along μ (the default before
-# Ladder.fitted_axis), and a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py).
+# Ladder.fitted_axis), a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py),
+# redraws of that coordinate alone, and μ and s from the kept codes of the particle's relatives too (the default before
+# Ladder.centre_apart).
 LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
@@ -136,7 +138,7 @@ LADDER_VARIANTS = {
                               ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
                               ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))),
                               ("ladder_along", "redraws along u", LadderWalk(Ladder(along_share=0.5))),
-                              ("ladder_apart", "μ apart from the line", LadderWalk(Ladder(centre_apart=True))))}
+                              ("ladder_shared", "μ with the line's relatives", LadderWalk(Ladder(centre_apart=False))))}
 
 
 def changed_ladder(settings: str):

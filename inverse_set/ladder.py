@@ -92,7 +92,7 @@ class Ladder:
       adaptation: how fast h follows the acceptance rate (log h changes by this × the rate's miss per move).
       angle: h at the first level.
       centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings).
-      centre_apart: μ leaves out the kept codes of the particle's whole line of descent, not only its own code.
+      centre_apart: μ and s leave out the kept codes of the particle's whole line of descent, not only its own code.
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
         spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       watch_along: ρ is also that of each code's coordinate along its centre's direction (the slowest to forget, which
@@ -128,7 +128,7 @@ class Ladder:
     max_levels: int = 60
     max_stalled_levels: int = 3
     centred: bool = True
-    centre_apart: bool = False  # D along u 13 → 1.4 (dev) at 1.4–1.6× the passes; judge's space no better (results)
+    centre_apart: bool = True  # False: D along u 1.2 → 13 (dev), 6 → 18 (report), 0.7× the passes (results/*apart*)
     fitted_axis: bool = True  # passes 0.72–0.97× Σ = I's on the dev cells, 0.68–1.01× on the report cells
     watch_along: bool = False  # True: D along u ~13 → ~4 on 6 dev cell-keys, 1.9–3.4× the passes (results/code_law*)
     along_share: float = 0.0  # 0.5: D along u 13 → 6 (dev), 18 → 7 (report), 1.33/1.45× the passes (results/*along*)

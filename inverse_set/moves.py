@@ -6,9 +6,11 @@ c' if it lies in the level and passes the Metropolis–Hastings test of the prio
 ratio w = p / N(μ, Σ), ``u < w(c') / w(c)``: the rotation keeps N(μ, Σ) × N(0, Σ)
 and θ's law is symmetric, so the move leaves the prior restricted to the level
 invariant (preconditioned Crank–Nicolson, Cotter et al. 2013, about N(μ, Σ)). A
-particle's μ is the mean of the other particles the level kept (shrunk by its
-noise; 0 before the first level), and Σ is I or, with ``fitted_axis``, I but along
-μ's direction u, where its variance s² is theirs (``Σ = I − (1 − s²) u uᵀ``,
+particle's μ is the mean of the codes the level kept of the other lines of descent
+(with ``centre_apart``, the default; else of the other particles: its relatives,
+alike until their moves have forgotten each other, then make μ depend on where it
+is; shrunk by its noise; 0 before the first level), and Σ is I or, with
+``fitted_axis``, I but along μ's direction u, where its variance s² is theirs (``Σ = I − (1 − s²) u uᵀ``,
 :func:`axis_scale`): a band lies across the direction its particles sit in, and
 they spread less along it than the prior (s ≈ 0.5 at Sneaker p95). So N(μ, Σ) is
 near the level's own law, and neither depends on the particle it moves
