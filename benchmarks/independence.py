@@ -25,8 +25,9 @@ then, per method, the geometric means of the ratios of 1 and of the forward
 passes over the scored cells it climbed (one cell's Fréchet ratio is
 noise-bound at n ≈ 100: the means decide); per class cell, the ladder's band
 mass over three nested bands (the cell's band and the bands two and four times
-as wide around the same centre: the masses must grow), and with ``--windows M`` the Vendi of every window of 100 along a run
-of M samples of each method on the first cell (or ``--windows-cell``), over the ideal's last-100 Vendi.
+as wide around the same centre: the masses must grow), and with ``--windows M``
+the Vendi of every window of 100 along a run of M samples of each method on the
+first cell (or ``--windows-cell``), over the ideal's last-100 Vendi.
 The dev split is the harness's dev cells and the cells overlapping them (the
 defaults are chosen there); the report split is the rest.
 

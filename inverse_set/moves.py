@@ -10,8 +10,8 @@ particle's μ is the mean of the codes the level kept of the other lines of desc
 (with ``centre_apart``, the default; else of the other particles: its relatives,
 alike until their moves have forgotten each other, then make μ depend on where it
 is; shrunk by its noise; 0 before the first level), and Σ is I or, with
-``fitted_axis``, I but along μ's direction u, where its variance s² is theirs (``Σ = I − (1 − s²) u uᵀ``,
-:func:`axis_scale`): a band lies across the direction its particles sit in, and
+``fitted_axis``, I but along μ's direction u, where its variance s² is theirs
+(``Σ = I − (1 − s²) u uᵀ``, :func:`axis_scale`): a band lies across the direction its particles sit in, and
 they spread less along it than the prior (s ≈ 0.5 at Sneaker p95). So N(μ, Σ) is
 near the level's own law, and neither depends on the particle it moves
 (:func:`centre`). A share ``independent_share`` of the moves draw c' afresh (θ = π/2:
@@ -51,6 +51,11 @@ def distance(bands: Bands, f: Array) -> Array:
     return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
 
 
+def line_sum(x: Array, lines: Array) -> Array:
+    """Each particle's sum of x (N, …) over the particles of its own line of descent ``lines`` (N,)."""
+    return jax.ops.segment_sum(x, lines, x.shape[0])[lines]
+
+
 def centre(z: Array, kept: Array, lines: Array | None = None) -> Array:
     """Each particle's μ, (N, d): the mean of the kept codes but its own, shrunk towards 0 by their sampling noise
     (James–Stein: a mean of m draws of unit variance in d dimensions is off by about d/m in squared norm); with
@@ -61,12 +66,10 @@ def centre(z: Array, kept: Array, lines: Array | None = None) -> Array:
     dimensions), the Metropolis–Hastings test no longer keeps the prior restricted to the level, and the band's mass
     came out 37% high on a linear neuron over N(0, I_256). Index the result by the particle each copy was made
     from."""
-    n = z.shape[0]
-    lines = jnp.arange(n) if lines is None else lines  # the kept codes but those of the particle's line
+    lines = jnp.arange(z.shape[0]) if lines is None else lines  # the kept codes but those of the particle's line
     own = jnp.where(kept[:, None], z, 0.0)
-    mine = jax.ops.segment_sum(own, lines, n)[lines]
-    others = (jnp.sum(kept) - jax.ops.segment_sum(kept.astype(jnp.int32), lines, n)[lines])[:, None]
-    mean = (jnp.sum(own, axis=0) - mine) / jnp.maximum(others, 1)
+    others = (jnp.sum(kept) - line_sum(kept.astype(jnp.int32), lines))[:, None]
+    mean = (jnp.sum(own, axis=0) - line_sum(own, lines)) / jnp.maximum(others, 1)
     noise = z.shape[-1] / jnp.maximum(others, 1)
     shrink = jnp.maximum(1 - noise / jnp.maximum(jnp.sum(mean ** 2, axis=-1, keepdims=True), 1e-12), 0.0)
     return jnp.where(others > 0, mean * shrink, 0.0)
@@ -87,19 +90,15 @@ def axis_scale(z: Array, kept: Array, mu: Array, lines: Array | None = None) -> 
     those of the other lines (μ, from them alone, is then one per line). Like μ, it does not depend on the particle
     it moves. From sums over the kept codes, ``S = Σ c_j`` and ``C = Σ c_j c_jᵀ`` (d × d), less the particle's own
     line's share: no N × N products."""
-    n = z.shape[0]
-    lines = jnp.arange(n) if lines is None else lines
+    lines = jnp.arange(z.shape[0]) if lines is None else lines
     k = kept.astype(z.dtype)
     own = z * k[:, None]
     norm, u = direction(mu)
     along = jnp.sum(z * u, axis=-1)  # c_j · u_j, the same u for the whole of a line
-
-    def mine(x):  # each particle's sum of x over its own line
-        return jax.ops.segment_sum(x, lines, n)[lines]
-
-    others = jnp.sum(k) - mine(k)
-    first = (u @ jnp.sum(own, axis=0) - mine(k * along)) / jnp.maximum(others, 1)
-    second = (jnp.einsum("id,de,ie->i", u, own.T @ own, u) - mine(k * along ** 2)) / jnp.maximum(others, 1)
+    others = jnp.sum(k) - line_sum(k, lines)
+    first = (u @ jnp.sum(own, axis=0) - line_sum(k * along, lines)) / jnp.maximum(others, 1)
+    second = ((jnp.einsum("id,de,ie->i", u, own.T @ own, u) - line_sum(k * along ** 2, lines))
+              / jnp.maximum(others, 1))
     sd = jnp.sqrt(jnp.maximum(second - first ** 2, 0.0))
     return jnp.where((norm > 0) & (others > 1), jnp.clip(sd, MIN_AXIS_SCALE, MAX_AXIS_SCALE), 1.0)
 
