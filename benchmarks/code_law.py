@@ -15,6 +15,10 @@ the cells and keys, the last table prints the design effect along each direction
 1/R) (``inverse_set.metrics.mean_shift``, ``design_effect``): 1 for independent draws; the n samples are worth
 about n / D independent ones along d.
 
+The last table is the fit draws' covariance spectrum against isotropic draws' (:func:`spectrum`): how many directions
+besides u the band's law is narrower or wider in than the prior, beyond sampling noise (with ``--fit`` well above the
+code's dimension, e.g. ``--methods '' --fit 2200 --n 10 --reference 10``).
+
     python benchmarks/code_law.py --classes 7,3,0 --bands p95 --keys 0,1          # about 15 min
     python benchmarks/code_law.py --classes 9,7 --bands p99 --keys 0,1             # about 20 min
 
@@ -51,6 +55,21 @@ def directions(fit: np.ndarray) -> dict[str, np.ndarray]:
     mean = fit.mean(axis=0)
     _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
     return {"u": mean / np.linalg.norm(mean), "pc1": vt[0], "pc2": vt[1], "pc3": vt[2]}
+
+
+def spectrum(fit: np.ndarray, seed: int = 0) -> dict:
+    """The fit draws' covariance eigenvalues against those of as many N(0, I) draws of the same dimension (the
+    isotropic law's own sampling spread, Marchenko–Pastur): how many directions the band narrows (below the
+    smallest of five such sets) or widens (above their largest), the extremes, and the variance along u. The moves'
+    Σ is fitted along u alone (``Ladder.fitted_axis``); this says how many more directions a fitted Σ could use."""
+    values = np.linalg.eigvalsh(np.cov(fit.T))
+    rng = np.random.default_rng(seed)  # the extremes over five isotropic sets: one set's own vary by a few percent
+    iso = np.sort(np.concatenate([np.linalg.eigvalsh(np.cov(rng.standard_normal(fit.shape).T))[[0, -1]]
+                                  for _ in range(5)]))
+    u = fit.mean(axis=0) / np.linalg.norm(fit.mean(axis=0))
+    return {"draws": len(fit), "narrower": int(np.sum(values < iso[0])), "wider": int(np.sum(values > iso[-1])),
+            "smallest": [float(v) for v in values[:3]], "largest": float(values[-1]),
+            "isotropic": [float(iso[0]), float(iso[-1])], "along_u": float(u @ np.cov(fit.T) @ u)}
 
 
 MAX_DRAWS = 5_000_000  # prior draws per cell-key: about 25 min here, a band of 1/2300 of the prior at the defaults
@@ -98,9 +117,10 @@ def cached_rejection_codes(zoo, cell, m: int, key: int, cache: Path | None, log=
 def cell_rows(zoo, cell, methods: dict, n: int, r: int, fit: int, key: int, cache: Path | None = None,
               log=print) -> list[dict]:
     """Every method's (a row name → Method) t² and spread ratio along each direction on one cell and key, and the
-    ideal's."""
+    ideal's (with the fit draws' :func:`spectrum`)."""
     drawn = cached_rejection_codes(zoo, cell, fit + r + n, key, cache, log)
     dirs = directions(drawn[:fit])
+    fitted = spectrum(drawn[:fit], key)
     reference, sets = drawn[fit:fit + r], {"ideal": drawn[fit + r:]}
     for name, method in methods.items():
         res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), n, models=zoo,
@@ -114,7 +134,7 @@ def cell_rows(zoo, cell, methods: dict, n: int, r: int, fit: int, key: int, cach
             t2 = metrics.mean_shift(s, a)
             row[d] = {"t2": t2, "t": float(np.sign(s.mean() - a.mean()) * np.sqrt(t2)),  # t: which side
                       "spread": float(s.std(ddof=1) / a.std(ddof=1))}
-        rows.append(row)
+        rows.append(row | ({"spectrum": fitted} if name == "ideal" else {}))
     return rows
 
 
@@ -136,6 +156,16 @@ def tables(rows: list[dict], r: int) -> list[str]:
             cols.append(f"{mean:.2f} ({metrics.design_effect(mean, n, r):.1f}) | "
                         f"{np.median([row[d]['spread'] for row in mine]):.2f}")
         lines.append(f"| {method} | {len(mine)} | {' | '.join(cols)} |")
+    lines += ["", "The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
+              "isotropic draws' smallest eigenvalue, wider than their largest, the smallest three, the largest, and "
+              "the variance along u.", "", "| cell | key | draws | narrower | wider | smallest three | largest | "
+              "N(0, I)'s range | along u |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if "spectrum" in row:
+            s = row["spectrum"]
+            lines.append(f"| {row['cell']} | {row['key']} | {s['draws']} | {s['narrower']} | {s['wider']} | "
+                         f"{', '.join(f'{v:.2f}' for v in s['smallest'])} | {s['largest']:.2f} | "
+                         f"{s['isotropic'][0]:.2f}–{s['isotropic'][1]:.2f} | {s['along_u']:.2f} |")
     return lines
 
 

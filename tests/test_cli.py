@@ -142,7 +142,7 @@ def test_intersection_of_a_hidden_unit_and_a_class(tmp_path, capsys):
 
 
 def test_atlas_rows_by_band_and_by_unit(tmp_path, capsys):
-    rc, _, err = run(["atlas", "--neuron", "Bag", "--band", "p5,p25", "--band", "p95,p99", "--n", "12",
+    rc, _, err = run(["atlas", "--neuron", "Bag", "--band", "p5,p25", "--band", "p50,p75", "--n", "12",
                       "--out", str(tmp_path / "bands")], capsys)
     assert rc == 0, err
     atlas_run = json.loads((tmp_path / "bands" / "run.json").read_text())

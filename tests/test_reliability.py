@@ -216,7 +216,7 @@ def test_random_reachable_problems_are_in_band_distinct_and_never_infeasible(see
     network's float32 output, so an excess up to float32 rounding (1e-6) is allowed.
     """
     rng = np.random.default_rng(1000 + seed)
-    for _ in range(6):
+    for _ in range(4):  # 8 problems, each compiled afresh (its own networks): about 12 s each here
         neurons, z1, z2, kwargs, excess, desc = draw_problem(rng)
         n = kwargs.pop("n")
         res, warned = sample(neurons, z1, z2, n, **kwargs)  # InfeasibleBandError here fails the test
@@ -225,11 +225,11 @@ def test_random_reachable_problems_are_in_band_distinct_and_never_infeasible(see
         assert_distinct_or_flagged(res, warned)
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_narrow_intersections_around_a_known_code_are_never_called_infeasible(seed):
     """Issue 20's family: 2–4 narrow bands (widths 0.005–0.1) at once, around the activations of a known code, so
     every intersection is reachable. Per seed, two draws of G and the neurons, each with six known codes (the same
-    networks and settings share one compiled sampler): 36 problems in all (``benchmarks/fuzz.py
+    networks and settings share one compiled sampler): 24 problems in all (``benchmarks/fuzz.py
     --narrow-intersections`` runs hundreds, each with its own networks)."""
     rng = np.random.default_rng(2000 + seed)
     for _ in range(2):
