@@ -62,14 +62,15 @@ def spectrum(fit: np.ndarray, seed: int = 0) -> dict:
     isotropic law's own sampling spread, Marchenko–Pastur): how many directions the band narrows (below the
     smallest of five such sets) or widens (above their largest), the extremes, and the variance along u. The moves'
     Σ is fitted along u alone (``Ladder.fitted_axis``); this says how many more directions a fitted Σ could use."""
-    values = np.linalg.eigvalsh(np.cov(fit.T))
+    cov = np.cov(fit.T)
+    values = np.linalg.eigvalsh(cov)
     rng = np.random.default_rng(seed)  # the extremes over five isotropic sets: one set's own vary by a few percent
     iso = np.sort(np.concatenate([np.linalg.eigvalsh(np.cov(rng.standard_normal(fit.shape).T))[[0, -1]]
                                   for _ in range(5)]))
     u = fit.mean(axis=0) / np.linalg.norm(fit.mean(axis=0))
     return {"draws": len(fit), "narrower": int(np.sum(values < iso[0])), "wider": int(np.sum(values > iso[-1])),
             "smallest": [float(v) for v in values[:3]], "largest": float(values[-1]),
-            "isotropic": [float(iso[0]), float(iso[-1])], "along_u": float(u @ np.cov(fit.T) @ u)}
+            "isotropic": [float(iso[0]), float(iso[-1])], "along_u": float(u @ cov @ u)}
 
 
 MAX_DRAWS = 5_000_000  # prior draws per cell-key: about 25 min here, a band of 1/2300 of the prior at the defaults
@@ -157,7 +158,7 @@ def tables(rows: list[dict], r: int) -> list[str]:
                         f"{np.median([row[d]['spread'] for row in mine]):.2f}")
         lines.append(f"| {method} | {len(mine)} | {' | '.join(cols)} |")
     lines += ["", "The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
-              "isotropic draws' smallest eigenvalue, wider than their largest, the smallest three, the largest, and "
+              "smallest eigenvalue of five sets of isotropic draws, wider than their largest, the smallest three, the largest, and "
               "the variance along u.", "", "| cell | key | draws | narrower | wider | smallest three | largest | "
               "N(0, I)'s range | along u |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
