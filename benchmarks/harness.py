@@ -130,7 +130,8 @@ PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective
 # weights p / q), moves about N(μ, I), not fitted to the kept particles' spread along μ (the default before
 # Ladder.fitted_axis), a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py),
 # redraws of that coordinate alone, and μ and s from the kept codes of the particle's relatives too (the default before
-# Ladder.centre_apart), and a looser stop in the band (an effective sample size of 0.7 N or ρ ≤ 0.3).
+# Ladder.centre_apart), a looser stop in the band (an effective sample size of 0.7 N or ρ ≤ 0.3), and levels that keep
+# 40% of the particles (more levels, smaller families of copies).
 LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
@@ -140,7 +141,8 @@ LADDER_VARIANTS = {
                               ("ladder_along", "redraws along u", LadderWalk(Ladder(along_share=0.5))),
                               ("ladder_shared", "μ with the line's relatives", LadderWalk(Ladder(centre_apart=False))),
                               ("ladder_loose", "a looser stop in the band",
-                               LadderWalk(Ladder(effective_share=0.7, decorrelation=0.3))))}
+                               LadderWalk(Ladder(effective_share=0.7, decorrelation=0.3))),
+                              ("ladder_p0_0_4", "p₀ = 0.4", LadderWalk(Ladder(survival=0.4))))}
 
 
 def changed_ladder(settings: str):
