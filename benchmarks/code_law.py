@@ -57,17 +57,17 @@ def directions(fit: np.ndarray) -> dict[str, np.ndarray]:
     return {"u": mean / np.linalg.norm(mean), "pc1": vt[0], "pc2": vt[1], "pc3": vt[2]}
 
 
-def spectrum(fit: np.ndarray, seed: int = 0) -> dict:
+def spectrum(fit: np.ndarray, u: np.ndarray, seed: int = 0) -> dict:
     """The fit draws' covariance eigenvalues against those of as many N(0, I) draws of the same dimension (the
     isotropic law's own sampling spread, Marchenko–Pastur): how many directions the band narrows (below the
-    smallest of five such sets) or widens (above their largest), the extremes, and the variance along u. The moves'
-    Σ is fitted along u alone (``Ladder.fitted_axis``); this says how many more directions a fitted Σ could use."""
+    smallest of five such sets) or widens (above their largest), the extremes, and the variance along u
+    (:func:`directions`). The moves' Σ is fitted along u alone (``Ladder.fitted_axis``); this says how many more
+    directions a fitted Σ could use."""
     cov = np.cov(fit.T)
     values = np.linalg.eigvalsh(cov)
     rng = np.random.default_rng(seed)  # the extremes over five isotropic sets: one set's own vary by a few percent
     iso = np.sort(np.concatenate([np.linalg.eigvalsh(np.cov(rng.standard_normal(fit.shape).T))[[0, -1]]
                                   for _ in range(5)]))
-    u = fit.mean(axis=0) / np.linalg.norm(fit.mean(axis=0))
     return {"draws": len(fit), "narrower": int(np.sum(values < iso[0])), "wider": int(np.sum(values > iso[-1])),
             "smallest": [float(v) for v in values[:3]], "largest": float(values[-1]),
             "isotropic": [float(iso[0]), float(iso[-1])], "along_u": float(u @ cov @ u)}
@@ -121,7 +121,7 @@ def cell_rows(zoo, cell, methods: dict, n: int, r: int, fit: int, key: int, cach
     ideal's (with the fit draws' :func:`spectrum`)."""
     drawn = cached_rejection_codes(zoo, cell, fit + r + n, key, cache, log)
     dirs = directions(drawn[:fit])
-    fitted = spectrum(drawn[:fit], key)
+    fitted = spectrum(drawn[:fit], dirs["u"], key)
     reference, sets = drawn[fit:fit + r], {"ideal": drawn[fit + r:]}
     for name, method in methods.items():
         res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), n, models=zoo,
@@ -158,8 +158,8 @@ def tables(rows: list[dict], r: int) -> list[str]:
                         f"{np.median([row[d]['spread'] for row in mine]):.2f}")
         lines.append(f"| {method} | {len(mine)} | {' | '.join(cols)} |")
     lines += ["", "The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
-              "smallest eigenvalue of five sets of isotropic draws, wider than their largest, the smallest three, the largest, and "
-              "the variance along u.", "", "| cell | key | draws | narrower | wider | smallest three | largest | "
+              "smallest eigenvalue of five sets of isotropic draws, wider than their largest, the smallest three, "
+              "the largest, and the variance along u.", "", "| cell | key | draws | narrower | wider | smallest three | largest | "
               "N(0, I)'s range | along u |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if "spectrum" in row:
