@@ -142,7 +142,7 @@ LADDER_VARIANTS = {
                               ("ladder_shared", "μ with the line's relatives", LadderWalk(Ladder(centre_apart=False))),
                               ("ladder_loose", "a looser stop in the band",
                                LadderWalk(Ladder(effective_share=0.7, decorrelation=0.3))),
-                              ("ladder_p0_0_4", "p₀ = 0.4", LadderWalk(Ladder(survival=0.4))))}
+                              ("ladder_p0_0_2", "p₀ = 0.2 (the former default)", LadderWalk(Ladder(survival=0.2))))}
 
 
 def changed_ladder(settings: str):

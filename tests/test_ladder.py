@@ -85,7 +85,7 @@ def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, 
     # a band with a large share of the prior (0.24 here) is drawn by rejection, the others climb the levels:
     # about log(P) / log(p0) of them, the last one the band itself
     assert bool(state.by_rejection) == (limit is not None and exact * limit >= 1)
-    assert int(state.level) <= int(np.ceil(np.log(exact) / np.log(0.2))) + 2
+    assert int(state.level) <= int(np.ceil(np.log(exact) / np.log(ladder.Ladder().survival))) + 2
     if limit is not None and not bool(state.by_rejection):  # the draws that chose the ladder are counted
         assert int(state.forward_passes) >= 10 * limit
 
