@@ -112,8 +112,8 @@ class Ladder:
       max_stalled_levels: levels in a row whose threshold did not fall before it gives up (STALLED).
     """
 
-    survival: float = 0.4  # 0.81–0.86× p₀ = 0.2's passes, same quality (results/independence_*p0_0_4*.md)
-    decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with families of five
+    survival: float = 0.4  # families ~2.5: 0.81–0.86× p₀ 0.2's passes, same quality (results/*p0_0_4*.md)
+    decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with p₀ 0.2's families of 5
     effective_share: float = 0.8  # ρ* 0.25's ESS with families of five, whatever the families
     level_decorrelation: float | None = 0.5  # ~30% fewer passes than 0.35 (results/*_level_decorrelation_0_5.md)
     moves_per_level: int = 2
