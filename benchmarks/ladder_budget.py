@@ -9,6 +9,10 @@ It shows what a cost target leaves for decorrelation: ``band`` is what the moves
 is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`); ``ρ along μ``, the lag
 correlation of the codes' coordinate along their centre's direction over the same moves, which the stop does not
 watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_share=0.25,isotropic_share=1.0``.
+``weights' ESS`` is what the band's fresh draws are worth to the mass (:func:`inverse_set.ladder.band_mass` trusts
+them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole population on after the stop until they are worth M
+(or ``max_final_moves``), counted in the band's moves and in their own column: what a stop that also waited for the
+mass would cost, and the mass it would give.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import generators
@@ -25,7 +30,13 @@ from inverse_set import ladder, moves
 from inverse_set.api import make_sampler
 
 
-def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
+def weights_worth(state) -> float:
+    """How many independent draws the band's fresh draws' importance weights are worth, (Σw)² / Σw²."""
+    total, squares = float(state.far_weight), float(state.far_weight_sq)
+    return total ** 2 / squares if squares > 0 else 0.0
+
+
+def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: float = 0.0) -> dict:
     """One climb and its moves in the band, counted: a dict of passes per sample."""
     problem, indices, bands = bm.solver_problem(sampler, z1, z2)
     levels = []
@@ -60,9 +71,13 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
             repeats += int(state.forward_passes) - passes
         else:
             full += 1
+    more = jax.jit(lambda s: moves.move(problem, indices, bands, lad, s, jnp.asarray(0.0, jnp.float32)))
+    added = 0
+    while weights_worth(state) < mass_ess and int(state.moves) < lad.max_final_moves:
+        state, added = more(state), added + 1
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
-    row.update(band=full, repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
+    row.update(band=full + added, for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
                rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
                rejection=1 / mass, ratio=total * mass)
     return row
@@ -70,17 +85,18 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int) -> dict:
 
 def table(rows: list[dict]) -> list[str]:
     lines = ["| cell | key | first draws + pilot | levels (moves, share kept) | moves in the band | repeats' passes | "
-             "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection | "
+             "weights' ESS | of the band's moves, for the mass |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["by_rejection"] or "total" not in r:
             lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
-                         f"{'by rejection' if r['by_rejection'] else 'stalled'} | – | – | – | – | – | – | – | – |")
+                         f"{'by rejection' if r['by_rejection'] else 'stalled'} | – | – | – | – | – | – | – | – | – | – |")
             continue
         levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f})" for lv in r["levels"])
         lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} | {r['repeats']:.1f} | "
                      f"{r['total']:.1f} | {r['rho']:.2f} | {r['rho_along']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
-                     f"{r['ratio']:.3f} |")
+                     f"{r['ratio']:.3f} | {r['weights_ess']:.1f} | {r['for_mass']} |")
     return lines
 
 
@@ -90,10 +106,14 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=500, help="samples, and particles (N = n)")
     parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,… "
                         "(e.g. independent_share=0.25)")
+    parser.add_argument("--mass-ess", type=float, default=0.0, help="move on after the stop until the band's "
+                        "fresh draws' weights are worth this many draws (0: no)")
     parser.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be a positive count, got {args.n}")
+    if not args.mass_ess >= 0:
+        parser.error(f"--mass-ess must be a number of draws ≥ 0, got {args.mass_ess}")
     zoo = generators.load("fashion")
     cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
     try:
@@ -105,14 +125,15 @@ def main(argv=None):
         sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
         for key in (int(k) for k in args.keys.split(",")):
             rows.append({"cell": cell.name, "key": key,
-                         **budget(sampler, cell.z1, cell.z2, lad, args.n, key)})
+                         **budget(sampler, cell.z1, cell.z2, lad, args.n, key, args.mass_ess)})
             print(table(rows[-1:])[-1], flush=True)
     lines = table(rows)
     print("\n".join(lines))
     if args.out:
         Path(args.out).write_text(f"# Where the ladder's forward passes go\n\nCommand: `python benchmarks/ladder_budget.py "
                                   f"--classes {args.classes} --bands {args.bands} --keys {args.keys} --n {args.n}"
-                                  + (f" --ladder {args.ladder}" if args.ladder else "") + "`\n\n"
+                                  + (f" --ladder {args.ladder}" if args.ladder else "")
+                                  + (f" --mass-ess {args.mass_ess:g}" if args.mass_ess else "") + "`\n\n"
                                   + "\n".join(lines) + "\n")
 
 

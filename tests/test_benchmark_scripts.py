@@ -117,7 +117,8 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     rows = {r[0]: r[1:] for r in (line.strip("| ").split(" | ") for line in out.read_text().splitlines()[6:])}
     assert set(rows) == {"Bag p50", "Bag p95"}
     assert rows["Bag p50"][2] == "by rejection"  # a band with a large share of the prior: drawn, nothing to move
-    start, levels, band, repeats, total, rho, rho_along, mass, _, ratio = rows["Bag p95"][1:11]
+    start, levels, band, repeats, total, rho, rho_along, mass, _, ratio, worth, for_mass = rows["Bag p95"][1:13]
+    assert float(worth) >= 0 and for_mass == "0"  # no --mass-ess: the band's moves are the stop's alone
     moves = [int(part.split(" (")[0]) for part in levels.split(", ")]
     assert float(start) == 10.0  # the first 100 draws and the pilot's 900 more, per sample of 100
     assert len(moves) >= 2 and moves[-1] == 0  # levels below the band moved, the last one is the band itself
