@@ -9,10 +9,10 @@ It shows what a cost target leaves for decorrelation: ``band`` is what the moves
 is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`); ``ρ along μ``, the lag
 correlation of the codes' coordinate along their centre's direction over the same moves, which the stop does not
 watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_share=0.25,isotropic_share=1.0``.
-``weights' ESS`` is what the band's fresh draws are worth to the mass (:func:`inverse_set.ladder.band_mass` trusts
-them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole population on after the stop until they are worth M
-(or ``max_final_moves``), counted in the band's moves and in their own column: what a stop that also waited for the
-mass would cost, and the mass it would give.
+``weights' ESS`` is what the band's fresh draws are worth to the mass (:func:`inverse_set.mass.weights_worth`;
+:func:`inverse_set.ladder.band_mass` trusts them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole
+population on after the stop until they are worth M (or ``max_final_moves``), counted in the band's moves and in their
+own column: what a stop that also waited for the mass would cost, and the mass it would give.
 """
 
 from __future__ import annotations
@@ -28,12 +28,7 @@ import generators
 import harness as bm
 from inverse_set import ladder, moves
 from inverse_set.api import make_sampler
-
-
-def weights_worth(state) -> float:
-    """How many independent draws the band's fresh draws' importance weights are worth, (Σw)² / Σw²."""
-    total, squares = float(state.far_weight), float(state.far_weight_sq)
-    return total ** 2 / squares if squares > 0 else 0.0
+from inverse_set.mass import weights_worth
 
 
 def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: float = 0.0) -> dict:
@@ -77,7 +72,8 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
         state, added = more(state), added + 1
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
-    row.update(band=full + added, for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total, rho=float(state.memory), mass=mass,
+    row.update(band=full + added, for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
+               rho=float(state.memory), mass=mass,
                rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
                rejection=1 / mass, ratio=total * mass)
     return row
@@ -91,7 +87,7 @@ def table(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["by_rejection"] or "total" not in r:
             lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
-                         f"{'by rejection' if r['by_rejection'] else 'stalled'} | – | – | – | – | – | – | – | – | – | – |")
+                         f"{'by rejection' if r['by_rejection'] else 'stalled'} |" + " – |" * 10)
             continue
         levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f})" for lv in r["levels"])
         lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} | {r['repeats']:.1f} | "

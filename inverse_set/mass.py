@@ -16,6 +16,13 @@ if TYPE_CHECKING:  # the ladder imports this module
 MIN_WEIGHT_ESS = 10
 
 
+def weights_worth(state: LadderState) -> float:
+    """How many independent draws the band's fresh draws' importance weights are worth, (Σw)² / Σw² (0: none, or
+    weights so small that their squares underflow float32)."""
+    total, squares = float(state.far_weight), float(state.far_weight_sq)
+    return total ** 2 / squares if squares > 0 else 0.0
+
+
 def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, float]:
     """The band's probability under the prior and its interval: ``(estimate, low, high)`` (a ladder IN_BAND only).
 
@@ -25,8 +32,8 @@ def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, flo
     levels' fractions (or rejection's hit rate); so too where the weights' squares underflow."""
     z = {0.9: 1.6449, 0.95: 1.96}[level]
     m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
-    # squares == 0 < total: weights so small (a band of mass ~1e-20) that their squares underflow float32
-    if total > 0 and squares > 0 and total ** 2 / squares >= MIN_WEIGHT_ESS:
+    # weights so small that their squares underflow float32 (a band of mass ~1e-20) are worth nothing: the product
+    if weights_worth(state) >= MIN_WEIGHT_ESS:
         estimate = total / m
         relative_sd = np.sqrt(max(squares / m - estimate ** 2, 0.0) / m) / estimate
         log_p, half = np.log(estimate), z * relative_sd
