@@ -157,10 +157,13 @@ def tables(rows: list[dict], r: int) -> list[str]:
             cols.append(f"{mean:.2f} ({metrics.design_effect(mean, n, r):.1f}) | "
                         f"{np.median([row[d]['spread'] for row in mine]):.2f}")
         lines.append(f"| {method} | {len(mine)} | {' | '.join(cols)} |")
-    lines += ["", "The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
+    lines += ["",
+              "The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
               "smallest eigenvalue of five sets of isotropic draws, wider than their largest, the smallest three, "
-              "the largest, and the variance along u.", "", "| cell | key | draws | narrower | wider | smallest three | largest | "
-              "N(0, I)'s range | along u |", "|---|---|---|---|---|---|---|---|---|"]
+              "the largest, and the variance along u.",
+              "",
+              "| cell | key | draws | narrower | wider | smallest three | largest | N(0, I)'s range | along u |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if "spectrum" in row:
             s = row["spectrum"]

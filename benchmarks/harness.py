@@ -131,7 +131,7 @@ PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective
 # Ladder.fitted_axis), a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py),
 # redraws of that coordinate alone, and μ and s from the kept codes of the particle's relatives too (the default before
 # Ladder.centre_apart), a looser stop in the band (an effective sample size of 0.7 N or ρ ≤ 0.3), and levels that keep
-# 40% of the particles (more levels, smaller families of copies).
+# 20% of the particles (fewer levels, larger families of copies: the default before Ladder.survival 0.4).
 LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
