@@ -8,7 +8,9 @@ band's mass, the ladder's own estimate). The default method's ladder, N = n, on 
 It shows what a cost target leaves for decorrelation: ``band`` is what the moves inside the band cost once the climb
 is paid, and ``ρ`` the lag correlation they stopped at (:mod:`inverse_set.decorrelation`); ``ρ along μ``, the lag
 correlation of the codes' coordinate along their centre's direction over the same moves, which the stop does not
-watch. ``--ladder`` changes the default's settings, e.g. ``--ladder independent_share=0.25,isotropic_share=1.0``.
+watch. Each level's moves, and the band's, say which part of ρ was the larger when they stopped: the encodings'
+pooled (φ) or an activation's (f). ``--ladder`` changes the default's settings, e.g.
+``--ladder independent_share=0.25,isotropic_share=1.0``.
 ``weights' ESS`` is what the band's fresh draws are worth to the mass (:func:`inverse_set.mass.weights_worth`;
 :func:`inverse_set.ladder.band_mass` trusts them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole
 population on after the stop until they are worth M (or ``max_final_moves``), counted in the band's moves and in their
@@ -26,7 +28,7 @@ import numpy as np
 
 import generators
 import harness as bm
-from inverse_set import ladder, moves
+from inverse_set import decorrelation, ladder, moves
 from inverse_set.api import make_sampler
 from inverse_set.mass import weights_worth
 
@@ -36,22 +38,23 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     problem, indices, bands = bm.solver_problem(sampler, z1, z2)
     levels = []
 
-    def on_level(level, passes, moved, log_mass):
-        levels.append((int(level), int(passes), int(moved), float(np.exp(log_mass))))
+    def on_level(level, passes, moved, log_mass, rho_phi, rho_f):
+        levels.append((int(level), int(passes), int(moved), float(np.exp(log_mass)), float(rho_phi), float(rho_f)))
 
     def callback(s):
-        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.log_mass)
+        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.log_mass, *memories(s))
 
     dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
     climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback))
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    for level, passes, moved, mass in sorted(levels):  # the callbacks may come in any order
+    for level, passes, moved, mass, rho_phi, rho_f in sorted(levels):  # the callbacks may come in any order
         before = passes - moved * n  # the level's own moves are its last passes
         if not row["levels"]:
             row["start"] = before / n
-        row["levels"].append({"moves": moved, "kept": mass / previous if previous else mass})
+        row["levels"].append({"moves": moved, "kept": mass / previous if previous else mass,
+                              "by": "f" if rho_f > rho_phi else "φ"})
         previous = mass
     row.setdefault("start", int(state.forward_passes) / n)
     if int(state.status) != ladder.LadderStatus.IN_BAND:
@@ -72,15 +75,24 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
         state, added = more(state), added + 1
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
-    row.update(band=full + added, for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
+    rho_phi, rho_f = (float(r) for r in memories(state))
+    row.update(band=full + added, band_by="f" if rho_f > rho_phi else "φ", for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
                rho=float(state.memory), mass=mass,
                rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
                rejection=1 / mass, ratio=total * mass)
     return row
 
 
+def memories(s):
+    """The two parts of ρ (:func:`inverse_set.decorrelation.memory`): the encodings' pooled and the activations'
+    largest, since the last resampling; the stop watches the larger."""
+    return (decorrelation.lag_correlation(s.start_phi, s.phi, pooled=True),
+            jnp.max(decorrelation.lag_correlation(s.start_f, s.f, pooled=False)))
+
+
 def table(rows: list[dict]) -> list[str]:
-    lines = ["| cell | key | first draws + pilot | levels (moves, share kept) | moves in the band | repeats' passes | "
+    lines = ["| cell | key | first draws + pilot | levels (moves, share kept, ρ's larger part) | moves in the band (the same) | "
+             "repeats' passes | "
              "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection | "
              "weights' ESS | of the band's moves, for the mass |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -89,8 +101,8 @@ def table(rows: list[dict]) -> list[str]:
             lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
                          f"{'by rejection' if r['by_rejection'] else 'stalled'} |" + " – |" * 10)
             continue
-        levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f})" for lv in r["levels"])
-        lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} | {r['repeats']:.1f} | "
+        levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f}, {lv['by']})" for lv in r["levels"])
+        lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} ({r['band_by']}) | {r['repeats']:.1f} | "
                      f"{r['total']:.1f} | {r['rho']:.2f} | {r['rho_along']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
                      f"{r['ratio']:.3f} | {r['weights_ess']:.1f} | {r['for_mass']} |")
     return lines

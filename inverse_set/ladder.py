@@ -11,13 +11,15 @@ t widths on each side and ``{d ≤ 0}`` the band itself. From N prior draws:
   rejection: N independent in-band draws, nothing copied, nothing to move, and
   the band's mass is the share of draws that hit it;
 * else (subset simulation, Au & Beck 2001; adaptive multilevel splitting, Cérou
-  & Guyader 2007) each level
+  & Guyader 2007) the particles start as the N nearest the band of those first
+  draws (:mod:`inverse_set.prior_draws`), and each level
 
   1. sets its threshold t_l to the p₀-quantile of d over the particles (0 once
      at least p₀ N are in the band: the last level);
   2. keeps the particles with d ≤ t_l, their fraction π_l an estimate of
-     P(d ≤ t_l | d ≤ t_{l−1}), and replaces the others by copies of the kept
-     ones, dealt out evenly (each kept one ends with ⌊1/π_l⌋ or ⌈1/π_l⌉ copies,
+     P(d ≤ t_l | d ≤ t_{l−1}) (at the first, p₀ N of all D first draws:
+     π_1 = p₀ N / D), and replaces the others by copies of the kept ones,
+     dealt out evenly (each kept one ends with ⌊1/π_l⌋ or ⌈1/π_l⌉ copies,
      itself included);
   3. moves every particle restricted to ``{d ≤ t_l}`` until the particles have
      forgotten where they were copied (below).
@@ -54,6 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inverse_set import prior_draws
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance
@@ -255,51 +258,19 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
 
 def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
                  callback=None) -> LadderState:
-    """In-band prior draws, N at a time, where the band's share makes that cheap: at least one hit in
-    ``rejection_limit`` over a pilot of 10 × rejection_limit draws (whole batches of N; the hits kept), then on to
-    at most 4 × rejection_limit × N draws (a slot still empty is no sample). Else the ladder (:func:`_levels`)
-    from the first N draws, the pilot's draws counted."""
-    n, dim = state.z.shape
+    """N in-band prior draws where the band's share makes that cheap (:mod:`inverse_set.prior_draws`); else the
+    ladder (:func:`_levels`) from the N of the pilot's draws nearest the band, all its draws counted."""
+    limit = ladder.rejection_limit
 
-    def take(carry, z_new, f_new, phi_new, d_new):
-        z, f, phi, d, filled = carry
-        inside = d_new <= 0
-        slot = jnp.where(inside, filled + jnp.cumsum(inside) - 1, n)  # past n: dropped
-        put = lambda a, b: a.at[slot].set(b, mode="drop")  # noqa: E731
-        filled = jnp.minimum(filled + jnp.sum(inside), n)
-        return put(z, z_new), put(f, f_new), put(phi, phi_new), put(d, d_new), filled
+    def drawn(pilot):
+        in_band = prior_draws.by_rejection(problem, indices, bands, state, pilot, limit)
+        return in_band._replace(status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32))
 
-    def draw(carry):
-        particles, draws, hits, key = carry
-        key, k = jax.random.split(key)
-        z_new = jax.random.normal(k, (n, dim), state.z.dtype)
-        phi_new, f_new, d_new = evaluate(problem, indices, bands, z_new)
-        return take(particles, z_new, f_new, phi_new, d_new), draws + n, hits + jnp.sum(d_new <= 0), key
+    def climbed(pilot):
+        return _levels(problem, indices, bands, ladder, prior_draws.nearest_start(state, pilot), callback)
 
-    def draw_until(carry, most):
-        return jax.lax.while_loop(lambda c: (c[0][-1] < n) & (c[1] < most), draw, carry)
-
-    empty = (jnp.zeros_like(state.z), jnp.zeros_like(state.f), jnp.zeros_like(state.phi),
-             jnp.full((n,), jnp.inf, state.distance.dtype), jnp.asarray(0))
-    first = take(empty, state.z, state.f, state.phi, state.distance)
-    pilot = draw_until((first, jnp.asarray(n), jnp.sum(state.distance <= 0), state.rng_key),
-                       n * -(-10 * ladder.rejection_limit // n))
-    cheap = pilot[2] * ladder.rejection_limit >= pilot[1]
-
-    def drawn(carry):
-        (z, f, phi, d, _), draws, hits, key = draw_until(carry, 4 * ladder.rejection_limit * n)
-        frac = hits / draws
-        return state._replace(z=z, f=f, phi=phi, distance=d, start_phi=phi, start_f=f,
-                              memory=jnp.asarray(0.0, jnp.float32), log_mass=jnp.log(frac),
-                              log_mass_var=(1 - frac) / (frac * draws), threshold=jnp.asarray(0.0),
-                              by_rejection=jnp.asarray(True), forward_passes=draws,
-                              status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32), rng_key=key)
-
-    def climbed(carry):
-        *_, draws, _, key = carry
-        return _levels(problem, indices, bands, ladder, state._replace(forward_passes=draws, rng_key=key), callback)
-
-    return jax.lax.cond(cheap, drawn, climbed, pilot)
+    pilot = prior_draws.pilot(problem, indices, bands, state, limit)
+    return jax.lax.cond(prior_draws.cheap(pilot, limit), drawn, climbed, pilot)
 
 
 def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,

@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end on a tiny budget (as scripts: the tests import nothing from benchmarks/)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,9 +120,13 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     assert rows["Bag p50"][2] == "by rejection"  # a band with a large share of the prior: drawn, nothing to move
     start, levels, band, repeats, total, rho, rho_along, mass, _, ratio, worth, for_mass = rows["Bag p95"][1:13]
     assert float(worth) >= 0 and for_mass == "0"  # no --mass-ess: the band's moves are the stop's alone
-    moves = [int(part.split(" (")[0]) for part in levels.split(", ")]
+    parts = re.findall(r"(\d+) \((\d\.\d+), (φ|f)\)", levels)  # moves (share kept, which part of ρ stopped them)
+    moves = [int(m) for m, _, _ in parts]
+    band, band_by = re.fullmatch(r"(\d+) \((φ|f)\)", band).groups()
     assert float(start) == 10.0  # the first 100 draws and the pilot's 900 more, per sample of 100
     assert len(moves) >= 2 and moves[-1] == 0  # levels below the band moved, the last one is the band itself
+    # the climb starts from the 100 of the pilot's 1000 draws nearest the band: its first level keeps p₀ × 100 of 1000
+    assert float(parts[0][1]) == pytest.approx(0.04, abs=0.005), parts
     assert abs(float(start) + sum(moves) + int(band) + float(repeats) - float(total)) < 0.2
     assert 0 <= float(rho) <= 1 and abs(float(ratio) - float(total) * float(mass)) < 0.01 * float(ratio) + 1e-3
     assert float(rho_along) <= 1  # 1 − E(x − x₀)² / (2 Var x): below −1 where x₀ spread more than x does now

@@ -122,6 +122,32 @@ def test_a_looser_decorrelation_below_the_band_moves_less_there_and_not_in_the_b
         ladder.Ladder(level_decorrelation=1.0)
 
 
+def test_the_climb_starts_from_the_pilots_draws_nearest_the_band():
+    # N = 200 and rejection_limit 100: the pilot draws 1000 codes in five batches before it chooses the ladder, whose
+    # first level keeps p₀ N = 80 of all 1000 (a share 0.08 of independent draws): about log 5 / log (1 / p₀) ≈ 1.8
+    # levels fewer than from the first 200 draws alone, the band's mass the same
+    z1, z2 = 3.2, 3.5
+    bands = Bands(jnp.asarray([z1]), jnp.asarray([z2]))
+    masses = []
+    record = lambda s: jax.debug.callback(lambda m: masses.append(float(m)), s.log_mass)  # noqa: E731
+    runs = {limit: jax.jit(lambda k, lad=ladder.Ladder(rejection_limit=limit): ladder.climb(
+        PROBLEM, INDICES, bands, lad, 200, D, k, record)) for limit in (100, None)}
+    levels = {100: [], None: []}
+    for key in range(4):
+        for limit, run in runs.items():
+            masses.clear()
+            state = run(jax.random.key(key))
+            assert int(state.status) == ladder.LadderStatus.IN_BAND and not bool(state.by_rejection)
+            levels[limit].append(int(state.level))
+            first = np.exp(max(masses))  # the first level's share: the largest mass after it
+            assert first == pytest.approx(0.08 if limit else 0.4, rel=1e-4), (limit, first)
+            low, high = np.exp(float(state.log_mass) + np.array([-1, 1]) * 1.6449 * np.sqrt(float(state.log_mass_var)))
+            assert agrees((float(np.exp(state.log_mass)), low, high), phi(z2) - phi(z1))
+            if limit:
+                assert int(state.forward_passes) >= 1000 + 200 * int(state.level)  # the pilot's draws counted
+    assert np.mean(levels[None]) - np.mean(levels[100]) >= 1, levels
+
+
 def test_small_families_stop_at_the_effective_sample_size_not_at_rho_star():
     z1, z2 = [3.2], [3.5]
     # rotations about N(μ, I) (on this linear band the fitted spread along μ forgets at once: ρ and the ESS agree)
