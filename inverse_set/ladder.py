@@ -168,7 +168,7 @@ class LadderState(NamedTuple):
     phi: Array  # their encodings E(G(c)), (N, F)
     distance: Array  # d(z), (N,)
     threshold: Array  # the current level's t, ()
-    log_mass: Array  # Σ_l log π_l, ()
+    log_mass: Array  # Σ_l log π_l (from log N / D where the climb starts from the pilot's D draws), ()
     log_mass_var: Array  # Σ_l Var(π_l) / π_l² (the larger of the families' and the lines' estimates), ()
     far_draws: Array  # the band's own moves' fresh draws the mass is estimated from (moves.mass_shares), counted, ()
     far_weight: Array  # Σ over them of 1[in band] · N(c'; 0, I) / q_mass(c'), ()
