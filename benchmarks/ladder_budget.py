@@ -84,10 +84,9 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
 
 
 def memories(s):
-    """The two parts of ρ (:func:`inverse_set.decorrelation.memory`): the encodings' pooled and the activations'
-    largest, since the last resampling; the stop watches the larger."""
-    return (decorrelation.lag_correlation(s.start_phi, s.phi, pooled=True),
-            jnp.max(decorrelation.lag_correlation(s.start_f, s.f, pooled=False)))
+    """The two parts of ρ since the last resampling (:func:`inverse_set.decorrelation.memory_parts`): the encodings'
+    pooled and the activations' largest; the stop watches the larger."""
+    return decorrelation.memory_parts(s.start_phi, s.start_f, s.phi, s.f)
 
 
 def table(rows: list[dict]) -> list[str]:

@@ -32,10 +32,15 @@ def lag_correlation(start: Array, now: Array, pooled: bool) -> Array:
     return jnp.where(spread > 0, 1 - jump / jnp.where(spread > 0, spread, 1.0), 1.0 if pooled else 0.0)
 
 
+def memory_parts(phi0: Array, f0: Array, phi: Array, f: Array) -> tuple[Array, Array]:
+    """ρ over the encodings pooled, and the largest ρ of an activation, ``((), ())``."""
+    return lag_correlation(phi0, phi, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False))
+
+
 def memory(phi0: Array, f0: Array, phi: Array, f: Array) -> Array:
     """How much the particles remember their encodings phi0 and activations f0: the larger of ρ over the encodings
-    pooled and the largest ρ of an activation."""
-    return jnp.maximum(lag_correlation(phi0, phi, pooled=True), jnp.max(lag_correlation(f0, f, pooled=False)))
+    pooled and the largest ρ of an activation (:func:`memory_parts`)."""
+    return jnp.maximum(*memory_parts(phi0, f0, phi, f))
 
 
 def design_effect(parent: Array, rho: Array, counted: Array, grandparent: Array | None = None,
