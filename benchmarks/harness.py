@@ -131,7 +131,8 @@ PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective
 # Ladder.fitted_axis), a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py),
 # redraws of that coordinate alone, and μ and s from the kept codes of the particle's relatives too (the default before
 # Ladder.centre_apart), a looser stop in the band (an effective sample size of 0.7 N or ρ ≤ 0.3), and levels that keep
-# 20% of the particles (fewer levels, larger families of copies: the default before Ladder.survival 0.4).
+# 20% of the particles (fewer levels, larger families of copies: the default before Ladder.survival 0.4), and levels
+# that keep 60% (more levels, smaller families, each stopped at a looser ρ*; tried, not kept).
 LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
@@ -142,7 +143,9 @@ LADDER_VARIANTS = {
                               ("ladder_shared", "μ with the line's relatives", LadderWalk(Ladder(centre_apart=False))),
                               ("ladder_loose", "a looser stop in the band",
                                LadderWalk(Ladder(effective_share=0.7, decorrelation=0.3))),
-                              ("ladder_p0_0_2", "p₀ = 0.2 (the former default)", LadderWalk(Ladder(survival=0.2))))}
+                              ("ladder_p0_0_2", "p₀ = 0.2 (the former default)", LadderWalk(Ladder(survival=0.2))),
+                              ("ladder_p0_0_6", "p₀ = 0.6, ρ* 0.75 below the band, from one move a level",
+                               LadderWalk(Ladder(survival=0.6, level_decorrelation=0.75, moves_per_level=1))))}
 
 
 def changed_ladder(settings: str):
