@@ -15,6 +15,9 @@ pooled (φ) or an activation's (f). ``--ladder`` changes the default's settings,
 :func:`inverse_set.ladder.band_mass` trusts them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole
 population on after the stop until they are worth M (or ``max_final_moves``), counted in the band's moves and in their
 own column: what a stop that also waited for the mass would cost, and the mass it would give.
+The last two columns are the samples' design effect (n / D independent draws' worth): the stop's, over the families of
+copies at the last two resamplings, and the same over every level's families
+(:func:`inverse_set.decorrelation.lineage_design_effect`), which the stop leaves out.
 """
 
 from __future__ import annotations
@@ -38,18 +41,20 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     problem, indices, bands = bm.solver_problem(sampler, z1, z2)
     levels = []
 
-    def on_level(level, passes, moved, log_mass, rho_phi, rho_f):
-        levels.append((int(level), int(passes), int(moved), float(np.exp(log_mass)), float(rho_phi), float(rho_f)))
+    def on_level(level, passes, moved, log_mass, rho_phi, rho_f, rho, parent):
+        levels.append((int(level), int(passes), int(moved), float(np.exp(log_mass)), float(rho_phi), float(rho_f),
+                       float(rho), np.asarray(parent)))
 
     def callback(s):
-        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.log_mass, *memories(s))
+        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.log_mass, *memories(s), s.memory, s.parent)
 
     dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
     climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback))
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    for level, passes, moved, mass, rho_phi, rho_f in sorted(levels):  # the callbacks may come in any order
+    levels.sort(key=lambda lv: lv[0])  # the callbacks may come in any order
+    for level, passes, moved, mass, rho_phi, rho_f, _, _ in levels:
         before = passes - moved * n  # the level's own moves are its last passes
         if not row["levels"]:
             row["start"] = before / n
@@ -79,8 +84,26 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     row.update(band=full + added, band_by="f" if rho_f > rho_phi else "φ", for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
                rho=float(state.memory), mass=mass,
                rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
-               rejection=1 / mass, ratio=total * mass)
+               rejection=1 / mass, ratio=total * mass, **lineage(levels, state))
     return row
+
+
+def lineage(levels: list, state: ladder.LadderState) -> dict:
+    """The samples' design effect over their families at the last two resamplings (what the band's stop counts:
+    :func:`inverse_set.moves.families_effect`) and over all the levels' (:func:`inverse_set.decorrelation.
+    lineage_design_effect`): each level's copies parted at the ρ its moves reached."""
+    counted = ladder.samples(state)
+    two = float(moves.families_effect(state, counted))
+    if not levels:  # drawn by rejection: no copies
+        return {"effect_two": two, "effect_all": two}
+    family, families, rhos = levels[-1][7], [], [float(state.memory)]
+    for *_, rho, parent in reversed(levels[:-1]):  # the level before the band's resampling, then the one before …
+        families.append(family)
+        family = parent[family]
+        rhos.append(rho)
+    families.append(family)
+    assert abs(two - float(decorrelation.lineage_design_effect(families[:2], rhos[:2], counted))) < 1e-4 * two
+    return {"effect_two": two, "effect_all": float(decorrelation.lineage_design_effect(families, rhos, counted))}
 
 
 def memories(s):
@@ -93,17 +116,19 @@ def table(rows: list[dict]) -> list[str]:
     lines = ["| cell | key | first draws + pilot | levels (moves, share kept, ρ's larger part) | moves in the band (the same) | "
              "repeats' passes | "
              "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection | "
-             "weights' ESS | of the band's moves, for the mass |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "weights' ESS | of the band's moves, for the mass | design effect: the stop's (two levels' families) | "
+             "all levels' |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["by_rejection"] or "total" not in r:
             lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
-                         f"{'by rejection' if r['by_rejection'] else 'stalled'} |" + " – |" * 10)
+                         f"{'by rejection' if r['by_rejection'] else 'stalled'} |" + " – |" * 12)
             continue
         levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f}, {lv['by']})" for lv in r["levels"])
         lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} ({r['band_by']}) | {r['repeats']:.1f} | "
                      f"{r['total']:.1f} | {r['rho']:.2f} | {r['rho_along']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
-                     f"{r['ratio']:.3f} | {r['weights_ess']:.1f} | {r['for_mass']} |")
+                     f"{r['ratio']:.3f} | {r['weights_ess']:.1f} | {r['for_mass']} | {r['effect_two']:.2f} | "
+                     f"{r['effect_all']:.2f} |")
     return lines
 
 

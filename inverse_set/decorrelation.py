@@ -49,17 +49,30 @@ def design_effect(parent: Array, rho: Array, counted: Array, grandparent: Array 
     many independent draws, for families of copies of one particle (m̄ = Σ m_f² / m: the family size a counted
     particle is in), two of a family correlated about ρ²; with ``grandparent``, the families of the resampling before
     (m̄_g the same over them, ``parent`` nested in them), whose members parted when they still correlated ρ_b² and
-    now correlate about ρ_b² ρ²."""
+    now correlate about ρ_b² ρ² (:func:`lineage_design_effect` with two levels)."""
+    if grandparent is None:
+        return lineage_design_effect([parent], [rho], counted)
+    return lineage_design_effect([parent, grandparent], [rho, rho_before], counted)
+
+
+def lineage_design_effect(families, memories, counted: Array) -> Array:
+    """``1 + Σ_k (m̄_k − m̄_{k−1}) Π_{j≤k} ρ_j²`` (m̄_{−1} = 1): :func:`design_effect` over families nested through
+    any number of resamplings. ``families[k]`` (N,) is each particle's family k resamplings back (0: its parent at
+    the last; each nested in the next), ``memories[k]`` the lag correlation ρ_k its members had reached with where
+    they were copied when they parted (0: the moves since the last resampling; k ≥ 1: the level that ended at the
+    resampling k back); m̄_k the family size a counted particle is in. Two particles whose families first part k
+    resamplings back correlate about Π_{j≤k} ρ_j²."""
     m = jnp.maximum(jnp.sum(counted), 1)
 
     def mean_size(family):
         sizes = jnp.zeros(family.shape, jnp.float32).at[family].add(counted.astype(jnp.float32))
         return jnp.sum(jnp.where(counted, sizes[family], 0.0)) / m
 
-    own, r2 = mean_size(parent), jnp.maximum(rho, 0.0) ** 2
-    effect = 1 + (own - 1) * r2
-    if grandparent is not None:
-        effect = effect + (mean_size(grandparent) - own) * jnp.maximum(rho_before, 0.0) ** 2 * r2
+    effect, size, kept = jnp.asarray(1.0, jnp.float32), jnp.asarray(1.0, jnp.float32), jnp.asarray(1.0, jnp.float32)
+    for family, rho in zip(families, memories):
+        kept = kept * jnp.maximum(rho, 0.0) ** 2
+        wider = mean_size(family)
+        effect, size = effect + (wider - size) * kept, wider
     return effect
 
 

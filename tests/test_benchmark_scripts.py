@@ -118,7 +118,8 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     rows = {r[0]: r[1:] for r in (line.strip("| ").split(" | ") for line in out.read_text().splitlines()[6:])}
     assert set(rows) == {"Bag p50", "Bag p95"}
     assert rows["Bag p50"][2] == "by rejection"  # a band with a large share of the prior: drawn, nothing to move
-    start, levels, band, repeats, total, rho, rho_along, mass, _, ratio, worth, for_mass = rows["Bag p95"][1:13]
+    start, levels, band, repeats, total, rho, rho_along, mass, _, ratio, worth, for_mass, two, every = rows["Bag p95"][1:15]
+    assert 1 <= float(two) <= float(every)  # the older levels' families only add to the stop's design effect
     assert float(worth) >= 0 and for_mass == "0"  # no --mass-ess: the band's moves are the stop's alone
     parts = re.findall(r"(\d+) \((\d\.\d+), (φ|f)\)", levels)  # moves (share kept, which part of ρ stopped them)
     moves = [int(m) for m, _, _ in parts]

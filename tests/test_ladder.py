@@ -660,6 +660,29 @@ def test_the_design_effect_counts_the_families_of_the_level_before():
     assert decorrelation.effective_sample_size(parent, rho, counted, grandparent, before) == pytest.approx(8 / both)
 
 
+def test_the_design_effect_over_every_level_is_the_mean_correlation_of_the_samples_by_their_lineage():
+    # twelve particles, three resamplings back: two whose families first coincide k resamplings back correlate
+    # Π_{j≤k} ρ_j², and the design effect is the mean over the counted particles of their summed correlations
+    families = [jnp.array([0, 0, 2, 2, 2, 5, 6, 6, 8, 9, 9, 9]),  # the parents
+                jnp.array([0, 0, 0, 0, 0, 5, 5, 5, 8, 8, 8, 8]),  # the grandparents
+                jnp.array([1, 1, 1, 1, 1, 1, 1, 1, 8, 8, 8, 8])]
+    rhos = [0.5, 0.7, 0.8]
+    counted = jnp.array([True] * 11 + [False])
+    fam, c = np.stack([np.asarray(f) for f in families]), np.asarray(counted)
+    corr = np.eye(12)
+    for i in range(12):
+        for j in range(12):
+            shared = [k for k in range(3) if fam[k, i] == fam[k, j]]
+            if i != j and shared:
+                corr[i, j] = np.prod(np.square(rhos[: shared[0] + 1]))
+    brute = corr[np.ix_(c, c)].sum() / c.sum()
+    assert float(decorrelation.lineage_design_effect(families, rhos, counted)) == pytest.approx(brute, rel=1e-5)
+    # the two levels the band's stop counts are the first two terms; older families only add
+    two = float(decorrelation.design_effect(families[0], rhos[0], counted, families[1], rhos[1]))
+    assert two == pytest.approx(float(decorrelation.lineage_design_effect(families[:2], rhos[:2], counted)))
+    assert two < brute
+
+
 @pytest.mark.parametrize("z1, z2, start", [(2.5, 3.0, "prior"), (0.0, 0.5, "rejection")])
 def test_fewer_particles_than_samples_give_them_in_rounds_each_decorrelated_with_the_law_kept(z1, z2, start):
     from inverse_set import LadderWalk, Models, sample_inverse_set
