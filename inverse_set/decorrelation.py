@@ -60,20 +60,20 @@ def lineage_design_effect(families, memories, counted: Array) -> Array:
     any number of resamplings. ``families[k]`` (N,) is each particle's family k resamplings back (0: its parent at
     the last; each nested in the next), ``memories[k]`` the lag correlation ρ_k its members had reached with where
     they were copied when they parted (0: the moves since the last resampling; k ≥ 1: the level that ended at the
-    resampling k back); m̄_k the family size a counted particle is in. Two particles whose families first part k
-    resamplings back correlate about Π_{j≤k} ρ_j²."""
+    resampling k back); m̄_k the family size a counted particle is in. Two particles of one family k resamplings back
+    and of two families after it (their lines parted there) correlate about Π_{j≤k} ρ_j²."""
     m = jnp.maximum(jnp.sum(counted), 1)
 
     def mean_size(family):
         sizes = jnp.zeros(family.shape, jnp.float32).at[family].add(counted.astype(jnp.float32))
         return jnp.sum(jnp.where(counted, sizes[family], 0.0)) / m
 
-    effect, size, kept = jnp.asarray(1.0, jnp.float32), jnp.asarray(1.0, jnp.float32), jnp.asarray(1.0, jnp.float32)
-    for family, rho in zip(families, memories):
-        kept = kept * jnp.maximum(rho, 0.0) ** 2
+    effect, size, correlation = 1.0, 1.0, 1.0
+    for family, rho in zip(families, memories):  # the pairs that part at this resampling: wider − size of them each
+        correlation = correlation * jnp.maximum(rho, 0.0) ** 2
         wider = mean_size(family)
-        effect, size = effect + (wider - size) * kept, wider
-    return effect
+        effect, size = effect + (wider - size) * correlation, wider
+    return jnp.asarray(effect, jnp.float32)
 
 
 def clustered_variance(hit: Array, cluster: Array) -> Array:
