@@ -96,7 +96,8 @@ def lineage(levels: list, state: ladder.LadderState) -> dict:
     two = float(moves.families_effect(state, counted))
     if not levels:  # drawn by rejection: no copies
         return {"effect_two": two, "effect_all": two}
-    family, families, rhos = levels[-1][7], [], [float(state.memory)]
+    *_, family = levels[-1]  # the band's resampling: each sample's parent there
+    families, rhos = [], [float(state.memory)]
     for *_, rho, parent in reversed(levels[:-1]):  # the level before the band's resampling, then the one before …
         families.append(family)
         family = parent[family]
