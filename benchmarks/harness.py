@@ -137,15 +137,18 @@ LADDER_VARIANTS = {
     name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
     for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
                               ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
-                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(fitted_axis=False))),
+                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(subspace=0, fitted_axis=False))),
                               ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))),
-                              ("ladder_along", "redraws along u", LadderWalk(Ladder(along_share=0.5))),
-                              ("ladder_shared", "μ with the line's relatives", LadderWalk(Ladder(centre_apart=False))),
+                              ("ladder_along", "redraws along u", LadderWalk(Ladder(subspace=0, along_share=0.5))),
+                              ("ladder_shared", "μ with the line's relatives",
+                               LadderWalk(Ladder(subspace=0, centre_apart=False))),
                               ("ladder_loose", "a looser stop in the band",
                                LadderWalk(Ladder(effective_share=0.7, decorrelation=0.3))),
                               ("ladder_p0_0_2", "p₀ = 0.2 (the former default)", LadderWalk(Ladder(survival=0.2))),
                               ("ladder_p0_0_6", "p₀ = 0.6, ρ* 0.75 below the band, from one move a level",
-                               LadderWalk(Ladder(survival=0.6, level_decorrelation=0.75, moves_per_level=1))))}
+                               LadderWalk(Ladder(survival=0.6, level_decorrelation=0.75, moves_per_level=1))),
+                              ("ladder_axis", "μ over every direction, Σ along μ alone (the former default)",
+                               LadderWalk(Ladder(subspace=0))))}
 
 
 def changed_ladder(settings: str):

@@ -1,5 +1,6 @@
 """Where the ladder's forward passes go, per sample: the first draws and the pilot, each level's moves, the band's own
-moves (of the whole population, then of the repeats left), beside rejection's expected draws per sample (1 / the
+moves (of the whole population, then of the repeats left), the gradients each resampling's fitted law takes
+(``Ladder.subspace``: :func:`inverse_set.moves.subspace_law`), beside rejection's expected draws per sample (1 / the
 band's mass, the ladder's own estimate). The default method's ladder, N = n, on class cells
 (``harness.class_cells``).
 
@@ -53,11 +54,12 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
+    fit = moves.fit_cost(lad, n, state.f.shape[-1])  # each resampling's fitted law: its gradients' passes
     levels.sort(key=lambda lv: lv[0])  # the callbacks may come in any order
     for level, passes, moved, mass, rho_phi, rho_f, _, _ in levels:
-        before = passes - moved * n  # the level's own moves are its last passes
+        before = passes - moved * n  # the level's own moves are its last passes, its law's gradients before them
         if not row["levels"]:
-            row["start"] = before / n
+            row["start"] = (before - fit) / n
         row["levels"].append({"moves": moved, "kept": mass / previous if previous else mass,
                               "by": "f" if rho_f > rho_phi else "φ"})
         previous = mass
@@ -81,7 +83,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     mass = ladder.band_mass(state)[0]
     total = int(state.forward_passes) / n
     rho_phi, rho_f = (float(r) for r in memories(state))
-    row.update(band=full + added, band_by="f" if rho_f > rho_phi else "φ", for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
+    row.update(gradients=len(levels) * fit / n, band=full + added, band_by="f" if rho_f > rho_phi else "φ", for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
                rho=float(state.memory), mass=mass,
                rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
                rejection=1 / mass, ratio=total * mass, **lineage(levels, state))
@@ -115,18 +117,19 @@ def memories(s):
 
 def table(rows: list[dict]) -> list[str]:
     lines = ["| cell | key | first draws + pilot | levels (moves, share kept, ρ's larger part) | moves in the band (the same) | "
-             "repeats' passes | "
+             "repeats' passes | the fitted laws' gradients | "
              "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection | "
              "weights' ESS | of the band's moves, for the mass | design effect: the stop's (two levels' families) | "
              "all levels' |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["by_rejection"] or "total" not in r:
             lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | "
-                         f"{'by rejection' if r['by_rejection'] else 'stalled'} |" + " – |" * 12)
+                         f"{'by rejection' if r['by_rejection'] else 'stalled'} |" + " – |" * 13)
             continue
         levels = ", ".join(f"{lv['moves']} ({lv['kept']:.2f}, {lv['by']})" for lv in r["levels"])
         lines.append(f"| {r['cell']} | {r['key']} | {r['start']:.1f} | {levels} | {r['band']} ({r['band_by']}) | {r['repeats']:.1f} | "
+                     f"{r['gradients']:.1f} | "
                      f"{r['total']:.1f} | {r['rho']:.2f} | {r['rho_along']:.2f} | {r['mass']:.3g} | {r['rejection']:.0f} | "
                      f"{r['ratio']:.3f} | {r['weights_ess']:.1f} | {r['for_mass']} | {r['effect_two']:.2f} | "
                      f"{r['effect_all']:.2f} |")

@@ -42,8 +42,9 @@ between levels is left out); by rejection, hits / draws with its binomial interv
 draws from q (:func:`inverse_set.moves.mass_shares`) give a better one (:func:`band_mass`): given μ they are
 independent, so the mean of ``1_B(c') p(c') / q(c')`` over them is unbiased, its interval from the weights' own
 variance. A ladder whose threshold stops falling (no particle nearer the band: e.g. beyond the data), or falls too
-slowly to reach the band within ``max_levels``, ends STALLED, and the caller starts from seeds instead. Forward
-passes only: each move, and each batch of rejection draws, is one forward pass of N codes.
+slowly to reach the band within ``max_levels``, ends STALLED, and the caller starts from seeds instead. Each move,
+and each batch of rejection draws, is one forward pass of N codes; each resampling also fits the moves' law on 2 × 32
+gradients of f (``subspace``, :func:`inverse_set.moves.subspace_law`), counted as three forward passes each.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance
 from inverse_set.field_checks import check_options
 from inverse_set.mass import MIN_WEIGHT_ESS, band_mass  # noqa: F401 (ladder.band_mass)
-from inverse_set.moves import MIN_ANGLE, evaluate, families_effect, move, rotation_law
+from inverse_set.moves import MIN_ANGLE, axes_count, evaluate, families_effect, move, rotation_law
 from inverse_set.moves import advance, decorrelated, settled  # noqa: F401 (the band's own rules, as ladder.*)
 from inverse_set.problem import Problem
 
@@ -107,6 +108,11 @@ class Ladder:
         fitted axis, the band's mass is estimated from them (:func:`inverse_set.moves.mass_shares`).
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
         their ratio p / q to the prior is then at most 1/α, and the band's mass from them has a finite variance.
+      subspace: k, the most axes along which the law the moves keep, N(μ, Σ), departs from the prior: μ and Σ
+        fitted in the span of the neuron's gradients (:func:`inverse_set.moves.subspace_law`), each half of the lines
+        of descent's from the other half's kept codes; 0: μ over every direction from the other lines' kept codes and
+        Σ along μ's direction alone (``centre_apart``, ``fitted_axis``).
+      gradients: g, the gradients of f (three forward passes each) each half's axes are fitted from, per resampling.
       rejection_limit: draw the particles by rejection when at least one of this many of the first prior draws
         (10 × rejection_limit of them) is in the band (rejection then costs at most about this many forward
         passes per sample); None: never.
@@ -138,10 +144,12 @@ class Ladder:
     independent_share: float = 0.5  # forward passes a sample: Sneaker p95 61/68/84 at 0.25/0.5/0.75, Dress 120/113
     isotropic_share: float = 0.5  # 0: no draw for the mass; from N(μ, Σ) it ran 0.5–0.86× (results/*_mass_draws.md)
     defensive_share: float = 0.0  # 0.1: masses in rejection's interval on 2 more of 10 dev cells, 13–30% more passes
+    subspace: int = 8  # forward passes 0.32–0.73× the one axis's on the dev cells (results/*_subspace.md)
+    gradients: int = 32
 
     def __post_init__(self):
         check_options(self, counts=("moves_per_level", "max_moves_per_level", "final_moves", "max_final_moves",
-                                    "max_levels", "max_stalled_levels", "repeat_batch"),
+                                    "max_levels", "max_stalled_levels", "repeat_batch", "gradients"),
                       fractions=("survival", "decorrelation", "effective_share", "acceptance"),
                       shares=("independent_share", "isotropic_share", "along_share"),
                       positive=("adaptation",), flags=("watch_along", "centre_apart"),
@@ -149,6 +157,14 @@ class Ladder:
         if isinstance(self.defensive_share, bool) or not 0 <= self.defensive_share < 1:
             raise ValueError(f"Ladder(defensive_share={self.defensive_share!r}): a share of the fresh draws, in "
                              "[0, 1) (0: none from the prior).")
+        if isinstance(self.subspace, bool) or not isinstance(self.subspace, numbers.Integral) or self.subspace < 0:
+            raise ValueError(f"Ladder(subspace={self.subspace!r}): the most axes of the moves' fitted law, an int ≥ 0 "
+                             "(0: μ over every direction, Σ along μ alone).")
+        unused = [f"{name}={getattr(self, name)!r}" for name, off in (("along_share", 0.0), ("centre_apart", True),
+                  ("fitted_axis", True), ("centred", True)) if getattr(self, name) != off]
+        if self.subspace and unused:
+            raise ValueError(f"Ladder(subspace={self.subspace}, {', '.join(unused)}): the law fitted in the gradients' "
+                             "span has its own centre and axes; give subspace=0 to use these settings.")
         for name, v in (("survival", self.survival), ("level_decorrelation", self.level_decorrelation)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1):
                 raise ValueError(f"Ladder({name}={v!r}): a fraction strictly between 0 and 1"
@@ -186,7 +202,8 @@ class LadderState(NamedTuple):
     parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     angle: Array  # h, the moves' largest rotation, ()
     centre: Array  # μ, the centre of each particle's rotations, (N, d)
-    scale: Array  # s, the spread along μ of the law N(μ, Σ) they keep (:func:`inverse_set.moves.axis_scale`), (N,)
+    axes: Array  # W, the axes along which the law N(μ, Σ) they keep departs from I (:mod:`inverse_set.moves`), (N, d, k)
+    root: Array  # L, Σ's root along them, Σ = I + W (L Lᵀ − I) Wᵀ, (N, k, k)
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()
     chained: Array  # whether the positions at the last resampling are the particles' own earlier samples (a round), ()
@@ -245,7 +262,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + relative_var,
                            level=state.level + 1, stalled=stalled, rng_key=key,
-                           **rotation_law(ladder, state.z, keep, source, state, state.ancestor))
+                           **rotation_law(ladder, state.z, keep, source, state, state.ancestor, problem, indices))
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
@@ -289,7 +306,9 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, start_along=jnp.zeros((num_particles,)), memory=scalar(1.0),
         parent_memory=scalar(0.0), angle=scalar(ladder.angle), centre=jnp.zeros_like(z),
-        scale=jnp.ones((num_particles,), jnp.float32),
+        axes=jnp.zeros((num_particles, latent_dim, axes_count(ladder, latent_dim)), jnp.float32),
+        root=jnp.broadcast_to(jnp.eye(axes_count(ladder, latent_dim), dtype=jnp.float32),
+                              (num_particles,) + (axes_count(ladder, latent_dim),) * 2),
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
         forward_passes=jnp.asarray(num_particles), status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
     if ladder.rejection_limit is None:

@@ -118,7 +118,8 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     rows = {r[0]: r[1:] for r in (line.strip("| ").split(" | ") for line in out.read_text().splitlines()[6:])}
     assert set(rows) == {"Bag p50", "Bag p95"}
     assert rows["Bag p50"][2] == "by rejection"  # a band with a large share of the prior: drawn, nothing to move
-    start, levels, band, repeats, total, rho, rho_along, mass, _, ratio, worth, for_mass, two, every = rows["Bag p95"][1:15]
+    (start, levels, band, repeats, gradients, total, rho, rho_along, mass, _, ratio, worth, for_mass, two,
+     every) = rows["Bag p95"][1:16]
     assert 1 <= float(two) <= float(every)  # the older levels' families only add to the stop's design effect
     assert float(worth) >= 0 and for_mass == "0"  # no --mass-ess: the band's moves are the stop's alone
     parts = re.findall(r"(\d+) \((\d\.\d+), (φ|f)\)", levels)  # moves (share kept, which part of ρ stopped them)
@@ -128,12 +129,30 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     assert len(moves) >= 2 and moves[-1] == 0  # levels below the band moved, the last one is the band itself
     # the climb starts from the 100 of the pilot's 1000 draws nearest the band: its first level keeps p₀ × 100 of 1000
     assert float(parts[0][1]) == pytest.approx(0.04, abs=0.005), parts
-    assert abs(float(start) + sum(moves) + int(band) + float(repeats) - float(total)) < 0.2
+    # each resampling fits the moves' law on two halves' 32 gradients (three passes each), per sample of 100
+    assert float(gradients) == pytest.approx(len(moves) * 2 * 32 * 3 / 100, abs=0.05)
+    assert abs(float(start) + sum(moves) + int(band) + float(repeats) + float(gradients) - float(total)) < 0.2
     assert 0 <= float(rho) <= 1 and abs(float(ratio) - float(total) * float(mass)) < 0.01 * float(ratio) + 1e-3
     assert float(rho_along) <= 1  # 1 − E(x − x₀)² / (2 Var x): below −1 where x₀ spread more than x does now
     bad = subprocess.run([sys.executable, "benchmarks/ladder_budget.py", "--ladder", "independent_share=1.5"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "must be a share, a number in [0, 1]" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_the_fitted_law_scores_both_fits_of_the_moves_law_against_the_band(tmp_path):
+    out = tmp_path / "law.md"
+    proc = subprocess.run([sys.executable, "benchmarks/fitted_law.py", "--classes", "8", "--bands", "p50", "--keys", "0",
+                           "--fit", "20,40", "--test", "20", "--draws", "200", "--subspace", "4", "--gradients", "8",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| Bag")]
+    assert [(m, fit) for _, _, m, fit, _, _ in rows] == [(m, fit) for m in ("20", "40")
+                                                         for fit in ("one axis", "gradients' span")]
+    for *_, inside, accepted in rows:  # shares of the draws: the accepted ones land in the band first
+        assert 0 < float(inside) <= 1 and 0 <= float(accepted) <= float(inside)
+    bad = subprocess.run([sys.executable, "benchmarks/fitted_law.py", "--fit", "5"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and "--fit sizes and --test must be at least 10" in bad.stderr, bad.stderr[-2000:]
 
 
 def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directions(tmp_path):

@@ -151,8 +151,9 @@ def test_the_climb_starts_from_the_pilots_draws_nearest_the_band():
 def test_small_families_stop_at_the_effective_sample_size_not_at_rho_star():
     z1, z2 = [3.2], [3.5]
     # rotations about N(μ, I) (on this linear band the fitted spread along μ forgets at once: ρ and the ESS agree)
-    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99, fitted_axis=False)
-    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, fitted_axis=False)  # 0.8
+    by_rho = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, effective_share=0.99, subspace=0,
+                   fitted_axis=False)
+    by_ess = climb(PROBLEM, INDICES, z1, z2, rejection_limit=None, subspace=0, fitted_axis=False)  # 0.8
     n = by_ess.z.shape[0]
     worth = lambda s: n / float(decorrelation.design_effect(s.parent, s.memory, jnp.ones((n,), bool)))  # noqa: E731
     assert worth(by_ess) >= 0.8 * n and float(by_rho.memory) <= ladder.Ladder().decorrelation
@@ -187,10 +188,10 @@ def test_the_repeats_left_are_moved_alone_a_batch_at_a_time():
     assert ((a >= z1) & (a <= z2)).all() and len(np.unique(z, axis=0)) == n  # in band, no sample twice
 
 
-@pytest.mark.parametrize("fitted", [False, True])
-def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat(fitted):
+@pytest.mark.parametrize("settings", [dict(subspace=0, fitted_axis=False), dict(subspace=0), {}])
+def test_the_particles_are_the_prior_restricted_to_the_band_with_no_repeat(settings):
     z1, z2 = 2.5, 3.0
-    state = climb(PROBLEM, INDICES, [z1], [z2], fitted_axis=fitted)
+    state = climb(PROBLEM, INDICES, [z1], [z2], **settings)
     assert agrees(ladder.band_mass(state), phi(z2) - phi(z1))
     keep = np.asarray(ladder.samples(state))
     z = np.asarray(state.z)[keep]
@@ -215,15 +216,19 @@ def curved_mass(z1, z2):
     return float(np.sum(inside * np.exp(-y ** 2 / 2)) * (y[1] - y[0]) / sqrt(2 * np.pi))
 
 
-def test_the_band_mass_with_moves_fitted_along_the_centre_is_the_bent_bands_probability():
+@pytest.mark.parametrize("subspace", [0, 8])
+def test_the_band_mass_with_moves_fitted_along_the_centre_is_the_bent_bands_probability(subspace):
     """On a bent band the particles spread along their centre's direction far less than the prior (s near its floor,
     0.2), and its far codes (large |y|) lie where N(μ, Σ) puts almost nothing; with a share of the fresh draws from
-    N(μ, I) the band's mass is still its probability, within its interval."""
+    N(μ, I) the band's mass is still its probability, within its interval; so too with the law fitted in the
+    gradients' span (``subspace``), which is as narrow along the band's normal."""
     z1, z2 = 2.5, 3.0
     exact = curved_mass(z1, z2)
-    runs = [climb(PROBLEM_CURVED, INDICES, [z1], [z2], key=k, rejection_limit=None) for k in range(3)]
+    runs = [climb(PROBLEM_CURVED, INDICES, [z1], [z2], key=k, rejection_limit=None, subspace=subspace)
+            for k in range(3)]
     assert all(int(r.status) == ladder.LadderStatus.IN_BAND for r in runs)
-    assert float(np.median(runs[0].scale)) < 0.3  # the fitted spread is narrow
+    narrowest = np.linalg.eigvalsh(np.einsum("nij,nkj->nik", runs[0].root, runs[0].root))[:, 0]
+    assert float(np.median(narrowest)) < 0.3 ** 2  # the fitted spread is narrow
     ratios = np.array([ladder.band_mass(r)[0] / exact for r in runs])
     assert all(agrees(ladder.band_mass(r), exact) for r in runs) and abs(np.log(ratios).mean()) < 0.1, ratios
     a = np.concatenate([np.asarray(r.f)[:, 0] for r in runs])
@@ -248,8 +253,8 @@ def test_watching_the_coordinate_along_the_centre_stops_only_once_it_too_has_for
 def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     z1, z2 = 2.5, 3.0
     # about N(μ, I) (with the spread along μ fitted, even half-turns stay in this linear band 60% of the time)
-    state = climb(PROBLEM, INDICES, [z1], [z2], fitted_axis=False)
-    settings = ladder.Ladder(fitted_axis=False)
+    state = climb(PROBLEM, INDICES, [z1], [z2], subspace=0, fitted_axis=False)
+    settings = ladder.Ladder(subspace=0, fitted_axis=False)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for start in (np.pi, 1e-3):  # far too wide, far too narrow
@@ -293,10 +298,11 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, def
     draws = np.random.default_rng(3).normal(size=(200_000, D)).astype(np.float32)
     start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]  # exact draws of the target
     state = climb(PROBLEM, INDICES, [z1], [z2], n=2000)
-    state = state._replace(z=jnp.asarray(start), centre=jnp.broadcast_to(jnp.asarray(1.2 * W + 0.6 * W2), (2000, D)),
-                           scale=jnp.full((2000,), scale, jnp.float32), angle=jnp.asarray(0.5, jnp.float32))
+    centre = jnp.broadcast_to(jnp.asarray(1.2 * W + 0.6 * W2), (2000, D))
+    axes, root = moves.axis_law(centre, jnp.full((2000,), scale, jnp.float32))
+    state = state._replace(z=jnp.asarray(start), centre=centre, axes=axes, root=root, angle=jnp.asarray(0.5, jnp.float32))
     settings = ladder.Ladder(independent_share=share, defensive_share=defensive, isotropic_share=isotropic,
-                             along_share=along)
+                             along_share=along, subspace=0)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, Bands(jnp.asarray([z1]), jnp.asarray([z2])), settings, s,
                                          jnp.asarray(0.0)))
     for _ in range(150):
@@ -325,8 +331,8 @@ def test_a_redraw_along_the_centre_changes_the_code_along_it_alone_and_forgets_i
     out = {}
     for along in (0.0, 1.0):
         accept, rotated, _, z_new, _, f_new, _, _ = moves.propose(
-            PROBLEM, INDICES, bands, ladder.Ladder(independent_share=0.0, along_share=along), jnp.asarray(start), mu,
-            scale, jnp.asarray(0.3), jnp.asarray(0.0), jax.random.key(5))
+            PROBLEM, INDICES, bands, ladder.Ladder(independent_share=0.0, along_share=along, subspace=0), jnp.asarray(start), mu,
+            *moves.axis_law(mu, scale), jnp.asarray(0.3), jnp.asarray(0.0), jax.random.key(5))
         accept, rotated, z_new = np.asarray(accept), np.asarray(rotated), np.asarray(z_new)
         assert rotated.all() == (along == 0.0) and not rotated.any() == (along == 1.0)
         out[along] = accept, z_new
@@ -353,7 +359,7 @@ def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_at_most
     log = lambda share, part: np.log(share) + part if share else np.full_like(part, -np.inf)  # noqa: E731
     for alpha, beta in ((0.0, 0.0), (0.1, 0.0), (0.5, 0.0), (0.0, 0.5), (0.1, 0.3), (0.0, 1.0)):
         settings = ladder.Ladder(defensive_share=alpha, isotropic_share=beta)
-        got = np.asarray(moves.log_weight(settings, as32(mu), as32(scale), as32(c)))
+        got = np.asarray(moves.log_weight(settings, as32(mu), *moves.axis_law(as32(mu), as32(scale)), as32(c)))
         mixture = np.logaddexp(log(alpha, log_p), np.logaddexp(log((1 - alpha) * beta, log_q_iso),
                                                                 log((1 - alpha) * (1 - beta), log_q_mu)))
         np.testing.assert_allclose(got, log_p - mixture, rtol=1e-4, atol=2e-3)
@@ -366,7 +372,7 @@ def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_at_most
     # Σ^½ ν has law N(0, Σ): its part along u has sd s, the rest unit
     nu = rng.normal(size=(20000, D))
     one_mu, s = np.tile(mu[:1], (20000, 1)), np.full(20000, 0.4)
-    step = np.asarray(moves.root_covariance(as32(one_mu), as32(s), as32(nu)))
+    step = np.asarray(moves.root_covariance(*moves.axis_law(as32(one_mu), as32(s)), as32(nu)))
     across = step - np.outer(step @ u[0], u[0])  # D − 1 unit directions
     assert abs(np.std(step @ u[0]) - 0.4) < 0.01 and abs(np.sum(np.var(across, axis=0)) - (D - 1)) < 0.1
 
@@ -421,27 +427,62 @@ def test_each_particles_centre_is_the_other_kept_particles_mean_shrunk_by_its_no
     assert not np.any(np.asarray(moves.centre(jnp.asarray(z[:3], jnp.float32), jnp.asarray([True, False, False]))))
 
 
+def test_the_law_in_the_gradients_span_is_fitted_on_the_other_half_of_the_lines_alone():
+    """On the bent band f = w·c − k (w2·c)², the gradients w − 2k (w2·c) w2 span {w, w2}: the fitted law's axes lie
+    there (the others zero, Σ = I and μ = 0 along them), μ and L Lᵀ are the other half's kept codes' mean and
+    covariance along them, and no particle's law moves when its own half's codes do."""
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(400, D)).astype(np.float32) + 1.5 * W
+    kept = rng.uniform(size=400) < 0.7
+    lines = np.arange(400) // 3  # lines of three copies
+    settings = ladder.Ladder(subspace=4, gradients=16)
+    fit = jax.jit(lambda z, key: moves.subspace_law(PROBLEM_CURVED, INDICES, settings, z, jnp.asarray(kept),
+                                                    jnp.asarray(lines), key))
+    mu, axes, root, cost = fit(jnp.asarray(z), jax.random.key(0))
+    mu, axes, root = np.asarray(mu), np.asarray(axes), np.asarray(root)
+    assert cost == 2 * 16 * 3 and axes.shape == (400, D, 4) and root.shape == (400, 4, 4)
+    span = np.stack([W, W2], axis=1)
+    for i in (0, 3, 200, 399):  # an even line and an odd one, from each end
+        supported = np.linalg.norm(axes[i], axis=0) > 0.5
+        assert supported.sum() == 2 and not axes[i][:, ~supported].any()  # two axes, the others none
+        np.testing.assert_allclose(span.T @ axes[i][:, supported] @ axes[i][:, supported].T @ span, np.eye(2),
+                                   atol=1e-4)  # they span {w, w2}
+        other = kept & (lines % 2 != lines[i] % 2)
+        y = z[other] @ axes[i][:, supported]
+        np.testing.assert_allclose(mu[i], axes[i][:, supported] @ y.mean(0), atol=1e-4)
+        sigma = root[i] @ root[i].T
+        np.testing.assert_allclose(sigma[np.ix_(supported, supported)], np.cov(y.T), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(sigma[np.ix_(~supported, ~supported)], np.eye(2), atol=1e-6)
+    # the even lines' own codes moved: their law stays, the odd lines' (fitted on them) changes
+    even = (lines % 2 == 0)[:, None]
+    moved = fit(jnp.asarray(np.where(even, z + 0.3 * W2, z)), jax.random.key(0))[0]
+    np.testing.assert_allclose(np.asarray(moved)[even[:, 0]], mu[even[:, 0]], atol=1e-5)
+    assert np.abs(np.asarray(moved)[~even[:, 0]] - mu[~even[:, 0]]).max() > 0.1
+
+
 HIGH = 128  # dimensions where a particle's own ‖c‖²/m is as large as ‖μ‖²
 
 
 @functools.lru_cache(maxsize=None)
-def high_dimensional_ladder(centre_apart=False):
+def high_dimensional_ladder(centre_apart=False, subspace=0):
     w = np.random.default_rng(5).normal(size=HIGH).astype(np.float32)
     w /= np.linalg.norm(w)
     specs, indices, _ = resolve([0], {"logits": (1,)})
     problem = Problem(identity, identity, make_activation_fn(specs, lambda x: {"logits": (jnp.asarray(w) @ x)[None]}))
     run = jax.jit(lambda k: ladder.run(problem, indices, Bands(jnp.asarray([2.5]), jnp.asarray([2.7])),
-                                       ladder.Ladder(rejection_limit=None, centre_apart=centre_apart), 500, HIGH, k))
+                                       ladder.Ladder(rejection_limit=None, centre_apart=centre_apart,
+                                                     subspace=subspace), 500, HIGH, k))
     return w, run
 
 
-@pytest.mark.parametrize("centre_apart", [False, True])
-def test_in_high_dimensions_the_centred_moves_keep_the_law_and_the_mass(centre_apart):
+@pytest.mark.parametrize("centre_apart, subspace", [(False, 0), (True, 0), (True, 8)])
+def test_in_high_dimensions_the_centred_moves_keep_the_law_and_the_mass(centre_apart, subspace):
     """With the particle's own code in μ, the moves no longer kept the prior restricted to each level: on w·c in
     [2.5, 2.7] over N(0, I_128) the levels' product came out about 38% high (log +0.32 over these six keys, each one
     high), while the samples' law along w still looked right (that check alone would not catch it). Each particle's
-    μ leaves out its own code (or, ``centre_apart``, its whole line of descent): unbiased again."""
-    w, run = high_dimensional_ladder(centre_apart)
+    μ leaves out its own code (or, ``centre_apart``, its whole line of descent): unbiased again; so is the law fitted
+    in the gradients' span (``subspace``) on the other half of the lines."""
+    w, run = high_dimensional_ladder(centre_apart, subspace)
     exact = phi(2.7) - phi(2.5)
     logs, means = [], []
     for key in range(6):
@@ -489,15 +530,16 @@ def test_the_bands_own_draws_from_the_centre_weighted_by_the_prior_give_its_mass
 def test_with_the_fitted_axis_the_mass_comes_from_the_draws_of_the_prior_and_of_n_mu_i_only():
     settings = ladder.Ladder(defensive_share=0.1, isotropic_share=0.5)  # fitted by default
     assert moves.mass_shares(settings) == pytest.approx((0.1 / 0.55, 0.45 / 0.55, 0.0))
-    assert moves.mass_shares(ladder.Ladder(fitted_axis=False, defensive_share=0.1)) == pytest.approx((0.1, 0.9, 0.0))
+    assert moves.mass_shares(ladder.Ladder(subspace=0, fitted_axis=False, defensive_share=0.1)) == pytest.approx(
+        (0.1, 0.9, 0.0))
     assert moves.mass_shares(ladder.Ladder(isotropic_share=0.0)) is None
     z1, z2 = 2.5, 3.0
     bands = Bands(jnp.asarray([z1]), jnp.asarray([z2]))
     z = jnp.asarray(np.random.default_rng(0).normal(size=(20000, D)), jnp.float32)
     mu, scale = jnp.broadcast_to(jnp.asarray(2.7 * W), z.shape), jnp.full((20000,), 0.3, jnp.float32)
     for fitted_axis, counted_share in ((True, 0.5), (False, 1.0)):  # β = 0.5 of the fresh draws; Σ = I: all
-        out = moves.propose(PROBLEM, INDICES, bands, ladder.Ladder(fitted_axis=fitted_axis), z, mu, scale,
-                            jnp.asarray(0.5), jnp.asarray(0.0), jax.random.key(1))
+        out = moves.propose(PROBLEM, INDICES, bands, ladder.Ladder(subspace=0, fitted_axis=fitted_axis), z, mu,
+                            *moves.axis_law(mu, scale), jnp.asarray(0.5), jnp.asarray(0.0), jax.random.key(1))
         rotated, counted, d_new, weight = (np.asarray(out[i]) for i in (1, 2, 6, 7))
         far = ~rotated  # with no redraws along u, the moves not rotated are the fresh draws
         assert not (counted & ~far).any() and abs(counted.sum() / far.sum() - counted_share) < 0.03
