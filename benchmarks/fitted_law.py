@@ -5,10 +5,10 @@ lands in the band, and how often an independence sampler proposing from it would
 Two fits, with the package's own functions, on the same m rejection draws of the band (``code_law`` draws them):
 
 * ``one axis`` (``Ladder(subspace=0)``): μ the codes' mean over all d directions, shrunk by its noise
-  (:func:`inverse_set.moves.centre`), Σ = I but along μ's direction, where its variance is the codes'
-  (:func:`inverse_set.moves.axis_scale`);
+  (:func:`inverse_set.laws.centre`), Σ = I but along μ's direction, where its variance is the codes'
+  (:func:`inverse_set.laws.axis_scale`);
 * ``gradients' span`` (``Ladder(subspace=k)``, the default): μ and Σ fitted along the top k directions of g gradients
-  of the neuron at the codes (:func:`inverse_set.moves.subspace_law`), Σ = I across them.
+  of the neuron at the codes (:func:`inverse_set.laws.subspace_law`), Σ = I across them.
 
 Per cell, key and fit: the share of D draws of N(μ, Σ) in the band, and the independence sampler's acceptance at
 stationarity, ``P(c' ∈ B) · E[min(1, w(c') / w(c))]`` with w = p / N(μ, Σ), c from further rejection draws of the
@@ -31,7 +31,7 @@ import numpy as np
 import generators
 import harness as bm
 from code_law import METHODS, cached_rejection_codes
-from inverse_set import moves
+from inverse_set import laws, moves
 from inverse_set.api import make_sampler
 from inverse_set.ladder import Ladder
 from inverse_set.problem import forward
@@ -42,10 +42,10 @@ def fitted_laws(problem, indices, fit: np.ndarray, test: np.ndarray, subspace: i
     outside them (a ``test`` code's)."""
     z = jnp.asarray(np.concatenate([test[:1], fit]), jnp.float32)
     kept = jnp.arange(len(z)) > 0  # the fit codes; the test code is the particle whose law it is
-    mu = moves.centre(z, kept)
-    axes, root = moves.axis_law(mu, moves.axis_scale(z, kept, mu))
+    mu = laws.centre(z, kept)
+    axes, root = laws.axis_law(mu, laws.axis_scale(z, kept, mu))
     lines = jnp.where(kept, 1, 0)  # the fit codes one half, the test code the other
-    law = moves.subspace_law(problem, indices, Ladder(subspace=subspace, gradients=gradients), z, kept, lines, key)
+    law = laws.subspace_law(problem, indices, Ladder(subspace=subspace, gradients=gradients), z, kept, lines, key)
     return {"one axis": (mu[0], axes[0], root[0]), "gradients' span": tuple(a[0] for a in law[:3])}
 
 
@@ -54,9 +54,9 @@ def scores(problem, indices, bands, law, test: np.ndarray, draws: int, key) -> d
     mu, axes, root = law
     many = lambda a: jnp.broadcast_to(a, (draws, *a.shape))  # noqa: E731
     nu = jax.random.normal(key, (draws, mu.shape[0]))
-    c = many(mu) + moves.root_covariance(many(axes), many(root), nu)
+    c = many(mu) + laws.root_covariance(many(axes), many(root), nu)
     inside = np.asarray(moves.distance(bands, forward(problem, c, indices)[1]) <= 0)
-    log_w = lambda x: np.asarray(moves.gaussian_log_weight(  # noqa: E731
+    log_w = lambda x: np.asarray(laws.gaussian_log_weight(  # noqa: E731
         *(jnp.broadcast_to(a, (len(x), *a.shape)) for a in law), jnp.asarray(x, jnp.float32)))
     proposed, target = log_w(np.asarray(c)[inside][:300]), log_w(test)
     accept = np.mean(np.minimum(1, np.exp(proposed[None, :] - target[:, None]))) if inside.any() else 0.0

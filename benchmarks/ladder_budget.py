@@ -1,6 +1,6 @@
 """Where the ladder's forward passes go, per sample: the first draws and the pilot, each level's moves, the band's own
 moves (of the whole population, then of the repeats left), the gradients each resampling's fitted law takes
-(``Ladder.subspace``: :func:`inverse_set.moves.subspace_law`), beside rejection's expected draws per sample (1 / the
+(``Ladder.subspace``: :func:`inverse_set.laws.subspace_law`), beside rejection's expected draws per sample (1 / the
 band's mass, the ladder's own estimate). The default method's ladder, N = n, on class cells
 (``harness.class_cells``).
 
@@ -32,7 +32,7 @@ import numpy as np
 
 import generators
 import harness as bm
-from inverse_set import decorrelation, ladder, moves
+from inverse_set import decorrelation, ladder, laws, moves
 from inverse_set.api import make_sampler
 from inverse_set.mass import weights_worth
 
@@ -54,7 +54,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    fit = moves.fit_cost(lad, n, state.f.shape[-1])  # each resampling's fitted law: its gradients' passes
+    fit = laws.fit_cost(lad, n, state.f.shape[-1])  # each resampling's fitted law: its gradients' passes
     levels.sort(key=lambda lv: lv[0])  # the callbacks may come in any order
     for level, passes, moved, mass, rho_phi, rho_f, _, _ in levels:
         before = passes - moved * n  # the level's own moves are its last passes, its law's gradients before them

@@ -44,7 +44,7 @@ independent, so the mean of ``1_B(c') p(c') / q(c')`` over them is unbiased, its
 variance. A ladder whose threshold stops falling (no particle nearer the band: e.g. beyond the data), or falls too
 slowly to reach the band within ``max_levels``, ends STALLED, and the caller starts from seeds instead. Each move,
 and each batch of rejection draws, is one forward pass of N codes; each resampling also fits the moves' law on 2 × 32
-gradients of f (``subspace``, :func:`inverse_set.moves.subspace_law`), counted as three forward passes each.
+gradients of f (``subspace``, :func:`inverse_set.laws.subspace_law`), counted as three forward passes each.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import clustered_variance
 from inverse_set.field_checks import check_options
 from inverse_set.mass import MIN_WEIGHT_ESS, band_mass  # noqa: F401 (ladder.band_mass)
-from inverse_set.moves import MIN_ANGLE, axes_count, evaluate, families_effect, move, rotation_law
+from inverse_set.laws import axes_count, rotation_law
+from inverse_set.moves import MIN_ANGLE, evaluate, families_effect, move
 from inverse_set.moves import advance, decorrelated, settled  # noqa: F401 (the band's own rules, as ladder.*)
 from inverse_set.problem import Problem
 
@@ -98,7 +99,7 @@ class Ladder:
       centred: rotate about the other kept particles' mean μ (else about 0: plain pCN, no Metropolis–Hastings).
       centre_apart: μ and s leave out the kept codes of the particle's whole line of descent, not only its own code.
       fitted_axis: the law the moves rotate about, N(μ, Σ), has along μ's direction the other kept particles'
-        spread s there (:func:`inverse_set.moves.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
+        spread s there (:func:`inverse_set.laws.axis_scale`), Σ = I − (1 − s²) u uᵀ; else Σ = I.
       watch_along: ρ is also that of each code's coordinate along its centre's direction (the slowest to forget, which
         the encodings' pooled ρ hides: ``benchmarks/code_law.py``), below the band and in it.
       along_share: the share of the other moves that redraw only the coordinate along u from N(μ, Σ)'s law there
@@ -109,7 +110,7 @@ class Ladder:
       defensive_share: α, the share of those drawn from the prior itself (:func:`inverse_set.moves.log_weight`):
         their ratio p / q to the prior is then at most 1/α, and the band's mass from them has a finite variance.
       subspace: k, the most axes along which the law the moves keep, N(μ, Σ), departs from the prior: μ and Σ
-        fitted in the span of the neuron's gradients (:func:`inverse_set.moves.subspace_law`), each half of the lines
+        fitted in the span of the neuron's gradients (:func:`inverse_set.laws.subspace_law`), each half of the lines
         of descent's from the other half's kept codes; 0: μ over every direction from the other lines' kept codes and
         Σ along μ's direction alone (``centre_apart``, ``fitted_axis``).
       gradients: g, the gradients of f (three forward passes each) each half's axes are fitted from, per resampling.
@@ -197,7 +198,7 @@ class LadderState(NamedTuple):
     grandparent: Array  # its parent's own family at the resampling before (its parent there), (N,)
     start_phi: Array  # the encodings at the last resampling, (N, F)
     start_f: Array  # f at the last resampling, (N, p)
-    start_along: Array  # z · u there, u the direction of the particle's centre (:func:`inverse_set.moves.along`), (N,)
+    start_along: Array  # z · u there, u the direction of the particle's centre (:func:`inverse_set.laws.along`), (N,)
     memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
     parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     angle: Array  # h, the moves' largest rotation, ()
@@ -262,7 +263,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
                            threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
                            log_mass_var=state.log_mass_var + relative_var,
                            level=state.level + 1, stalled=stalled, rng_key=key,
-                           **rotation_law(ladder, state.z, keep, source, state, state.ancestor, problem, indices))
+                           **rotation_law(problem, indices, ladder, state.z, keep, source, state, state.ancestor))
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, ladder.moves_per_level, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))

@@ -5,30 +5,22 @@ A move rotates a particle on the ellipse through it and a fresh step ``Σ^½ ν`
 c' if it lies in the level and passes the Metropolis–Hastings test of the prior's
 ratio w = p / N(μ, Σ), ``u < w(c') / w(c)``: the rotation keeps N(μ, Σ) × N(0, Σ)
 and θ's law is symmetric, so the move leaves the prior restricted to the level
-invariant (preconditioned Crank–Nicolson, Cotter et al. 2013, about N(μ, Σ)). A
-particle's μ is the mean of the codes the level kept of the other lines of descent
-(with ``centre_apart``, the default; else of the other particles: its relatives,
-alike until their moves have forgotten each other, then make μ depend on where it
-is; shrunk by its noise; 0 before the first level), and Σ is I or, with
-``fitted_axis``, I but along μ's direction u, where its variance s² is theirs
-(``Σ = I − (1 − s²) u uᵀ``, :func:`axis_scale`): a band lies across the direction its particles sit in, and
-they spread less along it than the prior (s ≈ 0.5 at Sneaker p95). So N(μ, Σ) is
-near the level's own law, and neither depends on the particle it moves
-(:func:`centre`). With ``subspace`` = k (the default, 8), μ and Σ are fitted instead
-inside the span of k directions of the neuron's gradients, where alone the band's
-law departs from the prior (Stein's identity), each half of the lines of descent's
-on the other half's kept codes, ``Σ = I + W (L Lᵀ − I) Wᵀ`` (:func:`subspace_law`):
-fitted in k dimensions rather than d, N(μ, Σ) lies about three times as often in
-the band, and the moves forget their start in fewer passes. A share ``independent_share`` of the moves draw c' afresh (θ = π/2:
-an independence sampler, accepted about one time in fifteen in a p95 band, each acceptance
-forgetting c) from N(μ, Σ), or, a share ``isotropic_share`` of them, from N(μ, I), or,
-a share ``defensive_share``, from the prior itself (the ratio p / q that decides them:
+invariant (preconditioned Crank–Nicolson, Cotter et al. 2013, about N(μ, Σ)). N(μ, Σ)
+is fitted to the level's own law, and does not depend on the particle it moves
+(:mod:`inverse_set.laws`: by default in the span of the neuron's gradients).
+
+A share ``independent_share`` of the moves draw c' afresh (θ = π/2: an independence
+sampler, accepted about one time in fifteen in a p95 band with μ and Σ fitted along
+μ alone, one in five in the gradients' span, each acceptance forgetting c) from
+N(μ, Σ), or, a share ``isotropic_share`` of them, from N(μ, I), or, a share
+``defensive_share``, from the prior itself (the ratio p / q that decides them:
 :func:`log_weight`); the band's mass is estimated from the draws of N(μ, I) and the
 prior alone (:func:`mass_shares`); the others θ ~ U(−h, h) with h following their
 acceptance rate towards ``acceptance`` (× ``exp(adaptation · (rate − acceptance))``
-after each move, as adaptive SMC tunes its kernels), except a share ``along_share`` of them, which redraw only c's
-coordinate along u from N(μ, Σ)'s law there and keep the rest of c (θ = π/2 along u, 0 across it: N(μ, Σ) is its
-law along u times its law across, so the same test decides).
+after each move, as adaptive SMC tunes its kernels), except a share ``along_share``
+of them (with ``subspace=0``), which redraw only c's coordinate along u from
+N(μ, Σ)'s law there and keep the rest of c (θ = π/2 along u, 0 across it: N(μ, Σ)
+is its law along u times its law across, so the same test decides).
 """
 
 from __future__ import annotations
@@ -41,6 +33,7 @@ import jax.numpy as jnp
 from inverse_set.bands import Bands
 from inverse_set.constraints import ConstraintIndices
 from inverse_set.decorrelation import design_effect, lag_correlation, memory
+from inverse_set.laws import along, direction, gaussian_log_weight, identity_root, root_covariance
 from inverse_set.problem import Problem, forward
 
 if TYPE_CHECKING:  # the ladder imports this module
@@ -54,181 +47,6 @@ def distance(bands: Bands, f: Array) -> Array:
     """``d = max_k out_k / ε_k``: how far f (…, p) lies outside the band in band widths (0 inside)."""
     outside = jnp.maximum(jnp.maximum(bands.z1 - f, f - bands.z2), 0.0)
     return jnp.max(outside / (bands.z2 - bands.z1), axis=-1)
-
-
-def line_sum(x: Array, lines: Array) -> Array:
-    """Each particle's sum of x (N, …) over the particles of its own line of descent ``lines`` (N,)."""
-    return jax.ops.segment_sum(x, lines, x.shape[0])[lines]
-
-
-def centre(z: Array, kept: Array, lines: Array | None = None) -> Array:
-    """Each particle's μ, (N, d): the mean of the kept codes but its own, shrunk towards 0 by their sampling noise
-    (James–Stein: a mean of m draws of unit variance in d dimensions is off by about d/m in squared norm); with
-    ``lines`` (N,), each particle's line of descent, the mean of the kept codes of the other lines.
-
-    Its own code is left out (a particle not kept: none to leave out) so that μ does not depend on the particle it
-    moves: with it in, μ·c carries the particle's own ‖c‖²/m (about d/m, as large as ‖μ‖² itself in 256
-    dimensions), the Metropolis–Hastings test no longer keeps the prior restricted to the level, and the band's mass
-    came out 37% high on a linear neuron over N(0, I_256). Index the result by the particle each copy was made
-    from."""
-    lines = jnp.arange(z.shape[0]) if lines is None else lines  # the kept codes but those of the particle's line
-    own = jnp.where(kept[:, None], z, 0.0)
-    others = (jnp.sum(kept) - line_sum(kept.astype(jnp.int32), lines))[:, None]
-    mean = (jnp.sum(own, axis=0) - line_sum(own, lines)) / jnp.maximum(others, 1)
-    noise = z.shape[-1] / jnp.maximum(others, 1)
-    shrink = jnp.maximum(1 - noise / jnp.maximum(jnp.sum(mean ** 2, axis=-1, keepdims=True), 1e-12), 0.0)
-    return jnp.where(others > 0, mean * shrink, 0.0)
-
-
-MIN_AXIS_SCALE, MAX_AXIS_SCALE = 0.2, 2.0  # s's range: a q much narrower than that has heavy weights p / q elsewhere
-
-
-def direction(mu: Array) -> tuple[Array, Array]:
-    """``(‖μ‖, u)``: each centre's norm (m,) and direction (m, d), u = 0 where μ = 0."""
-    norm = jnp.sqrt(jnp.sum(mu ** 2, axis=-1))
-    return norm, mu / jnp.maximum(norm, 1e-12)[:, None]
-
-
-def axis_scale(z: Array, kept: Array, mu: Array, lines: Array | None = None) -> Array:
-    """Each particle's s, (N,): the spread, along the direction u of its centre μ (:func:`centre`), of the kept codes
-    but its own, ``sd_{j ≠ i}(c_j · u)`` (1 where μ = 0 or fewer than two others), within [0.2, 2]; with ``lines``,
-    those of the other lines (μ, from them alone, is then one per line). Like μ, it does not depend on the particle
-    it moves. From sums over the kept codes, ``S = Σ c_j`` and ``C = Σ c_j c_jᵀ`` (d × d), less the particle's own
-    line's share: no N × N products."""
-    lines = jnp.arange(z.shape[0]) if lines is None else lines
-    k = kept.astype(z.dtype)
-    own = z * k[:, None]
-    norm, u = direction(mu)
-    along = jnp.sum(z * u, axis=-1)  # c_j · u_j, the same u for the whole of a line
-    others = jnp.sum(k) - line_sum(k, lines)
-    first = (u @ jnp.sum(own, axis=0) - line_sum(k * along, lines)) / jnp.maximum(others, 1)
-    second = ((jnp.einsum("id,de,ie->i", u, own.T @ own, u) - line_sum(k * along ** 2, lines))
-              / jnp.maximum(others, 1))
-    sd = jnp.sqrt(jnp.maximum(second - first ** 2, 0.0))
-    return jnp.where((norm > 0) & (others > 1), jnp.clip(sd, MIN_AXIS_SCALE, MAX_AXIS_SCALE), 1.0)
-
-
-def axis_law(mu: Array, scale: Array) -> tuple[Array, Array]:
-    """``(W, L)`` of ``Σ = I − (1 − s²) u uᵀ`` (u: μ's direction, s: ``scale``, (m,)): one axis, W = u (m, d, 1),
-    L = s (m, 1, 1), in the form :func:`gaussian_log_weight` and :func:`root_covariance` take."""
-    _, u = direction(mu)
-    return u[:, :, None], scale[:, None, None]
-
-
-def gaussian_log_weight(mu: Array, axes: Array, root: Array, c: Array) -> Array:
-    """``log N(c; 0, I) / N(c; μ, Σ)``, (m,), with ``Σ = I + W (L Lᵀ − I) Wᵀ`` (W = ``axes`` (m, d, k), orthonormal
-    columns or zero; L = ``root`` (m, k, k), lower triangular): the prior's ratio to the law the moves rotate about,
-    ``½‖μ‖² − μ·c + ½ (‖L⁻¹ y‖² − ‖y‖²) + log det L``, y = Wᵀ (c − μ). One axis (:func:`axis_law`):
-    ``½‖μ‖² − μ·c + ½ (1/s² − 1) ((c − μ)·u)² + log s``."""
-    y = jnp.einsum("mdk,md->mk", axes, c - mu)
-    whitened = jax.scipy.linalg.solve_triangular(root, y[..., None], lower=True)[..., 0]
-    log_det = jnp.sum(jnp.log(jnp.diagonal(root, axis1=-2, axis2=-1)), axis=-1)
-    return (0.5 * jnp.sum(mu ** 2, axis=-1) - jnp.sum(mu * c, axis=-1)
-            + 0.5 * (jnp.sum(whitened ** 2, axis=-1) - jnp.sum(y ** 2, axis=-1)) + log_det)
-
-
-def root_covariance(axes: Array, root: Array, nu: Array) -> Array:
-    """``Σ^½ ν`` for Σ as in :func:`gaussian_log_weight`: ν's part in the span of W drawn through L, (m, d)."""
-    y = jnp.einsum("mdk,md->mk", axes, nu)
-    return nu + jnp.einsum("mdk,mk->md", axes, jnp.einsum("mkj,mj->mk", root, y) - y)
-
-
-def identity_root(root: Array) -> Array:
-    """L = I of root's shape: N(μ, I)."""
-    return jnp.broadcast_to(jnp.eye(root.shape[-1], dtype=root.dtype), root.shape)
-
-
-MIN_VARIANCE, MAX_VARIANCE = MIN_AXIS_SCALE ** 2, MAX_AXIS_SCALE ** 2
-SUPPORT = 1e-3  # a direction the gradients span: its singular value above this share of the largest
-
-
-def axes_count(ladder: Ladder, dim: int) -> int:
-    """k, the axes of each particle's Σ: ``ladder.subspace``, at most the code's dimension d (one, u, without)."""
-    return max(min(ladder.subspace, dim), 1)
-
-
-def subspace_law(problem: Problem, indices: ConstraintIndices, ladder: Ladder, z: Array, kept: Array, lines: Array,
-                 rng_key: Array) -> tuple[Array, Array, Array, int]:
-    """Each code's law N(μ, Σ) fitted inside the span of the neuron's gradients: ``(μ, W, L)``, (N, d), (N, d, k),
-    (N, k, k) (:func:`gaussian_log_weight`), and the forward passes it cost.
-
-    The prior restricted to a band, ``N(0, I) · 1[f(c) ∈ B]``, departs from the prior only along the directions f
-    varies in: by Stein's identity, ``E[c h(c)] = E[∇h(c)]`` for ``h = 1_B ∘ f`` (divided by the band's mass), its
-    mean and its covariance's departure from I lie in the span of the gradients ∇f over the band. So μ and Σ are
-    fitted there: W, the top k right singular vectors of ``ladder.gradients`` normalised gradients of f (each
-    output's) at kept codes; μ = W m and L Lᵀ = C, the kept codes' mean m and covariance C along W (its eigenvalues
-    within [0.04, 4]); Σ = I across W, where the band's law is the prior's. In k dimensions m codes fix them to
-    about k/m, where a mean over all d of them is off by d/m: the fresh draws land in the band about three times as
-    often as with μ fitted over all d and Σ along μ alone (Sneaker, Dress and T-shirt p95: 0.14–0.24 of them
-    accepted, against 0.05–0.09). Directions the gradients do not span (a linear neuron's all but one) keep Σ = I
-    and μ = 0. The lines of descent are dealt into two halves (``lines`` mod 2), and each half's law is fitted on
-    the other half's kept codes alone: no particle's law depends on its own line."""
-    n, dim = z.shape
-    k, g = axes_count(ladder, dim), min(ladder.gradients, n)
-    half = lines % 2
-    jacobian = jax.vmap(jax.jacrev(lambda c: forward(problem, c[None], indices)[1][0]))
-    eye = jnp.eye(k, dtype=z.dtype)
-
-    def fitted(other, key):
-        mask = kept & (half == other)
-        pick = jnp.argsort(jnp.where(mask, jax.random.uniform(key, (n,)), 2.0))[:g]
-        rows = jacobian(z[pick])  # (g, p, d)
-        rows = rows / jnp.maximum(jnp.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
-        rows = jnp.where(mask[pick][:, None, None] & jnp.isfinite(rows), rows, 0.0).reshape(-1, dim)
-        rows = jnp.pad(rows, ((0, max(k - rows.shape[0], 0)), (0, 0)))  # fewer gradients than axes: none there
-        _, values, vt = jnp.linalg.svd(rows, full_matrices=False)
-        support = values[:k] > SUPPORT * values[0]
-        axes = vt[:k].T * support  # (d, k): zero where no gradient points
-        weight = mask.astype(z.dtype)
-        m = jnp.sum(weight)
-        y = z @ axes
-        mean = weight @ y / jnp.maximum(m, 1)
-        cov = ((y - mean).T * weight) @ (y - mean) / jnp.maximum(m - 1, 1)
-        cov = jnp.where(support[:, None] & support[None, :] & (m > k + 1), cov, eye)
-        values, vectors = jnp.linalg.eigh(cov)
-        cov = (vectors * jnp.clip(values, MIN_VARIANCE, MAX_VARIANCE)) @ vectors.T
-        return axes @ mean, axes, jnp.linalg.cholesky(cov)
-
-    k_even, k_odd = jax.random.split(rng_key)
-    laws = [fitted(1, k_even), fitted(0, k_odd)]  # the even lines' law from the odd lines' codes, and back
-    mu, axes, root = (jnp.where(half.reshape((n,) + (1,) * even.ndim) == 0, even, odd) for even, odd in zip(*laws))
-    outputs = jax.eval_shape(lambda c: forward(problem, c, indices)[1], z[:1]).shape[-1]
-    return mu, axes, root, fit_cost(ladder, n, outputs)
-
-
-def fit_cost(ladder: Ladder, n: int, outputs: int) -> int:
-    """The forward passes one fit of :func:`subspace_law` costs N = n codes with f of ``outputs`` outputs: two
-    halves' g gradients of each output, about three forward passes each (0 without ``subspace``)."""
-    return 2 * min(ladder.gradients, n) * 3 * outputs if ladder.subspace else 0
-
-
-def rotation_law(ladder: Ladder, z: Array, kept: Array, source: Array, state: LadderState,
-                 lines: Array | None = None, problem: Problem | None = None, indices=None) -> dict:
-    """The moves' centres μ and Σ's axes and roots (W, L: :func:`gaussian_log_weight`) from the kept codes z, each
-    particle's those of the code it is a copy of (``source``): with ``ladder.subspace``, fitted in the gradients' span
-    (:func:`subspace_law`, which needs the ``problem`` and ``indices``; its gradients' passes are added to the
-    state's), else μ over every direction (:func:`centre`) and Σ along μ alone (:func:`axis_scale`; s = 1 where the
-    spread is not fitted); the state's own where the moves are not centred. ``lines``: each code's line of descent,
-    which the law leaves out (None: each code its own)."""
-    if not ladder.centred:
-        return {"centre": state.centre, "axes": state.axes, "root": state.root,
-                "start_along": along(z[source], state.centre)}
-    if ladder.subspace:
-        lines = jnp.arange(z.shape[0]) if lines is None else lines
-        key = jax.random.fold_in(state.rng_key, 7)
-        mu, axes, root, cost = subspace_law(problem, indices, ladder, z, kept, lines, key)
-        return {"centre": mu[source], "axes": axes[source], "root": root[source],
-                "start_along": along(z[source], mu[source]), "forward_passes": state.forward_passes + cost}
-    lines = lines if ladder.centre_apart else None
-    mu = centre(z, kept, lines)
-    scale = axis_scale(z, kept, mu, lines) if ladder.fitted_axis else jnp.ones(mu.shape[:1], mu.dtype)
-    axes, root = axis_law(mu[source], scale[source])
-    return {"centre": mu[source], "axes": axes, "root": root, "start_along": along(z[source], mu[source])}
-
-
-def along(z: Array, mu: Array) -> Array:
-    """Each code's coordinate along its centre's direction u, ``z · u`` (m,) (0 where μ = 0)."""
-    return jnp.sum(z * direction(mu)[1], axis=-1)
 
 
 def along_memory(state: LadderState, z: Array) -> Array:
@@ -255,7 +73,7 @@ def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arra
 def log_weight(ladder: Ladder, mu: Array, axes: Array, root: Array, c: Array, shares: tuple | None = None) -> Array:
     """``log p(c) / q(c)``, (m,): the prior's ratio to the law the fresh draws come from, the mixture
     ``q = α N(0, I) + (1 − α) (β N(μ, I) + (1 − β) N(μ, Σ))`` (α = ``defensive_share``, Hesterberg 1995; β =
-    ``isotropic_share``; Σ as in :func:`gaussian_log_weight`), or another mixture of the three with ``shares``.
+    ``isotropic_share``; Σ as in :func:`inverse_set.laws.gaussian_log_weight`), or another mixture of the three with ``shares``.
     Where N(μ, Σ) is far below the prior, its ratio ``p / N(μ, Σ)`` is unbounded; the ratio here is at most 1/α."""
     alpha, beta = ladder.defensive_share, ladder.isotropic_share
     shares = (alpha, (1 - alpha) * beta, (1 - alpha) * (1 - beta)) if shares is None else shares
@@ -281,9 +99,9 @@ def mass_shares(ladder: Ladder) -> tuple | None:
 
 def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, z: Array, mu: Array,
             axes: Array, root: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
-    """One move of each code z (m, d) about its centre mu (m, d), its law's axes and root along them ``axes`` (m, d, k),
-    ``root`` (m, k, k) (Σ as in :func:`gaussian_log_weight`), evaluated and accepted or not: ``(accept, rotated, counted, z', φ', f', d', weight)``, one forward
-    pass of the m codes. ``rotated``: the local rotations, whose acceptance h is tuned on; ``counted``: the proposals
+    """One move of each code z (m, d) about its centre mu (m, d), its law's axes and root along them ``axes``
+    (m, d, k), ``root`` (m, k, k) (Σ as in :func:`inverse_set.laws.gaussian_log_weight`), evaluated and accepted or
+    not: ``(accept, rotated, counted, z', φ', f', d', weight)``, one forward pass of the m codes. ``rotated``: the local rotations, whose acceptance h is tuned on; ``counted``: the proposals
     drawn afresh from the mixture q (:func:`log_weight`) the band's mass is estimated from (:func:`mass_shares`),
     ``weight`` their importance weight p / q_mass where c' is in the band, else 0. With ``scales`` > 1 the local
     rotations' largest angle is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a
@@ -355,8 +173,8 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, lad
     rows = jnp.argsort(state.moved, stable=True)[:min(batch, n)]  # the repeats first
     key, k_move = jax.random.split(state.rng_key)
     accept, _, _, z_new, phi_new, f_new, d_new, _ = propose(
-        problem, indices, bands, ladder, state.z[rows], state.centre[rows], state.axes[rows], state.root[rows], state.angle,
-        jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
+        problem, indices, bands, ladder, state.z[rows], state.centre[rows], state.axes[rows], state.root[rows],
+        state.angle, jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
     rows = jnp.where(accept & ~state.moved[rows], rows, n)  # index n is out of bounds: dropped
     put = lambda a, b: a.at[rows].set(b, mode="drop")  # noqa: E731
     z, f, phi = put(state.z, z_new), put(state.f, f_new), put(state.phi, phi_new)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import decorrelation, ladder, moves
+from inverse_set import decorrelation, ladder, laws, moves
 from inverse_set.bands import Bands
 from inverse_set.constraints import make_activation_fn, resolve
 from inverse_set.problem import Problem
@@ -243,7 +243,7 @@ def test_watching_the_coordinate_along_the_centre_stops_only_once_it_too_has_for
     plain, watched = (climb(PROBLEM_CURVED, INDICES, [z1], [z2], rejection_limit=None, effective_share=0.99,
                             watch_along=watch) for watch in (False, True))
     along = lambda s: float(decorrelation.lag_correlation(  # noqa: E731
-        s.start_along[:, None], moves.along(s.z, s.centre)[:, None], pooled=False)[0])
+        s.start_along[:, None], laws.along(s.z, s.centre)[:, None], pooled=False)[0])
     assert float(plain.memory) <= rho_star < along(plain)
     assert along(watched) <= float(watched.memory) <= rho_star and int(watched.moves) < ladder.Ladder().max_final_moves
     assert int(watched.forward_passes) > int(plain.forward_passes)
@@ -299,7 +299,7 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(share, def
     start = draws[(draws @ W >= z1) & (draws @ W <= z2)][:2000]  # exact draws of the target
     state = climb(PROBLEM, INDICES, [z1], [z2], n=2000)
     centre = jnp.broadcast_to(jnp.asarray(1.2 * W + 0.6 * W2), (2000, D))
-    axes, root = moves.axis_law(centre, jnp.full((2000,), scale, jnp.float32))
+    axes, root = laws.axis_law(centre, jnp.full((2000,), scale, jnp.float32))
     state = state._replace(z=jnp.asarray(start), centre=centre, axes=axes, root=root, angle=jnp.asarray(0.5, jnp.float32))
     settings = ladder.Ladder(independent_share=share, defensive_share=defensive, isotropic_share=isotropic,
                              along_share=along, subspace=0)
@@ -332,7 +332,7 @@ def test_a_redraw_along_the_centre_changes_the_code_along_it_alone_and_forgets_i
     for along in (0.0, 1.0):
         accept, rotated, _, z_new, _, f_new, _, _ = moves.propose(
             PROBLEM, INDICES, bands, ladder.Ladder(independent_share=0.0, along_share=along, subspace=0), jnp.asarray(start), mu,
-            *moves.axis_law(mu, scale), jnp.asarray(0.3), jnp.asarray(0.0), jax.random.key(5))
+            *laws.axis_law(mu, scale), jnp.asarray(0.3), jnp.asarray(0.0), jax.random.key(5))
         accept, rotated, z_new = np.asarray(accept), np.asarray(rotated), np.asarray(z_new)
         assert rotated.all() == (along == 0.0) and not rotated.any() == (along == 1.0)
         out[along] = accept, z_new
@@ -359,7 +359,7 @@ def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_at_most
     log = lambda share, part: np.log(share) + part if share else np.full_like(part, -np.inf)  # noqa: E731
     for alpha, beta in ((0.0, 0.0), (0.1, 0.0), (0.5, 0.0), (0.0, 0.5), (0.1, 0.3), (0.0, 1.0)):
         settings = ladder.Ladder(defensive_share=alpha, isotropic_share=beta)
-        got = np.asarray(moves.log_weight(settings, as32(mu), *moves.axis_law(as32(mu), as32(scale)), as32(c)))
+        got = np.asarray(moves.log_weight(settings, as32(mu), *laws.axis_law(as32(mu), as32(scale)), as32(c)))
         mixture = np.logaddexp(log(alpha, log_p), np.logaddexp(log((1 - alpha) * beta, log_q_iso),
                                                                 log((1 - alpha) * (1 - beta), log_q_mu)))
         np.testing.assert_allclose(got, log_p - mixture, rtol=1e-4, atol=2e-3)
@@ -372,7 +372,7 @@ def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_at_most
     # Σ^½ ν has law N(0, Σ): its part along u has sd s, the rest unit
     nu = rng.normal(size=(20000, D))
     one_mu, s = np.tile(mu[:1], (20000, 1)), np.full(20000, 0.4)
-    step = np.asarray(moves.root_covariance(*moves.axis_law(as32(one_mu), as32(s)), as32(nu)))
+    step = np.asarray(laws.root_covariance(*laws.axis_law(as32(one_mu), as32(s)), as32(nu)))
     across = step - np.outer(step @ u[0], u[0])  # D − 1 unit directions
     assert abs(np.std(step @ u[0]) - 0.4) < 0.01 and abs(np.sum(np.var(across, axis=0)) - (D - 1)) < 0.1
 
@@ -381,19 +381,19 @@ def test_each_particles_spread_along_its_centre_is_the_other_kept_particles_ther
     rng = np.random.default_rng(2)
     z = rng.normal(size=(40, D)) * [0.3, 1, 1, 1, 1, 2] + [3, 0, 0, 0, 0, 0]
     kept = rng.random(40) < 0.7
-    mu = np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept)))
-    got = np.asarray(moves.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(mu)))
+    mu = np.asarray(laws.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept)))
+    got = np.asarray(laws.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(mu)))
     for i in range(40):
         others = kept & (np.arange(40) != i)
         u = mu[i] / np.linalg.norm(mu[i])
         assert got[i] == pytest.approx(np.clip(np.std(z[others] @ u), 0.2, 2.0), rel=1e-3)
     assert np.all(got < 0.5)  # along the centre (≈ the first axis) the codes spread 0.3, not 1
-    assert np.all(np.asarray(moves.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept),
+    assert np.all(np.asarray(laws.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept),
                                               jnp.zeros_like(jnp.asarray(mu)))) == 1.0)  # no centre: s = 1
     # with lines of descent (μ one per line, from the other lines), s is the other lines' kept codes' spread
     lines = rng.integers(0, 6, size=40)
-    mu = np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(lines)))
-    got = np.asarray(moves.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(mu),
+    mu = np.asarray(laws.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(lines)))
+    got = np.asarray(laws.axis_scale(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(mu),
                                       jnp.asarray(lines)))
     for i in range(40):
         others = kept & (lines != lines[i])
@@ -405,7 +405,7 @@ def test_each_particles_centre_is_the_other_kept_particles_mean_shrunk_by_its_no
     rng = np.random.default_rng(0)
     z = rng.normal(size=(400, 50)) + 2.0 * np.eye(50)[0]
     kept = np.arange(400) < 100
-    got = np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept)))
+    got = np.asarray(laws.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept)))
     assert got.shape == (400, 50)
     for i in (0, 57, 99, 100, 399):  # kept: the 99 others' mean; not kept: the 100 kept ones'
         others = kept & (np.arange(400) != i)
@@ -414,17 +414,17 @@ def test_each_particles_centre_is_the_other_kept_particles_mean_shrunk_by_its_no
         np.testing.assert_allclose(got[i], expected, rtol=1e-4, atol=1e-5)
     # with lines of descent: the kept codes of the other lines (each particle its own line: the same as above)
     lines = np.arange(400) // 4  # lines of four
-    apart = np.asarray(moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(lines)))
+    apart = np.asarray(laws.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.asarray(lines)))
     for i in (0, 57, 99, 100, 399):
         others = kept & (lines != lines[i])
         mean = z[others].mean(0)
         np.testing.assert_allclose(apart[i], mean * (1 - (50 / others.sum()) / np.sum(mean ** 2)), rtol=1e-4,
                                    atol=1e-5)
-    alone = moves.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.arange(400))
+    alone = laws.centre(jnp.asarray(z, jnp.float32), jnp.asarray(kept), jnp.arange(400))
     np.testing.assert_allclose(np.asarray(alone), got, rtol=1e-5, atol=1e-6)
     noise_only = rng.normal(size=(10, 50))  # a mean of 9 draws in 50 dimensions: all noise, shrunk to 0
-    assert not np.any(np.asarray(moves.centre(jnp.asarray(noise_only, jnp.float32), jnp.ones(10, bool))))
-    assert not np.any(np.asarray(moves.centre(jnp.asarray(z[:3], jnp.float32), jnp.asarray([True, False, False]))))
+    assert not np.any(np.asarray(laws.centre(jnp.asarray(noise_only, jnp.float32), jnp.ones(10, bool))))
+    assert not np.any(np.asarray(laws.centre(jnp.asarray(z[:3], jnp.float32), jnp.asarray([True, False, False]))))
 
 
 def test_the_law_in_the_gradients_span_is_fitted_on_the_other_half_of_the_lines_alone():
@@ -436,7 +436,7 @@ def test_the_law_in_the_gradients_span_is_fitted_on_the_other_half_of_the_lines_
     kept = rng.uniform(size=400) < 0.7
     lines = np.arange(400) // 3  # lines of three copies
     settings = ladder.Ladder(subspace=4, gradients=16)
-    fit = jax.jit(lambda z, key: moves.subspace_law(PROBLEM_CURVED, INDICES, settings, z, jnp.asarray(kept),
+    fit = jax.jit(lambda z, key: laws.subspace_law(PROBLEM_CURVED, INDICES, settings, z, jnp.asarray(kept),
                                                     jnp.asarray(lines), key))
     mu, axes, root, cost = fit(jnp.asarray(z), jax.random.key(0))
     mu, axes, root = np.asarray(mu), np.asarray(axes), np.asarray(root)
@@ -539,7 +539,7 @@ def test_with_the_fitted_axis_the_mass_comes_from_the_draws_of_the_prior_and_of_
     mu, scale = jnp.broadcast_to(jnp.asarray(2.7 * W), z.shape), jnp.full((20000,), 0.3, jnp.float32)
     for fitted_axis, counted_share in ((True, 0.5), (False, 1.0)):  # β = 0.5 of the fresh draws; Σ = I: all
         out = moves.propose(PROBLEM, INDICES, bands, ladder.Ladder(subspace=0, fitted_axis=fitted_axis), z, mu,
-                            *moves.axis_law(mu, scale), jnp.asarray(0.5), jnp.asarray(0.0), jax.random.key(1))
+                            *laws.axis_law(mu, scale), jnp.asarray(0.5), jnp.asarray(0.0), jax.random.key(1))
         rotated, counted, d_new, weight = (np.asarray(out[i]) for i in (1, 2, 6, 7))
         far = ~rotated  # with no redraws along u, the moves not rotated are the fresh draws
         assert not (counted & ~far).any() and abs(counted.sum() / far.sum() - counted_share) < 0.03

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import buffer, decorrelation, ladder, moves
+from inverse_set import buffer, decorrelation, ladder, laws, moves
 from inverse_set.field_checks import check_options
 from inverse_set.loop import Evaluations, WalkStatus
 from inverse_set.seeds import SeedState
@@ -135,7 +135,7 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
         parent=copies, grandparent=copies, parent_memory=jnp.asarray(0.0, jnp.float32), start_phi=phi, start_f=f,
         memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
         by_rejection=jnp.asarray(False), status=jnp.asarray(ladder.LadderStatus.IN_BAND),
-        **moves.rotation_law(walk.ladder, seeds.codes, inside, copies, climbed, None, ctx.problem, ctx.indices))
+        **laws.rotation_law(ctx.problem, ctx.indices, walk.ladder, seeds.codes, inside, copies, climbed))
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
                        walk.budget(ctx.n, seeds.codes.shape[0]))
@@ -160,15 +160,15 @@ def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[La
                                      lambda: (state.buffer, state.gave, state.effective_samples))
     status = jnp.select([kept.count >= ctx.n, last],
                         [WalkStatus.COMPLETE, WalkStatus.MAX_STEPS], WalkStatus.RUNNING)
-    after = jax.lax.cond(over & (status == WalkStatus.RUNNING), lambda: next_round(settings, population, ctx.problem, ctx.indices),
-                         lambda: population)
+    after = jax.lax.cond(over & (status == WalkStatus.RUNNING),
+                         lambda: next_round(ctx.problem, ctx.indices, settings, population), lambda: population)
     # the population counts its own forward passes: the climb's (and any rejection draws') go into the first step
     cost = population.forward_passes - jnp.where(state.step == 0, 0, before.forward_passes)
     return state._replace(population=after, buffer=kept, gave=gave, effective_samples=worth, step=taken,
                           rounds=state.rounds + over, status=status.astype(jnp.int32)), Evaluations.of(forward=cost)
 
 
-def next_round(settings: ladder.Ladder, state: ladder.LadderState, problem=None, indices=None) -> ladder.LadderState:
+def next_round(problem, indices, settings: ladder.Ladder, state: ladder.LadderState) -> ladder.LadderState:
     """A population in the band, its particles just kept as samples, starts a round for the next ones: each must
     forget its own position now (ρ from here, no families of copies: ``chained``), none has moved since, and the
     rotations' centres are the population's own now."""
@@ -177,7 +177,8 @@ def next_round(settings: ladder.Ladder, state: ladder.LadderState, problem=None,
     return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
                           grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
                           moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
-                          **moves.rotation_law(settings, state.z, jnp.ones((n,), bool), own, state, state.ancestor, problem, indices))
+                          **laws.rotation_law(problem, indices, settings, state.z, jnp.ones((n,), bool), own, state,
+                                               state.ancestor))
 
 
 def _keep(state: LadderWalkState, population: ladder.LadderState, is_sample: Array, n: int, step: Array):
