@@ -170,15 +170,16 @@ def step(walk: LadderWalk, ctx: WalkContext, state: LadderWalkState) -> tuple[La
 
 def next_round(problem, indices, settings: ladder.Ladder, state: ladder.LadderState) -> ladder.LadderState:
     """A population in the band, its particles just kept as samples, starts a round for the next ones: each must
-    forget its own position now (ρ from here, no families of copies: ``chained``), none has moved since, and the
-    rotations' centres are the population's own now."""
+    forget its own position now (ρ from here, no families of copies: ``chained``), and none has moved since. The
+    band's law is the same in every round: the one fitted in the gradients' span at the band's resampling stays
+    (``Ladder.subspace``; no gradients again); else the rotations' centres are the population's own now."""
     n = state.z.shape[0]
     own = jnp.arange(n)
+    law = {"start_along": laws.along(state.z, state.centre)} if settings.subspace else laws.rotation_law(problem, indices, settings, state.z, jnp.ones((n,), bool),
+                                                         own, state, state.ancestor)
     return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
                           grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
-                          moved=jnp.zeros((n,), bool), chained=jnp.asarray(True),
-                          **laws.rotation_law(problem, indices, settings, state.z, jnp.ones((n,), bool), own, state,
-                                               state.ancestor))
+                          moved=jnp.zeros((n,), bool), chained=jnp.asarray(True), **law)
 
 
 def _keep(state: LadderWalkState, population: ladder.LadderState, is_sample: Array, n: int, step: Array):
