@@ -301,15 +301,15 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     phi, f, d = evaluate(problem, indices, bands, z)
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
     first = jnp.arange(num_particles)
+    k = axes_count(ladder, latent_dim)
     state = LadderState(
         z=z, f=f, phi=phi, distance=d, threshold=scalar(jnp.inf), log_mass=scalar(0.0), log_mass_var=scalar(0.0),
         far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
         stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
         grandparent=first, start_phi=phi, start_f=f, start_along=jnp.zeros((num_particles,)), memory=scalar(1.0),
         parent_memory=scalar(0.0), angle=scalar(ladder.angle), centre=jnp.zeros_like(z),
-        axes=jnp.zeros((num_particles, latent_dim, axes_count(ladder, latent_dim)), jnp.float32),
-        root=jnp.broadcast_to(jnp.eye(axes_count(ladder, latent_dim), dtype=jnp.float32),
-                              (num_particles,) + (axes_count(ladder, latent_dim),) * 2),
+        axes=jnp.zeros((num_particles, latent_dim, k), jnp.float32),
+        root=jnp.broadcast_to(jnp.eye(k, dtype=jnp.float32), (num_particles, k, k)),  # Σ = I before any fit
         moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
         forward_passes=jnp.asarray(num_particles), status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
     if ladder.rejection_limit is None:
