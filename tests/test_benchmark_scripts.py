@@ -139,6 +139,18 @@ def test_the_ladder_budget_adds_up_to_the_passes_per_sample(tmp_path):
     assert bad.returncode == 2 and "must be a share, a number in [0, 1]" in bad.stderr, bad.stderr[-2000:]
 
 
+def test_the_independence_benchmark_runs_the_default_with_changed_settings_only_when_asked_both_ways():
+    """``--ladder name=value,…`` is the method ``ladder_set``: one without the other, or a bad setting, is refused
+    before any model loads."""
+    script = [sys.executable, "benchmarks/independence.py", "--split", "dev", "--classes", "7", "--bands", "p95"]
+    for extra, says in ((["--methods", "ladder,ladder_set"], "go together"),
+                        (["--ladder", "level_decorrelation=0.65"], "go together"),
+                        (["--methods", "ladder_set", "--ladder", "independent_share=1.5"],
+                         "must be a share, a number in [0, 1]")):
+        bad = subprocess.run(script + extra, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and says in bad.stderr, (extra, bad.stderr[-2000:])
+
+
 def test_the_fitted_law_scores_both_fits_of_the_moves_law_against_the_band(tmp_path):
     out = tmp_path / "law.md"
     proc = subprocess.run([sys.executable, "benchmarks/fitted_law.py", "--classes", "8", "--bands", "p50", "--keys", "0",
