@@ -240,8 +240,9 @@ def test_watching_the_coordinate_along_the_centre_stops_only_once_it_too_has_for
     (the band's slow one): the plain stop leaves that coordinate above ρ*; with ``watch_along`` the moves go on until
     it too is at most ρ*, and the law and the mass are kept."""
     z1, z2, rho_star = 2.5, 3.0, ladder.Ladder().decorrelation
+    # ρ* 0.5 below the band: a case where the plain stop leaves the coordinate along the centre above ρ*
     plain, watched = (climb(PROBLEM_CURVED, INDICES, [z1], [z2], rejection_limit=None, effective_share=0.99,
-                            watch_along=watch) for watch in (False, True))
+                            level_decorrelation=0.5, watch_along=watch) for watch in (False, True))
     along = lambda s: float(decorrelation.lag_correlation(  # noqa: E731
         s.start_along[:, None], laws.along(s.z, s.centre)[:, None], pooled=False)[0])
     assert float(plain.memory) <= rho_star < along(plain)
