@@ -125,7 +125,7 @@ class Ladder:
     survival: float = 0.4  # families ~2.5: 0.81–0.86× p₀ 0.2's passes, same quality (results/*p0_0_4*.md)
     decorrelation: float = 0.25  # two copies then correlate ≈ ρ² ≈ 0.06: an ESS ≥ 0.8 N with p₀ 0.2's families of 5
     effective_share: float = 0.8  # ρ* 0.25's ESS with families of five, whatever the families
-    level_decorrelation: float | None = 0.65  # 0.86–0.88× 0.5's passes, same Fréchet (results/*_level_0_65.md)
+    level_decorrelation: float | None = 0.65  # 0.83–0.88× 0.5's passes, same Fréchet (results/*_level_0_65*.md)
     moves_per_level: int = 2
     max_moves_per_level: int = 80
     final_moves: int = 4
