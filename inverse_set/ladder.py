@@ -43,8 +43,9 @@ draws from q (:func:`inverse_set.moves.mass_shares`) give a better one (:func:`b
 independent, so the mean of ``1_B(c') p(c') / q(c')`` over them is unbiased, its interval from the weights' own
 variance. A ladder whose threshold stops falling (no particle nearer the band: e.g. beyond the data), or falls too
 slowly to reach the band within ``max_levels``, ends STALLED, and the caller starts from seeds instead. Each move,
-and each batch of rejection draws, is one forward pass of N codes; each resampling also fits the moves' law on 2 × 32
-gradients of f (``subspace``, :func:`inverse_set.laws.subspace_law`), counted as three forward passes each.
+and each batch of rejection draws, is one forward pass of N codes; each resampling also fits the moves' law on
+2 × ``gradients`` gradients of f (``subspace``, :func:`inverse_set.laws.subspace_law`), counted as three forward
+passes each.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ class LadderState(NamedTuple):
     parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     angle: Array  # h, the moves' largest rotation, ()
     centre: Array  # μ, the centre of each particle's rotations, (N, d)
-    axes: Array  # W, the axes along which the law N(μ, Σ) they keep departs from I (:mod:`inverse_set.moves`), (N, d, k)
+    axes: Array  # W, the axes along which their law N(μ, Σ) departs from I (:mod:`inverse_set.laws`), (N, d, k)
     root: Array  # L, Σ's root along them, Σ = I + W (L Lᵀ − I) Wᵀ, (N, k, k)
     moves: Array  # moves since the last resampling, ()
     by_rejection: Array  # whether the particles are independent rejection draws, ()

@@ -140,9 +140,9 @@ def subspace_law(problem: Problem, indices: ConstraintIndices, ladder: Ladder, z
     within [0.04, 4]); Σ = I across W, where the band's law is the prior's. In k dimensions m codes fix them to
     about k/m, where a mean over all d of them is off by d/m: fitted on 200 codes, 2.2–2.9× as many fresh draws are
     accepted as with μ fitted over all d and Σ along μ alone (Sneaker, Dress and T-shirt p95: 0.14–0.22 against
-    0.05–0.09, ``benchmarks/fitted_law.py``). Directions the gradients do not span (a linear neuron's all but one) keep Σ = I
-    and μ = 0. The lines of descent are dealt into two halves (``lines`` mod 2), and each half's law is fitted on
-    the other half's kept codes alone: no particle's law depends on its own line."""
+    0.05–0.09, ``benchmarks/fitted_law.py``). Directions the gradients do not span (a linear neuron's all but
+    one) keep Σ = I and μ = 0. The lines of descent are dealt into two halves (``lines`` mod 2), and each half's
+    law is fitted on the other half's kept codes alone: no particle's law depends on its own line."""
     n, dim = z.shape
     k, g = axes_count(ladder, dim), min(ladder.gradients, n)
     half = lines % 2
@@ -188,8 +188,8 @@ def rotation_law(problem: Problem, indices: ConstraintIndices, ladder: Ladder, z
     particle's those of the code it is a copy of (``source``): with ``ladder.subspace``, fitted in the gradients' span
     (:func:`subspace_law`; its gradients' passes are added to the state's), else μ over every direction
     (:func:`centre`) and Σ along μ alone (:func:`axis_scale`; s = 1 where the spread is not fitted); the state's own
-    where the moves are not centred. ``lines``: each code's line of descent,
-    which the law leaves out (None: each code its own)."""
+    where the moves are not centred. ``lines``: each code's line of descent, which the law leaves out (None: each
+    code its own)."""
     if not ladder.centred:
         return {"centre": state.centre, "axes": state.axes, "root": state.root,
                 "start_along": along(z[source], state.centre)}

@@ -73,7 +73,8 @@ def evaluate(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Arra
 def log_weight(ladder: Ladder, mu: Array, axes: Array, root: Array, c: Array, shares: tuple | None = None) -> Array:
     """``log p(c) / q(c)``, (m,): the prior's ratio to the law the fresh draws come from, the mixture
     ``q = α N(0, I) + (1 − α) (β N(μ, I) + (1 − β) N(μ, Σ))`` (α = ``defensive_share``, Hesterberg 1995; β =
-    ``isotropic_share``; Σ as in :func:`inverse_set.laws.gaussian_log_weight`), or another mixture of the three with ``shares``.
+    ``isotropic_share``; Σ as in :func:`inverse_set.laws.gaussian_log_weight`), or another mixture of the three
+    with ``shares``.
     Where N(μ, Σ) is far below the prior, its ratio ``p / N(μ, Σ)`` is unbounded; the ratio here is at most 1/α."""
     alpha, beta = ladder.defensive_share, ladder.isotropic_share
     shares = (alpha, (1 - alpha) * beta, (1 - alpha) * (1 - beta)) if shares is None else shares
@@ -101,9 +102,10 @@ def propose(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
             axes: Array, root: Array, angle: Array, threshold: Array, rng_key: Array, scales: int = 1):
     """One move of each code z (m, d) about its centre mu (m, d), its law's axes and root along them ``axes``
     (m, d, k), ``root`` (m, k, k) (Σ as in :func:`inverse_set.laws.gaussian_log_weight`), evaluated and accepted or
-    not: ``(accept, rotated, counted, z', φ', f', d', weight)``, one forward pass of the m codes. ``rotated``: the local rotations, whose acceptance h is tuned on; ``counted``: the proposals
-    drawn afresh from the mixture q (:func:`log_weight`) the band's mass is estimated from (:func:`mass_shares`),
-    ``weight`` their importance weight p / q_mass where c' is in the band, else 0. With ``scales`` > 1 the local
+    not: ``(accept, rotated, counted, z', φ', f', d', weight)``, one forward pass of the m codes. ``rotated``: the
+    local rotations, whose acceptance h is tuned on; ``counted``: the proposals drawn afresh from the mixture q
+    (:func:`log_weight`) the band's mass is estimated from (:func:`mass_shares`), ``weight`` their importance
+    weight p / q_mass where c' is in the band, else 0. With ``scales`` > 1 the local
     rotations' largest angle is h / 2^j, j uniform in 0 … scales − 1 (a fixed mixture of symmetric laws: still a
     valid move, and one that frees a particle where every wide rotation leaves the level)."""
     k_nu, k_theta, k_u, k_mh, k_scale = jax.random.split(rng_key, 5)

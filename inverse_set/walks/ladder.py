@@ -175,8 +175,10 @@ def next_round(problem, indices, settings: ladder.Ladder, state: ladder.LadderSt
     (``Ladder.subspace``; no gradients again); else the rotations' centres are the population's own now."""
     n = state.z.shape[0]
     own = jnp.arange(n)
-    law = {"start_along": laws.along(state.z, state.centre)} if settings.subspace else laws.rotation_law(problem, indices, settings, state.z, jnp.ones((n,), bool),
-                                                         own, state, state.ancestor)
+    if settings.subspace:
+        law = {"start_along": laws.along(state.z, state.centre)}
+    else:
+        law = laws.rotation_law(problem, indices, settings, state.z, jnp.ones((n,), bool), own, state, state.ancestor)
     return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
                           grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
                           moved=jnp.zeros((n,), bool), chained=jnp.asarray(True), **law)
