@@ -167,6 +167,26 @@ def test_the_fitted_law_scores_both_fits_of_the_moves_law_against_the_band(tmp_p
     assert bad.returncode == 2 and "--fit sizes and --test must be at least 10" in bad.stderr, bad.stderr[-2000:]
 
 
+def test_the_move_kinds_score_each_kind_of_move_from_the_settled_band(tmp_path):
+    out = tmp_path / "kinds.md"
+    proc = subprocess.run([sys.executable, "benchmarks/move_kinds.py", "--classes", "8", "--bands", "p50,p95", "--keys",
+                           "0", "--n", "100", "--repeats", "1", "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| Bag")]
+    assert rows[0][:3] == ["Bag p50", "0", "by rejection"]  # independent draws: nothing to move
+    kinds = {r[4]: [float(v) for v in r[5:]] for r in rows[1:]}
+    assert list(kinds) == ["mix (the default's)", "fresh N(μ, Σ)", "fresh N(μ, I)", "local", "across", "walk 0.3",
+                           "walk 0.6"]
+    assert all(r[0] == "Bag p95" and int(r[2]) >= 4 for r in rows[1:])  # settled: at least the band's final moves
+    for inside, accepted, jump in kinds.values():
+        assert 0 <= accepted <= inside <= 1 and jump >= 0 and (jump > 0) == (accepted > 0)
+    assert kinds["across"][0] == kinds["across"][1]  # the prior's own law across the axes: only the band decides
+    bad = subprocess.run([sys.executable, "benchmarks/move_kinds.py", "--repeats", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--repeats at least 1" in bad.stderr, bad.stderr[-2000:]
+
+
 def test_the_code_law_compares_the_codes_with_rejection_along_the_bands_directions(tmp_path):
     out = tmp_path / "law.md"
     small = ["benchmarks/code_law.py", "--classes", "8", "--bands", "p50", "--keys", "0", "--n", "60",

@@ -1,0 +1,124 @@
+"""How far each kind of move carries the particles in the band, per forward pass: where a better kernel could gain.
+
+From the default's population settled in the band (climbed and moved as :func:`inverse_set.ladder.run` does), each
+kind of move is proposed to every particle ``--repeats`` times (from the same states, not applied) and scored:
+
+* ``in band``: the share of its proposals that land in the band;
+* ``accepted``: the share accepted (in the band and through the Metropolis–Hastings test);
+* ``jump``: the encodings' expected squared jump per forward pass, ``E[1_accepted ‖φ' − φ‖²] / (2 tr Var φ)``, Var φ
+  over the population: 1 where every pass moved each particle as far as an independent draw from the band would.
+
+The kinds: the default's own mix (:func:`inverse_set.moves.propose`), and each of its parts alone, with the same
+law N(μ, Σ) and the same h: ``fresh N(μ, Σ)`` (``independent_share=1, isotropic_share=0``), ``fresh N(μ, I)``
+(``isotropic_share=1``), ``local`` (the rotations, ``independent_share=0``); and two moves the package does not make:
+``across`` (the coordinates across the fitted axes W redrawn from the prior, those along W kept: the prior's own
+law there, so only the band decides) and ``walk s`` (a random walk along W, ``s L ν``, the rest kept: the prior's
+ratio decides).
+
+    python benchmarks/move_kinds.py --classes 7,3 --bands p95 --keys 0      # about 2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import generators
+import harness as bm
+from inverse_set import ladder, moves
+from inverse_set.api import make_sampler
+
+WALK_SCALES = (0.3, 0.6)
+
+
+def _along(axes, v):
+    """v's part along each particle's axes W (N, d, k): W Wᵀ v."""
+    return jnp.einsum("ndk,nk->nd", axes, jnp.einsum("ndk,nd->nk", axes, v))
+
+
+def other_kind(name: str, state: ladder.LadderState, key) -> tuple:
+    """``(z', log ratio)`` of a move the package does not make (the module docstring's ``across`` and ``walk s``)."""
+    z, axes, root = state.z, state.axes, state.root
+    if name == "across":
+        nu = jax.random.normal(key, z.shape, z.dtype)
+        return _along(axes, z) + nu - _along(axes, nu), jnp.zeros(z.shape[:1], z.dtype)
+    scale = float(name.split()[1])
+    step = jnp.einsum("nkj,nj->nk", root, jax.random.normal(key, root.shape[:2], z.dtype)) * scale
+    new = z + jnp.einsum("ndk,nk->nd", axes, step)
+    return new, -0.5 * (jnp.sum(new ** 2, -1) - jnp.sum(z ** 2, -1))
+
+
+def score(problem, indices, bands, lad: ladder.Ladder, state: ladder.LadderState, name: str, repeats: int,
+          key) -> dict:
+    """One kind's in-band share, acceptance and jump per pass, over ``repeats`` proposals to every particle."""
+    own = {"mix (the default's)": lad, "fresh N(μ, Σ)": dataclasses.replace(lad, independent_share=1.0,
+                                                                             isotropic_share=0.0),
+           "fresh N(μ, I)": dataclasses.replace(lad, independent_share=1.0, isotropic_share=1.0),
+           "local": dataclasses.replace(lad, independent_share=0.0)}
+    spread = 2 * float(jnp.sum(jnp.var(state.phi, axis=0)))
+    inside, accepted, jump = [], [], []
+    for r in range(repeats):
+        k_move, k_test = jax.random.split(jax.random.fold_in(key, r))
+        if name in own:
+            accept, *_, phi, _, d, _ = moves.propose(problem, indices, bands, own[name], state.z, state.centre,
+                                                     state.axes, state.root, state.angle, jnp.asarray(0.0), k_move)
+        else:
+            z_new, log_ratio = other_kind(name, state, k_move)
+            phi, _, d = moves.evaluate(problem, indices, bands, z_new)
+            accept = (d <= 0) & (jnp.log(jax.random.uniform(k_test, d.shape)) < log_ratio)
+        inside.append(float(jnp.mean(d <= 0)))
+        accepted.append(float(jnp.mean(accept)))
+        jump.append(float(jnp.sum(jnp.where(accept[:, None], (phi - state.phi) ** 2, 0.0))) / len(d) / spread)
+    return {"in band": np.mean(inside), "accepted": np.mean(accepted), "jump": np.mean(jump)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bm.add_cell_arguments(parser, classes="7,3", bands="p95", keys="0")
+    parser.add_argument("--n", type=int, default=500, help="particles (N = n, as the default)")
+    parser.add_argument("--repeats", type=int, default=3, help="proposals of each kind to every particle")
+    parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,…")
+    parser.add_argument("--out", default=None, help="also write the table to this markdown file")
+    args = parser.parse_args(argv)
+    if args.n < 2 or args.repeats < 1:
+        parser.error(f"--n must be at least 2 and --repeats at least 1, got {args.n} and {args.repeats}")
+    try:
+        method, lad = bm.changed_ladder(args.ladder)
+    except ValueError as err:
+        parser.error(f"--ladder {err}")
+    zoo = generators.load("fashion")
+    kinds = ["mix (the default's)", "fresh N(μ, Σ)", "fresh N(μ, I)", "local", "across",
+             *(f"walk {s}" for s in WALK_SCALES)]
+    lines = ["| cell | key | moves in the band | h | kind | in band | accepted | jump per pass |",
+             "|---|---|---|---|---|---|---|---|"]
+    for cell in bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(",")):
+        sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
+        problem, indices, bands = bm.solver_problem(sampler, cell.z1, cell.z2)
+        dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
+        for key in (int(k) for k in args.keys.split(",")):
+            state = jax.jit(lambda k: ladder.run(problem, indices, bands, lad, args.n, dim, k))(jax.random.key(key))
+            if int(state.status) != ladder.LadderStatus.IN_BAND or bool(state.by_rejection):
+                lines.append(f"| {cell.name} | {key} | {'by rejection' if state.by_rejection else 'stalled'} |"
+                             + " – |" * 5)
+                print(lines[-1], flush=True)
+                continue
+            for i, name in enumerate(kinds):
+                got = score(problem, indices, bands, lad, state, name, args.repeats, jax.random.key(1000 * key + i))
+                lines.append(f"| {cell.name} | {key} | {int(state.moves)} | {float(state.angle):.2f} | {name} | "
+                             f"{got['in band']:.3f} | {got['accepted']:.3f} | {got['jump']:.4f} |")
+                print(lines[-1], flush=True)
+    if args.out:
+        command = "python benchmarks/move_kinds.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+        Path(args.out).write_text("# How far each kind of move carries the particles in the band\n\n"
+                                  f"Command: `{command}`\n\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
