@@ -15,6 +15,10 @@ law N(μ, Σ) and the same h: ``fresh N(μ, Σ)`` (``independent_share=1, isotro
 law there, so only the band decides) and ``walk s`` (a random walk along W, ``s L ν``, the rest kept: the prior's
 ratio decides).
 
+With ``--trajectory K``, also the default's own kinds applied: from the band's resampling, K moves of the mix, of
+fresh draws from N(μ, Σ) alone and of rotations alone, and after each the encodings' ρ (what the band's stop watches,
+:func:`inverse_set.decorrelation.memory_parts`), then the share of particles that never moved.
+
     python benchmarks/move_kinds.py --classes 7,3 --bands p95 --keys 0      # about 2 min
 """
 
@@ -32,7 +36,7 @@ import numpy as np
 
 import generators
 import harness as bm
-from inverse_set import ladder, moves
+from inverse_set import decorrelation, ladder, moves
 from inverse_set.api import make_sampler
 
 WALK_SCALES = (0.3, 0.6)
@@ -55,13 +59,29 @@ def other_kind(name: str, state: ladder.LadderState, key) -> tuple:
     return new, -0.5 * (jnp.sum(new ** 2, -1) - jnp.sum(z ** 2, -1))
 
 
+def own_kinds(lad: ladder.Ladder) -> dict:
+    """The default's mix and each of its parts alone, as Ladder settings (the module docstring's names)."""
+    return {"mix (the default's)": lad,
+            "fresh N(μ, Σ)": dataclasses.replace(lad, independent_share=1.0, isotropic_share=0.0),
+            "fresh N(μ, I)": dataclasses.replace(lad, independent_share=1.0, isotropic_share=1.0),
+            "local": dataclasses.replace(lad, independent_share=0.0)}
+
+
+def trajectory(problem, indices, bands, lad: ladder.Ladder, start: ladder.LadderState, name: str, moves_: int):
+    """ρ over the encodings after each of ``moves_`` moves of one kind from the band's resampling, and the share of
+    particles that never moved."""
+    step = jax.jit(lambda s: moves.move(problem, indices, bands, own_kinds(lad)[name], s, jnp.asarray(0.0)))
+    state, rhos = start, []
+    for _ in range(moves_):
+        state = step(state)
+        rhos.append(float(decorrelation.memory_parts(state.start_phi, state.start_f, state.phi, state.f)[0]))
+    return rhos, float(jnp.mean(jnp.all(state.phi == start.phi, axis=-1)))
+
+
 def score(problem, indices, bands, lad: ladder.Ladder, state: ladder.LadderState, name: str, repeats: int,
           key) -> dict:
     """One kind's in-band share, acceptance and jump per pass, over ``repeats`` proposals to every particle."""
-    own = {"mix (the default's)": lad, "fresh N(μ, Σ)": dataclasses.replace(lad, independent_share=1.0,
-                                                                             isotropic_share=0.0),
-           "fresh N(μ, I)": dataclasses.replace(lad, independent_share=1.0, isotropic_share=1.0),
-           "local": dataclasses.replace(lad, independent_share=0.0)}
+    own = own_kinds(lad)
     spread = 2 * float(jnp.sum(jnp.var(state.phi, axis=0)))
     inside, accepted, jump = [], [], []
     for r in range(repeats):
@@ -85,10 +105,13 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=500, help="particles (N = n, as the default)")
     parser.add_argument("--repeats", type=int, default=3, help="proposals of each kind to every particle")
     parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,…")
+    parser.add_argument("--trajectory", type=int, default=0, help="also K moves of each of the default's kinds from "
+                        "the band's resampling: ρ after each (0: none)")
     parser.add_argument("--out", default=None, help="also write the table to this markdown file")
     args = parser.parse_args(argv)
-    if args.n < 2 or args.repeats < 1:
-        parser.error(f"--n must be at least 2 and --repeats at least 1, got {args.n} and {args.repeats}")
+    if args.n < 2 or args.repeats < 1 or args.trajectory < 0:
+        parser.error(f"--n must be at least 2, --repeats at least 1 and --trajectory at least 0, got {args.n}, "
+                     f"{args.repeats} and {args.trajectory}")
     try:
         method, lad = bm.changed_ladder(args.ladder)
     except ValueError as err:
@@ -98,6 +121,7 @@ def main(argv=None):
              *(f"walk {s}" for s in WALK_SCALES)]
     lines = ["| cell | key | moves in the band | h | kind | in band | accepted | jump per pass |",
              "|---|---|---|---|---|---|---|---|"]
+    paths = ["| cell | key | kind | ρ after each move | never moved |", "|---|---|---|---|---|"]
     for cell in bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(",")):
         sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
         problem, indices, bands = bm.solver_problem(sampler, cell.z1, cell.z2)
@@ -114,6 +138,15 @@ def main(argv=None):
                 lines.append(f"| {cell.name} | {key} | {int(state.moves)} | {float(state.angle):.2f} | {name} | "
                              f"{got['in band']:.3f} | {got['accepted']:.3f} | {got['jump']:.4f} |")
                 print(lines[-1], flush=True)
+            if args.trajectory:  # the same climb as run's, to the band's resampling
+                climbed = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, args.n, dim, k))(
+                    jax.random.key(key))
+            for name in ("mix (the default's)", "fresh N(μ, Σ)", "local") if args.trajectory else ():
+                rhos, never = trajectory(problem, indices, bands, lad, climbed, name, args.trajectory)
+                paths.append(f"| {cell.name} | {key} | {name} | {' '.join(f'{r:.2f}' for r in rhos)} | {never:.3f} |")
+                print(paths[-1], flush=True)
+    if args.trajectory:
+        lines += ["", f"From the band's resampling, {args.trajectory} moves of each kind:", "", *paths]
     if args.out:
         command = "python benchmarks/move_kinds.py " + shlex.join(sys.argv[1:] if argv is None else argv)
         Path(args.out).write_text("# How far each kind of move carries the particles in the band\n\n"
