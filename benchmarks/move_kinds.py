@@ -5,8 +5,8 @@ kind of move is proposed to every particle ``--repeats`` times (from the same st
 
 * ``in band``: the share of its proposals that land in the band;
 * ``accepted``: the share accepted (in the band and through the Metropolis–Hastings test);
-* ``jump``: the encodings' expected squared jump per forward pass, ``E[1_accepted ‖φ' − φ‖²] / (2 tr Var φ)``, Var φ
-  over the population: 1 where every pass moved each particle as far as an independent draw from the band would.
+* ``jump``: the encodings' expected squared jump per forward pass, ``E[1_accepted ‖φ' − φ‖²] / (2 tr Var φ)``,
+  Var φ over the population: 1 where every pass moved each particle as far as an independent draw from the band would.
 
 The kinds: the default's own mix (:func:`inverse_set.moves.propose`), and each of its parts alone, with the same
 law N(μ, Σ) and the same h: ``fresh N(μ, Σ)`` (``independent_share=1, isotropic_share=0``), ``fresh N(μ, I)``
@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -148,9 +145,10 @@ def main(argv=None):
     if args.trajectory:
         lines += ["", f"From the band's resampling, {args.trajectory} moves of each kind:", "", *paths]
     if args.out:
-        command = "python benchmarks/move_kinds.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-        Path(args.out).write_text("# How far each kind of move carries the particles in the band\n\n"
-                                  f"Command: `{command}`\n\n" + "\n".join(lines) + "\n")
+        bm.write_page(args.out, "How far each kind of move carries the particles in the band",
+                      "benchmarks/move_kinds.py", argv, "Per kind: the share of its proposals in the band, "
+                      "accepted, and the encodings' squared jump per forward pass over an independent draw's (the "
+                      "module docstring).", lines)
 
 
 if __name__ == "__main__":
