@@ -67,12 +67,14 @@ def own_kinds(lad: ladder.Ladder) -> dict:
 def trajectory(problem, indices, bands, lad: ladder.Ladder, start: ladder.LadderState, name: str, moves_: int):
     """ρ over the encodings after each of ``moves_`` moves of one kind from the band's resampling, and the share of
     particles that never moved."""
-    step = jax.jit(lambda s: moves.move(problem, indices, bands, own_kinds(lad)[name], s, jnp.asarray(0.0)))
-    state, rhos = start, []
-    for _ in range(moves_):
-        state = step(state)
-        rhos.append(float(decorrelation.memory_parts(state.start_phi, state.start_f, state.phi, state.f)[0]))
-    return rhos, float(jnp.mean(jnp.all(state.phi == start.phi, axis=-1)))
+    kind = own_kinds(lad)[name]
+
+    def one(s, _):
+        s = moves.move(problem, indices, bands, kind, s, jnp.asarray(0.0))
+        return s, decorrelation.memory_parts(s.start_phi, s.start_f, s.phi, s.f)[0]
+
+    end, rhos = jax.jit(lambda s: jax.lax.scan(one, s, None, length=moves_))(start)
+    return [float(r) for r in rhos], float(jnp.mean(jnp.all(end.phi == start.phi, axis=-1)))
 
 
 def score(problem, indices, bands, lad: ladder.Ladder, state: ladder.LadderState, name: str, repeats: int,
