@@ -17,7 +17,8 @@ ratio decides).
 
 With ``--trajectory K``, also the default's own kinds applied: from the band's resampling, K moves of the mix, of
 fresh draws from N(μ, Σ) alone and of rotations alone, and after each the encodings' ρ (what the band's stop watches,
-:func:`inverse_set.decorrelation.memory_parts`), then the share of particles that never moved.
+:func:`inverse_set.decorrelation.memory_parts`), then the share of particles that never moved, and where those and
+the others started in their fitted law (medians of :func:`where_in_law`).
 
     python benchmarks/move_kinds.py --classes 7,3 --bands p95 --keys 0      # about 2 min
 """
@@ -33,7 +34,7 @@ import numpy as np
 
 import generators
 import harness as bm
-from inverse_set import decorrelation, ladder, moves
+from inverse_set import decorrelation, ladder, laws, moves
 from inverse_set.api import make_sampler
 
 WALK_SCALES = (0.3, 0.6)
@@ -74,7 +75,22 @@ def trajectory(problem, indices, bands, lad: ladder.Ladder, start: ladder.Ladder
         return s, decorrelation.memory_parts(s.start_phi, s.start_f, s.phi, s.f)[0]
 
     end, rhos = jax.jit(lambda s: jax.lax.scan(one, s, None, length=moves_))(start)
-    return [float(r) for r in rhos], float(jnp.mean(jnp.all(end.phi == start.phi, axis=-1)))
+    never = np.asarray(jnp.all(end.phi == start.phi, axis=-1))
+    medians = {name: tuple(np.median(v[part]) if part.any() else np.nan for part in (never, ~never))
+               for name, v in ((name, np.asarray(v)) for name, v in where_in_law(start).items())}
+    return [float(r) for r in rhos], float(never.mean()), medians
+
+
+def where_in_law(state: ladder.LadderState) -> dict:
+    """Where each code lies in its fitted law N(μ, Σ): ``log w`` = log p / N(μ, Σ) (a fresh draw from N(μ, Σ)
+    alone is accepted less, the larger it is), and ``toward the mode``, the code's offset from μ along W, whitened
+    by L, projected on the prior's mode's (−μ's) whitened direction: above 0 on the prior's side of μ."""
+    whiten = jax.vmap(lambda root, y: jax.scipy.linalg.solve_triangular(root, y, lower=True))
+    offset = whiten(state.root, jnp.einsum("ndk,nd->nk", state.axes, state.z - state.centre))
+    mode = whiten(state.root, jnp.einsum("ndk,nd->nk", state.axes, -state.centre))
+    unit = mode / jnp.maximum(jnp.linalg.norm(mode, axis=-1, keepdims=True), 1e-12)
+    return {"log w": laws.gaussian_log_weight(state.centre, state.axes, state.root, state.z),
+            "toward the mode": jnp.sum(offset * unit, axis=-1)}
 
 
 def score(problem, indices, bands, lad: ladder.Ladder, state: ladder.LadderState, name: str, repeats: int,
@@ -120,7 +136,8 @@ def main(argv=None):
              *(f"walk {s}" for s in WALK_SCALES)]
     lines = ["| cell | key | moves in the band | h | kind | in band | accepted | jump per pass |",
              "|---|---|---|---|---|---|---|---|"]
-    paths = ["| cell | key | kind | ρ after each move | never moved |", "|---|---|---|---|---|"]
+    paths = ["| cell | key | kind | ρ after each move | never moved | log w: never moved, others | toward the mode: "
+             "never moved, others |", "|---|---|---|---|---|---|---|"]
     for cell in bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(",")):
         sampler = make_sampler(list(cell.neurons), args.n, models=zoo, method=method)
         problem, indices, bands = bm.solver_problem(sampler, cell.z1, cell.z2)
@@ -141,8 +158,10 @@ def main(argv=None):
                 climbed = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, args.n, dim, k))(
                     jax.random.key(key))
             for name in ("mix (the default's)", "fresh N(μ, Σ)", "local") if args.trajectory else ():
-                rhos, never = trajectory(problem, indices, bands, lad, climbed, name, args.trajectory)
-                paths.append(f"| {cell.name} | {key} | {name} | {' '.join(f'{r:.2f}' for r in rhos)} | {never:.3f} |")
+                rhos, never, medians = trajectory(problem, indices, bands, lad, climbed, name, args.trajectory)
+                at = " | ".join(f"{a:.2f}, {b:.2f}" for a, b in medians.values())
+                paths.append(f"| {cell.name} | {key} | {name} | {' '.join(f'{r:.2f}' for r in rhos)} | {never:.3f} | "
+                             f"{at} |")
                 print(paths[-1], flush=True)
     if args.trajectory:
         lines += ["", f"From the band's resampling, {args.trajectory} moves of each kind:", "", *paths]

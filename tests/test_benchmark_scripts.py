@@ -174,12 +174,13 @@ def test_the_move_kinds_score_each_kind_of_move_from_the_settled_band(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| Bag")]
-    paths = [r for r in rows if len(r) == 5]  # the trajectories' rows: cell, key, kind, ρ after each move, never moved
-    rows = [r for r in rows if len(r) != 5]
+    paths = [r for r in rows if len(r) == 7]  # the trajectories': cell, key, kind, ρ after each move, never moved, …
+    rows = [r for r in rows if len(r) != 7]
     assert [r[2] for r in paths] == ["mix (the default's)", "fresh N(μ, Σ)", "local"]
-    for *_, rhos, never in paths:
+    for *_, rhos, never, log_w, toward in paths:
         rhos = [float(r) for r in rhos.split()]
         assert len(rhos) == 3 and all(r <= 1 for r in rhos) and 0 <= float(never) < 1
+        assert all(len(pair.split(", ")) == 2 for pair in (log_w, toward))  # never moved (nan if none), others
     assert float(paths[0][3].split()[0]) < 1  # the mix's first move moved some particles: ρ fell
     assert rows[0][:3] == ["Bag p50", "0", "by rejection"]  # independent draws: nothing to move
     kinds = {r[4]: [float(v) for v in r[5:]] for r in rows[1:]}
