@@ -1,7 +1,8 @@
 """How far each kind of move carries the particles in the band, per forward pass: where a better kernel could gain.
 
-From the default's population settled in the band (climbed and moved as :func:`inverse_set.ladder.run` does), each
-kind of move is proposed to every particle ``--repeats`` times (from the same states, not applied) and scored:
+From the default's population settled in the band (:func:`inverse_set.ladder.climb`, then
+:func:`inverse_set.ladder.in_band`), each kind of move is proposed to every particle ``--repeats`` times (from the
+same states, not applied) and scored:
 
 * ``in band``: the share of its proposals that land in the band;
 * ``accepted``: the share accepted (in the band and through the Metropolis–Hastings test);
@@ -40,20 +41,14 @@ from inverse_set.api import make_sampler
 WALK_SCALES = (0.3, 0.6)
 
 
-def _along(axes, v):
-    """v's part along each particle's axes W (N, d, k): W Wᵀ v."""
-    return jnp.einsum("ndk,nk->nd", axes, jnp.einsum("ndk,nd->nk", axes, v))
-
-
 def other_kind(name: str, state: ladder.LadderState, key) -> tuple:
     """``(z', log ratio)`` of a move the package does not make (the module docstring's ``across`` and ``walk s``)."""
     z, axes, root = state.z, state.axes, state.root
+    nu = jax.random.normal(key, z.shape, z.dtype)
+    across = lambda v: laws.root_covariance(axes, jnp.zeros_like(root), v)  # noqa: E731  v's part across W
     if name == "across":
-        nu = jax.random.normal(key, z.shape, z.dtype)
-        return _along(axes, z) + nu - _along(axes, nu), jnp.zeros(z.shape[:1], z.dtype)
-    scale = float(name.split()[1])
-    step = jnp.einsum("nkj,nj->nk", root, jax.random.normal(key, root.shape[:2], z.dtype)) * scale
-    new = z + jnp.einsum("ndk,nk->nd", axes, step)
+        return z - across(z) + across(nu), jnp.zeros(z.shape[:1], z.dtype)
+    new = z + laws.root_covariance(axes, float(name.split()[1]) * root, nu) - across(nu)  # + s L ν along W
     return new, -0.5 * (jnp.sum(new ** 2, -1) - jnp.sum(z ** 2, -1))
 
 
@@ -143,7 +138,9 @@ def main(argv=None):
         problem, indices, bands = bm.solver_problem(sampler, cell.z1, cell.z2)
         dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
         for key in (int(k) for k in args.keys.split(",")):
-            state = jax.jit(lambda k: ladder.run(problem, indices, bands, lad, args.n, dim, k))(jax.random.key(key))
+            climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, args.n, dim, k))
+            climbed = climb(jax.random.key(key))  # the band's resampling: where the trajectories start
+            state = jax.jit(lambda s: ladder.in_band(problem, indices, bands, lad, s))(climbed)
             if int(state.status) != ladder.LadderStatus.IN_BAND or bool(state.by_rejection):
                 lines.append(f"| {cell.name} | {key} | {'by rejection' if state.by_rejection else 'stalled'} |"
                              + " – |" * 5)
@@ -154,9 +151,6 @@ def main(argv=None):
                 lines.append(f"| {cell.name} | {key} | {int(state.moves)} | {float(state.angle):.2f} | {name} | "
                              f"{got['in band']:.3f} | {got['accepted']:.3f} | {got['jump']:.4f} |")
                 print(lines[-1], flush=True)
-            if args.trajectory:  # the same climb as run's, to the band's resampling
-                climbed = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, args.n, dim, k))(
-                    jax.random.key(key))
             for name in ("mix (the default's)", "fresh N(μ, Σ)", "local") if args.trajectory else ():
                 rhos, never, medians = trajectory(problem, indices, bands, lad, climbed, name, args.trajectory)
                 at = " | ".join(f"{a:.2f}, {b:.2f}" for a, b in medians.values())

@@ -330,8 +330,15 @@ def _levels(problem, indices, bands, ladder, state, callback):
 
 def run(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
         latent_dim: int, rng_key: Array) -> LadderState:
-    """:func:`climb`, then moves inside the band until the particles are :func:`settled`."""
-    state = climb(problem, indices, bands, ladder, num_particles, latent_dim, rng_key)
+    """:func:`climb`, then :func:`in_band`."""
+    return in_band(problem, indices, bands, ladder,
+                   climb(problem, indices, bands, ladder, num_particles, latent_dim, rng_key))
+
+
+def in_band(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,
+            state: LadderState) -> LadderState:
+    """A climbed population moved inside the band until the particles are :func:`settled` (as it is where the climb
+    did not reach the band)."""
     final = jax.lax.while_loop(lambda s: ~settled(ladder, s),
                                lambda s: advance(problem, indices, bands, ladder, s), state)
     return jax.tree.map(lambda a, b: jnp.where(state.status == LadderStatus.IN_BAND, a, b), final, state)
