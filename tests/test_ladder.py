@@ -6,6 +6,9 @@ orthogonal to w stays N(0, I − w wᵀ).
 """
 
 import functools
+import subprocess
+import sys
+import textwrap
 from math import erf, sqrt
 
 import jax
@@ -754,3 +757,43 @@ def get_method_ladder(walk):
     from inverse_set import get_method
 
     return get_method("prior-ladder").replace(walk=walk)
+
+
+HANG_CHECK = textwrap.dedent("""
+    import jax, jax.numpy as jnp
+    import generators
+    from inverse_set import ladder, make_sampler
+    from inverse_set.bands import Bands
+    n = 4608
+    zoo = generators.load("fashion")
+    s = zoo.stats["logits_by_class"]["7"]
+    z1, z2 = s["p95"] - (s["p75"] - s["p25"]) / 4, s["p95"] + (s["p75"] - s["p25"]) / 4
+    sampler = make_sampler(7, n, models=zoo)
+    lo, hi = sampler.compiled.solver_bands([z1], [z2])
+    problem, bands = sampler.compiled.problem, Bands(jnp.asarray(lo), jnp.asarray(hi))
+    dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
+    lad = ladder.Ladder(rejection_limit=None, max_levels=1, moves_per_level=2, max_moves_per_level=4)
+    state = jax.jit(lambda k: ladder.climb(problem, sampler.indices, bands, lad, n, dim, k))(jax.random.key(0))
+    print("moves", int(state.moves), "passes", int(state.forward_passes))
+""")
+
+
+def test_the_moves_run_past_4500_particles_on_the_bundled_models_without_hanging():
+    # With the law's weights through jax.scipy.linalg.solve_triangular, XLA's CPU runtime (jax 0.10.2, 2 cores)
+    # waited forever, every thread idle, at the second move of a level of N ≥ 4500 particles (4000 ran): any call
+    # with n ≥ 4500 hung. They are solved row by row since (laws.forward_substitution).
+    try:
+        proc = subprocess.run([sys.executable, "-c", HANG_CHECK], capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a level of 4608 particles did not finish its moves in 240 s (it takes about 15): hung")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    moves_done, passes = (int(v) for v in proc.stdout.split()[1::2])
+    assert moves_done >= 2 and passes >= 3 * 4608  # the first draws and at least two moves of every particle
+
+
+def test_forward_substitution_solves_a_lower_triangular_system():
+    root = jnp.tril(jax.random.normal(jax.random.key(0), (6, 5, 5))) + 3 * jnp.eye(5)
+    y = jax.random.normal(jax.random.key(1), (6, 5))
+    x = laws.forward_substitution(root, y)
+    np.testing.assert_allclose(np.einsum("mij,mj->mi", root, x), y, atol=1e-5)
+    np.testing.assert_allclose(x, np.linalg.solve(np.asarray(root), np.asarray(y)[..., None])[..., 0], atol=1e-5)
