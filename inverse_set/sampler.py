@@ -51,7 +51,8 @@ class CompiledSampler:
         self.problem, self.init_fn, self.method = problem, init_fn, method
         self.n, self.num_seeds, self.num_features = n, num_seeds, num_features
         self.progress = Progress(num_seeds, method.seeds.max_steps, n) if progress else None
-        self._sharded = {}
+        self._sharded = {}  # per device set: the compiled run, as a function of (active, *problem)
+        self._executables = {}  # per device set: the compiled XLA executable behind it (its memory analysis)
         self._render = chunked(lambda code, indices: evaluate(problem, code, indices)[::2], per_example=True)
         self._to_input = None if to_input is None else chunked(to_input, per_example=True)
 
@@ -181,8 +182,8 @@ class CompiledSampler:
         return rounds, compile_time, time.perf_counter() - t0
 
     def executable(self, devices=None):
-        """The compiled program for these devices (default: all), or None before the first run."""
-        return self._sharded.get(tuple(jax.devices() if devices is None else devices))
+        """The compiled XLA executable for these devices (default: all), or None before the first run."""
+        return self._executables.get(tuple(jax.devices() if devices is None else devices))
 
     def _compile_sharded(self, devices, example):
         """The run sharded over a mesh of ``devices``, one problem each, compiled once per device set.
@@ -214,6 +215,7 @@ class CompiledSampler:
         stacked = lambda x: jax.ShapeDtypeStruct((len(devices), *np.shape(x)), x.dtype)  # noqa: E731
         executable = jax.jit(sharded).lower(jax.ShapeDtypeStruct((len(devices),), jnp.bool_), consts,
                                             *jax.tree.map(stacked, example)).compile()
+        self._executables[key] = executable
         self._sharded[key] = lambda active, *problem: executable(active, consts, *problem)
         return self._sharded[key], time.perf_counter() - t0
 
