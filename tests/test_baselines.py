@@ -67,6 +67,10 @@ def test_rejection_keeps_only_in_band_draws():
     assert len(a) == 50 and ((a >= 0.4) & (a <= 0.6)).all()
     assert 0 < res.info["acceptance_rate"] < 1
     assert res.network_evaluations == res.info["draws"]
+    # each image is its own code's (only the chunks with a hit come to the host), and the compilation of the
+    # draws and of their evaluation is timed apart from the run
+    np.testing.assert_allclose(np.asarray(jax.vmap(generator)(jnp.asarray(res.codes))), res.images, atol=1e-5)
+    assert res.compile_time_s > 0
 
 
 def test_rejection_from_a_pool_draws_each_code_at_most_once_and_says_what_it_got():
