@@ -140,7 +140,7 @@ def main(argv=None):
         print(lines[-1], flush=True)
     if args.out:
         bm.write_page(args.out, "Time per sample and the largest N, on one device", "benchmarks/device_scale.py",
-                      argv, __doc__.split("\n\n")[1], lines)
+                      argv, "\n\n".join(__doc__.split("\n\n")[1:4]), lines)
 
 
 if __name__ == "__main__":
