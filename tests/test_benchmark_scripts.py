@@ -195,15 +195,15 @@ def test_the_move_kinds_score_each_kind_of_move_from_the_settled_band(tmp_path):
     assert bad.returncode == 2 and "--repeats at least 1" in bad.stderr, bad.stderr[-2000:]
 
 
-def test_the_device_scale_doubles_n_until_its_limit_and_compares_each_with_rejection(tmp_path):
+def test_the_device_scale_compares_each_n_with_rejection_and_stops_at_its_limit(tmp_path):
     out = tmp_path / "scale.md"
     proc = subprocess.run([sys.executable, "benchmarks/device_scale.py", "--classes", "8", "--bands", "p95", "--n", "40",
-                           "--max-n", "80", "--rejection-batches", "2", "--out", str(out)], cwd=ROOT,
+                           "--max-n", "79", "--rejection-batches", "2", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     rows = [line.strip("| ").split(" | ") for line in text.splitlines() if line.startswith("| Bag p95")]
-    assert [int(r[1]) for r in rows] == [40, 80]
+    assert [int(r[1]) for r in rows] == [40]  # the next, 80, is past --max-n
     for r in rows:
         n, returned, run_s, ms, passes = int(r[1]), int(r[2]), float(r[5]), float(r[6]), float(r[7])
         assert returned == n and passes >= 1 and abs(ms - 1e3 * run_s / n) <= 0.01 * ms + 1e-3
@@ -211,7 +211,7 @@ def test_the_device_scale_doubles_n_until_its_limit_and_compares_each_with_rejec
         assert draws > 1 and abs(rejection_ms - per_draw * draws / 1e3) <= 0.01 * rejection_ms
         assert abs(ratio - ms / rejection_ms) <= 0.01 * ratio
         assert float(r[12].split()[0]) > 0  # the executable's memory
-    assert "the largest N that ran is 80; the doubling stopped because --max-n 80 reached" in text
+    assert "the largest N that ran is 40; the doubling stopped because --max-n 79 reached" in text
     bad = subprocess.run([sys.executable, "benchmarks/device_scale.py", "--n", "100", "--max-n", "50"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--max-n is at least --n" in bad.stderr, bad.stderr[-2000:]
