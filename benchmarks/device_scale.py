@@ -32,6 +32,7 @@ import harness as bm
 from inverse_set import make_sampler
 from inverse_set.baselines import rejection
 from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
+from speed import memory
 
 OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM")
 
@@ -49,9 +50,7 @@ def peak_memory_mb(executable) -> tuple[float | None, str]:
         return stats["peak_bytes_in_use"] / 2**20, "allocator's peak"
     if executable is None:
         return None, "–"
-    m = executable.memory_analysis()
-    total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
-    return total / 2**20, "XLA's analysis"
+    return memory(executable)[0], "XLA's analysis"
 
 
 def ladder_row(zoo, cell, n: int, key: int) -> dict:
