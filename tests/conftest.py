@@ -13,19 +13,60 @@ cache keys on function identity, so every test that uses them shares its compile
 
 from __future__ import annotations
 
+import gc
 import os
 import types
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import Models, initialization
+from inverse_set import Models, cache, initialization
 
 # The command line turns on JAX's persistent compilation cache in the user's cache directory; the tests that call it
 # in-process keep every compilation in the process instead (test_cli.py checks the cache in a subprocess of its own).
 os.environ["INVERSE_SET_CACHE"] = "off"
+
+
+def map_limit() -> int | None:
+    """The kernel's limit on one process's memory maps (``vm.max_map_count``, 65,530 by default), where Linux has one."""
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def maps_in_use() -> int:
+    with open("/proc/self/maps") as f:
+        return sum(1 for _ in f)
+
+
+def free_compiled_code_past(limit: int | None) -> bool:
+    """Drop every compiled executable (JAX's caches and the package's samplers) once this process holds more than
+    ``limit`` memory maps; whether it did.
+
+    XLA's CPU code takes a few maps per executable (about six for a small one), and JAX keeps up to 4096 of each kind,
+    so one worker that compiles a few thousand programs of the suite's reached the kernel's limit of 65,530 maps: LLVM
+    could not map the next compilation and the worker aborted ("Fatal Python error: Aborted" in
+    ``backend_compile_and_load``, at the same test on every full run). A test compiles again what it needs after.
+    """
+    if limit is None or maps_in_use() <= limit:
+        return False
+    jax.clear_caches()
+    cache.clear()
+    gc.collect()
+    return True
+
+
+MAP_LIMIT = map_limit()
+
+
+@pytest.fixture(autouse=True)
+def _compiled_code_under_the_map_limit():
+    yield
+    free_compiled_code_past(MAP_LIMIT and MAP_LIMIT // 2)
 
 D = 8
 W1 = np.array([1.5, -2.0, 1.0, 0.5, -1.0, 2.0, 0.0, 1.0], np.float32)

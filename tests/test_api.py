@@ -156,6 +156,20 @@ def test_the_cache_keeps_the_most_recently_used_samplers():
         SAMPLER_CACHE.update(saved)
 
 
+def test_the_suite_frees_compiled_code_past_its_share_of_the_kernels_map_limit(slab):
+    from conftest import free_compiled_code_past, maps_in_use
+
+    sample_inverse_set(slab.neuron1, 0.6, 0.7, n=21, models=slab.models, rng_key=0)
+    programs = [jax.jit(lambda x, i=i: jnp.sin(x * i) + i) for i in range(100)]
+    for f in programs:
+        f(jnp.ones(3)).block_until_ready()
+    held = maps_in_use()
+    assert not free_compiled_code_past(held + 10_000) and not free_compiled_code_past(None) and SAMPLER_CACHE
+    assert free_compiled_code_past(held - 1)
+    assert not SAMPLER_CACHE and maps_in_use() < held - 300  # about six maps a program, a hundred programs
+    assert float(programs[7](jnp.ones(3))[0]) == pytest.approx(np.sin(7.0) + 7)  # compiled again when called
+
+
 def test_failed_seeds_raise_and_leave_the_walk_not_run(slab):
     with pytest.raises(InfeasibleBandError, match="lies above everything reached"):
         sample_inverse_set(slab.neuron1, 1.5, 2.0, n=20, models=slab.models, rng_key=0)
