@@ -25,13 +25,11 @@ import argparse
 import time
 
 import jax
-import numpy as np
 
 import generators
 import harness as bm
 from inverse_set import make_sampler
 from inverse_set.baselines import rejection
-from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
 from speed import memory
 
 OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM")
@@ -69,12 +67,9 @@ def ladder_row(zoo, cell, n: int, key: int) -> dict:
 def rejection_per_draw(zoo, cell, batch: int, batches: int, key: int) -> dict:
     """Rejection from the prior, ``batch`` codes at a time: seconds per draw over ``batches`` batches, and its
     hits."""
-    layers = {k: tuple(v.shape) for k, v in jax.eval_shape(
-        lambda x: dict(as_layer_dict(zoo.target(x))), jax.ShapeDtypeStruct((28, 28, 1), np.float32)).items()}
-    specs, indices, _ = resolve(list(cell.neurons), layers)
-    f = make_activation_fn(specs, zoo.target)
+    activation = bm.cell_activation(zoo.target, bm.layer_shapes(zoo.target), cell.neurons)[0]
     draws = batch * batches  # as many draws as hits asked for: it runs them all (its compilation timed apart)
-    res = rejection(zoo.generator, lambda x: f(x, indices), zoo.init, cell.z1, cell.z2, draws, max_draws=draws,
+    res = rejection(zoo.generator, activation, zoo.init, cell.z1, cell.z2, draws, max_draws=draws,
                     chunk=batch, rng_key=jax.random.key(key))
     return {"s_per_draw": res.wall_time_s / res.info["draws"], "draws": res.info["draws"],
             "hits": round(res.info["acceptance_rate"] * res.info["draws"])}

@@ -207,6 +207,19 @@ def adaptations(budget: Budget) -> dict:
     }
 
 
+def layer_shapes(target) -> dict:
+    """Each layer's activation shape on one 28×28 image: what neurons given by layer resolve against."""
+    return {k: tuple(v.shape) for k, v in jax.eval_shape(
+        lambda x: dict(as_layer_dict(target(x))), jax.ShapeDtypeStruct((28, 28, 1), jnp.float32)).items()}
+
+
+def cell_activation(target, layers: dict, neurons):
+    """``image -> (p,)``, the activations of these neurons, with their specs, indices and labels."""
+    specs, indices, labels = resolve(list(neurons), layers)
+    f = make_activation_fn(specs, target)
+    return (lambda x: f(x, indices)), specs, indices, labels
+
+
 class Context:
     """The bundled models, batched, and the real images' features and activations."""
 
@@ -224,8 +237,7 @@ class Context:
         self.encode = chunked(b.encoder)
         self.real_judge = self.judge_features(self.test_images)
         self.real_encoder = self.encode(self.test_images)
-        self.layers = {k: tuple(v.shape) for k, v in jax.eval_shape(
-            lambda x: dict(as_layer_dict(b.target(x))), jax.ShapeDtypeStruct((28, 28, 1), jnp.float32)).items()}
+        self.layers = layer_shapes(b.target)
         # Every layer of the target, conv maps pooled over space: the path_similarity features.
         self.target_layers = chunked(lambda x: {k: (jnp.mean(v, axis=(0, 1)) if v.ndim == 3 else v)
                                                 for k, v in as_layer_dict(b.target(x)).items()})
@@ -241,9 +253,7 @@ class Context:
         """Batched ``images -> (m, p)`` activations of the cell's constraints, plus the traced pieces."""
         key = tuple(cell.neurons)
         if key not in self._activation_fns:
-            specs, indices, labels = resolve(list(cell.neurons), self.layers)
-            f = make_activation_fn(specs, self.zoo.target)
-            single = lambda x: f(x, indices)  # noqa: E731
+            single, specs, indices, labels = cell_activation(self.zoo.target, self.layers, cell.neurons)
             self._activation_fns[key] = (chunked(single), single, specs, indices, labels)
         return self._activation_fns[key]
 
