@@ -29,7 +29,7 @@ import jax
 import generators
 import harness as bm
 from inverse_set import make_sampler
-from inverse_set.baselines import rejection
+from inverse_set.evaluation.baselines import rejection
 from speed import memory
 
 OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM")

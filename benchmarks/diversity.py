@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 import harness as bm
-from inverse_set.bands import in_band
-from inverse_set.viz import image_grid
+from inverse_set.core.bands import in_band
+from inverse_set.report.viz import image_grid
 
 
 def grid(cell, samples, rows_methods, ctx, path):
@@ -211,7 +211,7 @@ def write_report(payload, out: Path):
           "(`compile_s`). Medians over cells. Bootstrap 90% intervals (results.json and the per-cell table): "
           "precision's per-sample terms and recall's and coverage's per-reference terms resampled; Fréchet's "
           "samples resampled, the interval centred on the estimate.\n",
-          f"**Split.** The defaults and variants were chosen on the dev cells (benchmarks/variants.py); every cell "
+          f"**Split.** The defaults were chosen on the dev cells (docs/decisions/); every cell "
           f"whose band overlaps one of theirs is dev too: {', '.join(payload['split']['dev'])}. The headline below "
           "is the report split, which contains none of them.\n",
           "**Baselines as configured** (adaptations to our models):\n",

@@ -38,9 +38,10 @@ import numpy as np
 
 import generators
 import harness as bm
-from inverse_set import Models, Parameterisation, get_method, metrics, sample_inverse_set
-from inverse_set.chunks import chunked
-from inverse_set.viz import image_grid
+from inverse_set import Models, Parameterisation, get_method, sample_inverse_set
+from inverse_set.evaluation import metrics
+from inverse_set.core.chunks import chunked
+from inverse_set.report.viz import image_grid
 
 FOURIER = get_method("fourier")
 VARIANTS = {

@@ -25,9 +25,9 @@ import numpy as np
 
 import generators
 from generators.models import Generator
-from inverse_set import metrics
-from inverse_set.chunks import chunked
-from inverse_set.viz import image_grid
+from inverse_set.evaluation import metrics
+from inverse_set.core.chunks import chunked
+from inverse_set.report.viz import image_grid
 
 
 def high_frequency_share(images: np.ndarray, cutoff: float = 0.5) -> float:

@@ -18,7 +18,7 @@ the judge network's penultimate space (a space the sampler never sees):
 * Vendi, quality-weighted Vendi (Vendi × the fraction of samples inside the real
   reference's balls) and judge agreement with the neuron's class;
 * ``path_similarity``: how alike the target processes the samples and real in-band
-  images, per layer (:func:`inverse_set.metrics.path_similarity`).
+  images, per layer (:func:`inverse_set.evaluation.metrics.path_similarity`).
 
 Where the reference half has fewer than ``MIN_REFERENCE`` real images (beyond the
 data: none at all) only what needs no in-band reference is measured: Vendi,
@@ -31,8 +31,6 @@ against every real test image of the class.
 
 from __future__ import annotations
 
-import ast
-import dataclasses
 import os
 import shlex
 import sys
@@ -46,23 +44,22 @@ import jax.numpy as jnp
 import numpy as np
 
 import generators
-from inverse_set import (GradientWalk, InfeasibleBandError, Ladder, LadderWalk, Objective, SeedConfig, Unit, get_method,
-                         metrics, sample_inverse_set)
-from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
-from inverse_set.bands import Bands, in_band
-from inverse_set.chunks import chunked
-from inverse_set.cli import machine
-from inverse_set.constraints import as_layer_dict, make_activation_fn, resolve
-from inverse_set.problem import Problem
+from inverse_set import InfeasibleBandError, SeedConfig, Unit, sample_inverse_set
+from inverse_set.evaluation import metrics
+from inverse_set.evaluation.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
+from inverse_set.core.bands import Bands, in_band
+from inverse_set.core.chunks import chunked
+from inverse_set.cli.main import machine
+from inverse_set.core.constraints import as_layer_dict, make_activation_fn, resolve
+from inverse_set.core.problem import Problem
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
-OPTIONAL_METHODS = ("ladder", "slice", "ours_realism", "joint")  # by --methods only: not in the headline (and below
-# the ladder's variants, LADDER_VARIANTS)
+OPTIONAL_METHODS = ("ladder", "slice", "joint")  # by --methods only: not in the headline
 LEVELS = ("p50", "p95", "p99.9", "max+")
 WINDOW = 100  # samples per window of the diversity-along-the-walk measure
 MIN_REFERENCE = 20  # real in-band images in the reference half needed for the measures against real members
-# The cells on which the defaults and variants were chosen (benchmarks/variants.py): class index, band. Every
-# benchmark cell whose band overlaps one of these is in the dev split; the headline is computed on the others.
+# The cells on which the defaults were chosen (docs/decisions/): class index, band. Every benchmark cell whose band
+# overlaps one of these is in the dev split; the headline is computed on the others.
 DEV_CELLS = ((8, "p50"), (7, "p95"), (6, "p50"), (3, "p95"), (0, "p99"), (9, "p95"))
 
 
@@ -122,52 +119,9 @@ class Run:
 SAMPLER_STATS = ("seed_steps", "band_mass", "effective_sample_size", "decorrelation", "population_start",
                  "ladder_levels", "distinct_ancestors")
 
-# The paper's method with a realism term (ρ = 10) and β = 0.3: the `ours_realism` rows (benchmarks/variants.py).
-PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
-                                                 walk=GradientWalk(step_size=0.3))
-# The ladder's measured alternatives (benchmarks/independence.py --methods): rounds of N = 100 particles (each
-# round moves them until decorrelated again), fresh draws one in ten from the prior (the defensive mixture: bounded
-# weights p / q), moves about N(μ, I), not fitted to the kept particles' spread along μ (the default before
-# Ladder.fitted_axis), a stop that also watches the codes' coordinate along μ's direction (benchmarks/code_law.py),
-# redraws of that coordinate alone, and μ and s from the kept codes of the particle's relatives too (the default before
-# Ladder.centre_apart), a looser stop in the band (an effective sample size of 0.7 N or ρ ≤ 0.3), and levels that keep
-# 20% of the particles (fewer levels, larger families of copies: the default before Ladder.survival 0.4), and levels
-# that keep 60% (more levels, smaller families, each stopped at a looser ρ*; tried, not kept).
-LADDER_VARIANTS = {
-    name: get_method("prior-ladder").replace(name=f"prior-ladder, {label}", walk=walk)
-    for name, label, walk in (("ladder_rounds", "N = 100", LadderWalk(num_particles=100)),
-                              ("ladder_defended", "α = 0.1", LadderWalk(Ladder(defensive_share=0.1))),
-                              ("ladder_isotropic", "Σ = I", LadderWalk(Ladder(subspace=0, fitted_axis=False))),
-                              ("ladder_watch", "ρ along u", LadderWalk(Ladder(watch_along=True))),
-                              ("ladder_along", "redraws along u", LadderWalk(Ladder(subspace=0, along_share=0.5))),
-                              ("ladder_shared", "μ with the line's relatives",
-                               LadderWalk(Ladder(subspace=0, centre_apart=False))),
-                              ("ladder_loose", "a looser stop in the band",
-                               LadderWalk(Ladder(effective_share=0.7, decorrelation=0.3))),
-                              ("ladder_p0_0_2", "p₀ = 0.2 (the former default)", LadderWalk(Ladder(survival=0.2))),
-                              ("ladder_p0_0_6", "p₀ = 0.6, ρ* 0.75 below the band, from one move a level",
-                               LadderWalk(Ladder(survival=0.6, level_decorrelation=0.75, moves_per_level=1))),
-                              ("ladder_axis", "μ over every direction, Σ along μ alone (the former default)",
-                               LadderWalk(Ladder(subspace=0))))}
-
-
-def changed_ladder(settings: str):
-    """The default method with its Ladder's settings changed by ``name=value,…`` (a script's ``--ladder``), and that
-    Ladder; ValueError saying what was wrong."""
-    method = get_method("prior-ladder")
-    try:
-        changes = {k.strip(): ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in settings.split(",") if kv)}
-        lad = dataclasses.replace(method.walk.ladder, **changes)
-    except (ValueError, SyntaxError, TypeError) as err:
-        raise ValueError(f"{settings!r}: settings as name=value,… of inverse_set.Ladder ({err})") from None
-    name = f"prior-ladder, {settings}" if settings else method.name
-    return method.replace(name=name, walk=dataclasses.replace(method.walk, ladder=lad)), lad
-
-
 # The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
-NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice",
-         "ours_realism": PAPER_WITH_REALISM, **LADDER_VARIANTS}
-OPTIONAL_METHODS += tuple(LADDER_VARIANTS)
+NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice"}
+
 
 def add_cell_arguments(parser, classes: str, bands: str, keys: str) -> None:
     """The class cells and keys a script runs on: ``--classes``, ``--bands``, ``--keys`` (:func:`class_cells`)."""
@@ -241,11 +195,7 @@ class Context:
         # Every layer of the target, conv maps pooled over space: the path_similarity features.
         self.target_layers = chunked(lambda x: {k: (jnp.mean(v, axis=(0, 1)) if v.ndim == 3 else v)
                                                 for k, v in as_layer_dict(b.target(x)).items()})
-        # rejection_real's pool and the realism bound: codes of real training images.
-        self.train_codes = self.encode(self.train_images)
-        codes = self.train_codes[:5000]
-        residual = np.mean((self.encode(chunked(b.generator)(codes)) - codes) ** 2, axis=1)
-        self.realism_tau = float(np.percentile(residual, 90))  # τ of `ours_realism`: 90th percentile on real codes
+        self.train_codes = self.encode(self.train_images)  # rejection_real's pool: codes of real training images
         self.forward_cost = forward_over_fwd_bwd(b)
         self._activation_fns, self._real_acts = {}, {}
 
@@ -344,19 +294,16 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
             run = Run("real", row[: budget.n], note=f"{len(row)} real in-band images (training and test sets; "
                                                     f"{len(reference)} more are the reference)")
         elif method in NAMED:
-            method_ = NAMED[method]
-            tau = ctx.realism_tau if method == "ours_realism" else None
             try:
                 res = sample_inverse_set(list(cell.neurons), list(cell.z1), list(cell.z2), budget.n, models=ctx.zoo,
-                                         method=method_, num_seeds=budget.num_seeds, realism_bound=tau, rng_key=rng)
+                                         method=NAMED[method], num_seeds=budget.num_seeds, rng_key=rng)
                 s = res.stats
                 mass = "" if s.band_mass is None else f", band mass {s.band_mass[0]:.3g} [{s.band_mass[1]:.3g}, " \
                     f"{s.band_mass[2]:.3g}], {s.distinct_ancestors} distinct ancestors, from the {s.population_start}"
                 run = Run(method, res.images, forward=s.forward_evaluations, gradient=s.gradient_evaluations,
                           wall_s=s.run_time_s, compile_s=s.compile_time_s,
                           stats={k: getattr(s, k) for k in SAMPLER_STATS},
-                          note=f"{s.method}: seed steps {s.seed_steps}, walker steps {s.walker_steps}"
-                               + ("" if tau is None else f", realism r ≤ {tau:.3g}") + mass)
+                          note=f"{s.method}: seed steps {s.seed_steps}, walker steps {s.walker_steps}" + mass)
             except InfeasibleBandError as err:
                 run = Run(method, np.zeros((0, 28, 28, 1)), wall_s=time.perf_counter() - t0,
                           note="infeasible: " + str(err).splitlines()[0])
@@ -519,36 +466,9 @@ def measures(ctx, cell, images, ref, prior_ref, ref_layers, real_layers, budget,
     return out
 
 
-def measure_images(ctx: Context, cell: Cell, images, budget: Budget = Budget(), rng: int = 0) -> dict:
-    """In-band count and every measure of one method's in-band samples against the real reference (no equal-n rule:
-    for comparing variants of one method at the same n, as benchmarks/variants.py does)."""
-    images = np.asarray(images)
-    inside = in_band(ctx.activation(cell)[0](images).reshape(len(images), -1), np.asarray(cell.z1),
-                     np.asarray(cell.z2))
-    _, reference = real_reference(ctx, cell, rng)
-    row = {"n_returned": len(images), "n_in_band": int(inside.sum())}
-    if inside.sum() >= 2:
-        row.update(measures(ctx, cell, images[inside], ctx.judge_features(reference), None, None, None, budget, rng))
-        windows = window_vendi(ctx.judge_features(images[inside]))
-        if len(windows) >= 2:
-            row["vendi_last_over_first_window"] = windows[-1] / windows[0]
-    return {**{k: float("nan") for k in MEASURES}, **row}
-
-
 def window_vendi(features, window: int = WINDOW) -> list[float]:
     """Judge-space Vendi score of each run of ``window`` consecutive samples (1–100, 101–200, …), in order."""
     return [metrics.vendi_score(features[i : i + window] + 1e-9) for i in range(0, len(features) - window + 1, window)]
-
-
-def growth(ctx: Context, images, reference, sizes=(100, 500, 2000)) -> dict:
-    """Coverage and recall of the first m samples, for each m in ``sizes`` (≤ the number of samples)."""
-    fj = ctx.judge_features(np.asarray(images))
-    out = {}
-    for m in sizes:
-        if m <= len(fj) and len(reference) > 5:
-            out[m] = {"coverage": metrics.density_coverage(reference, fj[:m], k=5)[1],
-                      "recall": metrics.precision_recall(reference, fj[:m], k=3)[1]}
-    return out
 
 
 def level_band(values, level: str) -> tuple[float, float]:
@@ -602,7 +522,7 @@ def extra_cells(ctx: Context, levels: Sequence[str] = LEVELS) -> list[Cell]:
 
 
 def dev_cells(stats) -> list[Cell]:
-    """The cells the defaults and variants were chosen on (:data:`DEV_CELLS`)."""
+    """The cells the defaults were chosen on (:data:`DEV_CELLS`)."""
     return [class_cells(stats, [c], [band])[0] for c, band in DEV_CELLS]
 
 
@@ -696,6 +616,5 @@ def as_json(rows):
 
 
 __all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json", "best_of",
-           "class_cells", "dev_cells", "extra_cells", "growth", "ideal_ratios", "level_band", "machine",
-           "measure_images", "measures", "real_reference", "run_cell",
-           "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]
+           "class_cells", "dev_cells", "extra_cells", "ideal_ratios", "level_band", "machine", "measures",
+           "real_reference", "run_cell", "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]

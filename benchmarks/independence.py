@@ -34,9 +34,6 @@ defaults are chosen there); the report split is the rest.
     python benchmarks/independence.py --split dev                  # choose on these
     python benchmarks/independence.py --split report               # report on these
     python benchmarks/independence.py --classes 1 --bands p95 --n 100 --quick --out /tmp/ind   # a smoke test
-    python benchmarks/independence.py --methods ladder,ladder_set --ladder level_decorrelation=0.65   # a setting
-
-(``ladder_set``: the default with its Ladder's settings changed by ``--ladder``, beside it on the same draws.)
 
 Writes independence_<split>.json (every row) and independence_<split>.md, and
 grids of the p50, p99.9 and max+ cells (method rows beside rejection's and the
@@ -61,7 +58,7 @@ from inverse_set import sample_inverse_set
 DEV_LEVELS = ("p50", "p95", "p99", "p99.9")  # with harness.DEV_CELLS' own bands, the dev cells are those overlapping
 REPORT_CLASSES, REPORT_LEVELS = "1,2,5", "p50,p95,p99,p99.9,max+"
 GRID_LEVELS = ("p50", "p99.9", "max+")
-VARIANTS = tuple(bm.LADDER_VARIANTS)  # the ladder's measured alternatives
+METHODS = ("ladder", "slice", "ours")  # --methods: "prior-ladder", "prior-slice", whatever is the default
 REGIMES = ((30, "mid", 1.0), (1000, "p90–p99", 0.1), (np.inf, "tail", 0.01))  # rejection's draws per sample
 
 
@@ -206,8 +203,6 @@ def main(argv=None):
     parser.add_argument("--bands", help=f"levels (report default {REPORT_LEVELS}; dev {','.join(DEV_LEVELS)})")
     parser.add_argument("--methods", default="ladder,slice", help="of ladder (\"prior-ladder\", the default "
                         "method), slice (\"prior-slice\", the previous default) and ours (whatever is the default)")
-    parser.add_argument("--ladder", default="", help="the default's Ladder settings changed, name=value,… (e.g. "
-                        "level_decorrelation=0.65): the method ladder_set, to give in --methods")
     parser.add_argument("--n", type=int, default=bm.Budget.n)
     parser.add_argument("--windows", type=int, default=2000, help="samples of the windows run (0: none)")
     parser.add_argument("--windows-cell", help="the cell of the windows run, e.g. 'Pullover p95' (default: the "
@@ -218,16 +213,8 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
-    if unknown := [m for m in methods if m not in ("ours", "ladder", "slice", *VARIANTS, "ladder_set")]:
-        parser.error(f"unknown methods {unknown}: give ladder, slice, {', '.join(VARIANTS)}, ladder_set (with "
-                     "--ladder) and/or ours")
-    if ("ladder_set" in methods) != bool(args.ladder):
-        parser.error("--ladder name=value,… and --methods …,ladder_set go together")
-    if args.ladder:
-        try:
-            bm.NAMED["ladder_set"] = bm.changed_ladder(args.ladder)[0]
-        except ValueError as err:
-            parser.error(f"--ladder {err}")
+    if unknown := [m for m in methods if m not in METHODS]:
+        parser.error(f"unknown methods {unknown}: give {', '.join(METHODS)}")
     budget = bm.Budget(n=args.n)
     if args.quick:
         budget = replace(budget, rejection_max_draws=4000, min_scored=5, bootstrap=10)

@@ -1,11 +1,11 @@
-"""Write the README's benchmark figures from benchmarks/results/results.json (no figure typed by hand).
+"""Write the benchmark page's figures from benchmarks/results/results.json (no figure typed by hand).
 
-The README holds, between its ``<!-- benchmark: start -->`` and ``<!-- benchmark: end -->``
+docs/benchmarks.md holds, between its ``<!-- benchmark: start -->`` and ``<!-- benchmark: end -->``
 lines, the headline of the committed diversity benchmark (report split, medians over
 cells) and the ratios to independent draws from the default's prior, as this script
 writes them; ``--check`` fails if they differ (the tests run it).
 
-    python benchmarks/readme_table.py [--results benchmarks/results/results.json] [--readme README.md] [--check]
+    python benchmarks/readme_table.py [--results benchmarks/results/results.json] [--page docs/benchmarks.md] [--check]
 """
 
 from __future__ import annotations
@@ -52,22 +52,23 @@ def block(payload: dict) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="benchmarks/results/results.json")
-    parser.add_argument("--readme", default="README.md")
-    parser.add_argument("--check", action="store_true", help="fail if the README's block is not what this writes")
+    parser.add_argument("--page", default="docs/benchmarks.md", help="the page holding the block (default: "
+                        "%(default)s)")
+    parser.add_argument("--check", action="store_true", help="fail if the page's block is not what this writes")
     args = parser.parse_args(argv)
-    readme = Path(args.readme).read_text()
-    if START not in readme or END not in readme:
-        raise SystemExit(f"{args.readme}: no '{START}' … '{END}' block to fill")
-    head, rest = readme.split(START, 1)
+    page = Path(args.page).read_text()
+    if START not in page or END not in page:
+        raise SystemExit(f"{args.page}: no '{START}' … '{END}' block to fill")
+    head, rest = page.split(START, 1)
     _, tail = rest.split(END, 1)
     new = head + block(json.loads(Path(args.results).read_text())) + tail
     if args.check:
-        if new != readme:
-            raise SystemExit(f"{args.readme}: the benchmark block is stale; run python benchmarks/readme_table.py")
-        print(f"{args.readme}: the benchmark block matches {args.results}")
+        if new != page:
+            raise SystemExit(f"{args.page}: the benchmark block is stale; run python benchmarks/readme_table.py")
+        print(f"{args.page}: the benchmark block matches {args.results}")
         return
-    Path(args.readme).write_text(new)
-    print(f"wrote the benchmark block of {args.readme}")
+    Path(args.page).write_text(new)
+    print(f"wrote the benchmark block of {args.page}")
 
 
 if __name__ == "__main__":

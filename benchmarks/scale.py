@@ -36,9 +36,9 @@ import numpy as np
 
 import harness as bm
 from inverse_set import Models, flax_target, get_method, make_sampler
-from inverse_set.bands import Bands
-from inverse_set.problem import forward
-from inverse_set.seeds import SeedConfig
+from inverse_set.core.bands import Bands
+from inverse_set.core.problem import forward
+from inverse_set.paper.seeds import SeedConfig
 from speed import memory, timed_loop
 
 CODE, SIDE = 4096, 227
@@ -155,8 +155,8 @@ def main(argv=None):
 
 
 def step_seconds(problem, method, codes, bands, indices, steps) -> float:
-    """Seconds per seed step: the seed solver's own step (:func:`inverse_set.seeds.run` with ``steps`` steps)."""
-    from inverse_set import seeds
+    """Seconds per seed step: the seed solver's own step (:func:`inverse_set.paper.seeds.run` with ``steps`` steps)."""
+    from inverse_set.paper import seeds
 
     run = jax.jit(lambda c: seeds.run(method.seeds, method.objective, problem, c, bands, indices,
                                       stop_when_inside=False)[0])

@@ -39,12 +39,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import generators
-from inverse_set import SeedConfig, Unit, get_method, make_sampler, sample_inverse_set
-from inverse_set.bands import Bands
-from inverse_set.problem import forward, pullback
+from inverse_set import GradientWalk, Objective, SeedConfig, Unit, get_method, make_sampler, sample_inverse_set
+from inverse_set.core.bands import Bands
+from inverse_set.core.problem import forward, pullback
 from inverse_set.walks import WalkContext
 
-PAPER_WITH_REALISM = bm.PAPER_WITH_REALISM  # the code-space gradient walker timed beside the slice walk
+# The code-space gradient walker timed beside the slice walk: the paper's method with a realism term (ρ = 10), β = 0.3.
+PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
+                                                 walk=GradientWalk(step_size=0.3))
 
 
 class Seeds(NamedTuple):  # what a walk's init reads of the seeds

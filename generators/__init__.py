@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import Models, Unit
-from inverse_set.arguments import PercentileTable
-from inverse_set.chunks import chunked
+from inverse_set.cli.arguments import PercentileTable
+from inverse_set.core.chunks import chunked
 
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist

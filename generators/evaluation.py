@@ -11,8 +11,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from inverse_set import metrics
-from inverse_set.chunks import chunked
+from inverse_set.evaluation import metrics
+from inverse_set.core.chunks import chunked
 
 from .data import CLASS_NAMES
 from .models import Classifier, CodeFlow, Generator, Judge

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.chunks import chunked
+from inverse_set.core.chunks import chunked
 
 from . import manifest as mf
 from .data import CLASS_NAMES, load_fashion_mnist

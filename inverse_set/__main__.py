@@ -1,7 +1,7 @@
-"""``python -m inverse_set``: the command line (:mod:`inverse_set.cli`)."""
+"""``python -m inverse_set``: the command line (:mod:`inverse_set.cli.main`)."""
 
 import sys
 
-from inverse_set.cli import main
+from inverse_set.cli.main import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""The entry points: :func:`sample_inverse_set`, :func:`sample_inverse_sets` and :func:`make_sampler`."""
+"""The entry points: :func:`sample_inverse_set`, :func:`sample_inverse_sets`, :func:`make_sampler` and :func:`atlas`."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ import numpy as np
 
 from inverse_set import checks, methods
 from inverse_set.cache import cached_sampler
-from inverse_set.constraints import ConstraintIndices, make_activation_fn, resolve
+from inverse_set.core.constraints import ConstraintIndices, Unit, make_activation_fn, resolve
 from inverse_set.fourier import robust
 from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
-from inverse_set.problem import Problem
+from inverse_set.core.problem import Problem
 from inverse_set.progress import Progress
-from inverse_set.realism import RealismConstraint
+from inverse_set.paper.realism import RealismConstraint
 from inverse_set.results import InverseSetResult
 from inverse_set.sampler import CompiledSampler
-from inverse_set.tracing import TracedOnce
+from inverse_set.core.tracing import TracedOnce
 
 
 class Sampler(NamedTuple):
@@ -112,7 +112,7 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
 
     Args:
       neuron: an int (unit of the target's output layer), a class name (with
-        ``class_names``), a :class:`~inverse_set.constraints.Unit`, a callable
+        ``class_names``), a :class:`~inverse_set.core.constraints.Unit`, a callable
         ``image -> scalar``, or a sequence of these for an intersection (eq. 11–12).
       z1, z2: band edges, numbers or sequences with one number per neuron.
       n: number of samples (the K seeds included for the chain methods, "paper" and "prior-slice").
@@ -204,3 +204,30 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     key = checks.as_key(rng_key)
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(len(neurons)))
     return compiled.sample_batch(keys, lo, hi, indices, labels, devices, progress)
+
+
+def atlas(neurons: Any, bands: Sequence[tuple[float, float]], n: int, **kwargs) -> list:
+    """Sample each (neuron, band) row of an atlas with one :func:`~inverse_set.sample_inverse_sets` call.
+
+    Args:
+      neurons: one neuron (sampled at every band) or a list with one neuron per band
+        (e.g. the first m units of a layer; an entry may itself be a list, an intersection).
+      bands: ``[(z1, z2), …]``, one band per row.
+      n: samples per row.
+      **kwargs: as :func:`~inverse_set.sample_inverse_set` (``models=``, ``rng_key=``, …).
+
+    Returns:
+      One entry per row: its :class:`~inverse_set.InverseSetResult`, or the
+      :class:`~inverse_set.SamplingError` it ended with. Draw them with :func:`atlas_grid`.
+    """
+    bands = [tuple(b) for b in bands]
+    if not bands or any(len(b) != 2 for b in bands):
+        raise ValueError(f"bands must be a non-empty list of (z1, z2) pairs; got {bands!r}.")
+    if isinstance(neurons, (list, tuple)) and not isinstance(neurons, Unit):
+        if len(neurons) != len(bands):
+            raise ValueError(f"give one band per neuron: {len(neurons)} neurons but {len(bands)} bands "
+                             "(or one neuron to sample at every band).")
+        rows = list(neurons)
+    else:
+        rows = [neurons] * len(bands)
+    return sample_inverse_sets(rows, [b[0] for b in bands], [b[1] for b in bands], n, **kwargs)

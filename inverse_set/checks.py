@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import initialization
-from inverse_set.constraints import Unit, as_layer_dict
+from inverse_set.core.constraints import Unit, as_layer_dict
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -126,7 +126,7 @@ def check_init(init) -> tuple[Callable, object]:
         d = check_count("init", init, "the code dimension d of a standard Gaussian N(0, I_d)")
         return initialization.gaussian(d), ("gaussian", d)
     if not callable(init):
-        raise TypeError("init must be a callable rng_key -> code (see inverse_set.initialization) or an int "
+        raise TypeError("init must be a callable rng_key -> code (see inverse_set.paper.initialization) or an int "
                         f"code dimension for a standard Gaussian, got {init!r}.")
     return init, init
 

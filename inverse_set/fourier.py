@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.constraints import as_layer_dict
-from inverse_set.field_checks import check_options
+from inverse_set.core.constraints import as_layer_dict
+from inverse_set.core.field_checks import check_options
 
 Array = jax.Array
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 import jax
 import jax.numpy as jnp
 
-from inverse_set.constraints import as_layer_dict
+from inverse_set.core.constraints import as_layer_dict
 
 Array = jax.Array
 
@@ -96,7 +96,7 @@ def nnx_target(module, *, batched: bool = True) -> Callable[[Array], dict]:
     Every submodule's output (e.g. ``"conv1"``, ``"block/dense"``, the output of
     its ``__call__``) and every value the module ``sow``s as ``nnx.Intermediate``
     becomes a layer, named by its path joined with ``/`` as for
-    :func:`~inverse_set.constraints.flax_target`; the module's return value is
+    :func:`~inverse_set.core.constraints.flax_target`; the module's return value is
     ``"output"`` (or its entries, if it returns a dict).
 
     Args:
@@ -132,7 +132,7 @@ def _torchax():
 
 
 def _channels_last(value: Array) -> Array:
-    """(N, C, H, W) -> (N, H, W, C): conv channels last, as :class:`~inverse_set.constraints.Unit` reads them."""
+    """(N, C, H, W) -> (N, H, W, C): conv channels last, as :class:`~inverse_set.core.constraints.Unit` reads them."""
     return jnp.moveaxis(value, 1, -1) if value.ndim == 4 else value
 
 

@@ -17,7 +17,7 @@ A :class:`Method` is everything the sampler does besides the networks:
   samples a population rather than a chain, so that they behave like n
   independent draws from the prior restricted to the band: N prior draws brought
   into the band by rejection where that is cheap, else through a ladder of
-  relaxed bands (subset simulation, :mod:`inverse_set.ladder`), then moved
+  relaxed bands (subset simulation, :mod:`inverse_set.particles.ladder`), then moved
   inside it until they have forgotten where they were copied, one sample per
   particle, with the band's mass under the prior in ``res.stats.band_mass``; the
   seeds are its fallback where the ladder cannot reach the band
@@ -48,10 +48,10 @@ import jax
 import jax.numpy as jnp
 
 from inverse_set import initialization
-from inverse_set.constraints import as_layer_dict
+from inverse_set.core.constraints import as_layer_dict
 from inverse_set.fourier import FourierImage, LayerEncoder, Parameterisation, early_layer
-from inverse_set.lagrangian import Objective
-from inverse_set.seeds import SeedConfig
+from inverse_set.paper.lagrangian import Objective
+from inverse_set.paper.seeds import SeedConfig
 from inverse_set.walks import Walk
 from inverse_set.walks.elliptical_slice import EllipticalSliceWalk
 from inverse_set.walks.gradient import GradientWalk
@@ -71,12 +71,12 @@ class Method:
     Attributes:
       name: what results and run records call it.
       space: ``"code"`` (G's input c) or ``"prior"`` (z ~ N(0, I)); see :data:`SPACES`.
-      seeds: the seed solver's settings (:class:`~inverse_set.seeds.SeedConfig`).
+      seeds: the seed solver's settings (:class:`~inverse_set.paper.seeds.SeedConfig`).
       walk: the walk from the seeds, any :class:`~inverse_set.walks.Walk`
         (:class:`~inverse_set.walks.gradient.GradientWalk`,
         :class:`~inverse_set.walks.elliptical_slice.EllipticalSliceWalk`).
       objective: the Lagrangian's terms shared by the seeds and a gradient walk
-        (:class:`~inverse_set.lagrangian.Objective`).
+        (:class:`~inverse_set.paper.lagrangian.Objective`).
       image: how the ``"image"`` space makes images (:class:`~inverse_set.fourier.Parameterisation`); None for the
         other spaces.
     """
@@ -143,7 +143,7 @@ def get(method: str | Method) -> Method:
 
 
 def is_standard_gaussian(init) -> bool:
-    """Whether ``init`` draws N(0, I): an int d, or :func:`inverse_set.initialization.gaussian` with scale 1."""
+    """Whether ``init`` draws N(0, I): an int d, or :func:`inverse_set.paper.initialization.gaussian` with scale 1."""
     if isinstance(init, numbers.Integral) and not isinstance(init, bool):
         return True
     return getattr(init, "scale", None) == 1.0 and hasattr(init, "code_dim")

@@ -22,7 +22,7 @@ class Models:
       generator: ``G(code) -> image`` for one code (no batch axis).
       encoder: ``E(image) -> features``, the space where diversity is measured.
       init: ``init(rng_key) -> code``, how starting codes of G are drawn
-        (:mod:`inverse_set.initialization`), or an int d for N(0, I_d) — a
+        (:mod:`inverse_set.paper.initialization`), or an int d for N(0, I_d) — a
         standard-Gaussian init makes ``"prior-ladder"`` the default method. Optional
         when ``prior`` is given (codes are then drawn as prior(z)).
       prior: ``prior(z) -> code``, a map from z ~ N(0, I_latent_dim) to G's input
@@ -31,7 +31,7 @@ class Models:
         ``generator_inputs`` beside the z's.
       latent_dim: the size of z when ``prior`` is given.
       target: ``image -> activations`` (an array, or a dict by layer name such as
-        :func:`~inverse_set.constraints.flax_target` gives); not needed if every
+        :func:`~inverse_set.core.constraints.flax_target` gives); not needed if every
         neuron is a callable.
       code_bounds: ``(low, high)`` bounds on the code (scalars, arrays of the code's
         shape, or None for no bound on that side).
@@ -42,7 +42,7 @@ class Models:
       realism_bound: τ of the realism constraint r(c) = mean((E(G(c)) − c)²) ≤ τ
         (needs E to map into code space), or None.
       percentiles: ``percentiles(unit) -> {"p50": …, "p95": …, "max": …}``, reference
-        activation levels of a :class:`~inverse_set.constraints.Unit` (e.g. on test
+        activation levels of a :class:`~inverse_set.core.constraints.Unit` (e.g. on test
         images), so that bands can be named by percentile (``"p95,p99"`` on the
         command line); raises ``ValueError`` for a unit it has none for. Optional.
       image_shape: ``(H, W, C)`` of the target's input, for ``method="fourier"``, which needs no generator or

@@ -86,11 +86,11 @@ class Progress:
     # ----------------------------------------------------------------- traced side
 
     def seed_callback(self, bands):
-        """``callback(state)`` for :func:`inverse_set.seeds.run`."""
+        """``callback(state)`` for :func:`inverse_set.paper.seeds.run`."""
         return lambda state: jax.debug.callback(self.on_seed, state.step, jnp.sum(bands.contains(state.f)))
 
     def level_callback(self, state) -> None:
-        """``callback(state)`` for :func:`inverse_set.ladder.climb`, after each level."""
+        """``callback(state)`` for :func:`inverse_set.particles.ladder.climb`, after each level."""
         jax.debug.callback(self.on_level, state.level, state.threshold)
 
     def walk_callback(self, state) -> None:

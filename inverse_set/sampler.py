@@ -23,16 +23,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from inverse_set import bands as band_path
-from inverse_set import seeds, starts, tracing, walks
-from inverse_set.bands import Bands, in_band
-from inverse_set.chunks import chunked
+from inverse_set.core import bands as band_path
+from inverse_set import walks
+from inverse_set.paper import seeds, starts
+from inverse_set.core import tracing
+from inverse_set.core.bands import Bands, in_band
+from inverse_set.core.chunks import chunked
 from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
-from inverse_set.loop import SeedStatus, WalkStatus, status_name
+from inverse_set.core.loop import SeedStatus, WalkStatus, status_name
 from inverse_set.methods import Method
-from inverse_set.problem import Problem, evaluate
+from inverse_set.core.problem import Problem, evaluate
 from inverse_set.progress import Progress
-from inverse_set.realism import RealismConstraint
+from inverse_set.paper.realism import RealismConstraint
 from inverse_set.results import InverseSetResult, SamplerStats
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -61,7 +63,7 @@ class CompiledSampler:
         return band_path.with_code_constraints(z1, z2, self.problem.code_constraints)
 
     def solver_bands(self, z1, z2) -> tuple[np.ndarray, np.ndarray]:
-        """The float32 bands the solvers work with, every edge rounded inward (:func:`inverse_set.bands.for_solver`)."""
+        """The float32 bands the solvers work with, every edge rounded inward (:func:`inverse_set.core.bands.for_solver`)."""
         return band_path.for_solver(*self.all_bands(z1, z2))
 
     def run(self, rng_key, z1, z2, indices):
@@ -205,7 +207,7 @@ class CompiledSampler:
 
         def one(active, consts, *problem):
             problem = jax.tree.map(lambda x: x[0], problem)
-            state = jax.lax.cond(active[0], lambda: tracing.evaluate(jaxpr, empty, consts, problem),
+            state = jax.lax.cond(active[0], lambda: tracing.evaluate_trace(jaxpr, empty, consts, problem),
                                  lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty))
             return jax.tree.map(lambda x: x[None], state)
 

@@ -17,7 +17,7 @@ import pytest
 from inverse_set import (GradientWalk, IncompleteSampleWarning, InfeasibleBandError, InverseSetResult, Models,
                          SamplingError, SeedConfig, get_method, make_sampler, sample_inverse_set, sample_inverse_sets)
 from inverse_set.cache import CACHE_SIZE, SAMPLER_CACHE, cached_sampler
-from inverse_set.loop import SeedStatus, WalkStatus
+from inverse_set.core.loop import SeedStatus, WalkStatus
 from inverse_set.results import FORMAT
 
 K = 10

@@ -1,10 +1,10 @@
-"""inverse_set.bands: membership, the inner band, the distance to a band, and the band path (given → solver)."""
+"""inverse_set.core.bands: membership, the inner band, the distance to a band, and the band path (given → solver)."""
 
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.bands import Bands, for_solver, in_band, with_code_constraints
-from inverse_set.realism import RealismConstraint
+from inverse_set.core.bands import Bands, for_solver, in_band, with_code_constraints
+from inverse_set.paper.realism import RealismConstraint
 
 
 def test_in_band_needs_every_constraint_inside_edges_included():
@@ -24,7 +24,7 @@ def test_the_inner_band_shrinks_each_edge_by_a_fraction_of_the_width():
 def test_distance_is_zero_inside_and_counts_band_widths_outside_summed_over_constraints():
     bands = Bands(jnp.array([0.0, 10.0]), jnp.array([1.0, 12.0]))
     f = jnp.array([[0.5, 11.0], [2.0, 11.0], [-0.5, 16.0], [0.0, 12.0]])
-    np.testing.assert_allclose(bands.distance(f), [0.0, 1.0, 0.5 + 2.0, 0.0])
+    np.testing.assert_allclose(bands.excess(f), [0.0, 1.0, 0.5 + 2.0, 0.0])
     np.testing.assert_array_equal(bands.contains(f), [True, False, False, True])
 
 

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import initialization
-from inverse_set.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
-from inverse_set.constraints import make_activation_fn, resolve
-from inverse_set.problem import Problem
+from inverse_set.evaluation.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
+from inverse_set.core.constraints import make_activation_fn, resolve
+from inverse_set.core.problem import Problem
 
 D = 6
 W = jnp.array([[1.0, -1.0, 0.5, 0.0, 2.0, -0.5], [0.5, 1.0, -1.0, 1.0, 0.0, 0.5]])  # 2 "classes"

@@ -1,11 +1,11 @@
-"""inverse_set.buffer: the kept samples every walk shares — appending, what counts as new, and when a walk stops."""
+"""inverse_set.walks.buffer: the kept samples every walk shares — appending, what counts as new, and when a walk stops."""
 
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import buffer
-from inverse_set.buffer import NOVELTY_MEMORY, NOVELTY_TOL
-from inverse_set.loop import WalkStatus
+from inverse_set.walks import buffer
+from inverse_set.walks.buffer import NOVELTY_MEMORY, NOVELTY_TOL
+from inverse_set.core.loop import WalkStatus
 
 K, D, F, P = 3, 2, 2, 1
 

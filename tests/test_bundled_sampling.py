@@ -84,7 +84,7 @@ def test_a_wide_hidden_unit_band_is_not_reported_infeasible(bundle, key):
 def test_a_band_far_beyond_reach_is_reported_early_by_the_default(bundle):
     # The Bag logit never comes near 1000: the ladder stalls, the seeds give up early and say where it lies.
     from inverse_set import InfeasibleBandError
-    from inverse_set.seeds import GIVE_UP_PATIENCE
+    from inverse_set.paper.seeds import GIVE_UP_PATIENCE
 
     with pytest.raises(InfeasibleBandError, match="stopped early") as err:
         sample_inverse_set("Bag", 1000.0, 1001.0, n=20, rng_key=0, models=bundle)

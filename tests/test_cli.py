@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from inverse_set import InverseSetResult, Ladder, Unit
-from inverse_set.cli import main
+from inverse_set.cli.main import main
 
 SLAB_MODELS = '''
 import jax, jax.numpy as jnp
@@ -65,7 +65,7 @@ def test_every_error_is_one_line_and_exit_status_2(argv, says, capsys):
 
 def test_help_names_the_program_and_documents_every_option():
     for cmd, prog in ([sys.executable, "-m", "inverse_set"], "python -m inverse_set"), \
-                     ([sys.executable, "-c", "import sys; from inverse_set.cli import main; sys.argv[0] = "
+                     ([sys.executable, "-c", "import sys; from inverse_set.cli.main import main; sys.argv[0] = "
                        "'inverse-set'; sys.exit(main())"], "inverse-set"):
         out = subprocess.run([*cmd, "sample", "--help"], capture_output=True, text=True, check=True).stdout
         assert out.startswith(f"usage: {prog} sample")
@@ -243,8 +243,8 @@ def test_a_repeated_command_compiles_nothing_new_with_the_persistent_cache(tmp_p
 def test_any_percentile_is_a_band_edge_computed_from_the_data(tmp_path):
     import generators
 
-    from inverse_set.arguments import load_models, parse_band
-    from inverse_set.chunks import chunked
+    from inverse_set.cli.arguments import load_models, parse_band
+    from inverse_set.core.chunks import chunked
 
     zoo = generators.load("fashion")
     images, labels = generators.load_fashion_mnist("test")
@@ -273,7 +273,7 @@ def test_any_percentile_is_a_band_edge_computed_from_the_data(tmp_path):
     ["sample", "--neuron", "Bag", "--band", "p50,p95", "--method", "nope"],
 ])
 def test_a_bad_argument_is_answered_before_jax_starts(argv):
-    code = ("import sys; from inverse_set.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from inverse_set.cli.main import main; rc = main(sys.argv[1:]); "
             "print(rc, sorted(m for m in ('jax', 'flax', 'generators') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
     assert done.stdout.split("\n")[-2] == "2 []", (done.stdout, done.stderr)
@@ -283,7 +283,7 @@ def test_a_bad_argument_is_answered_before_jax_starts(argv):
 def test_the_command_line_names_every_method_and_the_package_its_functions():
     import inverse_set
     import inverse_set.atlas  # noqa: F401  (a submodule named like its function)
-    import inverse_set.facets  # noqa: F401
+    import inverse_set.report.facets  # noqa: F401
     from inverse_set import cli, methods
 
     assert set(cli.METHOD_NAMES) == set(methods.PRESETS)

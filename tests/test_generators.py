@@ -18,7 +18,7 @@ from generators.models import Classifier, CodeFlow, Generator, Judge
 from generators import training as T
 from generators import manifest as mf
 from generators.evaluation import evaluate_generator
-from inverse_set.chunks import chunked
+from inverse_set.core.chunks import chunked
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +315,7 @@ def test_flow_is_invertible_and_its_train_step_lowers_the_loss():
 
 def test_prior_codes_look_like_real_codes(bundle):
     """Codes drawn from the prior decode to images the judge finds realistic (manifest protocol, smaller)."""
-    from inverse_set import metrics
+    from inverse_set.evaluation import metrics
 
     x = load_fashion_mnist("test")[0][:2000]
     codes = _batched(bundle.prior, np.asarray(jax.random.normal(jax.random.PRNGKey(0), (1000, 256))))

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import decorrelation, ladder, laws, moves
-from inverse_set.bands import Bands
-from inverse_set.constraints import make_activation_fn, resolve
-from inverse_set.problem import Problem
+from inverse_set.particles import decorrelation, ladder, laws, moves
+from inverse_set.core.bands import Bands
+from inverse_set.core.constraints import make_activation_fn, resolve
+from inverse_set.core.problem import Problem
 
 D = 6
 W = np.array([0.5, -0.5, 0.5, 0.5, 0.0, 0.0], np.float32)  # unit norm
@@ -763,7 +763,7 @@ HANG_CHECK = textwrap.dedent("""
     import jax, jax.numpy as jnp
     import generators
     from inverse_set import ladder, make_sampler
-    from inverse_set.bands import Bands
+    from inverse_set.core.bands import Bands
     n = 4608
     zoo = generators.load("fashion")
     s = zoo.stats["logits_by_class"]["7"]

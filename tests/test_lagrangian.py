@@ -1,13 +1,14 @@
-"""inverse_set.lagrangian: the Objective's checks, the slack and multiplier updates, and the code gradient."""
+"""inverse_set.paper.lagrangian: the Objective's checks, the slack and multiplier updates, and the code gradient."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import Objective, lagrangian, realism, repulsion
-from inverse_set.bands import Bands
-from inverse_set.problem import Problem, pullback
+from inverse_set import Objective
+from inverse_set.paper import lagrangian, realism, repulsion
+from inverse_set.core.bands import Bands
+from inverse_set.core.problem import Problem, pullback
 
 
 @pytest.mark.parametrize("bad, error, match", [

@@ -1,11 +1,11 @@
-"""Hand-computed cases for inverse_set.metrics."""
+"""Hand-computed cases for inverse_set.evaluation.metrics."""
 import math
 
 import numpy as np
 import pytest
 
-from inverse_set import metrics
-from inverse_set.metrics import (
+from inverse_set.evaluation import metrics
+from inverse_set.evaluation.metrics import (
     density_coverage,
     frechet_distance,
     in_band_rate,

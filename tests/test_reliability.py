@@ -11,7 +11,7 @@ import pytest
 
 from inverse_set import (InfeasibleBandError, Objective, SeedConfig, Unit, get_method, initialization,
                          make_sampler, sample_inverse_set)
-from inverse_set.seeds import GIVE_UP_PATIENCE, PACE_MARGIN
+from inverse_set.paper.seeds import GIVE_UP_PATIENCE, PACE_MARGIN
 from problems import assert_distinct_or_flagged, assert_in_band, draw_bands, draw_networks, draw_problem, sample
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inverse_set.cli import main
-from inverse_set.dataset_examples import DatasetExamples, dataset_examples
-from inverse_set.facets import MIN_SILHOUETTE, facets
-from inverse_set.report import MAX_MEMBERS, MAX_SAMPLES, Section, build_section, report_html
+from inverse_set.cli.main import main
+from inverse_set.report.dataset_examples import DatasetExamples, dataset_examples
+from inverse_set.report.facets import MIN_SILHOUETTE, facets
+from inverse_set.report.page import MAX_MEMBERS, MAX_SAMPLES, Section, build_section, report_html
 from inverse_set.results import InverseSetResult, SamplerStats
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

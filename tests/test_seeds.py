@@ -1,14 +1,15 @@
-"""inverse_set.seeds: the starting codes (inverse_set.starts.select_initial), the seed solve and how it stops, its settings and costs."""
+"""inverse_set.paper.seeds: the starting codes (inverse_set.paper.starts.select_initial), the seed solve and how it stops, its settings and costs."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import Objective, SeedConfig, seeds, starts
-from inverse_set.bands import Bands
-from inverse_set.loop import SeedStatus
-from inverse_set.problem import Problem
+from inverse_set import Objective, SeedConfig
+from inverse_set.paper import seeds, starts
+from inverse_set.core.bands import Bands
+from inverse_set.core.loop import SeedStatus
+from inverse_set.core.problem import Problem
 
 K = 10
 

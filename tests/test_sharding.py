@@ -14,7 +14,7 @@ CHILD = textwrap.dedent("""
     import json, sys, warnings
     import jax, jax.numpy as jnp, numpy as np
     from inverse_set import Models, Unit, initialization, sample_inverse_set, sample_inverse_sets
-    from inverse_set.cli import main
+    from inverse_set.cli.main import main
     from inverse_set.errors import InfeasibleBandError
 
     out = {}

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.tracing import TracedOnce
+from inverse_set.core.tracing import TracedOnce
 
 
 def test_a_network_is_traced_once_per_argument_type_and_computes_what_it_did():

@@ -3,8 +3,8 @@
 def test_picture_text_uses_only_characters_the_default_font_draws():
     from PIL import ImageFont
 
-    from inverse_set.run_report import bands_title
-    from inverse_set.viz import plain
+    from inverse_set.cli.run_report import bands_title
+    from inverse_set.report.viz import plain
 
     font = ImageFont.load_default()
     glyph = lambda ch: bytes(font.getmask(ch))  # noqa: E731

@@ -14,11 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import (EllipticalSliceWalk, GradientWalk, Method, Objective, SeedConfig, buffer, sample_inverse_set,
-                         seeds, walks)
-from inverse_set.bands import Bands
-from inverse_set.loop import Evaluations, SeedStatus, WalkStatus
-from inverse_set.problem import Problem, forward
+from inverse_set import EllipticalSliceWalk, GradientWalk, Method, Objective, SeedConfig, sample_inverse_set, walks
+from inverse_set.walks import buffer
+from inverse_set.paper import seeds
+from inverse_set.core.bands import Bands
+from inverse_set.core.loop import Evaluations, SeedStatus, WalkStatus
+from inverse_set.core.problem import Problem, forward
 
 K = 10
 WALKS = {"gradient": GradientWalk(), "elliptical slice": EllipticalSliceWalk()}

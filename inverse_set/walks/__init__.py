@@ -4,7 +4,7 @@ A walk is a frozen dataclass of its settings with three methods (:class:`Walk`):
 
 * ``budget(n, k)`` — its step budget for n samples and K walkers;
 * ``init(ctx, seeds, rng_key) -> state`` — its state from the seeds (a
-  :class:`~inverse_set.seeds.SeedState`: codes, and λ*, μ* for a walk that uses them);
+  :class:`~inverse_set.paper.seeds.SeedState`: codes, and λ*, μ* for a walk that uses them);
 * ``step(ctx, state) -> (state, Evaluations)`` — one step, and the passes through
   the networks it cost;
 * optionally ``prepare(ctx, rng_key, callback) -> (prepared, needs_seeds)`` — a start of its
@@ -19,8 +19,8 @@ A walk is a frozen dataclass of its settings with three methods (:class:`Walk`):
   band mass; a walk without it reports nothing more).
 
 Every state is a NamedTuple with ``buffer`` (the kept samples,
-:mod:`inverse_set.buffer`), ``step``, ``status`` (a
-:class:`~inverse_set.loop.WalkStatus`) and ``num_non_finite``. :func:`run` is
+:mod:`inverse_set.walks.buffer`), ``step``, ``status`` (a
+:class:`~inverse_set.core.loop.WalkStatus`) and ``num_non_finite``. :func:`run` is
 the one loop the compiled sampler calls, whatever the walk:
 
 * :mod:`inverse_set.walks.gradient` — the paper's walker (eq. 9–10): gradient steps
@@ -28,7 +28,7 @@ the one loop the compiled sampler calls, whatever the walk:
 * :mod:`inverse_set.walks.elliptical_slice` — elliptical slice sampling of the N(0, I)
   prior restricted to the band;
 * :mod:`inverse_set.walks.ladder` — a population brought into the band through
-  relaxed bands (:mod:`inverse_set.ladder`), one sample per particle.
+  relaxed bands (:mod:`inverse_set.particles.ladder`), one sample per particle.
 
 A new walk is a new module whose config has these methods, and a method
 (:mod:`inverse_set.methods`) that names it.
@@ -42,12 +42,12 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-from inverse_set import loop
-from inverse_set.bands import Bands
-from inverse_set.constraints import ConstraintIndices
-from inverse_set.lagrangian import Objective
-from inverse_set.loop import Evaluations, WalkStatus
-from inverse_set.problem import Problem
+from inverse_set.core import loop
+from inverse_set.core.bands import Bands
+from inverse_set.core.constraints import ConstraintIndices
+from inverse_set.paper.lagrangian import Objective
+from inverse_set.core.loop import Evaluations, WalkStatus
+from inverse_set.core.problem import Problem
 
 
 class WalkContext(NamedTuple):

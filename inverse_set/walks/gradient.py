@@ -10,7 +10,7 @@ With the seeds' multipliers and penalty frozen (λ*, μ*), each step is
    the paper); with ``repel_from="all"`` C₀ is every sample kept so far;
 4. C ← C', until n samples are kept.
 
-*New* is the kept-sample buffer's rule (:mod:`inverse_set.buffer`): a walker
+*New* is the kept-sample buffer's rule (:mod:`inverse_set.walks.buffer`): a walker
 that does not move (zero gradient, pinned at a code bound) or steps back and
 forth is not kept again; if no walker produces a new sample for
 ``max_stall_steps`` steps the walk stops as stalled. A walker whose activations
@@ -35,11 +35,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from inverse_set import buffer, lagrangian
-from inverse_set.field_checks import check_options
-from inverse_set.loop import Evaluations, WalkStatus
-from inverse_set.problem import pullback
-from inverse_set.seeds import MIN_SCALE, SCALE_RECOVERY, SeedState
+from inverse_set.walks import buffer
+from inverse_set.paper import lagrangian
+from inverse_set.core.field_checks import check_options
+from inverse_set.core.loop import Evaluations, WalkStatus
+from inverse_set.core.problem import pullback
+from inverse_set.paper.seeds import MIN_SCALE, SCALE_RECOVERY, SeedState
 from inverse_set.walks import WalkContext, finite_rows
 
 Array = jax.Array
@@ -47,7 +48,7 @@ Array = jax.Array
 
 @dataclass(frozen=True)
 class GradientWalk:
-    """The paper's walker (eq. 9–10); the terms of L_sample are the method's :class:`~inverse_set.lagrangian.Objective`.
+    """The paper's walker (eq. 9–10); the terms of L_sample are the method's :class:`~inverse_set.paper.lagrangian.Objective`.
 
     Attributes:
       step_size: β, the gradient step length.

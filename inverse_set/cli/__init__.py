@@ -1,0 +1,1 @@
+"""The command line: ``inverse-set sample | atlas | report``."""

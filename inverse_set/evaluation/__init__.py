@@ -1,0 +1,1 @@
+"""The measures (coverage, recall, Fréchet, Vendi, …) and the baselines (PPGN, DGN-AM, rejection, …)."""
