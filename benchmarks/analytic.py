@@ -1,4 +1,4 @@
-"""Seed steps, walker steps, acceptance and time on the analytic slab problem.
+"""Seed steps, walker steps, samples kept per step and time on the analytic slab problem.
 
 G(c) = sigmoid(c) on a d-dimensional code, E = identity, and a linear-logistic
 neuron a(x) = sigmoid(w·x + b): the inverse set of [z1, z2] is a slab in the unit
@@ -45,7 +45,7 @@ def main():
           f"on {jax.devices()[0].platform}")
     print(f"problem: d={args.dim}, band [{args.z1}, {args.z2}], K={args.k}, n={args.n}, "
           f"walker step {args.step_size}; walker floor {floor} steps")
-    header = f"{'run':>3} {'seed steps':>10} {'walker steps':>12} {'accept':>7} {'compile s':>9} {'run ms':>8} {'spread x':>8}"
+    header = f"{'run':>3} {'seed steps':>10} {'walker steps':>12} {'kept':>7} {'compile s':>9} {'run ms':>8} {'spread x':>8}"
     print(header)
     rows = []
     u = np.asarray(w / jnp.linalg.norm(w))
@@ -63,14 +63,14 @@ def main():
 
         spread = orth(res.images) / orth(seeds)
         assert len(res) == args.n and ((res.activations >= args.z1) & (res.activations <= args.z2)).all()
-        rows.append((s.seed_steps, s.walker_steps, s.mean_acceptance_rate, s.compile_time_s, s.run_time_s, spread))
-        print(f"{run:>3} {s.seed_steps:>10} {s.walker_steps:>12} {s.mean_acceptance_rate:>7.3f} "
+        rows.append((s.seed_steps, s.walker_steps, s.mean_kept_per_step, s.compile_time_s, s.run_time_s, spread))
+        print(f"{run:>3} {s.seed_steps:>10} {s.walker_steps:>12} {s.mean_kept_per_step:>7.1f} "
               f"{s.compile_time_s:>9.2f} {1e3 * s.run_time_s:>8.1f} {spread:>8.1f}   (wall {wall:.2f} s)")
     med = np.median(np.array(rows), axis=0)
     print(f"{'med':>3} {med[0]:>10.0f} {med[1]:>12.0f} {med[2]:>7.3f} {rows[0][3]:>9.2f} {1e3 * med[4]:>8.1f} "
           f"{med[5]:>8.1f}")
     print("compile s: paid by the first run only (later runs reuse the compiled sampler; the median row shows "
-          "the first run's); run ms: after compilation; accept: mean fraction of walkers kept per step; "
+          "the first run's); run ms: after compilation; kept: mean samples kept per walk step; "
           "spread x: samples' spread orthogonal to w over the seeds' spread")
 
 

@@ -3,7 +3,7 @@
 One table per run, printed and written to ``--out``:
 
 * **cells**: per class neuron × band (bands as in the diversity benchmark) and per n:
-  seed steps, walker steps, acceptance, network evaluations per in-band sample
+  seed steps, walker steps, samples kept per step, network evaluations per in-band sample
   (forward+backward, forward-only, and both in fwd+bwd time units using the
   forward ÷ fwd+bwd time ratio measured here), run and compile time, the
   executable's memory (arguments + outputs + temporaries, from XLA's own memory
@@ -44,7 +44,7 @@ from inverse_set.core.bands import Bands
 from inverse_set.core.problem import forward, pullback
 from inverse_set.walks import WalkContext
 
-# The code-space gradient walker timed beside the slice walk: the paper's method with a realism term (ρ = 10), β = 0.3.
+# The code-space gradient walker timed beside the slice walk: the paper's method, realism term ρ = 10, β = 0.3.
 PAPER_WITH_REALISM = get_method("paper").replace(name="paper+realism", objective=Objective(realism_weight=10.0),
                                                  walk=GradientWalk(step_size=0.3))
 
@@ -143,7 +143,7 @@ def main(argv=None):
     cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
     t_start = time.perf_counter()
     lines = ["## Cells (bundled defaults: prior space, elliptical slice walk, K = 10)\n",
-             "| cell | n | seed steps | walker steps | acceptance | fwd+bwd / sample | forward / sample | "
+             "| cell | n | seed steps | walker steps | kept per step | fwd+bwd / sample | forward / sample | "
              "fwd+bwd units / sample | PPGN fwd+bwd / sample | run s | compile s | memory MB | of which outputs MB |",
              "|" + "---|" * 13]
     ratio = None
@@ -157,7 +157,7 @@ def main(argv=None):
             total_mb, out_mb = memory(compiled)
             units = (s.gradient_evaluations + ratio * s.forward_evaluations) / m
             lines.append(
-                f"| {cell.name} | {n} | {s.seed_steps} | {s.walker_steps} | {s.mean_acceptance_rate:.2f} | "
+                f"| {cell.name} | {n} | {s.seed_steps} | {s.walker_steps} | {s.mean_kept_per_step:.1f} | "
                 f"{s.gradient_evaluations / m:.2f} | {s.forward_evaluations / m:.2f} | {units:.2f} | "
                 f"{ppgn.get(cell.name, float('nan')):.1f} | {s.run_time_s:.1f} | {s.compile_time_s:.1f} | "
                 f"{total_mb:.1f} | {out_mb:.1f} |")

@@ -42,7 +42,7 @@ res = sample_inverse_set(neuron, 0.6, 0.7, n=args.n, generator=jax.nn.sigmoid, e
 s = res.stats
 print(f"{len(res)} samples, activations in [{res.activations.min():.4f}, {res.activations.max():.4f}] "
       f"(band [0.6, 0.7])")
-print(f"seed steps {s.seed_steps}, walker steps {s.walker_steps}, mean acceptance {s.mean_acceptance_rate:.2f}, "
+print(f"seed steps {s.seed_steps}, walker steps {s.walker_steps}, kept per step {s.mean_kept_per_step:.1f}, "
       f"compile {s.compile_time_s:.2f} s, run {1e3 * s.run_time_s:.1f} ms")
 
 size = 400

@@ -12,15 +12,15 @@ import numpy as np
 from inverse_set import checks, methods
 from inverse_set.cache import cached_sampler
 from inverse_set.core.constraints import ConstraintIndices, Unit, make_activation_fn, resolve
+from inverse_set.core.problem import Problem
+from inverse_set.core.tracing import TracedOnce
 from inverse_set.fourier import robust
 from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
-from inverse_set.core.problem import Problem
-from inverse_set.progress import Progress
 from inverse_set.paper.realism import RealismConstraint
+from inverse_set.progress import Progress
 from inverse_set.results import InverseSetResult
 from inverse_set.sampler import CompiledSampler
-from inverse_set.core.tracing import TracedOnce
 
 
 class Sampler(NamedTuple):
@@ -68,7 +68,7 @@ def make_sampler(neuron, n: int, *, models: Models | None = None, method: str | 
         if spec_.fn is not None:
             try:
                 out = jax.eval_shape(spec_.fn, image)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 raise ValueError(f"neuron {label} failed on an image of shape {image.shape}: {err}") from err
             if int(np.prod(out.shape)) != 1:
                 raise ValueError(f"neuron {label} must return a scalar, got shape {out.shape}.")

@@ -134,7 +134,7 @@ def check_init(init) -> tuple[Callable, object]:
 def code_spec(init_fn) -> jax.ShapeDtypeStruct:
     try:
         spec = jax.eval_shape(init_fn, jax.random.key(0))
-    except Exception as err:  # noqa: BLE001 — re-raised with context
+    except Exception as err:
         raise ValueError(f"init(rng_key) failed: {_reason(err)}") from err
     if len(spec.shape) != 1:
         raise ValueError(f"init must return one code vector of shape (d,), got shape {spec.shape}.")
@@ -149,7 +149,7 @@ def layer_shapes(generator, encoder, target, spec, needs_target):
     """Check that G's output fits E and the target; return (image spec, number of features, layer shapes)."""
     try:
         image = jax.eval_shape(generator, spec)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise ValueError(
             f"the generator failed on a code of shape {spec.shape}, the shape init returns: {_reason(err)}. "
             "init draws the seeds' starting codes; initialization.encoded_noise(E, …) and encoded_images(E, …) "
@@ -158,14 +158,14 @@ def layer_shapes(generator, encoder, target, spec, needs_target):
         ) from err
     try:
         phi = jax.eval_shape(encoder, image)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise ValueError(f"the encoder does not accept the generator's output of shape {image.shape}: "
                          f"{_reason(err)}.") from err
     layers = None
     if target is not None and needs_target:
         try:
             out = jax.eval_shape(lambda x: dict(as_layer_dict(target(x))), image)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             raise ValueError(
                 f"the generator's output shape {image.shape} does not fit the target network: {_reason(err)}. "
                 "The generator must return one image in the shape the target takes (no batch axis)."
@@ -199,7 +199,7 @@ def check_code_bounds(bounds, d: int):
     if not np.all(np.asarray(low) < np.asarray(high)):
         raise ValueError(f"code_bounds: low must be strictly below high in every dimension, got low={bounds[0]!r}, "
                          f"high={bounds[1]!r}; an empty or one-point box leaves the codes nothing to explore.")
-    as32 = lambda a: a if np.isscalar(a) and np.isinf(a) else jnp.asarray(a, jnp.float32)  # noqa: E731
+    as32 = lambda a: a if np.isscalar(a) and np.isinf(a) else jnp.asarray(a, jnp.float32)
     return as32(low), as32(high)
 
 

@@ -173,5 +173,14 @@ def robust(activation: Callable, transforms: Sequence[tuple] = TRANSFORMS) -> Ca
     return f
 
 
-__all__ = ["COLOR_SQRT", "FourierImage", "LayerEncoder", "Parameterisation", "TRANSFORMS", "early_layer", "frequencies", "robust",
-           "transform"]
+__all__ = [
+    "COLOR_SQRT",
+    "TRANSFORMS",
+    "FourierImage",
+    "LayerEncoder",
+    "Parameterisation",
+    "early_layer",
+    "frequencies",
+    "robust",
+    "transform",
+]

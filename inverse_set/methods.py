@@ -256,14 +256,14 @@ def _image_space(settings: Parameterisation, models) -> SearchSpace:
         layer = models.encoder_layer if models.encoder_layer is not None else early_layer(list(layers))
         if layer not in layers:
             raise ValueError(
-                (f"encoder_layer={models.encoder_layer!r} is not a layer of the target; it returns "
+                f"encoder_layer={models.encoder_layer!r} is not a layer of the target; it returns "
                  f"{sorted(layers)}." if models.encoder_layer is not None else
                  "method 'fourier' measures diversity in an early layer of the target, but the target returns only "
                  f"{sorted(layers)}: return a dict of layers by name (e.g. inverse_set.flax_target) and name one with "
-                 "encoder_layer=…, or give encoder=…."))
+                 "encoder_layer=…, or give encoder=….")
         encoder = LayerEncoder(models.target, layer, settings.encoder_grid)
     init = _spectrum_init(generator.code_dim, settings.init_scale)
     return SearchSpace(generator, init, models.code_bounds, None, encoder, settings.transforms)
 
 
-__all__ = ["Method", "PRESETS", "SearchSpace", "get", "resolve", "search_space"]
+__all__ = ["PRESETS", "Method", "SearchSpace", "get", "resolve", "search_space"]

@@ -32,8 +32,8 @@ class SamplerStats:
       seed_steps: gradient steps of the seed solver.
       seed_outer_iterations: multiplier updates of the seed solver.
       walker_steps: steps of the walk.
-      acceptance_rate: fraction of the K walkers kept at each walk step
-        (entry 0 is the seeds themselves).
+      kept_per_step: the samples kept at each walk step (entry 0: those kept before the first step, the
+        seeds themselves for the paper's walker), ints; a gradient walk's K walkers give at most K a step.
       gradient_evaluations: forward+backward passes through G, E and the target,
         counted per code: the seed steps, a gradient walk's steps, and the initial
         candidates when ``select="alive"`` (a forward pass and its Jacobian each).
@@ -69,7 +69,7 @@ class SamplerStats:
     seed_steps: int
     seed_outer_iterations: int
     walker_steps: int
-    acceptance_rate: np.ndarray
+    kept_per_step: np.ndarray
     gradient_evaluations: int
     forward_evaluations: int
     compile_time_s: float
@@ -88,10 +88,10 @@ class SamplerStats:
     rounds: int | None = None
 
     @property
-    def mean_acceptance_rate(self) -> float | None:
-        """Mean fraction of walkers kept per walker step (the seeds excluded); None before any step."""
-        rates = self.acceptance_rate[1:]
-        return float(rates.mean()) if rates.size else None
+    def mean_kept_per_step(self) -> float | None:
+        """Mean samples kept per walk step (entry 0 excluded); None before any step."""
+        kept = self.kept_per_step[1:]
+        return float(kept.mean()) if kept.size else None
 
 
 @dataclass
@@ -142,16 +142,16 @@ class InverseSetResult:
         npz, meta = base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
         arrays = {name: getattr(self, name) for name in ("codes", "images", "activations", "seeds",
                                                           "seed_activations", "z1", "z2")}
-        arrays["acceptance_rate"], arrays["lam"] = self.stats.acceptance_rate, self.stats.lam
+        arrays["kept_per_step"], arrays["lam"] = self.stats.kept_per_step, self.stats.lam
         for name in ("realism", "generator_inputs"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
         np.savez_compressed(npz, **arrays)
         stats = {f.name: getattr(self.stats, f.name) for f in dataclasses.fields(self.stats)
-                 if f.name not in ("acceptance_rate", "lam")}
+                 if f.name not in ("kept_per_step", "lam")}
         payload = {"format": FORMAT, "constraints": list(self.constraints), "n_requested": self.n_requested,
                    "num_samples": len(self), "z1": self.z1.tolist(), "z2": self.z2.tolist(),
-                   "stats": {**stats, "mean_acceptance_rate": self.stats.mean_acceptance_rate}}
+                   "stats": {**stats, "mean_kept_per_step": self.stats.mean_kept_per_step}}
         meta.write_text(json.dumps(strict_json(payload), indent=1, allow_nan=False) + "\n")
         return npz, meta
 
@@ -167,11 +167,14 @@ class InverseSetResult:
         with np.load(base.with_name(base.name + ".npz"), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         stats = dict(meta["stats"])
-        stats.pop("mean_acceptance_rate", None)
+        stats.pop("mean_kept_per_step", None)
+        if "kept_per_step" not in arrays:  # written before 0.1.0's last change: fractions of the K seeds
+            stats.pop("mean_acceptance_rate", None)
+            arrays["kept_per_step"] = np.rint(arrays.pop("acceptance_rate") * len(arrays["seeds"])).astype(np.int64)
         return cls(codes=arrays["codes"], images=arrays["images"], activations=arrays["activations"],
                    seeds=arrays["seeds"], seed_activations=arrays["seed_activations"], z1=arrays["z1"],
                    z2=arrays["z2"], constraints=tuple(meta["constraints"]), n_requested=meta["n_requested"],
-                   stats=SamplerStats(acceptance_rate=arrays["acceptance_rate"], lam=arrays["lam"], **stats),
+                   stats=SamplerStats(kept_per_step=arrays["kept_per_step"], lam=arrays["lam"], **stats),
                    realism=arrays.get("realism"), generator_inputs=arrays.get("generator_inputs"))
 
 

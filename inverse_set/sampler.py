@@ -23,18 +23,23 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from inverse_set.core import bands as band_path
 from inverse_set import walks
-from inverse_set.paper import seeds, starts
+from inverse_set.core import bands as band_path
 from inverse_set.core import tracing
 from inverse_set.core.bands import Bands, in_band
 from inverse_set.core.chunks import chunked
-from inverse_set.errors import IncompleteSampleWarning, InfeasibleBandError, NonFiniteActivationError, SamplingError
 from inverse_set.core.loop import SeedStatus, WalkStatus, status_name
-from inverse_set.methods import Method
 from inverse_set.core.problem import Problem, evaluate
-from inverse_set.progress import Progress
+from inverse_set.errors import (
+    IncompleteSampleWarning,
+    InfeasibleBandError,
+    NonFiniteActivationError,
+    SamplingError,
+)
+from inverse_set.methods import Method
+from inverse_set.paper import seeds, starts
 from inverse_set.paper.realism import RealismConstraint
+from inverse_set.progress import Progress
 from inverse_set.results import InverseSetResult, SamplerStats
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -79,7 +84,7 @@ class CompiledSampler:
         walk_key = jax.random.fold_in(rng_key, 1)
         level_cb = None if self.progress is None else self.progress.level_callback
         prepared, needs_seeds = walks.prepare(self.method.walk, ctx, walk_key, level_cb)
-        seeding = lambda: self._seeds(rng_key, bands, indices)  # noqa: E731
+        seeding = lambda: self._seeds(rng_key, bands, indices)
         if needs_seeds is True:
             seed_state, seed_evals = seeding()
         else:  # both branches need the seeds' shapes: one trace serves both
@@ -110,7 +115,7 @@ class CompiledSampler:
         runs (the other devices' slots idle), so its samples are those the problem
         gets in any batch with the same key.
         """
-        add = lambda tree: jax.tree.map(lambda x: jnp.asarray(x)[None], tree)  # noqa: E731
+        add = lambda tree: jax.tree.map(lambda x: jnp.asarray(x)[None], tree)
         try:
             states, compile_time, run_time = self._run_sharded(add(rng_key), *map(add, self.solver_bands(z1, z2)),
                                                                add(indices), jax.devices())
@@ -139,10 +144,10 @@ class CompiledSampler:
         states, indices = to_host(states), jax.device_get(indices)  # numpy: slicing it compiles nothing
         out = []
         for problem in range(b):
-            state = jax.tree.map(lambda x: x[problem % len(devices)], states[problem // len(devices)])
+            state = jax.tree.map(lambda x, p=problem: x[p % len(devices)], states[problem // len(devices)])
             try:
                 out.append(self.finish(state, z1[problem], z2[problem],
-                                       jax.tree.map(lambda x: x[problem], indices), labels[problem],
+                                       jax.tree.map(lambda x, p=problem: x[p], indices), labels[problem],
                                        compile_time, run_time))
             except SamplingError as err:
                 err.member = problem
@@ -165,7 +170,7 @@ class CompiledSampler:
         samples do not depend on the batch it is in.
         """
         b, d = lo.shape[0], len(devices)
-        pick = lambda tree, i: jax.tree.map(lambda x: jnp.asarray(x)[i], tree)  # noqa: E731
+        pick = lambda tree, i: jax.tree.map(lambda x: jnp.asarray(x)[i], tree)
         if progress is not None:
             progress.on_problems(0, b, "compiling" if self.executable(devices) is None else "")
         run, compile_time = self._compile_sharded(devices, (rng_keys[0], lo[0], hi[0], pick(indices, 0)))
@@ -214,7 +219,7 @@ class CompiledSampler:
         sharded = jax.shard_map(one, mesh=mesh, in_specs=(PartitionSpec("problems"), PartitionSpec(),
                                                           *[PartitionSpec("problems")] * len(example)),
                                 out_specs=PartitionSpec("problems"), check_vma=False)
-        stacked = lambda x: jax.ShapeDtypeStruct((len(devices), *np.shape(x)), x.dtype)  # noqa: E731
+        stacked = lambda x: jax.ShapeDtypeStruct((len(devices), *np.shape(x)), x.dtype)
         executable = jax.jit(sharded).lower(jax.ShapeDtypeStruct((len(devices),), jnp.bool_), consts,
                                             *jax.tree.map(stacked, example)).compile()
         self._executables[key] = executable
@@ -272,7 +277,7 @@ class CompiledSampler:
             seed_steps=int(seed_state.step),
             seed_outer_iterations=int(seed_state.num_outer),
             walker_steps=steps,
-            acceptance_rate=kept.accepted[:steps + 1] / k,
+            kept_per_step=np.asarray(kept.accepted[:steps + 1]),
             gradient_evaluations=int(evals.gradient),
             forward_evaluations=int(evals.forward),
             compile_time_s=compile_time,

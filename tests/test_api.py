@@ -197,15 +197,27 @@ def test_evaluation_counts_are_what_the_seeds_and_the_walk_did(slab, init):
     else:  # select="spread" (a forward pass per candidate), then the slice walk's forward passes
         assert s.method == "prior-slice"
         assert s.gradient_evaluations == seed_passes and s.forward_evaluations == K * 16 + walk_passes
-    assert s.acceptance_rate.shape == (s.walker_steps + 1,) and s.acceptance_rate[0] == 1.0
+    assert s.kept_per_step.shape == (s.walker_steps + 1,) and s.kept_per_step[0] == K  # the K seeds themselves
 
 
 # --------------------------------------------------------------------------- results saved and loaded
 
 
+def test_a_result_saved_with_acceptance_rates_loads_as_samples_kept_per_step(tmp_path, slab):
+    res = sample_inverse_set(slab.neuron1, 0.4, 0.6, n=30, num_seeds=10, models=slab.models, rng_key=1)
+    npz, _ = res.save(tmp_path / "run")
+    with np.load(npz, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["acceptance_rate"] = arrays.pop("kept_per_step") / K  # the old file: fractions of the K seeds
+    np.savez_compressed(npz, **arrays)
+    back = InverseSetResult.load(tmp_path / "run")
+    np.testing.assert_array_equal(back.stats.kept_per_step, res.stats.kept_per_step)
+    assert res.stats.kept_per_step.sum() >= 30
+
+
 def test_result_saves_and_loads_without_pickle_as_strict_json(tmp_path, slab):
     res = sample_inverse_set(slab.neuron1, 0.4, 0.6, n=10, num_seeds=10, models=slab.models, rng_key=1)
-    assert res.stats.mean_acceptance_rate is None  # n = K: no walker step; saved as null, not NaN
+    assert res.stats.mean_kept_per_step is None  # n = K: no walker step; saved as null, not NaN
     npz, meta = res.save(tmp_path / "run")
     payload = json.loads(meta.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
     assert payload["format"] == FORMAT == "inverse-set result, version 2"
@@ -213,7 +225,7 @@ def test_result_saves_and_loads_without_pickle_as_strict_json(tmp_path, slab):
     stats = payload["stats"]
     assert stats["method"] == "paper" and stats["settings"] == get_method("paper").settings()
     assert stats["seed_status"] == "inside" and stats["walk_status"] == "complete"
-    assert stats["mean_acceptance_rate"] is None and "status" not in stats and "network_evaluations" not in stats
+    assert stats["mean_kept_per_step"] is None and "status" not in stats and "network_evaluations" not in stats
     back = InverseSetResult.load(tmp_path / "run")
     for name in ("codes", "images", "activations", "seeds", "seed_activations", "z1", "z2"):
         np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
@@ -222,7 +234,7 @@ def test_result_saves_and_loads_without_pickle_as_strict_json(tmp_path, slab):
     for name in ("method", "settings", "seed_status", "walk_status", "seed_steps", "walker_steps",
                  "gradient_evaluations", "forward_evaluations"):
         assert getattr(back.stats, name) == getattr(res.stats, name), name
-    np.testing.assert_array_equal(back.stats.acceptance_rate, res.stats.acceptance_rate)
+    np.testing.assert_array_equal(back.stats.kept_per_step, res.stats.kept_per_step)
     with np.load(npz, allow_pickle=False) as data:
         assert "codes" in data.files
     # Something else, or a result in the old format, is a clear error.

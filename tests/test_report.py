@@ -31,7 +31,7 @@ def blobs(sizes, dim=5, spread=0.3, seed=0):
 
 def fake_result(images, activations, z1, z2):
     stats = SamplerStats(method="prior-ladder", settings={}, seed_status="skipped", walk_status="complete",
-                         seed_steps=0, seed_outer_iterations=0, walker_steps=1, acceptance_rate=np.zeros(1),
+                         seed_steps=0, seed_outer_iterations=0, walker_steps=1, kept_per_step=np.zeros(1, int),
                          gradient_evaluations=0, forward_evaluations=123, compile_time_s=1.0, run_time_s=2.0,
                          mu=0.0, lam=np.zeros((0, 1)), band_mass=(0.02, 0.015, 0.025))
     m = len(images)

@@ -42,8 +42,8 @@ def test_every_sample_lies_in_the_slab_and_spreads_over_it(slab):
     s = res.stats
     assert s.method == "paper" and s.seed_status == "inside" and s.walk_status == "complete"
     assert s.walker_steps >= (200 - 10) // 10  # the floor ⌈(n − K)/K⌉
-    assert s.acceptance_rate.shape == (s.walker_steps + 1,) and s.acceptance_rate[0] == 1.0  # the seeds themselves
-    assert 0 < s.mean_acceptance_rate <= 1 and s.run_time_s > 0
+    assert s.kept_per_step.shape == (s.walker_steps + 1,) and s.kept_per_step[0] == 10  # the K = 10 seeds themselves
+    assert 0 < s.mean_kept_per_step <= 10 and s.kept_per_step.sum() >= 200 and s.run_time_s > 0
     assert s.rejected_on_recheck == s.repeats_dropped == s.non_finite_rejected == 0
     assert s.mu > 0 and s.lam.shape == (10, 1)
 

@@ -20,9 +20,20 @@ import time
 import warnings
 from pathlib import Path
 
-
-from inverse_set.cli.arguments import (UsageError, band_edges, check_order, load_models, parse_band, parse_neuron,
-                                   parse_units, positive, unit_label, use_cpu_devices, empty_band, check_out_dir)
+from inverse_set.cli.arguments import (
+    UsageError,
+    band_edges,
+    check_order,
+    check_out_dir,
+    empty_band,
+    load_models,
+    parse_band,
+    parse_neuron,
+    parse_units,
+    positive,
+    unit_label,
+    use_cpu_devices,
+)
 from inverse_set.errors import IncompleteSampleWarning, SamplingError
 
 # What runs a command, imported when it runs: a bad argument is answered before JAX starts.
@@ -145,8 +156,8 @@ def resolve_method(name: str | None, models):
 
 def cmd_atlas(args) -> int:
     from inverse_set.api import atlas
-    from inverse_set.core.constraints import Unit
     from inverse_set.cli.run_report import report_if_asked
+    from inverse_set.core.constraints import Unit
     from inverse_set.report.viz import atlas_grid
 
     use_cpu_devices(args.cpu_devices)

@@ -9,8 +9,8 @@ import numpy as np
 
 from inverse_set.cli.arguments import UsageError
 from inverse_set.core.bands import in_band
-from inverse_set.results import InverseSetResult
 from inverse_set.report.viz import band_text, decimals
+from inverse_set.results import InverseSetResult
 
 
 def evaluations_text(stats) -> str:

@@ -56,7 +56,7 @@ class Bands(NamedTuple):
 def with_code_constraints(z1, z2, code_constraints) -> tuple[np.ndarray, np.ndarray]:
     """Every column's band in float64: the neurons' ``(…, p)`` bands, then the code constraints' (step 1)."""
     edges = np.array([c.band() for c in code_constraints], np.float64).reshape(-1, 2)
-    pad = lambda z, extra: np.concatenate([z, np.broadcast_to(extra, z.shape[:-1] + extra.shape)], -1)  # noqa: E731
+    pad = lambda z, extra: np.concatenate([z, np.broadcast_to(extra, z.shape[:-1] + extra.shape)], -1)
     return pad(np.asarray(z1, np.float64), edges[:, 0]), pad(np.asarray(z2, np.float64), edges[:, 1])
 
 

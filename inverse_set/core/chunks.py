@@ -45,7 +45,7 @@ def chunked(fn: Callable, chunk: int = 1000, *, per_example: bool = True) -> Cal
         if size == 0:
             out = jax.eval_shape(batch_fn, x, *args)
             return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), out)
-        parts = [batch_fn(jax.tree.map(lambda a: a[i : i + chunk], x), *args) for i in range(0, size, chunk)]
+        parts = [batch_fn(jax.tree.map(lambda a, i=i: a[i : i + chunk], x), *args) for i in range(0, size, chunk)]
         return jax.tree.map(lambda *p: np.concatenate([np.asarray(a) for a in p]), *parts)
 
     return apply

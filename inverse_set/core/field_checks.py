@@ -43,7 +43,7 @@ def check_options(
       choices: field -> the allowed strings.
       flags: bools; callables: callables.
     """
-    get = lambda name: getattr(config, name)  # noqa: E731
+    get = lambda name: getattr(config, name)
     for name in [*counts, *optional_counts]:
         value = get(name)
         if value is None and name in optional_counts:

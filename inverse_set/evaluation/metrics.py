@@ -34,22 +34,22 @@ import numpy as np
 from inverse_set.core.bands import in_band
 
 __all__ = [
-    "vendi_score",
-    "mean_pairwise_distance",
-    "precision_recall",
-    "density_coverage",
-    "frechet_distance",
-    "mean_shift",
-    "design_effect",
-    "in_band_rate",
-    "pairwise_distances",
-    "knn_radii",
-    "precision_membership",
-    "recall_membership",
-    "coverage_membership",
-    "quality_vendi",
-    "path_similarity",
     "bootstrap_interval",
+    "coverage_membership",
+    "density_coverage",
+    "design_effect",
+    "frechet_distance",
+    "in_band_rate",
+    "knn_radii",
+    "mean_pairwise_distance",
+    "mean_shift",
+    "pairwise_distances",
+    "path_similarity",
+    "precision_membership",
+    "precision_recall",
+    "quality_vendi",
+    "recall_membership",
+    "vendi_score",
 ]
 
 _CHUNK = 2048
@@ -229,8 +229,8 @@ def path_similarity(samples: dict, real: dict, reference: dict) -> tuple[float, 
         raise ValueError(f"path_similarity: the three sets need the same layers; got {sorted(samples)}, "
                          f"{sorted(real)}, {sorted(reference)}")
     per_layer = {}
-    for name in samples:
-        d_samples = frechet_distance(samples[name], reference[name])
+    for name, sampled in samples.items():
+        d_samples = frechet_distance(sampled, reference[name])
         d_real = frechet_distance(real[name], reference[name])
         per_layer[name] = 1.0 if d_samples <= d_real else d_real / d_samples
     return float(np.mean(list(per_layer.values()))), per_layer

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from inverse_set.paper import realism, repulsion
 from inverse_set.core.bands import Bands
 from inverse_set.core.field_checks import check_options
+from inverse_set.paper import realism, repulsion
 
 Array = jax.Array
 

@@ -30,14 +30,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from inverse_set.paper import lagrangian
 from inverse_set.core import loop
-from inverse_set.core.field_checks import check_options
-from inverse_set.paper.lagrangian import Objective
 from inverse_set.core.bands import Bands
 from inverse_set.core.constraints import ConstraintIndices
+from inverse_set.core.field_checks import check_options
 from inverse_set.core.loop import Evaluations, SeedStatus
 from inverse_set.core.problem import Problem, forward, pullback
+from inverse_set.paper import lagrangian
+from inverse_set.paper.lagrangian import Objective
 
 Array = jax.Array
 
@@ -259,7 +259,7 @@ def step(config: SeedConfig, objective: Objective, problem: Problem, bands: Band
     status = jnp.select([cannot_proceed, done, unreached, out_of_steps],
                         [SeedStatus.NON_FINITE, SeedStatus.INSIDE, SeedStatus.UNREACHED, SeedStatus.MAX_STEPS],
                         SeedStatus.RUNNING)
-    keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)  # noqa: E731
+    keep = lambda old, new: jax.tree.map(lambda o, n: jnp.where(done, o, n), old, new)
     new_state = SeedState(
         codes=jnp.where(done, codes, new_codes),
         prev_codes=codes,

@@ -62,8 +62,16 @@ from inverse_set.particles.decorrelation import clustered_variance
 from inverse_set.particles.laws import axes_count, rotation_law
 from inverse_set.particles.levels import measure
 from inverse_set.particles.moves import advance, families_effect, move, settled
-from inverse_set.particles.state import (FIRST_ANGLE, LEVEL_DECORRELATION, MAX_STALLED_LEVELS, MOVES_PER_LEVEL,
-                                         SURVIVAL, Ladder, LadderState, LadderStatus)
+from inverse_set.particles.state import (
+    FIRST_ANGLE,
+    LEVEL_DECORRELATION,
+    MAX_STALLED_LEVELS,
+    MOVES_PER_LEVEL,
+    SURVIVAL,
+    Ladder,
+    LadderState,
+    LadderStatus,
+)
 
 Array = jax.Array
 
@@ -83,7 +91,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     """One level: threshold at the p₀-quantile (0 once enough are in band), resample, then (below the band) move
     until decorrelated; the band's own moves are the caller's (:func:`settle`, or the walk's steps)."""
     n = state.z.shape[0]
-    rank = max(int(round(SURVIVAL * n)), 1) - 1
+    rank = max(round(SURVIVAL * n), 1) - 1
     finite = jnp.isfinite(state.distance)
     # fewer than p₀ N finite (outside the box, or non-finite activations): the level keeps all the finite ones
     quantile = jnp.sort(state.distance)[rank]
@@ -152,7 +160,7 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     k_draw, key = jax.random.split(rng_key)
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
     phi, f, d = measure(problem, indices, bands, z)
-    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
+    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)
     first = jnp.arange(num_particles)
     k = axes_count(latent_dim)
     state = LadderState(

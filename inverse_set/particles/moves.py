@@ -29,8 +29,18 @@ from inverse_set.core.problem import Problem
 from inverse_set.particles.decorrelation import design_effect, memory
 from inverse_set.particles.laws import gaussian_log_weight, identity_root, root_covariance
 from inverse_set.particles.levels import measure
-from inverse_set.particles.state import (ACCEPTANCE, ADAPTATION, EFFECTIVE_SHARE, FINAL_MOVES, INDEPENDENT_SHARE,
-                                         ISOTROPIC_SHARE, MIN_ANGLE, REPEAT_BATCH, Ladder, LadderState)
+from inverse_set.particles.state import (
+    ACCEPTANCE,
+    ADAPTATION,
+    EFFECTIVE_SHARE,
+    FINAL_MOVES,
+    INDEPENDENT_SHARE,
+    ISOTROPIC_SHARE,
+    MIN_ANGLE,
+    REPEAT_BATCH,
+    Ladder,
+    LadderState,
+)
 
 Array = jax.Array
 
@@ -82,7 +92,7 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, state: Ladd
     key, k_move = jax.random.split(state.rng_key)
     accept, rotated, counted, z_new, phi_new, f_new, d_new, weight = propose(
         problem, indices, bands, state.z, state.centre, state.axes, state.root, state.angle, threshold, k_move)
-    pick = lambda new, old: jnp.where(accept[:, None], new, old)  # noqa: E731
+    pick = lambda new, old: jnp.where(accept[:, None], new, old)
     z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
     local_rate = jnp.sum(accept & rotated) / jnp.maximum(jnp.sum(rotated), 1)  # h is tuned on the rotations
     # in the band itself, the counted fresh draws estimate its mass by importance sampling (weights p / q_mass)
@@ -115,7 +125,7 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, sta
         problem, indices, bands, state.z[rows], state.centre[rows], state.axes[rows], state.root[rows],
         state.angle, jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
     rows = jnp.where(accept & ~state.moved[rows], rows, n)  # index n is out of bounds: dropped
-    put = lambda a, b: a.at[rows].set(b, mode="drop")  # noqa: E731
+    put = lambda a, b: a.at[rows].set(b, mode="drop")
     z, f, phi = put(state.z, z_new), put(state.f, f_new), put(state.phi, phi_new)
     return state._replace(z=z, f=f, phi=phi, distance=put(state.distance, d_new),
                           moved=state.moved.at[rows].set(True, mode="drop"), rng_key=key,

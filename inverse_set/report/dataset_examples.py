@@ -93,7 +93,7 @@ def activations_on(neuron, images, *, models: Models | None = None, target=None,
                             "a target) or target=.")
         try:
             out = jax.eval_shape(target, jax.ShapeDtypeStruct(images.shape[1:], images.dtype))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             raise ValueError(f"dataset_examples: the target failed on one image of shape {images.shape[1:]} "
                              f"({type(err).__name__}: {err}); give images shaped as the generator's outputs.") from err
         layers = {k: v.shape for k, v in as_layer_dict(out).items()}

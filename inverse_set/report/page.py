@@ -161,9 +161,9 @@ def _facets(res, found: Facets, space: str, d: int, pictures: bool) -> str:
     how = {"given": "k given", "silhouette": "k with the highest mean silhouette",
            "no structure": "one facet: no k reached a mean silhouette of 0.25"}[found.chosen_by]
     scores = ", ".join(f"k={k}: {v:.2f}" for k, v in found.silhouette.items())
-    out = [f"<h3>Facets in {_e(space)}</h3><p class='note'>{len(found)} facet(s) by k-means ({_e(how)}"
-           f"{'; silhouettes ' + _e(scores) if scores else ''}); the medoid of each, its size, its members on "
-           "click</p>"]
+    out = [(f"<h3>Facets in {_e(space)}</h3><p class='note'>{len(found)} facet(s) by k-means ({_e(how)}"
+            f"{'; silhouettes ' + _e(scores) if scores else ''}); the medoid of each, its size, its members on "
+            "click</p>")]
     for j, facet in enumerate(found):
         share = f"{facet.size} of {len(res)} ({facet.size / len(res):.0%})"
         if not pictures:

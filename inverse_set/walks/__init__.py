@@ -45,9 +45,9 @@ import jax.numpy as jnp
 from inverse_set.core import loop
 from inverse_set.core.bands import Bands
 from inverse_set.core.constraints import ConstraintIndices
-from inverse_set.paper.lagrangian import Objective
 from inverse_set.core.loop import Evaluations, WalkStatus
 from inverse_set.core.problem import Problem
+from inverse_set.paper.lagrangian import Objective
 
 
 class WalkContext(NamedTuple):

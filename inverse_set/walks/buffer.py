@@ -78,7 +78,7 @@ def keep(buffer: Buffer, is_accepted: Array, codes: Array, phi: Array, f: Array,
     slot = buffer.count + jnp.cumsum(is_accepted) - 1
     slot = jnp.where(is_accepted, slot, n)  # index n is out of bounds: dropped
     num_new = jnp.sum(is_accepted).astype(jnp.int32)
-    shifted = lambda ring, new: jnp.concatenate([new[:, None], ring[:, :-1]], axis=1)  # noqa: E731
+    shifted = lambda ring, new: jnp.concatenate([new[:, None], ring[:, :-1]], axis=1)
     return buffer._replace(
         codes=buffer.codes.at[slot].set(codes, mode="drop"),
         phi=buffer.phi.at[slot].set(phi, mode="drop"),

@@ -28,12 +28,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from inverse_set.walks import buffer
 from inverse_set.core.field_checks import check_options
 from inverse_set.core.loop import Evaluations, WalkStatus
 from inverse_set.core.problem import forward
 from inverse_set.paper.seeds import SeedState
-from inverse_set.walks import WalkContext, finite_rows
+from inverse_set.walks import WalkContext, buffer, finite_rows
 
 Array = jax.Array
 

@@ -35,13 +35,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from inverse_set.walks import buffer
-from inverse_set.paper import lagrangian
 from inverse_set.core.field_checks import check_options
 from inverse_set.core.loop import Evaluations, WalkStatus
 from inverse_set.core.problem import pullback
+from inverse_set.paper import lagrangian
 from inverse_set.paper.seeds import MIN_SCALE, SCALE_RECOVERY, SeedState
-from inverse_set.walks import WalkContext, finite_rows
+from inverse_set.walks import WalkContext, buffer, finite_rows
 
 Array = jax.Array
 

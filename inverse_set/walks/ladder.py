@@ -35,13 +35,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.walks import buffer
-from inverse_set.particles import decorrelation, ladder, laws, mass, moves
-from inverse_set.particles.state import Ladder, LadderState, LadderStatus
 from inverse_set.core.field_checks import check_options
 from inverse_set.core.loop import Evaluations, WalkStatus
 from inverse_set.paper.seeds import SeedState
-from inverse_set.walks import WalkContext
+from inverse_set.particles import decorrelation, ladder, laws, mass, moves
+from inverse_set.particles.state import Ladder, LadderState, LadderStatus
+from inverse_set.walks import WalkContext, buffer
 
 Array = jax.Array
 
@@ -102,7 +101,7 @@ class LadderWalk:
         start = "seeds" if from_seeds else "rejection" if bool(population.by_rejection) else "prior"
         return {"band_mass": None if from_seeds else mass.band_mass(population),
                 "ladder_levels": int(population.level), "population_start": start,
-                "distinct_ancestors": int(len(np.unique(np.asarray(population.ancestor)[gave]))),
+                "distinct_ancestors": len(np.unique(np.asarray(population.ancestor)[gave])),
                 "effective_sample_size": float(state.effective_samples), "rounds": int(state.rounds),
                 "decorrelation": float(population.memory)}
 

@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 
 import jax
-
 import numpy as np
 
 from inverse_set.core.chunks import chunked

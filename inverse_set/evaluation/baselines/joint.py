@@ -15,11 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.paper import seeds
 from inverse_set.core.bands import Bands
-from inverse_set.evaluation.baselines.common import BaselineResult, render
-from inverse_set.paper.lagrangian import Objective
 from inverse_set.core.problem import Problem
+from inverse_set.evaluation.baselines.common import BaselineResult, render
+from inverse_set.paper import seeds
+from inverse_set.paper.lagrangian import Objective
+
+DEFAULT_CONFIG = seeds.SeedConfig(max_steps=2000)  # the joint solve's steps (frozen, so shared safely)
 
 
 def joint(
@@ -30,12 +32,13 @@ def joint(
     z2,
     n: int,
     *,
-    config: seeds.SeedConfig = seeds.SeedConfig(max_steps=2000),
-    objective: Objective = Objective(),
+    config: seeds.SeedConfig = DEFAULT_CONFIG,
+    objective: Objective | None = None,
     rng_key=None,
 ) -> BaselineResult:
     """Optimise eq. 5 over n codes for ``config.max_steps`` steps."""
     rng_key = jax.random.key(0) if rng_key is None else rng_key
+    objective = Objective() if objective is None else objective
     bands = Bands(jnp.atleast_1d(jnp.asarray(z1, jnp.float32)), jnp.atleast_1d(jnp.asarray(z2, jnp.float32)))
     t0 = time.perf_counter()
 

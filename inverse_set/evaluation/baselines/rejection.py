@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set.evaluation.baselines.common import BaselineResult, compile_timed
 from inverse_set.core.bands import in_band
+from inverse_set.evaluation.baselines.common import BaselineResult, compile_timed
 
 
 def _keep_in_band(generator, activation, z1, z2, n, proposals: Iterator, example, max_draws,
