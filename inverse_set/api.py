@@ -180,7 +180,7 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     if len(neurons) == 0:
         raise ValueError("neurons is empty; give at least one problem.")
     for name, edges in (("z1", z1), ("z2", z2)):
-        if isinstance(edges, (str, bytes)) or np.ndim(edges) == 0:
+        if not _is_sequence(edges):
             raise ValueError(f"{name} must have one entry per problem, a list of {len(neurons)} band edges (or of "
                              f"lists, one edge per neuron, for intersections); got {edges!r}. For the same band in "
                              f"every problem, repeat it: {name}=[{edges!r}] * {len(neurons)}.")
@@ -204,6 +204,14 @@ def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = Non
     key = checks.as_key(rng_key)
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(len(neurons)))
     return compiled.sample_batch(keys, lo, hi, indices, labels, devices, progress)
+
+
+def _is_sequence(edges) -> bool:
+    """Whether ``edges`` has one entry per problem: a list, tuple or array of at least one dimension (its entries
+    may differ in length: one edge per neuron of each problem)."""
+    if isinstance(edges, np.ndarray):
+        return edges.ndim > 0
+    return isinstance(edges, Sequence) and not isinstance(edges, (str, bytes))
 
 
 def atlas(neurons: Any, bands: Sequence[tuple[float, float]], n: int, **kwargs) -> list:

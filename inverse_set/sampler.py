@@ -60,7 +60,7 @@ class CompiledSampler:
         self.progress = Progress(num_seeds, method.seeds.max_steps, n) if progress else None
         self._sharded = {}  # per device set: the compiled run, as a function of (active, *problem)
         self._executables = {}  # per device set: the compiled XLA executable behind it (its memory analysis)
-        self._render = chunked(lambda code, indices: evaluate(problem, code, indices)[::2], per_example=True)
+        self._render = chunked(lambda code, indices: evaluate(problem, code, indices), per_example=True)
         self._to_input = None if to_input is None else chunked(to_input, per_example=True)
 
     def all_bands(self, z1, z2) -> tuple[np.ndarray, np.ndarray]:
@@ -236,13 +236,20 @@ class CompiledSampler:
         seed_status = SeedStatus(int(seed_state.status))
         if seed_status == SeedStatus.NON_FINITE:
             raise NonFiniteActivationError(
-                f"NaN or Inf appeared in the activations or encodings during the seed search "
-                f"(step {int(seed_state.step)}). Check the networks for overflow (e.g. exp of a "
+                f"NaN or Inf appeared in {non_finite_source(*self._render(seed_state.codes, indices))} during the "
+                f"seed search (step {int(seed_state.step)}). Check the networks for overflow (e.g. exp of a "
                 "large value) or bound the codes with code_bounds=(low, high)."
             )
         ran = seed_status != SeedStatus.SKIPPED
         walked = WalkStatus(int(walk_state.status)) != WalkStatus.NOT_RUN  # from every seed, or from some
         if seed_status not in (SeedStatus.INSIDE, SeedStatus.SKIPPED) and not walked:
+            lost = ~rows_finite(seed_state.f)
+            if lost.any():  # seeds whose code reached a non-finite image, encoding or activation
+                raise NonFiniteActivationError(
+                    f"NaN or Inf appeared in {non_finite_source(*self._render(seed_state.codes[lost], indices))} for "
+                    f"{int(lost.sum())} of the {k} seeds during the seed search, and the others did not all reach "
+                    "the band. Check the networks for overflow (e.g. exp of a large value) or bound the codes with "
+                    "code_bounds=(low, high).")
             inside = int(np.sum(in_band(seed_state.f, lo, hi)))
             stopped_early = seed_status == SeedStatus.UNREACHED
             patience_ran_out = stopped_early and int(seed_state.nearest_stale) >= seeds.GIVE_UP_PATIENCE
@@ -256,11 +263,19 @@ class CompiledSampler:
         kept = walk_state.buffer
         m = int(kept.count)
         codes = kept.codes[:m]
-        images, f = self._render(codes, indices)
+        images, phi, f = self._render(codes, indices)
+        # Never non-finite: a sample whose image, encoding or activations hold NaN or Inf is dropped; where every
+        # one does, the call fails and names the network they came from.
+        finite = rows_finite(images) & rows_finite(phi) & rows_finite(f)
+        if m and not finite.any():
+            raise NonFiniteActivationError(
+                f"NaN or Inf in {non_finite_source(images, phi, f)} for every one of the {m} samples the "
+                f"{self.method.name!r} method kept: none is returned. Check the networks for overflow (e.g. exp of "
+                "a large value) or bound the codes with code_bounds=(low, high).")
         # Never out of band: recompute every constraint from the returned codes' images and check it
         # against the bands as given (float64).
-        is_inside = in_band(f.astype(np.float64), lo, hi)
-        rejected = int(np.sum(~is_inside))
+        is_inside = in_band(f.astype(np.float64), lo, hi) & finite
+        rejected = int(np.sum(~is_inside & finite))
         # Never twice: the walks keep only new codes; drop any exact repeat that still got through.
         is_first = np.zeros(m, bool)
         is_first[np.unique(codes, axis=0, return_index=True)[1] if m else []] = True
@@ -286,7 +301,7 @@ class CompiledSampler:
             lam=np.asarray(seed_state.lam),
             rejected_on_recheck=rejected,
             repeats_dropped=repeated,
-            non_finite_rejected=int(walk_state.num_non_finite),
+            non_finite_rejected=int(walk_state.num_non_finite) + int(np.sum(~finite)),
             **(self.method.walk.report(walk_state) if hasattr(self.method.walk, "report") else {}),
         )
         if codes.shape[0] < self.n:
@@ -294,8 +309,8 @@ class CompiledSampler:
                 walk_status, walk_status) + "".join([
                 f"; {rejected} fell outside on recheck" if rejected else "",
                 f"; {repeated} repeated codes dropped" if repeated else "",
-                f"; {int(walk_state.num_non_finite)} walk positions with NaN/Inf rejected"
-                if walk_state.num_non_finite else ""])
+                f"; {stats.non_finite_rejected} samples or walk positions with NaN/Inf rejected"
+                if stats.non_finite_rejected else ""])
             warnings.warn(
                 f"Returning {codes.shape[0]} of the {self.n} samples asked for ({why} after "
                 f"{stats.walker_steps} steps of the {self.method.name!r} method's walk). Try a wider band, more "
@@ -322,13 +337,30 @@ class CompiledSampler:
 
 
 def to_host(tree):
-    """Every array of ``tree`` as NumPy on this process: where the devices span several processes
-    (``jax.distributed``), each array is gathered from all of them, so every process holds the whole."""
+    """Every array of ``tree`` as NumPy on this process, typed PRNG keys as their key data (uint32): where the
+    devices span several processes (``jax.distributed``), each array is gathered from all of them, so every process
+    holds the whole."""
+    tree = jax.tree.map(lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
     if jax.process_count() == 1:
         return jax.device_get(tree)
     from jax.experimental import multihost_utils
 
     return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def rows_finite(a) -> np.ndarray:
+    """Whether each row of ``a`` (m, …) is finite throughout, (m,)."""
+    a = np.asarray(a)
+    return np.all(np.isfinite(a.reshape(a.shape[0], -1)), axis=1)
+
+
+def non_finite_source(images, phi, f) -> str:
+    """Where NaN or Inf first appears in rendered samples: the generator's images, the encoder's encodings, or
+    the target's activations (a non-finite image or encoding makes f NaN too)."""
+    for name, a in (("the generator's images", images), ("the encoder's encodings", phi)):
+        if not rows_finite(a).all():
+            return name
+    return "the target network's activations"
 
 
 def _skipped(shapes):

@@ -46,7 +46,7 @@ import harness as bm  # noqa: E402
 from inverse_set import get_method, sample_inverse_set
 from inverse_set.evaluation import metrics
 from inverse_set.api import make_sampler
-from inverse_set.particles.moves import distance
+from inverse_set.particles.levels import distance
 from inverse_set.core.problem import forward
 
 DIRECTIONS = ("u", "pc1", "pc2", "pc3")

@@ -1,7 +1,7 @@
 """Where the ladder's forward passes go, per sample: the first draws and the pilot, each level's moves, the band's own
 moves (of the whole population, then of the repeats left), the gradients each resampling's fitted law takes
-(``Ladder.subspace``: :func:`inverse_set.particles.laws.subspace_law`), beside rejection's expected draws per sample (1 / the
-band's mass, the ladder's own estimate). The default method's ladder, N = n, on class cells
+(:func:`inverse_set.particles.laws.subspace_law`), beside rejection's expected draws per sample (1 / the band's mass,
+the ladder's own estimate). The default method's ladder, N = n, on class cells
 (``harness.class_cells``).
 
     python benchmarks/studies/ladder_budget.py --classes 7,3 --bands p95,p99 --keys 0,1     # about 3 min
@@ -12,7 +12,7 @@ correlation of the codes' coordinate along their centre's direction over the sam
 watch. Each level's moves, and the band's, say which part of ρ was the larger when they stopped: the encodings'
 pooled (φ) or an activation's (f).
 ``weights' ESS`` is what the band's fresh draws are worth to the mass (:func:`inverse_set.particles.mass.weights_worth`;
-:func:`inverse_set.particles.ladder.band_mass` trusts them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole
+:func:`inverse_set.particles.mass.band_mass` trusts them from ``MIN_WEIGHT_ESS``); ``--mass-ess M`` moves the whole
 population on after the stop until they are worth M (or ``max_final_moves``), counted in the band's moves and in their
 own column: what a stop that also waited for the mass would cost, and the mass it would give.
 The last two columns are the samples' design effect (n / D independent draws' worth): the stop's, over the families of
@@ -37,7 +37,7 @@ import harness as bm  # noqa: E402
 from inverse_set.particles import decorrelation, ladder, laws, moves
 from inverse_set import get_method
 from inverse_set.api import make_sampler
-from inverse_set.particles.mass import weights_worth
+from inverse_set.particles.mass import band_mass, weights_worth
 
 
 def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: float = 0.0) -> dict:
@@ -57,7 +57,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    fit = laws.fit_cost(lad, n, state.f.shape[-1])  # each resampling's fitted law: its gradients' passes
+    fit = laws.fit_cost(n, state.f.shape[-1])  # each resampling's fitted law: its gradients' passes
     levels.sort(key=lambda lv: lv[0])  # the callbacks may come in any order
     for level, passes, moved, mass, rho_phi, rho_f, _, _ in levels:
         before = passes - moved * n  # the level's own moves are its last passes, its law's gradients before them
@@ -69,6 +69,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     row.setdefault("start", int(state.forward_passes) / n)
     if int(state.status) != ladder.LadderStatus.IN_BAND:
         return row
+    start_along = along(state.z, state.centre)  # at the band's resampling, where the stop's ρ starts too
     advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
     where = jax.jit(lambda s: (moves.settled(lad, s), moves.decorrelated(lad, s)))  # done; the repeats' turn
     full, repeats = 0, 0
@@ -79,24 +80,26 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
             repeats += int(state.forward_passes) - passes
         else:
             full += 1
-    more = jax.jit(lambda s: moves.move(problem, indices, bands, lad, s, jnp.asarray(0.0, jnp.float32)))
+    more = jax.jit(lambda s: moves.move(problem, indices, bands, s, jnp.asarray(0.0, jnp.float32)))
     added = 0
     while weights_worth(state) < mass_ess and int(state.moves) < lad.max_final_moves:
         state, added = more(state), added + 1
-    mass = ladder.band_mass(state)[0]
+    mass = band_mass(state)[0]
     total = int(state.forward_passes) / n
     rho_phi, rho_f = (float(r) for r in memories(state))
     row.update(gradients=len(levels) * fit / n, band=full + added, band_by="f" if rho_f > rho_phi else "φ", for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
                rho=float(state.memory), mass=mass,
-               rho_along=float(moves.along_memory(state, state.z)),  # since the band's resampling
+               rho_along=float(decorrelation.lag_correlation(start_along[:, None],  # since the band's resampling
+                                                             along(state.z, state.centre)[:, None], pooled=False)[0]),
                rejection=1 / mass, ratio=total * mass, **lineage(levels, state))
     return row
 
 
 def lineage(levels: list, state: ladder.LadderState) -> dict:
     """The samples' design effect over their families at the last two resamplings (what the band's stop counts:
-    :func:`inverse_set.particles.moves.families_effect`) and over all the levels' (:func:`inverse_set.particles.decorrelation.
-    lineage_design_effect`): each level's copies parted at the ρ its moves reached."""
+    :func:`inverse_set.particles.moves.families_effect`) and over all the levels'
+    (:func:`inverse_set.particles.decorrelation.lineage_design_effect`): each level's copies parted at the ρ its moves
+    reached."""
     counted = ladder.samples(state)
     two = float(moves.families_effect(state, counted))
     if not levels:  # drawn by rejection: no copies
@@ -110,6 +113,12 @@ def lineage(levels: list, state: ladder.LadderState) -> dict:
     families.append(family)
     assert abs(two - float(decorrelation.lineage_design_effect(families[:2], rhos[:2], counted))) < 1e-4 * two
     return {"effect_two": two, "effect_all": float(decorrelation.lineage_design_effect(families, rhos, counted))}
+
+
+def along(z, centre):
+    """Each code's coordinate along its centre's direction u, ``z · u`` (N,): the one the stop does not watch."""
+    norm = jnp.sqrt(jnp.sum(centre ** 2, axis=-1, keepdims=True))
+    return jnp.sum(z * centre / jnp.maximum(norm, 1e-12), axis=-1)
 
 
 def memories(s):

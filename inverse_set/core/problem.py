@@ -52,12 +52,16 @@ class Problem(NamedTuple):
 
 
 def evaluate(problem: Problem, code: Array, indices: ConstraintIndices):
-    """``(x, φ, f)`` for one code: the image, its encoding and every constraint (code constraints last)."""
+    """``(x, φ, f)`` for one code: the image, its encoding and every constraint (code constraints last).
+
+    Where the image or its encoding holds NaN or Inf, so does f (NaN), even where the target saturates: every solver
+    treats such a code as it treats a non-finite activation, and never keeps it."""
     image = problem.generator(code)
     phi, f = jnp.ravel(problem.encoder(image)), problem.activation(image, indices)
     if problem.code_constraints:
         f = jnp.concatenate([f, jnp.stack([c.value(code, phi) for c in problem.code_constraints])])
-    return image, phi, f
+    finite = jnp.all(jnp.isfinite(image)) & jnp.all(jnp.isfinite(phi))
+    return image, phi, jnp.where(finite, f, jnp.nan)
 
 
 def forward(problem: Problem, codes: Array, indices: ConstraintIndices):

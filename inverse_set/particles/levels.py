@@ -24,9 +24,9 @@ def distance(bands: Bands, f: Array) -> Array:
 
 def measure(problem: Problem, indices: ConstraintIndices, bands: Bands, z: Array):
     """``(φ, f, d)`` of a batch of codes; d is ∞ for a code outside the code box (``code_bounds``: the target is the
-    prior restricted to the band and the box) or with a non-finite activation or encoding, which no level keeps."""
+    prior restricted to the band and the box) or with a non-finite activation (a non-finite image or encoding makes f
+    NaN: :func:`inverse_set.core.problem.evaluate`), which no level keeps."""
     phi, f = forward(problem, z, indices)
     d = distance(bands, f)
     in_box = jnp.all(problem.project(z) == z, axis=-1)
-    finite = jnp.isfinite(d) & jnp.all(jnp.isfinite(phi), axis=-1)
-    return phi, f, jnp.where(finite & in_box, d, jnp.inf)
+    return phi, f, jnp.where(jnp.isfinite(d) & in_box, d, jnp.inf)
