@@ -11,17 +11,15 @@ A :class:`Method` is everything the sampler does besides the networks:
   z ↦ c, when they give one, else G's own input), seeds by the same augmented
   Lagrangian with a Gaussian prior term, started from prior draws near the band and
   far apart, then elliptical slice sampling of N(0, I) restricted to the band, so
-  the samples follow the prior restricted to the band
-  (``benchmarks/results/variants.md``).
-* ``"prior-ladder"`` — the measured default there: the same target, its n
+  the samples follow the prior restricted to the band.
+* ``"prior-ladder"`` — the default there: the same target, its n
   samples a population rather than a chain, so that they behave like n
   independent draws from the prior restricted to the band: N prior draws brought
   into the band by rejection where that is cheap, else through a ladder of
   relaxed bands (subset simulation, :mod:`inverse_set.particles.ladder`), then moved
   inside it until they have forgotten where they were copied, one sample per
   particle, with the band's mass under the prior in ``res.stats.band_mass``; the
-  seeds are its fallback where the ladder cannot reach the band
-  (``benchmarks/results/independence_dev.md``).
+  seeds are its fallback where the ladder cannot reach the band (docs/decisions/0001).
 
 * ``"fourier"`` — no generator at all: the search variable is the image's
   spectrum (the Fourier parameterisation with a 1/f scaling and, in colour,

@@ -78,10 +78,8 @@ def subspace_law(problem: Problem, indices: ConstraintIndices, z: Array, kept: A
     fitted there: W, the top k right singular vectors of g = ``GRADIENTS`` normalised gradients of f (each
     output's) at kept codes; μ = W m and L Lᵀ = C, the kept codes' mean m and covariance C along W (its eigenvalues
     within [0.04, 4]); Σ = I across W, where the band's law is the prior's. In k dimensions m codes fix them to
-    about k/m, where a mean over all d of them is off by d/m: fitted on 200 codes, 2.2–2.9× as many fresh draws are
-    accepted as with μ fitted over all d and Σ along μ alone (Sneaker, Dress and T-shirt p95: 0.14–0.22 against
-    0.05–0.09). Directions the gradients do not span (a linear neuron's all but
-    one) keep Σ = I and μ = 0. The lines of descent are dealt into two halves (``lines`` mod 2), and each half's
+    about k/m, where a mean over all d of them is off by d/m (docs/decisions/0004). Directions the gradients do not
+    span (a linear neuron's all but one) keep Σ = I and μ = 0. The lines of descent are dealt into two halves (``lines`` mod 2), and each half's
     law is fitted on the other half's kept codes alone: no particle's law depends on its own line."""
     n, dim = z.shape
     k, g = axes_count(dim), min(GRADIENTS, n)
