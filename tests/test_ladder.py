@@ -98,13 +98,17 @@ def population(problem, z, z1, z2, centre=None, axes=None, root=None, angle=1.0,
     scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
     own = jnp.arange(n)
     return LadderState(
-        z=z, f=f, phi=phi_, distance=d, moved=jnp.ones((n,), bool), ancestor=own, parent=own, grandparent=own,
-        start_phi=phi_, start_f=f, memory=scalar(1.0), parent_memory=scalar(0.0), chained=scalar(False, bool),
-        centre=jnp.zeros_like(z) if centre is None else jnp.broadcast_to(jnp.asarray(centre, jnp.float32), z.shape),
-        axes=jnp.zeros((n, D, k), jnp.float32) if axes is None else jnp.broadcast_to(axes, (n, D, k)),
-        root=jnp.broadcast_to(jnp.eye(k) if root is None else root, (n, k, k)).astype(jnp.float32),
-        angle=scalar(angle), log_mass=scalar(0.0), log_mass_var=scalar(0.0), far_draws=scalar(0.0),
-        far_weight=scalar(0.0), far_weight_sq=scalar(0.0), threshold=scalar(0.0), level=scalar(0, jnp.int32),
+        particles=st.Particles(z=z, f=f, phi=phi_, distance=d, moved=jnp.ones((n,), bool)),
+        lineage=st.Lineage(ancestor=own, parent=own, grandparent=own, start_phi=phi_, start_f=f, memory=scalar(1.0),
+                           parent_memory=scalar(0.0), chained=scalar(False, bool)),
+        law=st.MovesLaw(
+            centre=jnp.zeros_like(z) if centre is None else jnp.broadcast_to(jnp.asarray(centre, jnp.float32), z.shape),
+            axes=jnp.zeros((n, D, k), jnp.float32) if axes is None else jnp.broadcast_to(axes, (n, D, k)),
+            root=jnp.broadcast_to(jnp.eye(k) if root is None else root, (n, k, k)).astype(jnp.float32),
+            angle=scalar(angle)),
+        mass=st.MassEstimate(log_mass=scalar(0.0), log_mass_var=scalar(0.0), far_draws=scalar(0.0),
+                             far_weight=scalar(0.0), far_weight_sq=scalar(0.0)),
+        threshold=scalar(0.0), level=scalar(0, jnp.int32),
         stalled=scalar(0, jnp.int32), moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool),
         forward_passes=jnp.asarray(n), status=scalar(LadderStatus.IN_BAND, jnp.int32), rng_key=jax.random.key(key))
 
@@ -172,19 +176,19 @@ def test_band_mass_is_the_prior_probability_of_the_band_within_its_interval(z1, 
 @pytest.mark.parametrize("z1, z2", [(2.5, 3.0), (3.2, 3.5)])
 def test_the_bands_own_draws_from_the_centre_weighted_by_the_prior_give_its_mass(z1, z2):
     state = climb(PROBLEM, [z1], [z2], rejection_limit=None)
-    m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
+    m, total, squares = float(state.mass.far_draws), float(state.mass.far_weight), float(state.mass.far_weight_sq)
     assert m > 500 and total ** 2 / squares >= st.MIN_WEIGHT_ESS  # importance sampling, not the levels
     exact = phi(z2) - phi(z1)
     estimate, low, high = mass.band_mass(state)
     assert estimate == pytest.approx(total / m) and agrees((estimate, low, high), exact), (estimate, low, high, exact)
     assert abs(np.log(estimate / exact)) < 0.25  # within 25%: without the weights p / q it would be q's share
-    by_levels = mass.band_mass(state._replace(far_weight=jnp.asarray(0.0)))  # the levels' product of fractions
-    assert by_levels[0] == pytest.approx(float(np.exp(state.log_mass)), rel=1e-5)
+    by_levels = mass.band_mass(state._replace(mass=state.mass._replace(far_weight=jnp.asarray(0.0))))  # the levels' product of fractions
+    assert by_levels[0] == pytest.approx(float(np.exp(state.mass.log_mass)), rel=1e-5)
     assert agrees(by_levels, exact) and high / low < by_levels[2] / by_levels[1]  # a narrower interval
     # weights so small that their squares underflow float32 (a band of mass ~1e-20): the levels' product too
-    tiny = state._replace(far_weight=jnp.asarray(1e-25, jnp.float32),
-                          far_weight_sq=jnp.asarray(1e-25, jnp.float32) ** 2)
-    assert float(tiny.far_weight_sq) == 0 and mass.band_mass(tiny) == by_levels
+    tiny = state._replace(mass=state.mass._replace(far_weight=jnp.asarray(1e-25, jnp.float32),
+                                                   far_weight_sq=jnp.asarray(1e-25, jnp.float32) ** 2))
+    assert float(tiny.mass.far_weight_sq) == 0 and mass.band_mass(tiny) == by_levels
 
 
 def test_intersections_multiply_independent_masses_nested_bands_nest_and_unreachable_bands_stall():
@@ -209,7 +213,7 @@ def test_intersections_multiply_independent_masses_nested_bands_nest_and_unreach
 def test_with_code_bounds_the_target_is_the_prior_restricted_to_the_band_and_the_box(limit):
     state = climb(PROBLEM_BOX, [1.0], [1.4], rejection_limit=limit)
     keep = np.asarray(ladder.samples(state))
-    z = np.asarray(state.z)[keep]
+    z = np.asarray(state.particles.z)[keep]
     assert keep.mean() > 0.95 and ((z >= -1.0) & (z <= 1.5)).all()
     draws = np.random.default_rng(0).normal(size=(400_000, D))
     inside = np.all((draws >= -1.0) & (draws <= 1.5), axis=1) & (draws @ W >= 1.0) & (draws @ W <= 1.4)
@@ -231,11 +235,11 @@ def test_the_band_mass_of_a_bent_band_is_its_probability_though_the_law_fitted_i
     exact = curved_mass(z1, z2)
     runs = [climb(PROBLEM_CURVED, [z1], [z2], key=k, rejection_limit=None) for k in range(3)]
     assert all(int(r.status) == LadderStatus.IN_BAND for r in runs)
-    narrowest = np.linalg.eigvalsh(np.einsum("nij,nkj->nik", runs[0].root, runs[0].root))[:, 0]
+    narrowest = np.linalg.eigvalsh(np.einsum("nij,nkj->nik", runs[0].law.root, runs[0].law.root))[:, 0]
     assert float(np.median(narrowest)) < 0.3 ** 2  # the fitted spread is narrow
     ratios = np.array([mass.band_mass(r)[0] / exact for r in runs])
     assert all(agrees(mass.band_mass(r), exact) for r in runs) and abs(np.log(ratios).mean()) < 0.1, ratios
-    a = np.concatenate([np.asarray(r.f)[:, 0] for r in runs])
+    a = np.concatenate([np.asarray(r.particles.f)[:, 0] for r in runs])
     assert ((a >= z1) & (a <= z2)).all()
 
 
@@ -257,8 +261,8 @@ def test_in_high_dimensions_the_moves_keep_the_law_and_the_mass():
     for key in range(6):
         state = run(jax.random.key(key))
         assert int(state.status) == LadderStatus.IN_BAND and int(state.level) >= 3
-        logs.append(float(state.log_mass) - np.log(exact))
-        means.append(float(np.mean(np.asarray(state.z)[np.asarray(ladder.samples(state))] @ w)))
+        logs.append(float(state.mass.log_mass) - np.log(exact))
+        means.append(float(np.mean(np.asarray(state.particles.z)[np.asarray(ladder.samples(state))] @ w)))
     # the product's log sd is about 0.19 a run: a mean of six within ±0.15 is 1.9 sd; the old bias was +0.3
     assert abs(np.mean(logs)) < 0.15, logs
     assert abs(np.mean(means) - truncated_mean(2.5, 2.7)) < 0.01, np.mean(means)
@@ -271,7 +275,7 @@ def test_the_climb_starts_from_the_pilots_draws_nearest_the_band_and_each_level_
     z1, z2 = 3.2, 3.5
     rows = []
     record = lambda s: jax.debug.callback(  # noqa: E731
-        lambda *v: rows.append(tuple(float(x) for x in v)), s.level, s.threshold, s.moves, s.memory, s.log_mass)
+        lambda *v: rows.append(tuple(float(x) for x in v)), s.level, s.threshold, s.moves, s.lineage.memory, s.mass.log_mass)
     runs = {limit: jax.jit(lambda k, lad=Ladder(rejection_limit=limit): ladder.climb(
         PROBLEM, INDICES, bands([z1], [z2]), lad, 200, D, k, record)) for limit in (100, None)}
     counts = {100: [], None: []}
@@ -292,8 +296,8 @@ def test_the_climb_starts_from_the_pilots_draws_nearest_the_band_and_each_level_
             for _, t, m, rho, _ in rows[:-1]:
                 assert m >= st.MOVES_PER_LEVEL and (rho <= st.LEVEL_DECORRELATION or m == Ladder().max_moves_per_level)
             assert rows[-1][2] == 0
-            low, high = np.exp(float(state.log_mass) + np.array([-1, 1]) * 1.6449 * np.sqrt(float(state.log_mass_var)))
-            assert agrees((float(np.exp(state.log_mass)), low, high), phi(z2) - phi(z1))
+            low, high = np.exp(float(state.mass.log_mass) + np.array([-1, 1]) * 1.6449 * np.sqrt(float(state.mass.log_mass_var)))
+            assert agrees((float(np.exp(state.mass.log_mass)), low, high), phi(z2) - phi(z1))
             if limit:
                 assert int(state.forward_passes) >= 1000 + 200 * int(state.level)  # the pilot's draws counted
     assert np.mean(counts[None]) - np.mean(counts[100]) >= 1, counts
@@ -302,49 +306,53 @@ def test_the_climb_starts_from_the_pilots_draws_nearest_the_band_and_each_level_
 def test_the_particles_are_the_prior_restricted_to_the_band_decorrelated_with_no_repeat():
     z1, z2 = 2.5, 3.0
     state = climb(PROBLEM, [z1], [z2])
-    n = state.z.shape[0]
+    n = state.particles.z.shape[0]
     assert agrees(mass.band_mass(state), phi(z2) - phi(z1))
     # the band's moves stopped by the criterion (ρ ≤ ρ*, or an effective sample size of EFFECTIVE_SHARE N), not at
     # the most moves allowed
     worth = n / float(moves.families_effect(state, jnp.ones((n,), bool)))
-    assert float(state.memory) <= Ladder().decorrelation or worth >= st.EFFECTIVE_SHARE * n
+    assert float(state.lineage.memory) <= Ladder().decorrelation or worth >= st.EFFECTIVE_SHARE * n
     assert bool(moves.decorrelated(Ladder(), state)) and bool(moves.settled(Ladder(), state))
     assert st.FINAL_MOVES <= int(state.moves) < Ladder().max_final_moves
     keep = np.asarray(ladder.samples(state))
-    z = np.asarray(state.z)[keep]
+    z = np.asarray(state.particles.z)[keep]
     a = z @ W
     assert keep.all() and ((a >= z1) & (a <= z2)).all()
     assert len(np.unique(z, axis=0)) == len(z)  # no sample twice
     # the truncated normal's mean, and the orthogonal part still N(0, I − w wᵀ)
     assert abs(a.mean() - truncated_mean(z1, z2)) < 0.03
     assert abs(z[:, 4].std() - 1.0) < 0.1 and abs(z[:, 4].mean()) < 0.1
-    assert len(np.unique(np.asarray(state.ancestor)[keep])) > 50  # from many first draws, not a few
+    assert len(np.unique(np.asarray(state.lineage.ancestor)[keep])) > 50  # from many first draws, not a few
     # the lag correlation is what it says: near 1 for particles that barely moved, near 0 for independent ones
-    z0, f0 = np.asarray(state.z), np.asarray(state.z) @ W[:, None]
+    z0, f0 = np.asarray(state.particles.z), np.asarray(state.particles.z) @ W[:, None]
     assert float(decorrelation.memory(z0, f0, z0 + 0.01, f0 + 0.01)) > 0.99
     shuffled = np.random.default_rng(0).permutation(n)  # the same law, independent of where each started
     assert abs(float(decorrelation.memory(z0, f0, z0[shuffled], f0[shuffled]))) < 0.1
     # copies of a few particles are worth fewer independent draws than as many rejection draws
-    assert 0 < decorrelation.effective_sample_size(state.parent, state.memory, keep) <= keep.sum()
-    assert decorrelation.effective_sample_size(jnp.zeros_like(state.parent), jnp.asarray(0.5), keep) < 5
+    assert 0 < decorrelation.effective_sample_size(state.lineage.parent, state.lineage.memory, keep) <= keep.sum()
+    assert decorrelation.effective_sample_size(jnp.zeros_like(state.lineage.parent), jnp.asarray(0.5), keep) < 5
     drawn = climb(PROBLEM, [-0.3], [0.3])
     assert bool(drawn.by_rejection) and bool(moves.settled(Ladder(), drawn)) and int(drawn.moves) == 0
-    assert decorrelation.effective_sample_size(drawn.parent, drawn.memory, ladder.samples(drawn)) == n
+    assert decorrelation.effective_sample_size(drawn.lineage.parent, drawn.lineage.memory, ladder.samples(drawn)) == n
 
 
 def test_the_bands_moves_stop_at_rho_star_or_at_the_effective_sample_size_of_small_families():
     n = 100
     base = population(PROBLEM, exact_draws(2.5, 3.0, n, 0), [2.5], [3.0])._replace(moves=jnp.asarray(st.FINAL_MOVES))
     pairs, fives = jnp.arange(n) // 2 * 2, jnp.arange(n) // 5 * 5
-    case = lambda parent, rho, **kw: base._replace(parent=parent, grandparent=parent,  # noqa: E731
-                                                   memory=jnp.asarray(rho, jnp.float32), **kw)
+    def case(parent, rho, moved=None, chained=False, **kw):
+        lineage = base.lineage._replace(parent=parent, grandparent=parent, memory=jnp.asarray(rho, jnp.float32),
+                                        chained=jnp.asarray(chained))
+        particles = base.particles if moved is None else base.particles._replace(moved=moved)
+        return base._replace(lineage=lineage, particles=particles, **kw)
+
     lad = Ladder()
     assert bool(moves.decorrelated(lad, case(pairs, 0.4)))  # ρ > ρ*, but pairs: an ESS of N / (1 + ρ²) = 0.86 N
     assert not bool(moves.decorrelated(lad, case(fives, 0.4)))  # families of five: 0.61 N
     assert bool(moves.decorrelated(lad, case(fives, 0.2)))  # ρ ≤ ρ*
     assert not bool(moves.decorrelated(lad, case(fives, 0.2, moves=jnp.asarray(st.FINAL_MOVES - 1))))  # too few
     # a later round counts ρ alone (each particle against its own last sample)
-    assert not bool(moves.decorrelated(lad, case(pairs, 0.4, chained=jnp.asarray(True))))
+    assert not bool(moves.decorrelated(lad, case(pairs, 0.4, chained=True)))
     # settled: decorrelated with no repeat left, or at the most moves
     repeat = jnp.arange(n) > 0
     assert bool(moves.settled(lad, case(fives, 0.2))) and not bool(moves.settled(lad, case(fives, 0.2, moved=repeat)))
@@ -353,25 +361,24 @@ def test_the_bands_moves_stop_at_rho_star_or_at_the_effective_sample_size_of_sma
     drawn = base._replace(by_rejection=jnp.asarray(True), moves=jnp.asarray(0))
     assert bool(moves.settled(lad, drawn))
     after = next_round(drawn)
-    assert not bool(moves.settled(lad, after)) and bool(after.chained) and not np.asarray(after.moved).any()
-    assert float(after.memory) == 1 and int(after.moves) == 0 and (np.asarray(after.parent) == np.arange(n)).all()
+    assert not bool(moves.settled(lad, after)) and bool(after.lineage.chained) and not np.asarray(after.particles.moved).any()
+    assert float(after.lineage.memory) == 1 and int(after.moves) == 0 and (np.asarray(after.lineage.parent) == np.arange(n)).all()
 
 
 def test_the_repeats_left_are_moved_alone_a_batch_at_a_time():
     z1, z2 = 2.5, 3.0
     state = climb(PROBLEM, [z1], [z2])
-    n = state.z.shape[0]
+    n = state.particles.z.shape[0]
     copy = jnp.arange(n).at[:5].set(jnp.arange(5, 10))  # five particles become unmoved copies of the next five
-    state = state._replace(z=state.z[copy], f=state.f[copy], phi=state.phi[copy], distance=state.distance[copy],
-                           moved=jnp.arange(n) >= 5)
+    state = state._replace(particles=st.Particles(*(a[copy] for a in state.particles[:4]), moved=jnp.arange(n) >= 5))
     step = jax.jit(lambda s: moves.move_repeats(PROBLEM, INDICES, bands([z1], [z2]), s, 8))
-    before, passes = np.asarray(state.z), int(state.forward_passes)
+    before, passes = np.asarray(state.particles.z), int(state.forward_passes)
     for i in range(200):
         state = step(state)
-        if np.asarray(state.moved).all():
+        if np.asarray(state.particles.moved).all():
             break
-    z = np.asarray(state.z)
-    assert np.asarray(state.moved).all() and int(state.forward_passes) == passes + 8 * (i + 1)  # 8 codes a move
+    z = np.asarray(state.particles.z)
+    assert np.asarray(state.particles.moved).all() and int(state.forward_passes) == passes + 8 * (i + 1)  # 8 codes a move
     np.testing.assert_array_equal(z[5:], before[5:])  # the others did not move
     assert (z[:5] != before[:5]).any(axis=1).all()  # each repeat left where it was copied
     a = z[:5] @ W
@@ -386,14 +393,14 @@ def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, band, s, jnp.asarray(0.0)))
     angles = []
     for h in (np.pi, 1e-3):  # far too wide, far too narrow
-        s = start._replace(angle=jnp.asarray(h, jnp.float32))
+        s = start._replace(law=start.law._replace(angle=jnp.asarray(h, jnp.float32)))
         for _ in range(40):
             s = move(s)
         accept, rotated = (np.asarray(v) for v in moves.propose(
-            PROBLEM, INDICES, band, s.z, s.centre, s.axes, s.root, s.angle, jnp.asarray(0.0), jax.random.key(9))[:2])
-        assert abs(accept[rotated].mean() - st.ACCEPTANCE) < 0.1, (h, accept[rotated].mean(), float(s.angle))
-        angles.append(float(s.angle))
-        a = np.asarray(s.z) @ W
+            PROBLEM, INDICES, band, s.particles.z, s.law.centre, s.law.axes, s.law.root, s.law.angle, jnp.asarray(0.0), jax.random.key(9))[:2])
+        assert abs(accept[rotated].mean() - st.ACCEPTANCE) < 0.1, (h, accept[rotated].mean(), float(s.law.angle))
+        angles.append(float(s.law.angle))
+        a = np.asarray(s.particles.z) @ W
         assert ((a >= z1) & (a <= z2)).all() and abs(a.mean() - truncated_mean(z1, z2)) < 0.03
     assert 0.5 < angles[0] / angles[1] < 2, angles  # from either end, the same angle
 
@@ -414,7 +421,7 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(fitted):
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, bands([z1], [z2]), s, jnp.asarray(0.0)))
     for _ in range(150):
         state = move(state)
-    z = np.asarray(state.z)
+    z = np.asarray(state.particles.z)
     assert np.mean(np.any(z != start, axis=1)) > 0.8 and ((z @ W >= z1) & (z @ W <= z2)).all()
     assert abs((z @ W).mean() - truncated_mean(z1, z2)) < 0.02, (z @ W).mean()
     assert abs((z @ W2).mean()) < 0.08 and abs((z @ W2).std() - 1) < 0.06, ((z @ W2).mean(), (z @ W2).std())

@@ -50,14 +50,14 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
                        float(rho), np.asarray(parent)))
 
     def callback(s):
-        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.log_mass, *memories(s), s.memory, s.parent)
+        jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.mass.log_mass, *memories(s), s.lineage.memory, s.lineage.parent)
 
     dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
     climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback))
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    fit = laws.fit_cost(n, state.f.shape[-1])  # each resampling's fitted law: its gradients' passes
+    fit = laws.fit_cost(n, state.particles.f.shape[-1])  # each resampling's fitted law: its gradients' passes
     levels.sort(key=lambda lv: lv[0])  # the callbacks may come in any order
     for level, passes, moved, mass, rho_phi, rho_f, _, _ in levels:
         before = passes - moved * n  # the level's own moves are its last passes, its law's gradients before them
@@ -69,7 +69,7 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     row.setdefault("start", int(state.forward_passes) / n)
     if int(state.status) != ladder.LadderStatus.IN_BAND:
         return row
-    start_along = along(state.z, state.centre)  # at the band's resampling, where the stop's ρ starts too
+    start_along = along(state.particles.z, state.law.centre)  # at the band's resampling, where the stop's ρ starts too
     advance = jax.jit(lambda s: moves.advance(problem, indices, bands, lad, s))
     where = jax.jit(lambda s: (moves.settled(lad, s), moves.decorrelated(lad, s)))  # done; the repeats' turn
     full, repeats = 0, 0
@@ -88,9 +88,9 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
     total = int(state.forward_passes) / n
     rho_phi, rho_f = (float(r) for r in memories(state))
     row.update(gradients=len(levels) * fit / n, band=full + added, band_by="f" if rho_f > rho_phi else "φ", for_mass=added, weights_ess=weights_worth(state), repeats=repeats / n, total=total,
-               rho=float(state.memory), mass=mass,
+               rho=float(state.lineage.memory), mass=mass,
                rho_along=float(decorrelation.lag_correlation(start_along[:, None],  # since the band's resampling
-                                                             along(state.z, state.centre)[:, None], pooled=False)[0]),
+                                                             along(state.particles.z, state.law.centre)[:, None], pooled=False)[0]),
                rejection=1 / mass, ratio=total * mass, **lineage(levels, state))
     return row
 
@@ -105,7 +105,7 @@ def lineage(levels: list, state: ladder.LadderState) -> dict:
     if not levels:  # drawn by rejection: no copies
         return {"effect_two": two, "effect_all": two}
     *_, family = levels[-1]  # the band's resampling: each sample's parent there
-    families, rhos = [], [float(state.memory)]
+    families, rhos = [], [float(state.lineage.memory)]
     for *_, rho, parent in reversed(levels[:-1]):  # the level before the band's resampling, then the one before …
         families.append(family)
         family = parent[family]
@@ -124,7 +124,7 @@ def along(z, centre):
 def memories(s):
     """The two parts of ρ since the last resampling (:func:`inverse_set.particles.decorrelation.memory_parts`): the encodings'
     pooled and the activations' largest; the stop watches the larger."""
-    return decorrelation.memory_parts(s.start_phi, s.start_f, s.phi, s.f)
+    return decorrelation.memory_parts(s.lineage.start_phi, s.lineage.start_f, s.particles.phi, s.particles.f)
 
 
 def table(rows: list[dict]) -> list[str]:

@@ -71,6 +71,10 @@ from inverse_set.particles.state import (
     Ladder,
     LadderState,
     LadderStatus,
+    Lineage,
+    MassEstimate,
+    MovesLaw,
+    Particles,
 )
 
 Array = jax.Array
@@ -81,7 +85,7 @@ def settle(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: L
     """Moves restricted to ``{d ≤ threshold}`` until the particles are decorrelated (ρ ≤ ``LEVEL_DECORRELATION``), at least ``fewest``
     and at most ``most`` since the last resampling."""
     def more(s):
-        return (s.moves < fewest) | ((s.memory > LEVEL_DECORRELATION) & (s.moves < most))
+        return (s.moves < fewest) | ((s.lineage.memory > LEVEL_DECORRELATION) & (s.moves < most))
 
     return jax.lax.while_loop(more, lambda s: move(problem, indices, bands, s, threshold), state)
 
@@ -90,14 +94,15 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
           state: LadderState) -> LadderState:
     """One level: threshold at the p₀-quantile (0 once enough are in band), resample, then (below the band) move
     until decorrelated; the band's own moves are the caller's (:func:`settle`, or the walk's steps)."""
-    n = state.z.shape[0]
+    now, lineage = state.particles, state.lineage
+    n = now.z.shape[0]
     rank = max(round(SURVIVAL * n), 1) - 1
-    finite = jnp.isfinite(state.distance)
+    finite = jnp.isfinite(now.distance)
     # fewer than p₀ N finite (outside the box, or non-finite activations): the level keeps all the finite ones
-    quantile = jnp.sort(state.distance)[rank]
+    quantile = jnp.sort(now.distance)[rank]
     threshold = jnp.maximum(jnp.where(jnp.isfinite(quantile), quantile,
-                                      jnp.max(jnp.where(finite, state.distance, -jnp.inf))), 0.0)
-    keep = finite & (state.distance <= threshold)
+                                      jnp.max(jnp.where(finite, now.distance, -jnp.inf))), 0.0)
+    keep = finite & (now.distance <= threshold)
     frac = jnp.mean(keep)
     # the particles entering this level are families of copies, still correlated: their fraction varies more than
     # N independent draws' would. By the last resampling's families (the design effect), or by the lines of descent
@@ -105,7 +110,7 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     # families alone leave out what older copies still share
     binomial = (1 - frac) / (frac * n)
     relative_var = jnp.maximum(binomial * families_effect(state, jnp.ones((n,), bool)),
-                               clustered_variance(keep, state.ancestor) / frac ** 2)
+                               clustered_variance(keep, lineage.ancestor) / frac ** 2)
     key, k_pick = jax.random.split(state.rng_key)
     # The particles not kept become copies of the kept ones, dealt round-robin over the kept in a random order:
     # every kept particle has ⌊N/K⌋ or ⌈N/K⌉ copies (itself included), as few large families as can be.
@@ -116,15 +121,16 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     # the band beyond the most levels at the rate this level fell: say so now (no fall: the stall rule's)
     fall = state.threshold - threshold
     hopeless = (fall > 0) & (state.level + 1 + threshold / jnp.where(fall > 0, fall, 1.0) > ladder.max_levels)
-    state = state._replace(z=state.z[source], f=state.f[source], phi=state.phi[source],
-                           distance=state.distance[source], moved=keep & state.moved, ancestor=state.ancestor[source],
-                           parent=source, grandparent=state.parent[source], start_phi=state.phi[source],
-                           start_f=state.f[source], memory=jnp.asarray(1.0, jnp.float32),
-                           parent_memory=state.memory, moves=jnp.asarray(0),
-                           threshold=threshold, log_mass=state.log_mass + jnp.log(frac),
-                           log_mass_var=state.log_mass_var + relative_var,
-                           level=state.level + 1, stalled=stalled, rng_key=key,
-                           **rotation_law(problem, indices, state.z, keep, source, state, state.ancestor))
+    law, cost = rotation_law(problem, indices, now.z, keep, source, state, lineage.ancestor)
+    state = state._replace(
+        particles=Particles(now.z[source], now.f[source], now.phi[source], now.distance[source], keep & now.moved),
+        lineage=Lineage(ancestor=lineage.ancestor[source], parent=source, grandparent=lineage.parent[source],
+                        start_phi=now.phi[source], start_f=now.f[source], memory=jnp.asarray(1.0, jnp.float32),
+                        parent_memory=lineage.memory, chained=lineage.chained),
+        law=law, mass=state.mass._replace(log_mass=state.mass.log_mass + jnp.log(frac),
+                                          log_mass_var=state.mass.log_mass_var + relative_var),
+        threshold=threshold, level=state.level + 1, stalled=stalled, moves=jnp.asarray(0),
+        forward_passes=state.forward_passes + cost, rng_key=key)
     below = threshold > 0
     state = settle(problem, indices, bands, ladder, state, threshold, jnp.where(below, MOVES_PER_LEVEL, 0),
                    jnp.where(below, ladder.max_moves_per_level, 0))
@@ -164,15 +170,17 @@ def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     first = jnp.arange(num_particles)
     k = axes_count(latent_dim)
     state = LadderState(
-        z=z, f=f, phi=phi, distance=d, threshold=scalar(jnp.inf), log_mass=scalar(0.0), log_mass_var=scalar(0.0),
-        far_draws=scalar(0.0), far_weight=scalar(0.0), far_weight_sq=scalar(0.0), level=scalar(0, jnp.int32),
-        stalled=scalar(0, jnp.int32), moved=jnp.ones((num_particles,), bool), ancestor=first, parent=first,
-        grandparent=first, start_phi=phi, start_f=f, memory=scalar(1.0),
-        parent_memory=scalar(0.0), angle=scalar(FIRST_ANGLE), centre=jnp.zeros_like(z),
-        axes=jnp.zeros((num_particles, latent_dim, k), jnp.float32),
-        root=jnp.broadcast_to(jnp.eye(k, dtype=jnp.float32), (num_particles, k, k)),  # Σ = I before any fit
-        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), chained=scalar(False, bool),
-        forward_passes=jnp.asarray(num_particles), status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
+        particles=Particles(z=z, f=f, phi=phi, distance=d, moved=jnp.ones((num_particles,), bool)),
+        lineage=Lineage(ancestor=first, parent=first, grandparent=first, start_phi=phi, start_f=f,
+                        memory=scalar(1.0), parent_memory=scalar(0.0), chained=scalar(False, bool)),
+        law=MovesLaw(centre=jnp.zeros_like(z), axes=jnp.zeros((num_particles, latent_dim, k), jnp.float32),
+                     root=jnp.broadcast_to(jnp.eye(k, dtype=jnp.float32), (num_particles, k, k)),  # Σ = I at first
+                     angle=scalar(FIRST_ANGLE)),
+        mass=MassEstimate(log_mass=scalar(0.0), log_mass_var=scalar(0.0), far_draws=scalar(0.0),
+                          far_weight=scalar(0.0), far_weight_sq=scalar(0.0)),
+        threshold=scalar(jnp.inf), level=scalar(0, jnp.int32), stalled=scalar(0, jnp.int32),
+        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), forward_passes=jnp.asarray(num_particles),
+        status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
     if ladder.rejection_limit is None:
         return _levels(problem, indices, bands, ladder, state, callback)
     return by_rejection(problem, indices, bands, ladder, state, callback)
@@ -206,4 +214,4 @@ def in_band(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: 
 
 def samples(state: LadderState) -> Array:
     """Which particles are samples, (N,): in the band and not an unmoved copy of another."""
-    return (state.distance <= 0) & state.moved
+    return (state.particles.distance <= 0) & state.particles.moved

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from inverse_set.core.constraints import ConstraintIndices
 from inverse_set.core.problem import Problem, forward
-from inverse_set.particles.state import AXES, GRADIENTS, LadderState
+from inverse_set.particles.state import AXES, GRADIENTS, LadderState, MovesLaw
 
 Array = jax.Array
 
@@ -121,13 +121,12 @@ def fit_cost(n: int, outputs: int) -> int:
 
 
 def rotation_law(problem: Problem, indices: ConstraintIndices, z: Array, kept: Array, source: Array,
-                 state: LadderState, lines: Array | None = None) -> dict:
+                 state: LadderState, lines: Array | None = None) -> tuple[MovesLaw, int]:
     """The moves' law for each particle, fitted on the kept codes z (:func:`subspace_law`), each particle's that of
-    the code it is a copy of (``source``): its centre μ, Σ's axes W and root L, and the state's forward passes with
-    the gradients' added. ``lines``: each code's line of descent, which its law leaves out (None: each code its
+    the code it is a copy of (``source``): its centre μ, Σ's axes W and root L (the angle h kept), and the forward
+    passes the fit cost. ``lines``: each code's line of descent, which its law leaves out (None: each code its
     own)."""
     lines = jnp.arange(z.shape[0]) if lines is None else lines
     key = jax.random.fold_in(state.rng_key, 7)
     mu, axes, root, cost = subspace_law(problem, indices, z, kept, lines, key)
-    return {"centre": mu[source], "axes": axes[source], "root": root[source],
-            "forward_passes": state.forward_passes + cost}
+    return state.law._replace(centre=mu[source], axes=axes[source], root=root[source]), cost

@@ -10,7 +10,7 @@ from inverse_set.particles.state import MIN_WEIGHT_ESS, LadderState
 def weights_worth(state: LadderState) -> float:
     """How many independent draws the band's fresh draws' importance weights are worth, (Σw)² / Σw² (0: none, or
     weights so small that their squares underflow float32)."""
-    total, squares = float(state.far_weight), float(state.far_weight_sq)
+    total, squares = float(state.mass.far_weight), float(state.mass.far_weight_sq)
     return total ** 2 / squares if squares > 0 else 0.0
 
 
@@ -23,12 +23,12 @@ def band_mass(state: LadderState, level: float = 0.9) -> tuple[float, float, flo
     levels' fractions (or rejection's hit rate), which runs high where the levels' moves have not mixed; so too
     where the weights' squares underflow."""
     z = {0.9: 1.6449, 0.95: 1.96}[level]
-    m, total, squares = float(state.far_draws), float(state.far_weight), float(state.far_weight_sq)
+    m, total, squares = float(state.mass.far_draws), float(state.mass.far_weight), float(state.mass.far_weight_sq)
     # weights so small that their squares underflow float32 (a band of mass ~1e-20) are worth nothing: the product
     if weights_worth(state) >= MIN_WEIGHT_ESS:
         estimate = total / m
         relative_sd = np.sqrt(max(squares / m - estimate ** 2, 0.0) / m) / estimate
         log_p, half = np.log(estimate), z * relative_sd
     else:
-        log_p, half = float(state.log_mass), z * float(np.sqrt(state.log_mass_var))
+        log_p, half = float(state.mass.log_mass), z * float(np.sqrt(state.mass.log_mass_var))
     return float(np.exp(log_p)), float(np.exp(log_p - half)), float(np.exp(log_p + half))

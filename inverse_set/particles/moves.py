@@ -40,6 +40,7 @@ from inverse_set.particles.state import (
     REPEAT_BATCH,
     Ladder,
     LadderState,
+    Particles,
 )
 
 Array = jax.Array
@@ -90,21 +91,23 @@ def move(problem: Problem, indices: ConstraintIndices, bands: Bands, state: Ladd
     """One move of every particle restricted to ``{d ≤ threshold}`` (:func:`propose`), one forward pass; then h
     moves towards the acceptance rate ``ACCEPTANCE``."""
     key, k_move = jax.random.split(state.rng_key)
+    now, law, est = state.particles, state.law, state.mass
     accept, rotated, counted, z_new, phi_new, f_new, d_new, weight = propose(
-        problem, indices, bands, state.z, state.centre, state.axes, state.root, state.angle, threshold, k_move)
+        problem, indices, bands, now.z, law.centre, law.axes, law.root, law.angle, threshold, k_move)
     pick = lambda new, old: jnp.where(accept[:, None], new, old)
-    z, f, phi = pick(z_new, state.z), pick(f_new, state.f), pick(phi_new, state.phi)
+    z, f, phi = pick(z_new, now.z), pick(f_new, now.f), pick(phi_new, now.phi)
     local_rate = jnp.sum(accept & rotated) / jnp.maximum(jnp.sum(rotated), 1)  # h is tuned on the rotations
-    # in the band itself, the counted fresh draws estimate its mass by importance sampling (weights p / q_mass)
+    angle = law.angle * jnp.exp(ADAPTATION * (local_rate - ACCEPTANCE))
+    # in the band itself, the counted fresh draws estimate its mass by importance sampling (weights p / N(μ, I))
     own = threshold <= 0
-    angle = state.angle * jnp.exp(ADAPTATION * (local_rate - ACCEPTANCE))
-    return state._replace(z=z, f=f, phi=phi, distance=jnp.where(accept, d_new, state.distance),
-                          moved=state.moved | accept, angle=jnp.clip(angle, MIN_ANGLE, jnp.pi), rng_key=key,
-                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
-                          forward_passes=state.forward_passes + z.shape[0],
-                          far_draws=state.far_draws + jnp.where(own, jnp.sum(counted), 0),
-                          far_weight=state.far_weight + jnp.where(own, jnp.sum(weight), 0.0),
-                          far_weight_sq=state.far_weight_sq + jnp.where(own, jnp.sum(weight ** 2), 0.0))
+    est = est._replace(far_draws=est.far_draws + jnp.where(own, jnp.sum(counted), 0),
+                       far_weight=est.far_weight + jnp.where(own, jnp.sum(weight), 0.0),
+                       far_weight_sq=est.far_weight_sq + jnp.where(own, jnp.sum(weight ** 2), 0.0))
+    return state._replace(
+        particles=Particles(z, f, phi, jnp.where(accept, d_new, now.distance), now.moved | accept),
+        lineage=state.lineage._replace(memory=memory(state.lineage.start_phi, state.lineage.start_f, phi, f)),
+        law=law._replace(angle=jnp.clip(angle, MIN_ANGLE, jnp.pi)), mass=est, moves=state.moves + 1,
+        forward_passes=state.forward_passes + z.shape[0], rng_key=key)
 
 
 REPEAT_SCALES = 5  # a repeat's local rotations: h, h/2, … h/16
@@ -118,43 +121,44 @@ def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, sta
     particles each; the others are not moved. Their
     rotations' angle is drawn at several scales (:func:`propose`); h is not tuned on them, and their fresh draws
     are left out of the band's mass."""
-    n = state.z.shape[0]
-    rows = jnp.argsort(state.moved, stable=True)[:min(batch, n)]  # the repeats first
+    now, law = state.particles, state.law
+    n = now.z.shape[0]
+    rows = jnp.argsort(now.moved, stable=True)[:min(batch, n)]  # the repeats first
     key, k_move = jax.random.split(state.rng_key)
     accept, _, _, z_new, phi_new, f_new, d_new, _ = propose(
-        problem, indices, bands, state.z[rows], state.centre[rows], state.axes[rows], state.root[rows],
-        state.angle, jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
-    rows = jnp.where(accept & ~state.moved[rows], rows, n)  # index n is out of bounds: dropped
+        problem, indices, bands, now.z[rows], law.centre[rows], law.axes[rows], law.root[rows], law.angle,
+        jnp.asarray(0.0), k_move, scales=REPEAT_SCALES)
+    rows = jnp.where(accept & ~now.moved[rows], rows, n)  # index n is out of bounds: dropped
     put = lambda a, b: a.at[rows].set(b, mode="drop")
-    z, f, phi = put(state.z, z_new), put(state.f, f_new), put(state.phi, phi_new)
-    return state._replace(z=z, f=f, phi=phi, distance=put(state.distance, d_new),
-                          moved=state.moved.at[rows].set(True, mode="drop"), rng_key=key,
-                          memory=memory(state.start_phi, state.start_f, phi, f), moves=state.moves + 1,
-                          forward_passes=state.forward_passes + rows.shape[0])
+    z, f, phi = put(now.z, z_new), put(now.f, f_new), put(now.phi, phi_new)
+    return state._replace(
+        particles=Particles(z, f, phi, put(now.distance, d_new), now.moved.at[rows].set(True, mode="drop")),
+        lineage=state.lineage._replace(memory=memory(state.lineage.start_phi, state.lineage.start_f, phi, f)),
+        moves=state.moves + 1, forward_passes=state.forward_passes + rows.shape[0], rng_key=key)
 
 
 def families_effect(state: LadderState, counted: Array) -> Array:
     """The design effect (:func:`inverse_set.particles.decorrelation.design_effect`) of the counted particles' families at the
     last two resamplings: two copies of one parent correlated ρ², two of one grandparent (parted a level earlier,
     correlated ρ_before² then) ρ_before² ρ²."""
-    return design_effect(state.parent, state.memory, counted, state.grandparent, state.parent_memory)
+    return design_effect(state.lineage.parent, state.lineage.memory, counted, state.lineage.grandparent, state.lineage.parent_memory)
 
 
 def decorrelated(ladder: Ladder, state: LadderState) -> Array:
     """Whether the particles in the band have forgotten their parents enough (at least ``FINAL_MOVES`` moves): ρ at
     most ρ*, or their effective sample size at least ``EFFECTIVE_SHARE`` × N (:func:`families_effect`). In a round
     after the first (``chained``: each particle starts from its own last sample, no family of copies), ρ alone."""
-    n = state.z.shape[0]
+    n = state.particles.z.shape[0]
     worth = n / families_effect(state, jnp.ones((n,), bool))
-    return (state.moves >= FINAL_MOVES) & ((state.memory <= ladder.decorrelation)
-                                           | ((worth >= EFFECTIVE_SHARE * n) & ~state.chained))
+    return (state.moves >= FINAL_MOVES) & ((state.lineage.memory <= ladder.decorrelation)
+                                           | ((worth >= EFFECTIVE_SHARE * n) & ~state.lineage.chained))
 
 
 def settled(ladder: Ladder, state: LadderState) -> Array:
     """Whether the particles in the band need no more moves: independent draws (rejection's, before any round), or
     :func:`decorrelated` with no repeat left, or at ``max_final_moves``."""
-    ready = decorrelated(ladder, state) & jnp.all(state.moved)
-    return (state.by_rejection & ~state.chained) | ready | (state.moves >= ladder.max_final_moves)
+    ready = decorrelated(ladder, state) & jnp.all(state.particles.moved)
+    return (state.by_rejection & ~state.lineage.chained) | ready | (state.moves >= ladder.max_final_moves)
 
 
 def advance(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder,

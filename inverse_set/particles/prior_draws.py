@@ -68,10 +68,11 @@ def _draw_until(problem, indices, bands, p: Pilot, most: int) -> Pilot:
 
 def pilot(problem: Problem, indices: ConstraintIndices, bands: Bands, state: LadderState, limit: int) -> Pilot:
     """The state's N first draws and more, N at a time, to 10 × ``limit`` draws in all (or N hits)."""
-    n = state.z.shape[0]
-    first = (state.z, state.f, state.phi, state.distance)
-    empty = (*(jnp.zeros_like(a) for a in first[:3]), jnp.full((n,), jnp.inf, state.distance.dtype), jnp.asarray(0))
-    start = Pilot(_take(empty, *first), first, jnp.asarray(n), jnp.sum(state.distance <= 0), state.rng_key)
+    now = state.particles
+    n = now.z.shape[0]
+    first = (now.z, now.f, now.phi, now.distance)
+    empty = (*(jnp.zeros_like(a) for a in first[:3]), jnp.full((n,), jnp.inf, now.distance.dtype), jnp.asarray(0))
+    start = Pilot(_take(empty, *first), first, jnp.asarray(n), jnp.sum(now.distance <= 0), state.rng_key)
     return _draw_until(problem, indices, bands, start, n * -(-10 * limit // n))
 
 
@@ -85,13 +86,14 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, sta
     """On from the pilot to N hits, at most 4 × ``limit`` × N draws (a slot still empty is no sample): N independent
     in-band draws, nothing copied, nothing to move; the band's mass is the share of draws that hit, its variance
     binomial."""
-    p = _draw_until(problem, indices, bands, p, 4 * limit * state.z.shape[0])
+    p = _draw_until(problem, indices, bands, p, 4 * limit * state.particles.z.shape[0])
     z, f, phi, d, _ = p.hits
     frac = p.hit_count / p.draws
-    return state._replace(z=z, f=f, phi=phi, distance=d, start_phi=phi, start_f=f,
-                          memory=jnp.asarray(0.0, jnp.float32), log_mass=jnp.log(frac),
-                          log_mass_var=(1 - frac) / (frac * p.draws), threshold=jnp.asarray(0.0),
-                          by_rejection=jnp.asarray(True), forward_passes=p.draws, rng_key=p.rng_key)
+    return state._replace(
+        particles=state.particles._replace(z=z, f=f, phi=phi, distance=d),
+        lineage=state.lineage._replace(start_phi=phi, start_f=f, memory=jnp.asarray(0.0, jnp.float32)),
+        mass=state.mass._replace(log_mass=jnp.log(frac), log_mass_var=(1 - frac) / (frac * p.draws)),
+        threshold=jnp.asarray(0.0), by_rejection=jnp.asarray(True), forward_passes=p.draws, rng_key=p.rng_key)
 
 
 def nearest_start(state: LadderState, p: Pilot) -> LadderState:
@@ -99,5 +101,8 @@ def nearest_start(state: LadderState, p: Pilot) -> LadderState:
     (in the band's mass, with the binomial variance that makes the first level's share p₀ N / D one of D draws)."""
     z, f, phi, d = p.nearest
     n, share = z.shape[0], z.shape[0] / p.draws
-    return state._replace(z=z, f=f, phi=phi, distance=d, start_phi=phi, start_f=f, log_mass=jnp.log(share),
-                          log_mass_var=(1 - share) / n, forward_passes=p.draws, rng_key=p.rng_key)
+    return state._replace(
+        particles=state.particles._replace(z=z, f=f, phi=phi, distance=d),
+        lineage=state.lineage._replace(start_phi=phi, start_f=f),
+        mass=state.mass._replace(log_mass=jnp.log(share), log_mass_var=(1 - share) / n),
+        forward_passes=p.draws, rng_key=p.rng_key)

@@ -96,17 +96,19 @@ class Ladder:
                                  "there.")
 
 
-class LadderState(NamedTuple):
-    """The population and what the method knows of it: the particles, their lineage, the moves' law, the band's
-    mass so far, and the climb's progress."""
+class Particles(NamedTuple):
+    """The population: N codes and what the networks give for them."""
 
-    # the particles
     z: Array  # the codes, (N, d)
     f: Array  # their activations, (N, p)
     phi: Array  # their encodings E(G(c)), (N, F)
     distance: Array  # d(z): how far outside the band, in band widths (:func:`inverse_set.particles.levels.distance`)
     moved: Array  # whether each particle moved since it was last copied (a copy that did not is a repeat), (N,)
-    # their lineage
+
+
+class Lineage(NamedTuple):
+    """Where each particle was copied from, and how much it still remembers of it (the lag correlation ρ)."""
+
     ancestor: Array  # each particle's ancestor among the first draws, (N,)
     parent: Array  # the particle it was a copy of at the last resampling (itself if kept), (N,)
     grandparent: Array  # its parent's own family at the resampling before (its parent there), (N,)
@@ -115,18 +117,36 @@ class LadderState(NamedTuple):
     memory: Array  # ρ: the lag correlation with start_phi, start_f, ()
     parent_memory: Array  # ρ when the last resampling came (the level before's own), ()
     chained: Array  # whether the positions at the last resampling are the particles' own earlier samples, ()
-    # the moves' law N(μ, Σ), Σ = I + W (L Lᵀ − I) Wᵀ, and their angle
+
+
+class MovesLaw(NamedTuple):
+    """The law N(μ, Σ), Σ = I + W (L Lᵀ − I) Wᵀ, the moves rotate about (:mod:`inverse_set.particles.laws`), and the
+    local rotations' largest angle h."""
+
     centre: Array  # μ, (N, d)
     axes: Array  # W, the axes along which Σ departs from I, (N, d, k)
     root: Array  # L, Σ's root along them, (N, k, k)
-    angle: Array  # h, the local rotations' largest angle, ()
-    # the band's mass
+    angle: Array  # h, ()
+
+
+class MassEstimate(NamedTuple):
+    """The band's probability under the prior, as the levels' product and from the band's own fresh draws
+    (:func:`inverse_set.particles.mass.band_mass`)."""
+
     log_mass: Array  # Σ_l log π_l (from log N / D where the climb starts from the pilot's D draws), ()
     log_mass_var: Array  # Σ_l Var(π_l) / π_l² (the larger of the families' and the lines' estimates), ()
     far_draws: Array  # the band's own fresh draws from N(μ, I) the mass is estimated from, counted, ()
     far_weight: Array  # Σ over them of 1[in band] · N(c'; 0, I) / N(c'; μ, I), ()
     far_weight_sq: Array  # Σ of its squares, ()
-    # the climb
+
+
+class LadderState(NamedTuple):
+    """The particle method's state: its parts, and the climb's progress."""
+
+    particles: Particles
+    lineage: Lineage
+    law: MovesLaw
+    mass: MassEstimate
     threshold: Array  # the current level's t, ()
     level: Array  # levels done (0 by rejection), ()
     stalled: Array  # levels in a row whose threshold did not fall, ()

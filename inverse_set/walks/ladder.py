@@ -39,7 +39,7 @@ from inverse_set.core.field_checks import check_options
 from inverse_set.core.loop import Evaluations, WalkStatus
 from inverse_set.paper.seeds import SeedState
 from inverse_set.particles import decorrelation, ladder, laws, mass, moves
-from inverse_set.particles.state import Ladder, LadderState, LadderStatus
+from inverse_set.particles.state import Ladder, LadderState, LadderStatus, Particles
 from inverse_set.walks import WalkContext, buffer
 
 Array = jax.Array
@@ -101,9 +101,9 @@ class LadderWalk:
         start = "seeds" if from_seeds else "rejection" if bool(population.by_rejection) else "prior"
         return {"band_mass": None if from_seeds else mass.band_mass(population),
                 "ladder_levels": int(population.level), "population_start": start,
-                "distinct_ancestors": len(np.unique(np.asarray(population.ancestor)[gave])),
+                "distinct_ancestors": len(np.unique(np.asarray(population.lineage.ancestor)[gave])),
                 "effective_sample_size": float(state.effective_samples), "rounds": int(state.rounds),
-                "decorrelation": float(population.memory)}
+                "decorrelation": float(population.lineage.memory)}
 
 
 class LadderWalkState(NamedTuple):
@@ -125,16 +125,18 @@ def init(walk: LadderWalk, ctx: WalkContext, seeds: SeedState, rng_key, prepared
     climbed = walk.prepare(ctx._replace(code_dim=seeds.codes.shape[-1]), rng_key)[0] if prepared is None else prepared
     stalled = climbed.status != LadderStatus.IN_BAND
     # copies of the seeds in band, dealt in turn (all K where every seed reached it)
-    inside = ctx.bands.contains(seeds.f[:, : climbed.f.shape[-1]])
+    inside = ctx.bands.contains(seeds.f[:, : climbed.particles.f.shape[-1]])
     k = jnp.maximum(jnp.sum(inside), 1)
     copies = jnp.argsort(~inside, stable=True)[jnp.arange(n_particles) % k]
-    z, f, phi = seeds.codes[copies], seeds.f[copies, : climbed.f.shape[-1]], seeds.phi[copies]
+    z, f, phi = seeds.codes[copies], seeds.f[copies, : climbed.particles.f.shape[-1]], seeds.phi[copies]
+    law, cost = laws.rotation_law(ctx.problem, ctx.indices, seeds.codes, inside, copies, climbed)
     from_seeds = climbed._replace(
-        z=z, f=f, phi=phi, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k, ancestor=copies,
-        parent=copies, grandparent=copies, parent_memory=jnp.asarray(0.0, jnp.float32), start_phi=phi, start_f=f,
-        memory=jnp.asarray(1.0, jnp.float32), moves=jnp.asarray(0),
-        by_rejection=jnp.asarray(False), status=jnp.asarray(LadderStatus.IN_BAND),
-        **laws.rotation_law(ctx.problem, ctx.indices, seeds.codes, inside, copies, climbed))
+        particles=Particles(z=z, f=f, phi=phi, distance=jnp.zeros((n_particles,)), moved=jnp.arange(n_particles) < k),
+        lineage=climbed.lineage._replace(ancestor=copies, parent=copies, grandparent=copies, start_phi=phi, start_f=f,
+                                         memory=jnp.asarray(1.0, jnp.float32),
+                                         parent_memory=jnp.asarray(0.0, jnp.float32)),
+        law=law, moves=jnp.asarray(0), by_rejection=jnp.asarray(False), status=jnp.asarray(LadderStatus.IN_BAND),
+        forward_passes=climbed.forward_passes + cost)
     population = jax.tree.map(lambda a, b: jnp.where(stalled, a, b), from_seeds, climbed)
     kept = buffer.init(seeds.codes, ctx.n, ctx.num_features, ctx.bands.z1.shape[0],
                        walk.budget(ctx.n, seeds.codes.shape[0]))
@@ -171,11 +173,13 @@ def next_round(state: LadderState) -> LadderState:
     """A population in the band, its particles just kept as samples, starts a round for the next ones: each must
     forget its own position now (ρ from here, no families of copies: ``chained``), and none has moved since. The
     band's law is the same in every round: the one fitted in the gradients' span at the band's resampling stays."""
-    n = state.z.shape[0]
+    n = state.particles.z.shape[0]
     own = jnp.arange(n)
-    return state._replace(start_phi=state.phi, start_f=state.f, memory=jnp.asarray(1.0, jnp.float32), parent=own,
-                          grandparent=own, parent_memory=jnp.asarray(0.0, jnp.float32), moves=jnp.asarray(0),
-                          moved=jnp.zeros((n,), bool), chained=jnp.asarray(True))
+    lineage = state.lineage._replace(start_phi=state.particles.phi, start_f=state.particles.f,
+                                     memory=jnp.asarray(1.0, jnp.float32), parent=own, grandparent=own,
+                                     parent_memory=jnp.asarray(0.0, jnp.float32), chained=jnp.asarray(True))
+    return state._replace(particles=state.particles._replace(moved=jnp.zeros((n,), bool)), lineage=lineage,
+                          moves=jnp.asarray(0))
 
 
 def _keep(state: LadderWalkState, population: LadderState, is_sample: Array, n: int, step: Array):
@@ -184,8 +188,8 @@ def _keep(state: LadderWalkState, population: LadderState, is_sample: Array, n: 
     kept = state.buffer
     first = is_sample & (kept.count + jnp.cumsum(is_sample) <= n)
     slot = jnp.where(first, kept.count + jnp.cumsum(first) - 1, n)  # index n is out of bounds: dropped
-    buffer_ = kept._replace(codes=kept.codes.at[slot].set(population.z, mode="drop"),
-                            f=kept.f.at[slot].set(population.f, mode="drop"),
+    buffer_ = kept._replace(codes=kept.codes.at[slot].set(population.particles.z, mode="drop"),
+                            f=kept.f.at[slot].set(population.particles.f, mode="drop"),
                             count=(kept.count + jnp.sum(first)).astype(jnp.int32),
                             accepted=kept.accepted.at[step].set(jnp.sum(first)))
     return buffer_, state.gave | first, state.effective_samples + round_worth(population, first)
@@ -195,9 +199,9 @@ def round_worth(population: LadderState, taken: Array) -> Array:
     """What a round's samples add to the effective sample size: in the first, m over their families' design effect
     (:func:`inverse_set.particles.decorrelation.design_effect`); in a later one, each sample still correlates ρ with its own
     particle's sample before, and adds (1 − ρ) / (1 + ρ) (a chain whose lag-one correlation is ρ)."""
-    rho = jnp.clip(population.memory, 0.0, 1.0)
-    first = decorrelation.effective_sample_size(population.parent, population.memory, taken,
-                                                population.grandparent, population.parent_memory)
-    return jnp.where(population.chained, jnp.sum(taken) * (1 - rho) / (1 + rho), first)
+    rho = jnp.clip(population.lineage.memory, 0.0, 1.0)
+    first = decorrelation.effective_sample_size(population.lineage.parent, population.lineage.memory, taken,
+                                                population.lineage.grandparent, population.lineage.parent_memory)
+    return jnp.where(population.lineage.chained, jnp.sum(taken) * (1 - rho) / (1 + rho), first)
 
 
