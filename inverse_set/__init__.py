@@ -65,7 +65,7 @@ def __getattr__(name):
     if name not in _WHERE:
         if importlib.util.find_spec(f"inverse_set.{name}") is None:
             raise AttributeError(f"module 'inverse_set' has no attribute {name!r}")
-        return importlib.import_module(f"inverse_set.{name}")  # a submodule, e.g. inverse_set.particles.ladder
+        return importlib.import_module(f"inverse_set.{name}")  # a subpackage or top-level module, e.g. inverse_set.particles
     module, attribute = _WHERE[name]
     value = importlib.import_module(module)
     value = value if attribute is None else getattr(value, attribute)

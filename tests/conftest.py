@@ -68,6 +68,16 @@ def _compiled_code_under_the_map_limit():
     yield
     free_compiled_code_past(MAP_LIMIT and MAP_LIMIT // 2)
 
+
+@pytest.fixture(autouse=True)
+def _in_an_empty_directory_of_its_own(tmp_path_factory, monkeypatch):
+    """Every test runs in a fresh, empty working directory, never in the one the suite started from: a command line
+    that writes to its default ``--out`` (``out/sample``) writes there, and a run already in the repository's
+    ``out/`` (README command 1, which CI runs before the suite) changes no test. A test that needs a file of the
+    repository names it from ``Path(__file__)``."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 D = 8
 W1 = np.array([1.5, -2.0, 1.0, 0.5, -1.0, 2.0, 0.0, 1.0], np.float32)
 W2 = np.array([0.0, 1.0, 2.0, -1.5, 1.0, 0.0, -1.0, 0.5], np.float32)

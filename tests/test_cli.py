@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from PIL import Image
 
 from inverse_set import InverseSetResult, Ladder, Unit
 from inverse_set.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SLAB_MODELS = '''
 import jax, jax.numpy as jnp
@@ -52,15 +55,24 @@ def run(argv, capsys):
     (["atlas", "--layer", "fc6", "--units", "5:2", "--band", "p90,p99"], "selects no unit"),
     (["show", "nowhere/result"], "no saved result"),
     (["bench", "--file", "nowhere.json"], "no benchmark results"),
+    (["bench"], "run from the repository root or give --file"),  # the test's directory holds no benchmarks/
     (["frobnicate"], "invalid choice"),
     (["sample", "--neuron", "Bag", "--band", "p50,p95", "--method", "ppgn"], "invalid choice"),
 ])
 def test_every_error_is_one_line_and_exit_status_2(argv, says, capsys):
+    # in an empty directory of the test's own (tests/conftest.py): a run in ./out/sample, where the suite started,
+    # would answer "already holds a run" before the error checked here
     rc, out, err = run(argv, capsys)
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1, err
     assert says in lines[0] and "Traceback" not in err and lines[0].split(":")[1].strip() == "error"
     assert "sampling" not in out  # checked in full before anything is printed
+
+
+def test_each_test_runs_in_an_empty_directory_not_where_the_suite_started(request):
+    # README command 1, run where the suite starts (as CI does), writes ./out/sample: no test sees it.
+    assert Path.cwd() != request.config.invocation_params.dir and list(Path.cwd().iterdir()) == []
+    assert main(["show", "out/sample/result"]) == 2
 
 
 def test_help_names_the_program_and_documents_every_option():
@@ -182,7 +194,7 @@ def test_models_from_a_python_file(tmp_path, capsys):
 
 
 def test_bench_prints_the_committed_benchmark(capsys):
-    rc, out, _ = run(["bench"], capsys)
+    rc, out, _ = run(["bench", "--file", str(ROOT / "benchmarks" / "results" / "results.json")], capsys)
     assert rc == 0 and " | ours | " in out and " | rejection_prior | " in out
 
 
@@ -282,18 +294,19 @@ def test_a_bad_argument_is_answered_before_jax_starts(argv):
 
 def test_the_command_line_names_every_method_and_the_package_its_functions():
     import inverse_set
-    import inverse_set.atlas  # noqa: F401  (a submodule named like its function)
+    import inverse_set.report.dataset_examples  # noqa: F401  (submodules named like their functions)
     import inverse_set.report.facets  # noqa: F401
-    from inverse_set import cli, methods
+    from inverse_set import methods
+    from inverse_set.cli.main import METHOD_NAMES
 
-    assert set(cli.METHOD_NAMES) == set(methods.PRESETS)
+    assert set(METHOD_NAMES) == set(methods.PRESETS)
     assert all(callable(getattr(inverse_set, name)) or name == "METHODS" or name == "initialization"
                for name in inverse_set.__all__)
     from inverse_set import atlas, dataset_examples, facets
 
     assert [f.__name__ for f in (atlas, dataset_examples, facets)] == ["atlas", "dataset_examples", "facets"]
-    # in a fresh process, the package's submodules are its attributes as when it imported them all at once
-    code = ("import inverse_set as i; print(i.decorrelation.design_effect.__name__, i.Ladder.__name__, "
+    # in a fresh process, the package's own modules are its attributes as when it imported them all at once
+    code = ("import inverse_set as i; print(i.sampler.to_host.__name__, i.particles.__name__, i.Ladder.__name__, "
             "i.facets.__name__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.split() == ["design_effect", "Ladder", "facets"], done.stderr
+    assert done.stdout.split() == ["to_host", "inverse_set.particles", "Ladder", "facets"], done.stderr

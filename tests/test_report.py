@@ -2,6 +2,7 @@
 
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -164,11 +165,15 @@ def render(path, tmp_path):
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
              "--disable-background-networking", "--disable-component-update",
              "--disable-features=NetworkTimeServiceQuerying", "--enable-logging=stderr", "--v=0",
+             f"--user-data-dir={tmp_path / 'chromium'}",
              f"--host-resolver-rules=MAP * 127.0.0.1:{server.server_port}", "--window-size=1200,1600"]
+    # its profile, crash reports and caches in the test's directory, not in the user's ~/.config or ~/.cache
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     try:
-        dom = subprocess.run([*flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+        dom = subprocess.run([*flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120,
+                             env=env)
         out = subprocess.run([*flags, f"--screenshot={shot}", path.as_uri()], capture_output=True, text=True,
-                             timeout=120)
+                             timeout=120, env=env)
     finally:
         server.shutdown()
         server.server_close()
