@@ -38,7 +38,6 @@ from inverse_set.particles import decorrelation, ladder, laws, moves
 from inverse_set import get_method
 from inverse_set.api import make_sampler
 from inverse_set.particles.mass import band_mass, weights_worth
-from inverse_set.walks.ladder import climbers
 
 
 def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: float = 0.0) -> dict:
@@ -54,15 +53,14 @@ def budget(sampler, z1, z2, lad: ladder.Ladder, n: int, key: int, mass_ess: floa
         jax.debug.callback(on_level, s.level, s.forward_passes, s.moves, s.mass.log_mass, *memories(s), s.lineage.memory, s.lineage.parent)
 
     dim = jax.eval_shape(sampler.compiled.init_fn, jax.random.key(0)).shape[-1]
-    c = climbers(n)
-    climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback, climbers=c))
+    climb = jax.jit(lambda k: ladder.climb(problem, indices, bands, lad, n, dim, k, callback))
     state = jax.block_until_ready(climb(jax.random.key(key)))
     row = {"by_rejection": bool(state.by_rejection), "levels": []}
     previous = 0
-    fit = laws.fit_cost(c, state.particles.f.shape[-1])  # each resampling's fitted law: its gradients' passes
+    fit = laws.fit_cost(n, state.particles.f.shape[-1])  # each resampling's fitted law: its gradients' passes
     levels.sort(key=lambda lv: lv[0])  # the callbacks may come in any order
     for level, passes, moved, mass, rho_phi, rho_f, _, _ in levels:
-        before = passes - moved * c  # the level's own moves are its last passes, its law's gradients before them
+        before = passes - moved * n  # the level's own moves are its last passes, its law's gradients before them
         if not row["levels"]:
             row["start"] = (before - fit) / n
         row["levels"].append({"moves": moved, "kept": mass / previous if previous else mass,
@@ -106,7 +104,7 @@ def lineage(levels: list, state: ladder.LadderState) -> dict:
     two = float(moves.families_effect(state, counted))
     if not levels:  # drawn by rejection: no copies
         return {"effect_two": two, "effect_all": two}
-    family = np.asarray(state.lineage.parent)  # the band's resampling: each sample's parent there
+    *_, family = levels[-1]  # the band's resampling: each sample's parent there
     families, rhos = [], [float(state.lineage.memory)]
     for *_, rho, parent in reversed(levels[:-1]):  # the level before the band's resampling, then the one before …
         families.append(family)

@@ -141,49 +141,49 @@ def level(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: La
     return state._replace(status=status.astype(jnp.int32))
 
 
-def by_rejection(problem, indices, bands, ladder, state, climbers, callback=None):
-    limit, n = ladder.rejection_limit, state.particles.z.shape[0]
+def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, state: LadderState,
+                 callback=None) -> LadderState:
+    """N in-band prior draws where the band's share makes that cheap (:mod:`inverse_set.particles.prior_draws`); else the
+    ladder (:func:`_levels`) from the N of the pilot's draws nearest the band, all its draws counted."""
+    limit = ladder.rejection_limit
 
     def drawn(pilot):
         in_band = prior_draws.by_rejection(problem, indices, bands, state, pilot, limit)
         return in_band._replace(status=jnp.asarray(LadderStatus.IN_BAND, jnp.int32))
 
     def climbed(pilot):
-        return spread(_levels(problem, indices, bands, ladder, prior_draws.nearest_start(state, pilot, climbers),
-                              callback), n)
+        return _levels(problem, indices, bands, ladder, prior_draws.nearest_start(state, pilot), callback)
 
     pilot = prior_draws.pilot(problem, indices, bands, state, limit)
     return jax.lax.cond(prior_draws.cheap(pilot, limit), drawn, climbed, pilot)
 
 
-def spread(state, n):
-    """A climbed population of C <= n particles dealt out to n copies of those its last resampling kept."""
-    c = state.particles.z.shape[0]
-    if c == n:
-        return state
-    lineage = state.lineage
-    kept = lineage.parent == jnp.arange(c)
-    key, k_pick = jax.random.split(state.rng_key)
-    kept_first = jnp.argsort(jnp.where(kept, 0.0, 2.0) + jax.random.uniform(k_pick, (c,)))
-    slot = jnp.arange(n)
-    source = kept_first[slot % jnp.maximum(jnp.sum(kept), 1)]
-    now, law = state.particles, state.law
-    return state._replace(
-        particles=Particles(now.z[source], now.f[source], now.phi[source], now.distance[source],
-                            now.moved[source] & (slot < jnp.sum(kept))),
-        lineage=lineage._replace(ancestor=lineage.ancestor[source], parent=source,
-                                 grandparent=lineage.grandparent[source], start_phi=now.phi[source],
-                                 start_f=now.f[source], memory=jnp.asarray(1.0, jnp.float32)),
-        law=law._replace(centre=law.centre[source], axes=law.axes[source], root=law.root[source]), rng_key=key)
-
-
-def climb(problem, indices, bands, ladder, num_particles, latent_dim, rng_key, callback=None, climbers=None):
-    climbers = num_particles if climbers is None else climbers
+def climb(problem: Problem, indices: ConstraintIndices, bands: Bands, ladder: Ladder, num_particles: int,
+          latent_dim: int, rng_key: Array, callback=None) -> LadderState:
+    """N prior draws into the band: by rejection where the band's share allows, else up the ladder level by level
+    until the band itself is the level (IN_BAND; its moves still to come) or it gives up. ``callback(state)``, if
+    given, is called after each level (progress)."""
     k_draw, key = jax.random.split(rng_key)
     z = jax.random.normal(k_draw, (num_particles, latent_dim), jnp.float32)
     phi, f, d = measure(problem, indices, bands, z)
-    state = prior_draws.initial_state(z, f, phi, d, FIRST_ANGLE, key)
-    return by_rejection(problem, indices, bands, ladder, state, climbers, callback)
+    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)
+    first = jnp.arange(num_particles)
+    k = axes_count(latent_dim)
+    state = LadderState(
+        particles=Particles(z=z, f=f, phi=phi, distance=d, moved=jnp.ones((num_particles,), bool)),
+        lineage=Lineage(ancestor=first, parent=first, grandparent=first, start_phi=phi, start_f=f,
+                        memory=scalar(1.0), parent_memory=scalar(0.0), chained=scalar(False, bool)),
+        law=MovesLaw(centre=jnp.zeros_like(z), axes=jnp.zeros((num_particles, latent_dim, k), jnp.float32),
+                     root=jnp.broadcast_to(jnp.eye(k, dtype=jnp.float32), (num_particles, k, k)),  # Σ = I at first
+                     angle=scalar(FIRST_ANGLE)),
+        mass=MassEstimate(log_mass=scalar(0.0), log_mass_var=scalar(0.0), far_draws=scalar(0.0),
+                          far_weight=scalar(0.0), far_weight_sq=scalar(0.0)),
+        threshold=scalar(jnp.inf), level=scalar(0, jnp.int32), stalled=scalar(0, jnp.int32),
+        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), forward_passes=jnp.asarray(num_particles),
+        status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=key)
+    if ladder.rejection_limit is None:
+        return _levels(problem, indices, bands, ladder, state, callback)
+    return by_rejection(problem, indices, bands, ladder, state, callback)
 
 
 def _levels(problem, indices, bands, ladder, state, callback):

@@ -20,8 +20,7 @@ from inverse_set.core.bands import Bands
 from inverse_set.core.constraints import ConstraintIndices
 from inverse_set.core.problem import Problem
 from inverse_set.particles.levels import measure
-from inverse_set.particles.laws import axes_count
-from inverse_set.particles.state import LadderState, LadderStatus, Lineage, MassEstimate, MovesLaw, Particles
+from inverse_set.particles.state import LadderState
 
 Array = jax.Array
 
@@ -97,29 +96,13 @@ def by_rejection(problem: Problem, indices: ConstraintIndices, bands: Bands, sta
         threshold=jnp.asarray(0.0), by_rejection=jnp.asarray(True), forward_passes=p.draws, rng_key=p.rng_key)
 
 
-def nearest_start(state: LadderState, p: Pilot, climbers: int) -> LadderState:
-    """The climb's start: the ``climbers`` of the pilot's D draws nearest the band."""
-    z, f, phi, d = (a[:climbers] for a in p.nearest)  # the pilot's nearest, nearest first
-    share = climbers / p.draws
-    start = initial_state(z, f, phi, d, state.law.angle, p.rng_key)
-    return start._replace(mass=start.mass._replace(log_mass=jnp.log(share), log_mass_var=(1 - share) / climbers),
-                          forward_passes=p.draws)
-
-
-def initial_state(z: Array, f: Array, phi: Array, d: Array, angle: Array, rng_key: Array) -> LadderState:
-    """A population of prior draws before any level."""
-    n, dim = z.shape
-    k = axes_count(dim)
-    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)
-    first = jnp.arange(n)
-    return LadderState(
-        particles=Particles(z=z, f=f, phi=phi, distance=d, moved=jnp.ones((n,), bool)),
-        lineage=Lineage(ancestor=first, parent=first, grandparent=first, start_phi=phi, start_f=f,
-                        memory=scalar(1.0), parent_memory=scalar(0.0), chained=scalar(False, bool)),
-        law=MovesLaw(centre=jnp.zeros_like(z), axes=jnp.zeros((n, dim, k), z.dtype),
-                     root=jnp.broadcast_to(jnp.eye(k, dtype=z.dtype), (n, k, k)), angle=jnp.asarray(angle)),
-        mass=MassEstimate(log_mass=scalar(0.0), log_mass_var=scalar(0.0), far_draws=scalar(0.0),
-                          far_weight=scalar(0.0), far_weight_sq=scalar(0.0)),
-        threshold=scalar(jnp.inf), level=scalar(0, jnp.int32), stalled=scalar(0, jnp.int32),
-        moves=scalar(0, jnp.int32), by_rejection=scalar(False, bool), forward_passes=jnp.asarray(n),
-        status=scalar(LadderStatus.RUNNING, jnp.int32), rng_key=rng_key)
+def nearest_start(state: LadderState, p: Pilot) -> LadderState:
+    """The climb's start: the N of the pilot's D draws nearest the band, which stand for a share N / D of the draws
+    (in the band's mass, with the binomial variance that makes the first level's share p₀ N / D one of D draws)."""
+    z, f, phi, d = p.nearest
+    n, share = z.shape[0], z.shape[0] / p.draws
+    return state._replace(
+        particles=state.particles._replace(z=z, f=f, phi=phi, distance=d),
+        lineage=state.lineage._replace(start_phi=phi, start_f=f),
+        mass=state.mass._replace(log_mass=jnp.log(share), log_mass_var=(1 - share) / n),
+        forward_passes=p.draws, rng_key=p.rng_key)

@@ -45,11 +45,6 @@ from inverse_set.walks import WalkContext, buffer
 Array = jax.Array
 
 MIN_PARTICLES = 100
-CLIMB_SHARE = float(__import__('os').environ.get('CLIMB_SHARE', 0.25))
-
-
-def climbers(n):
-    return min(n, max(MIN_PARTICLES, round(CLIMB_SHARE * n)))
 
 
 @dataclass(frozen=True)
@@ -88,9 +83,8 @@ class LadderWalk:
 
     def prepare(self, ctx: WalkContext, rng_key, callback=None) -> tuple[LadderState, Array]:
         """The climb from the prior, before any seed: the seeds are needed only where it did not reach the band."""
-        n = self.particles(ctx.n)
-        climbed = ladder.climb(ctx.problem, ctx.indices, ctx.bands, self.ladder, n, ctx.code_dim, rng_key, callback,
-                               climbers=climbers(n))
+        climbed = ladder.climb(ctx.problem, ctx.indices, ctx.bands, self.ladder, self.particles(ctx.n),
+                               ctx.code_dim, rng_key, callback)
         return climbed, climbed.status != LadderStatus.IN_BAND
 
     def init(self, ctx: WalkContext, seeds: SeedState, rng_key, prepared=None) -> LadderWalkState:
