@@ -38,6 +38,9 @@ from inverse_set.core.bands import in_band
 from inverse_set.report.viz import image_grid
 
 
+GRID_METHODS = ("ours", "ppgn", "rejection_prior", "real")  # a grid's rows: the default beside PPGN, the ideal, real
+
+
 def grid(cell, samples, rows_methods, ctx, path):
     batched, *_ = ctx.activation(cell)
     rows, caps, titles = [], [], []
@@ -148,7 +151,7 @@ def main(argv=None):
         print(f"  scored on n = {max(r['n_scored'] for r in rows)} ({time.perf_counter() - t_cell:.0f} s)", flush=True)
         if cell.class_index in grid_classes or cell.kind != "class":
             safe = "".join(ch if ch.isalnum() else "_" for ch in cell.name)
-            grid(cell, {r.method: r.images for r in runs}, [m for m in bm.METHODS if m in methods], ctx,
+            grid(cell, {r.method: r.images for r in runs}, [m for m in GRID_METHODS if m in methods], ctx,
                  out / f"grid_{safe}.png")
         payload["total_time_s"] += time.perf_counter() - t_start
         t_start = time.perf_counter()

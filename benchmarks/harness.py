@@ -119,7 +119,8 @@ class Run:
 SAMPLER_STATS = ("seed_steps", "band_mass", "effective_sample_size", "decorrelation", "population_start",
                  "ladder_levels", "distinct_ancestors")
 
-# The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder").
+# The rows that run sample_inverse_set, and the method each runs (None: the models' default, "prior-ladder"). Each
+# such row records the name (``method_name``) and every resolved setting (``method_settings``) of what ran.
 NAMED = {"ours": None, "paper": "paper", "ladder": "prior-ladder", "slice": "prior-slice"}
 
 
@@ -302,7 +303,8 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                     f"{s.band_mass[2]:.3g}], {s.distinct_ancestors} distinct ancestors, from the {s.population_start}"
                 run = Run(method, res.images, forward=s.forward_evaluations, gradient=s.gradient_evaluations,
                           wall_s=s.run_time_s, compile_s=s.compile_time_s,
-                          stats={k: getattr(s, k) for k in SAMPLER_STATS},
+                          stats={**{k: getattr(s, k) for k in SAMPLER_STATS}, "method_name": s.method,
+                                 "method_settings": s.settings},
                           note=f"{s.method}: seed steps {s.seed_steps}, walker steps {s.walker_steps}" + mass)
             except InfeasibleBandError as err:
                 run = Run(method, np.zeros((0, 28, 28, 1)), wall_s=time.perf_counter() - t0,
