@@ -167,8 +167,10 @@ def layer_shapes(generator, encoder, target, spec, needs_target):
             out = jax.eval_shape(lambda x: dict(as_layer_dict(target(x))), image)
         except Exception as err:
             raise ValueError(
-                f"the generator's output shape {image.shape} does not fit the target network: {_reason(err)}. "
-                "The generator must return one image in the shape the target takes (no batch axis)."
+                f"the target network failed on the generator's output, one image of shape {image.shape}: "
+                f"{_reason(err)}. Either the target takes images of another shape (the generator must return one "
+                "image in the shape the target takes, with no batch axis), or the target itself fails: the reason "
+                "above says where."
             ) from err
         layers = {name: tuple(v.shape) for name, v in out.items()}
     return image, int(np.prod(phi.shape)), layers

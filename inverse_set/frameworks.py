@@ -23,10 +23,34 @@ from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
-
-from inverse_set.core.constraints import as_layer_dict
+import numpy as np
 
 Array = jax.Array
+
+
+def named_parts(name: str, value, is_array=lambda v: isinstance(v, jax.Array | np.ndarray)) -> dict:
+    """What a layer returned, as ``{name: array}``: an array as it is; a tuple or list by part, ``name.0``,
+    ``name.1``, … (and ``name`` itself its first array, as for ``nn.MultiheadAttention``'s ``(output, weights)``);
+    a dict by key, ``name.key``; anything else (None, a number, another object) left out."""
+    if is_array(value):
+        return {name: value}
+    parts: dict = {}
+    if isinstance(value, (tuple, list)):
+        for i, part in enumerate(value):
+            parts.update(named_parts(f"{name}.{i}", part, is_array))
+        first = next((parts[key] for key in parts), None)
+        return parts if first is None else {name: first, **parts}
+    if isinstance(value, Mapping):
+        for key, part in value.items():
+            parts.update(named_parts(f"{name}.{key}", part, is_array))
+    return parts
+
+
+def output_parts(out) -> dict:
+    """A module's return value as layers: a dict's entries by their own names, else ``"output"`` (by part)."""
+    if isinstance(out, Mapping):
+        return {k: v for key, value in out.items() for k, v in named_parts(str(key), value).items()}
+    return named_parts("output", out)
 
 
 def flax_target(module, params, *, method=None, batched: bool = True) -> Callable[[Array], dict]:
@@ -35,7 +59,8 @@ def flax_target(module, params, *, method=None, batched: bool = True) -> Callabl
     Every submodule's output (``capture_intermediates``) and every value the module
     ``sow``s into ``"intermediates"`` becomes a layer, named by its path joined with
     ``/`` (e.g. ``"conv1"``, ``"block/dense"``); the module's return value is
-    ``"output"`` (or its entries, if it returns a dict).
+    ``"output"`` (or its entries, if it returns a dict). A submodule that returns a
+    tuple, list or dict gives its parts (:func:`named_parts`).
 
     Args:
       module: a ``flax.linen.Module``.
@@ -54,10 +79,9 @@ def flax_target(module, params, *, method=None, batched: bool = True) -> Callabl
         flat = flatten_intermediates(state.get("intermediates", {}))
         for name, value in flat.items():
             if name:  # "" is the top-level module's own output, reported as "output" below
-                layers[name] = value[0] if batched else value
-        for name, value in as_layer_dict(out).items():
-            layers[name] = value[0] if batched else value
-        return layers
+                layers.update(named_parts(name, value))
+        layers.update(output_parts(out))
+        return {name: value[0] for name, value in layers.items()} if batched else layers
 
     return target
 
@@ -96,8 +120,9 @@ def nnx_target(module, *, batched: bool = True) -> Callable[[Array], dict]:
     Every submodule's output (e.g. ``"conv1"``, ``"block/dense"``, the output of
     its ``__call__``) and every value the module ``sow``s as ``nnx.Intermediate``
     becomes a layer, named by its path joined with ``/`` as for
-    :func:`~inverse_set.core.constraints.flax_target`; the module's return value is
-    ``"output"`` (or its entries, if it returns a dict).
+    :func:`flax_target`; the module's return value is ``"output"`` (or its
+    entries, if it returns a dict). A submodule that returns a tuple, list or
+    dict gives its parts (:func:`named_parts`).
 
     Args:
       module: an ``nnx.Module`` (it is split once into its graph and state; later
@@ -113,8 +138,11 @@ def nnx_target(module, *, batched: bool = True) -> Callable[[Array], dict]:
         model = nnx.merge(graphdef, state)
         out, sown = nnx.capture(model, nnx.Intermediate, method_outputs=nnx.Intermediate)(
             image[None] if batched else image)
-        layers = {name: value for name, value in flatten_intermediates(nnx.to_pure_dict(sown)).items() if name}
-        layers.update(as_layer_dict(out))
+        layers = {}
+        for name, value in flatten_intermediates(nnx.to_pure_dict(sown)).items():
+            if name:
+                layers.update(named_parts(name, value))
+        layers.update(output_parts(out))
         return {name: value[0] for name, value in layers.items()} if batched else layers
 
     return target
@@ -136,6 +164,20 @@ def _channels_last(value: Array) -> Array:
     return jnp.moveaxis(value, 1, -1) if value.ndim == 4 else value
 
 
+def _normalization(normalize) -> tuple[Array, Array] | None:
+    """``(mean, std)`` as two (C,) float32 arrays, checked: std positive, as many of each."""
+    if normalize is None:
+        return None
+    try:
+        mean, std = (np.asarray(v, np.float32).reshape(-1) for v in normalize)
+    except (TypeError, ValueError):
+        raise ValueError(f"normalize must be (mean, std), one number per channel each, got {normalize!r}.") from None
+    if mean.shape != std.shape or not np.all(std > 0) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"normalize=(mean, std) needs as many means as standard deviations, each std > 0 and every "
+                         f"value finite; got mean {mean.tolist()}, std {std.tolist()}.")
+    return jnp.asarray(mean), jnp.asarray(std)
+
+
 def torch_function(module, *, batched: bool = True) -> Callable[[Array], Array]:
     """A ``torch.nn.Module`` as a JAX function of one example (through torchax; weights as constants).
 
@@ -154,18 +196,28 @@ def torch_function(module, *, batched: bool = True) -> Callable[[Array], Array]:
 
 
 def torch_target(module, *, layers: Sequence[str] | None = None, batched: bool = True,
-                 channels_last: bool = False) -> Callable[[Array], dict]:
+                 channels_last: bool = False, normalize: tuple[Sequence[float], Sequence[float]] | None = None
+                 ) -> Callable[[Array], dict]:
     """A ``torch.nn.Module`` as a target ``image -> {layer name: activations}`` (through torchax).
 
     Each named submodule's output (``module.named_modules()`` names, e.g.
     ``"features.0"``, ``"fc1"``; all of them unless ``layers`` lists some) is read
     by a forward hook during the one forward pass; the module's return value is
-    ``"output"``. Conv outputs (N, C, H, W) are given channels last, (H, W, C), so
-    ``Unit("conv1", c)`` is channel c's mean over positions and ``Unit("conv1", c,
-    (h, w))`` one position, as for Flax targets. With ``channels_last`` the image comes (H, W, C) and is moved to
+    ``"output"``. A submodule that returns a tuple, list or dict of tensors gives its
+    parts (``"block.self_attn.0"``, … and ``"block.self_attn"`` its first tensor:
+    :func:`named_parts`); one that returns no tensor gives no layer. Conv outputs
+    (N, C, H, W) are given channels last, (H, W, C), so ``Unit("conv1", c)`` is
+    channel c's mean over positions and ``Unit("conv1", c, (h, w))`` one position,
+    as for Flax targets; token outputs (N, T, C) are (T, C), so ``Unit("blocks.0",
+    c, 5)`` is channel c at token 5 and ``Unit("blocks.0", c)`` its mean over
+    tokens. With ``channels_last`` the image comes (H, W, C) and is moved to
     torch's (C, H, W) (e.g. for ``method="fourier"``, whose images are channels last).
+    With ``normalize=(mean, std)`` (one number per channel, as the model's own
+    transforms give them, e.g. timm's ``resolve_data_config``) the module sees
+    ``(image − mean) / std``: the generator's images stay in their own range.
     """
-    _, torchax = _torchax()
+    torch, torchax = _torchax()
+    shift = _normalization(normalize)
     module = module.eval()
     named = dict(module.named_modules())
     names = [name for name in named if name] if layers is None else list(layers)
@@ -175,18 +227,46 @@ def torch_target(module, *, layers: Sequence[str] | None = None, batched: bool =
     env = torchax.default_env()
     weights, fn = torchax.extract_jax(module)
 
+    def read(name, out) -> dict:
+        try:
+            parts = named_parts(name, out, lambda v: isinstance(v, torch.Tensor))
+            return {key: _channels_last(env.t2j_iso(value)) for key, value in parts.items()}
+        except Exception as err:
+            raise RuntimeError(f"torch_target could not read what submodule {name!r} "
+                               f"({type(named[name]).__name__}) returned, a {type(out).__name__}: {err}") from err
+
     def target(image):
-        captured = {}
+        captured, running = {}, []  # the submodules' outputs; the submodules entered and not yet left
         hooks = [named[name].register_forward_hook(lambda mod, args, out, name=name: captured.__setitem__(name, out))
                  for name in names]
+        def leave(mod, args, out):  # a forward hook that returns something replaces the output: None
+            running.pop()
+
+        for name, sub in named.items():
+            hooks.append(sub.register_forward_pre_hook(lambda mod, args, name=name: running.append(name)))
+            hooks.append(sub.register_forward_hook(leave))
         x = jnp.moveaxis(image, -1, -3) if channels_last else image
+        if shift is not None:
+            if x.ndim < 3 or x.shape[-3] != shift[0].shape[0]:
+                raise ValueError(f"torch_target(normalize=…) has {shift[0].shape[0]} channels; the image, shape "
+                                 f"{image.shape}, has {x.shape[-3] if x.ndim >= 3 else 'no'} channel axis of that size "
+                                 "(C, H, W) (or (H, W, C) with channels_last=True).")
+            x = (x - shift[0][:, None, None]) / shift[1][:, None, None]
         try:
             out = fn(weights, (x[None] if batched else x,))
+        except Exception as err:
+            where = running[-1] if running else ""
+            raise RuntimeError(f"torch_target: the module failed in submodule {where or '(the top level)'!r} "
+                               f"({type(named[where]).__name__}) on one image of shape {tuple(x.shape)}"
+                               f"{' (given as a batch of one)' if batched else ''}: {type(err).__name__}: {err}"
+                               ) from err
         finally:
             for hook in hooks:
                 hook.remove()
-        acts = {name: _channels_last(env.t2j_iso(value)) for name, value in captured.items()}
-        acts.update({name: _channels_last(v) for name, v in as_layer_dict(out).items()})
+        acts = {}
+        for name, value in captured.items():
+            acts.update(read(name, value))
+        acts.update({name: _channels_last(v) for name, v in output_parts(out).items()})
         return {name: value[0] for name, value in acts.items()} if batched else acts
 
     return target

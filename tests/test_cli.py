@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inverse_set import InverseSetResult, Ladder, Unit
+from inverse_set import InverseSetResult, Ladder, Models, Unit
 from inverse_set.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +49,9 @@ def run(argv, capsys):
     (["sample", "--neuron", "Bag", "--band", "1"], "two edges"),
     (["sample", "--neuron", "Bag"], "one --band per --neuron"),
     (["sample", "--neuron", "conv2:5@3,3", "--band", "p50,p95"], "give the band as numbers"),
+    (["sample", "--neuron", "fc6:3@x", "--band", "1,2"], "LAYER:UNIT@T (a token layer's channel at one token)"),
+    (["sample", "--neuron", "conv2:5@3", "--band", "1,2"], "its position is a pair (h, w), not the token 3"),
+    (["sample", "--neuron", "fc6:3@2", "--band", "1,2"], "token layers shaped (T, C). Drop position="),
     (["sample", "--neuron", "Bag", "--band", "1,2", "--models", "nope"], "installed"),
     (["sample", "--neuron", "Bag", "--band", "1,2", "--models", "missing.py"], "no such file"),
     (["atlas", "--neuron", "Bag"], "bands"),
@@ -310,3 +313,14 @@ def test_the_command_line_names_every_method_and_the_package_its_functions():
             "i.facets.__name__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["to_host", "inverse_set.particles", "Ladder", "facets"], done.stderr
+
+
+def test_a_neuron_on_the_command_line_reads_a_token_layers_channel_at_one_token():
+    from inverse_set.cli.arguments import parse_neuron, unit_label
+    from inverse_set.core.constraints import Unit
+
+    models = Models(class_names=None)
+    for text, unit in (("blocks.6.mlp.fc1:123@5", Unit("blocks.6.mlp.fc1", 123, 5)),
+                       ("conv2:5@7,7", Unit("conv2", 5, (7, 7))), ("fc6:46", Unit("fc6", 46))):
+        assert parse_neuron(text, models) == unit
+        assert unit_label(unit, models) == text

@@ -286,7 +286,7 @@ def test_neuron_index_out_of_range(slab):
 
 def test_generator_output_that_does_not_fit_the_target(slab):
     target = lambda x: x.reshape(4, 4) @ jnp.ones(4)  # noqa: E731 — wants 16 pixels, gets 8
-    with pytest.raises(ValueError, match=r"generator's output shape \(8,\) does not fit the target"):
+    with pytest.raises(ValueError, match=r"target network failed on the generator's output, one image of shape \(8,\)"):
         sample_inverse_set(0, 0.0, 1.0, n=10, target=target, models=slab.models)
 
 

@@ -55,7 +55,8 @@ def installed_models(name: str) -> Models:
 
 
 def parse_neuron(spec: str, models: Models) -> Unit:
-    """``Bag`` / ``8`` / ``fc6:46`` / ``conv2:5`` / ``conv2:5@7,7`` as a :class:`Unit`."""
+    """``Bag`` / ``8`` / ``fc6:46`` / ``conv2:5`` / ``conv2:5@7,7`` (a conv channel at one position) /
+    ``blocks.6.mlp.fc1:123@5`` (a token layer's channel at one token) as a :class:`Unit`."""
     from inverse_set.core.constraints import Unit
 
     text = spec.strip()
@@ -65,12 +66,15 @@ def parse_neuron(spec: str, models: Models) -> Unit:
         position = None
         try:
             if at:
-                h, w = (int(v) for v in at.split(","))
-                position = (h, w)
+                parts = [int(v) for v in at.split(",")]
+                if len(parts) not in (1, 2) or min(parts) < 0:
+                    raise ValueError
+                position = parts[0] if len(parts) == 1 else tuple(parts)
             unit = Unit(layer.strip(), int(index), position)
         except ValueError:
-            raise UsageError(f"--neuron {spec!r}: expected LAYER:UNIT or LAYER:UNIT@H,W with integers, "
-                             "e.g. fc6:46 or conv2:5@7,7") from None
+            raise UsageError(f"--neuron {spec!r}: expected LAYER:UNIT, LAYER:UNIT@H,W (a conv channel at one "
+                             "position) or LAYER:UNIT@T (a token layer's channel at one token) with whole numbers, "
+                             "e.g. fc6:46, conv2:5@7,7 or blocks.6.mlp.fc1:123@5") from None
     elif text.lstrip("-").isdigit():
         unit = Unit(None, int(text))
     else:
@@ -169,7 +173,8 @@ def parse_units(spec: str) -> range:
 def unit_label(unit: Unit, models: Models) -> str:
     if unit.layer is None and models.class_names and 0 <= unit.index < len(models.class_names):
         return str(models.class_names[unit.index])
-    at = f"@{unit.position[0]},{unit.position[1]}" if unit.position else ""
+    position = unit.position
+    at = "" if position is None else f"@{position}" if isinstance(position, int) else f"@{position[0]},{position[1]}"
     return f"{unit.layer or 'output'}:{unit.index}{at}"
 
 

@@ -9,8 +9,10 @@ A neuron is one of
 
 * an ``int``: a unit of the target's output layer (``"logits"`` if the target
   returns a dict holding it, else ``"output"``);
-* a :class:`Unit`: a named layer plus a unit index — a dense unit, or a conv
-  channel either at one spatial ``position`` or averaged over positions;
+* a :class:`Unit`: a named layer plus a unit index — a dense unit, a conv
+  channel either at one spatial ``position`` or averaged over positions, or a
+  channel of a token layer (a transformer's (T, C) activations) either at one
+  token or averaged over tokens;
 * a callable ``image -> scalar`` (evaluated on its own, outside the target pass).
 
 The unit and position indices are *traced* (see :class:`ConstraintIndices`), so a
@@ -37,21 +39,24 @@ class Unit(NamedTuple):
     Attributes:
       layer: layer name as the target reports it (``None``: the output layer).
       index: unit index of a dense layer, or channel index of a conv layer
-        (activations shaped ``(H, W, C)``).
-      position: ``(h, w)`` to read a conv channel at one spatial position; ``None``
-        averages the channel over all positions. Must be ``None`` for dense layers.
+        (activations shaped ``(H, W, C)``) or of a token layer (``(T, C)``).
+      position: ``(h, w)`` to read a conv channel at one spatial position; a token
+        ``t`` to read a token layer's channel at one token (the class token is
+        ``0`` in the ViTs of timm and torchvision, which put it first); ``None``
+        averages the channel over all positions or tokens. Must be ``None`` for
+        dense layers.
     """
 
     layer: str | None
     index: int
-    position: tuple[int, int] | None = None
+    position: tuple[int, int] | int | None = None
 
 
 class ConstraintSpec(NamedTuple):
     """The static part of one constraint: what to read, not which unit (hashable)."""
 
     layer: str | None  # resolved layer name; None for a callable neuron
-    at_position: bool  # conv channel read at one position (else averaged / dense)
+    at_position: bool  # conv channel read at one position, or token layer's at one token (else averaged / dense)
     fn: Callable | None  # the callable neuron, if any
 
 
@@ -59,7 +64,7 @@ class ConstraintIndices(NamedTuple):
     """The traced part of the constraints: unit index and (h, w) per constraint."""
 
     unit: Array  # (p,) int32
-    position: Array  # (p, 2) int32
+    position: Array  # (p, 2) int32: (h, w), or (t, 0) for a token
 
 
 def as_layer_dict(out: Any) -> Mapping[str, Array]:
@@ -92,10 +97,10 @@ def _check_unit(i: int, unit: Unit) -> None:
         raise TypeError(f"neuron {i}: the index of {unit} must be an int (a unit or channel index), "
                         f"got {unit.index!r} ({type(unit.index).__name__}).")
     position = unit.position
-    if position is not None and not (isinstance(position, (tuple, list)) and len(position) == 2
-                                     and all(_is_index(p) for p in position)):
-        raise TypeError(f"neuron {i}: the position of {unit} must be a pair of ints (h, w) or None, "
-                        f"got {position!r}.")
+    if position is not None and not _is_index(position) and not (
+            isinstance(position, (tuple, list)) and len(position) == 2 and all(_is_index(p) for p in position)):
+        raise TypeError(f"neuron {i}: the position of {unit} must be a pair of ints (h, w) for a conv layer, an int "
+                        f"token for a token layer, or None; got {position!r}.")
 
 
 def resolve(neurons: Sequence[Any], layer_shapes: Mapping[str, tuple[int, ...]] | None):
@@ -145,10 +150,28 @@ def resolve(neurons: Sequence[Any], layer_shapes: Mapping[str, tuple[int, ...]] 
             if neuron.position is not None:
                 raise ValueError(
                     f"neuron {i}: layer {layer!r} is dense (shape {shape}); a position "
-                    "applies only to conv layers shaped (H, W, C). Drop position=."
+                    "applies only to conv layers shaped (H, W, C) and token layers shaped (T, C). Drop position=."
                 )
+        elif len(shape) == 2:
+            size, kind = shape[1], "channels"
+            if neuron.position is not None:
+                if not _is_index(neuron.position):
+                    raise ValueError(
+                        f"neuron {i}: layer {layer!r} is a token layer (shape {shape}: {shape[0]} tokens of "
+                        f"{shape[1]} channels); its position is one token, an int, not {neuron.position!r}."
+                    )
+                if not 0 <= neuron.position < shape[0]:
+                    raise ValueError(
+                        f"neuron {i}: token {neuron.position} is outside layer {layer!r}, which has "
+                        f"{shape[0]} tokens; use 0 ≤ position < {shape[0]}."
+                    )
         elif len(shape) == 3:
             size, kind = shape[2], "channels"
+            if _is_index(neuron.position):
+                raise ValueError(
+                    f"neuron {i}: layer {layer!r} is a conv layer (shape {shape}); its position is a pair (h, w), "
+                    f"not the token {neuron.position!r}."
+                )
             if neuron.position is not None:
                 h, w = neuron.position
                 if not (0 <= h < shape[0] and 0 <= w < shape[1]):
@@ -158,7 +181,7 @@ def resolve(neurons: Sequence[Any], layer_shapes: Mapping[str, tuple[int, ...]] 
                     )
         else:
             raise ValueError(
-                f"neuron {i}: layer {layer!r} has shape {shape}; only dense (U,) and conv "
+                f"neuron {i}: layer {layer!r} has shape {shape}; only dense (U,), token (T, C) and conv "
                 "(H, W, C) layers are supported. Use a callable neuron for other layers."
             )
         if not 0 <= neuron.index < size:
@@ -166,15 +189,18 @@ def resolve(neurons: Sequence[Any], layer_shapes: Mapping[str, tuple[int, ...]] 
                 f"neuron {i}: index {neuron.index} is out of range for layer {layer!r}, "
                 f"which has {size} {kind}; use 0 ≤ index < {size}."
             )
+        at = (neuron.position, 0) if _is_index(neuron.position) else neuron.position
         label = f"{layer}[{neuron.index}]"
-        if neuron.position is not None:
-            label = f"{layer}[{neuron.position[0]},{neuron.position[1]},{neuron.index}]"
+        if len(shape) == 2:
+            label = f"{layer}[{neuron.position},{neuron.index}]" if at is not None else f"mean {layer}[:,{neuron.index}]"
+        elif at is not None:
+            label = f"{layer}[{at[0]},{at[1]},{neuron.index}]"
         elif len(shape) == 3:
             label = f"mean {layer}[:,:,{neuron.index}]"
-        specs.append(ConstraintSpec(layer, neuron.position is not None, None))
+        specs.append(ConstraintSpec(layer, at is not None, None))
         labels.append(label)
         units.append(neuron.index)
-        positions.append(tuple(neuron.position) if neuron.position is not None else (0, 0))
+        positions.append(tuple(int(p) for p in at) if at is not None else (0, 0))
     indices = ConstraintIndices(
         jnp.asarray(units, jnp.int32), jnp.asarray(positions, jnp.int32).reshape(-1, 2)
     )
@@ -199,6 +225,8 @@ def make_activation_fn(specs: tuple[ConstraintSpec, ...], target: ImageFn | None
             unit = indices.unit[k]
             if act.ndim == 1:  # dense unit
                 values.append(act[unit])
+            elif act.ndim == 2:  # token layer (T, C): a channel at token t, or averaged over tokens
+                values.append(act[indices.position[k, 0], unit] if spec.at_position else jnp.mean(act[:, unit]))
             elif spec.at_position:  # conv channel at (h, w)
                 h, w = indices.position[k, 0], indices.position[k, 1]
                 values.append(act[h, w, unit])
