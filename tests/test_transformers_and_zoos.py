@@ -254,3 +254,16 @@ def test_normalize_that_does_not_fit_the_image_is_refused():
     target = torch_target(TinyViT(), normalize=((0.5, 0.5, 0.5), (0.2, 0.2, 0.2)))
     with pytest.raises(ValueError, match="normalize=…\\) has 3 channels"):
         target(jnp.zeros((1, 28, 28)))
+
+
+def test_percentile_bands_of_a_token_unit_come_from_the_models_dataset():
+    from inverse_set.cli.arguments import dataset_percentiles
+
+    images = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+    target = lambda x: {"tokens": jnp.outer(x[:3], x[3:])}  # noqa: E731 — (3 tokens, 3 channels)
+    models = Models(target=target, dataset=lambda: images)
+    for position, values in ((2, images[:, 2] * images[:, 4]),
+                             (None, (images[:, :3] * images[:, 4:5]).mean(axis=1))):
+        table = dataset_percentiles(Unit("tokens", 1, position), models)
+        np.testing.assert_allclose([table["p5"], table["p95"], table["max"]],
+                                   [*np.percentile(values, [5, 95]), values.max()], rtol=1e-5)
