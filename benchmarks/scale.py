@@ -22,6 +22,7 @@ its median over 64 prior draws. For the default method (``prior-ladder``) and
 
     python benchmarks/scale.py                      # n = 500 (about 15 min on 2 CPU cores)
     python benchmarks/scale.py --n 50 --steps 2     # a smoke test
+    python benchmarks/scale.py --target vit --n 50  # a timm ViT-S/16 at 224² (also: --target resnet50)
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import harness as bm
-from inverse_set import Models, flax_target, get_method, make_sampler
+from inverse_set import Models, Unit, flax_target, get_method, make_sampler
 from inverse_set.core.bands import Bands
 from inverse_set.core.problem import forward
 from inverse_set.paper.seeds import SeedConfig
@@ -61,7 +62,11 @@ class CaffeNet(nn.Module):
 
 
 class DGN(nn.Module):
-    """fc6 code → 227×227×3, the DGN's fc layers and up-convolutions."""
+    """fc6 code → side × side × 3 (centre crop of 256 × 256), the DGN's fc layers and up-convolutions; channels first
+    with ``channels_first`` (torch's layout)."""
+
+    side: int = SIDE
+    channels_first: bool = False
 
     @nn.compact
     def __call__(self, c):
@@ -71,21 +76,57 @@ class DGN(nn.Module):
         for features in (256, 256, 128, 64, 32):
             h = nn.leaky_relu(nn.ConvTranspose(features, (4, 4), (2, 2))(h), 0.3)
         h = nn.ConvTranspose(3, (4, 4), (2, 2))(h)  # 256 × 256
-        off = (256 - SIDE) // 2
-        return jax.nn.sigmoid(h[:, off:off + SIDE, off:off + SIDE])
+        off = (256 - self.side) // 2
+        image = jax.nn.sigmoid(h[:, off:off + self.side, off:off + self.side])
+        return jnp.moveaxis(image, -1, 1) if self.channels_first else image
 
 
-def build_models():
+# The targets: CaffeNet (Flax, 227²), and two of today's PyTorch models at 224² through torch_target at random
+# weights, a timm ViT-S/16 and a torchvision ResNet-50: (the unit's layer, the encoder's layer).
+TARGETS = {"caffenet": ("logits", "fc6"), "vit": ("output", "blocks.3"), "resnet50": ("output", "layer2")}
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # torchvision's normalisation; timm's ViT-S uses 0.5s
+
+
+def torch_net(name: str):
+    import torch
+
+    torch.manual_seed(0)
+    if name == "vit":
+        import timm
+
+        net = timm.create_model("vit_small_patch16_224", pretrained=False)
+        config = timm.data.resolve_data_config({}, model=net)
+        return net, (config["mean"], config["std"])
+    import torchvision
+
+    return torchvision.models.resnet50(weights=None), IMAGENET
+
+
+def build_models(target_name: str = "caffenet"):
     k_t, k_g = jax.random.split(jax.random.key(0))
-    target_net, generator_net = CaffeNet(), DGN()
-    target_params = target_net.init(k_t, jnp.zeros((1, SIDE, SIDE, 3)))
+    unit_layer, encoder_layer = TARGETS[target_name]
+    if target_name == "caffenet":
+        target_net, generator_net = CaffeNet(), DGN()
+        target_params = target_net.init(k_t, jnp.zeros((1, SIDE, SIDE, 3)))
+        target = flax_target(target_net, target_params)
+        target_size = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(target_params))
+        encoder = lambda x: target(x)[encoder_layer]  # noqa: E731
+    else:
+        from inverse_set import torch_target
+
+        net, normalize = torch_net(target_name)
+        target = torch_target(net, layers=[encoder_layer], normalize=normalize)
+        target_size = sum(p.numel() for p in net.parameters())
+        generator_net = DGN(side=224, channels_first=True)
+
+        def encoder(x):  # the layer's channels, averaged over tokens or positions
+            h = target(x)[encoder_layer]
+            return jnp.mean(h.reshape(-1, h.shape[-1]), axis=0)
+
     generator_params = generator_net.init(k_g, jnp.zeros((1, CODE)))
-    target = flax_target(target_net, target_params)
     generator = lambda c: generator_net.apply(generator_params, c[None])[0]  # noqa: E731
-    encoder = lambda x: target(x)["fc6"]  # noqa: E731
-    sizes = {name: sum(int(np.prod(p.shape)) for p in jax.tree.leaves(v))
-             for name, v in (("target", target_params), ("generator", generator_params))}
-    return Models(generator=generator, encoder=encoder, target=target, init=CODE), sizes
+    sizes = {"target": target_size, "generator": sum(int(np.prod(p.shape)) for p in jax.tree.leaves(generator_params))}
+    return Models(generator=generator, encoder=encoder, target=target, init=CODE), sizes, unit_layer
 
 
 def seconds(fn, *args):
@@ -104,21 +145,29 @@ def main(argv=None):
     parser.add_argument("--seed-steps", type=float, default=200.0)
     parser.add_argument("--walk-steps", type=float, default=None, help="default: (n − K) / K, one sample a walker "
                         "a step")
-    parser.add_argument("--out", default="benchmarks/results/scale.md")
+    parser.add_argument("--target", choices=tuple(TARGETS), default="caffenet",
+                        help="caffenet (Flax, 227²), vit (timm ViT-S/16, 224²) or resnet50 (torchvision, 224²); the "
+                        "last two need the zoo extra")
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/scale.md for caffenet, else "
+                        "scale_<target>.md")
     args = parser.parse_args(argv)
-    models, sizes = build_models()
+    out = args.out or f"benchmarks/results/scale{'' if args.target == 'caffenet' else '_' + args.target}.md"
+    models, sizes, unit_layer = build_models(args.target)
     print(f"weights: target {sizes['target'] / 1e6:.1f}M, generator {sizes['generator'] / 1e6:.1f}M", flush=True)
     # a band around the unit's median over prior draws: reachable, as a real band would be
     codes = jax.random.normal(jax.random.key(1), (64, CODE))
-    f0 = np.asarray(jax.lax.map(lambda c: models.target(models.generator(c))["logits"][0], codes))
+    f0 = np.asarray(jax.lax.map(lambda c: models.target(models.generator(c))[unit_layer][0], codes))
     z1, z2 = float(np.percentile(f0, 40)), float(np.percentile(f0, 60))
-    lines = [f"Band of fc8[0]: [{z1:.4g}, {z2:.4g}] (its 40th–60th percentiles over 64 prior draws).", "",
+    lines = [f"Target: {args.target}, {sizes['target'] / 1e6:.1f}M weights; generator {sizes['generator'] / 1e6:.1f}M "
+             f"weights, images {jax.eval_shape(models.generator, codes[0]).shape}.", "",
+             f"Band of {unit_layer}[0]: [{z1:.4g}, {z2:.4g}] (its 40th–60th percentiles over 64 prior draws).", "",
              "| method | compile s | peak memory MB (outputs) | s / seed step (K) | s / walk step (K) | "
              "s / ladder move (N) | a whole run, estimated |", "|---|---|---|---|---|---|---|"]
     walk_steps = args.walk_steps if args.walk_steps is not None else (args.n - args.k) / args.k
     for name in ("prior-ladder", "paper"):
         method = get_method(name)
-        sampler = make_sampler(0, args.n, models=models, method=method, num_seeds=args.k)
+        neuron = 0 if unit_layer in ("logits", "output") else Unit(unit_layer, 0)
+        sampler = make_sampler(neuron, args.n, models=models, method=method, num_seeds=args.k)
         c = sampler.compiled
         lo, hi = (jnp.asarray(b) for b in c.solver_bands([z1], [z2]))
         example = (jax.random.key(0), lo, hi, sampler.indices)
@@ -149,7 +198,9 @@ def main(argv=None):
         print(lines[-1], flush=True)
     lines += ["", f"Estimates: the ladder at {args.ladder_moves:g} moves; paper at {args.seed_steps:g} seed steps and "
               f"{walk_steps:g} walk steps (one sample per walker per step)."]
-    bm.write_page(args.out, "The paper's scale (227×227×3, a 4096-d code, CaffeNet-sized)", "benchmarks/scale.py",
+    title = "The paper's scale (227×227×3, a 4096-d code, CaffeNet-sized)" if args.target == "caffenet" else \
+        f"224×224×3 images from a DGN-shaped generator, a 4096-d code, {args.target} through torch_target"
+    bm.write_page(out, title, "benchmarks/scale.py",
                   argv, __doc__.split("\n\n")[0], lines)
     print("\n".join(lines))
 
