@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -9,17 +10,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import checks, methods
+from inverse_set import checks, methods, near
 from inverse_set.cache import cached_sampler
 from inverse_set.core.constraints import ConstraintIndices, Unit, make_activation_fn, resolve
 from inverse_set.core.problem import Problem
 from inverse_set.core.tracing import TracedOnce
+from inverse_set.errors import InfeasibleBandError
 from inverse_set.fourier import robust
 from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
 from inverse_set.paper.realism import RealismConstraint
 from inverse_set.progress import Progress
-from inverse_set.results import InverseSetResult
+from inverse_set.results import InverseSetResult, Near
 from inverse_set.sampler import CompiledSampler
 
 
@@ -106,8 +108,8 @@ def _code_constraints(models: Models, method: Method, num_features: int, code_di
 
 
 def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, method: str | Method | None = None,
-                       num_seeds: int = 10, rng_key: Any = None, progress: bool = False,
-                       **fields) -> InverseSetResult:
+                       num_seeds: int = 10, rng_key: Any = None, progress: bool = False, near: Any = None,
+                       near_scale: float | None = None, **fields) -> InverseSetResult:
     """Sample n points of the inverse set ``{x : z1 ≤ a(x) ≤ z2}`` through a generator.
 
     Args:
@@ -124,6 +126,11 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
       num_seeds: K, the number of seeds and walkers.
       rng_key: an int, ``jax.random.key(…)`` or ``jax.random.PRNGKey(…)``; the same key gives the same samples.
       progress: show progress (bars on a terminal, a line every few seconds otherwise).
+      near: an image x0 (the generator's output shape and range): sample the band near it, from the prior
+        localised at the latent z₀ that reconstructs x0, N(z₀, σ² I), restricted to the band
+        (:mod:`inverse_set.near`); ``res.near`` then says how near each sample stayed.
+      near_scale: σ for ``near``; None: the smallest of ``inverse_set.near.SCALES`` from which the band is
+        reachable.
       **fields: fields of :class:`~inverse_set.models.Models` (``generator``, ``encoder``,
         ``target``, ``init``, ``prior``, ``latent_dim``, ``code_bounds``, ``class_names``,
         ``realism_bound``), given directly (your own networks without building a
@@ -147,9 +154,43 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
       >>> bool(((res.activations >= 0.4) & (res.activations <= 0.6)).all()), res.stats.method
       (True, 'prior-ladder')
     """
+    if near is not None:
+        return _sample_near(neuron, z1, z2, n, near, near_scale, models=resolve_models(models, **fields),
+                            method=method, num_seeds=num_seeds, rng_key=rng_key, progress=progress)
+    if near_scale is not None:
+        raise ValueError("near_scale is σ of a run near an image: give the image too, near=x0.")
     sampler = make_sampler(neuron, n, models=models, method=method, num_seeds=num_seeds, progress=progress,
                            **fields)
     return sampler.sample(z1, z2, rng_key)
+
+
+def _sample_near(neuron, z1, z2, n, image, scale, *, models: Models, method, rng_key, **kwargs) -> InverseSetResult:
+    """:func:`sample_inverse_set` near an image: z₀ by :func:`inverse_set.near.invert`, then the band under the
+    prior localised at z₀ (σ given, or the first of ``SCALES`` from which the ladder reaches the band)."""
+    chosen = methods.resolve(method, models)
+    if chosen.space != "prior":
+        raise ValueError(f"near= samples the prior localised at x0's latent: use a method of the prior's space "
+                         f"(\"prior-ladder\" or \"prior-slice\"), not {chosen.name!r}.")
+    key = checks.as_key(rng_key)
+    z0, reconstruction, error = near.invert(models, image, jax.random.fold_in(key, 1))
+    scales = (near.check_scale(scale),) if scale is not None else near.SCALES
+    for i, sigma in enumerate(scales):
+        last = i == len(scales) - 1
+        try:
+            res = make_sampler(neuron, n, models=near.localised(models, z0, sigma), method=chosen,
+                               **kwargs).sample(z1, z2, key)
+        except InfeasibleBandError:
+            if last:
+                raise
+            continue
+        if last or res.stats.population_start != "seeds":  # the ladder reached the band from this σ's prior
+            break
+    to_latent = lambda u: z0 + sigma * np.asarray(u)
+    pixels, features = near.distances(models, res.images, reconstruction)
+    return dataclasses.replace(
+        res, codes=to_latent(res.codes), seeds=to_latent(res.seeds) if len(res.seeds) else res.seeds,
+        generator_inputs=res.generator_inputs if models.prior is not None else None,
+        near=Near(np.asarray(image, np.float32), reconstruction, z0, sigma, error, pixels, features))
 
 
 def sample_inverse_sets(neurons: Sequence, z1, z2, n: int, *, rng_key: Any = None, devices: Sequence | None = None,

@@ -95,6 +95,32 @@ class SamplerStats:
 
 
 @dataclass
+class Near:
+    """Where a run near an image started, and how near each of its samples stayed (:mod:`inverse_set.near`).
+
+    Attributes:
+      image: x0, as given.
+      reconstruction: G(z₀), the generator's nearest image to x0.
+      latent: z₀, (d,), in the models' own latent space (z of the prior, or G's input).
+      scale: σ, the localised prior's spread about z₀.
+      reconstruction_error: the root-mean-square pixel difference between x0 and G(z₀).
+      pixel_distance: (m,) each sample's root-mean-square pixel distance to G(z₀).
+      feature_distance: (m,) each sample's distance to G(z₀) in the encoder's features, ‖E(x) − E(G(z₀))‖.
+    """
+
+    image: np.ndarray
+    reconstruction: np.ndarray
+    latent: np.ndarray
+    scale: float
+    reconstruction_error: float
+    pixel_distance: np.ndarray
+    feature_distance: np.ndarray
+
+
+NEAR_ARRAYS = ("image", "reconstruction", "latent", "pixel_distance", "feature_distance")
+
+
+@dataclass
 class InverseSetResult:
     """Samples of the inverse set: every one lies inside every band.
 
@@ -113,6 +139,8 @@ class InverseSetResult:
       stats: :class:`SamplerStats`.
       realism: (m,) the realism residual r(c) = mean((E(G(c)) − c)²) of each sample,
         recomputed like the activations, when a realism bound τ was set (each ≤ τ).
+      near: for a run near an image (``near=x0``), x0, its reconstruction, σ and each sample's distance to it
+        (:class:`Near`); else None.
     """
 
     codes: np.ndarray
@@ -127,6 +155,7 @@ class InverseSetResult:
     stats: SamplerStats = field(repr=False)
     realism: np.ndarray | None = None
     generator_inputs: np.ndarray | None = None
+    near: Near | None = None
 
     def __len__(self) -> int:
         return self.codes.shape[0]
@@ -146,12 +175,16 @@ class InverseSetResult:
         for name in ("realism", "generator_inputs"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
+        if self.near is not None:
+            arrays.update({f"near_{name}": getattr(self.near, name) for name in NEAR_ARRAYS})
         np.savez_compressed(npz, **arrays)
         stats = {f.name: getattr(self.stats, f.name) for f in dataclasses.fields(self.stats)
                  if f.name not in ("kept_per_step", "lam")}
         payload = {"format": FORMAT, "constraints": list(self.constraints), "n_requested": self.n_requested,
                    "num_samples": len(self), "z1": self.z1.tolist(), "z2": self.z2.tolist(),
                    "stats": {**stats, "mean_kept_per_step": self.stats.mean_kept_per_step}}
+        if self.near is not None:
+            payload["near"] = {"scale": self.near.scale, "reconstruction_error": self.near.reconstruction_error}
         meta.write_text(json.dumps(strict_json(payload), indent=1, allow_nan=False) + "\n")
         return npz, meta
 
@@ -175,7 +208,9 @@ class InverseSetResult:
                    seeds=arrays["seeds"], seed_activations=arrays["seed_activations"], z1=arrays["z1"],
                    z2=arrays["z2"], constraints=tuple(meta["constraints"]), n_requested=meta["n_requested"],
                    stats=SamplerStats(kept_per_step=arrays["kept_per_step"], lam=arrays["lam"], **stats),
-                   realism=arrays.get("realism"), generator_inputs=arrays.get("generator_inputs"))
+                   realism=arrays.get("realism"), generator_inputs=arrays.get("generator_inputs"),
+                   near=Near(**{name: arrays[f"near_{name}"] for name in NEAR_ARRAYS}, **meta["near"])
+                   if "near" in meta else None)
 
 
 def strict_json(value):

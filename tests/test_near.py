@@ -1,0 +1,85 @@
+"""Sampling the band near one image (``near=x0``): the promises of any call, and samples that stay near x0."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from inverse_set import InverseSetResult, sample_inverse_set
+
+A = jax.random.normal(jax.random.key(3), (6, 4))
+W = jnp.array([1.0, -1.0, 0.5, 0.0, 0.3, -0.2])
+
+
+def generator(z):
+    return jax.nn.sigmoid(A @ z)
+
+
+def neuron(x):
+    return W @ x
+
+
+X0 = generator(jnp.array([1.0, -0.5, 0.3, 0.8]))
+F0 = float(neuron(X0))
+BAND = (F0 - 0.05, F0 + 0.05)
+TOY = dict(generator=generator, encoder=lambda x: x, init=4)
+
+
+def rms_to(images, reference):
+    return np.sqrt(np.mean((np.asarray(images) - np.asarray(reference)) ** 2, axis=1))
+
+
+@pytest.fixture(scope="module")
+def near_and_far():
+    near = sample_inverse_set(neuron, *BAND, 40, near=X0, rng_key=0, **TOY)
+    far = sample_inverse_set(neuron, *BAND, 40, rng_key=0, **TOY)
+    return near, far
+
+
+def test_samples_near_an_image_are_in_band_distinct_and_nearer_than_the_bands_own(near_and_far):
+    near, far = near_and_far
+    acts = np.asarray(jax.vmap(neuron)(jnp.asarray(near.images)))
+    assert len(near) == 40 and np.all((acts >= BAND[0]) & (acts <= BAND[1]))
+    assert len(np.unique(near.images.round(7), axis=0)) == 40
+    info = near.near
+    np.testing.assert_array_equal(info.image, np.asarray(X0))
+    assert info.reconstruction_error < 0.02 and info.scale > 0
+    # the codes are the models' own latents: G(codes) are the images, and they lie about σ from z₀
+    np.testing.assert_allclose(jax.vmap(generator)(jnp.asarray(near.codes)), near.images, atol=1e-6)
+    assert near.generator_inputs is None
+    np.testing.assert_allclose(info.pixel_distance, rms_to(near.images, info.reconstruction), rtol=1e-5)
+    np.testing.assert_allclose(info.feature_distance, np.linalg.norm(near.images - info.reconstruction, axis=1),
+                               rtol=1e-5)
+    assert np.median(info.pixel_distance) < 0.5 * np.median(rms_to(far.images, info.reconstruction))
+
+
+def test_the_same_key_gives_the_same_samples_near_an_image_and_they_save_and_load(near_and_far, tmp_path):
+    again = sample_inverse_set(neuron, *BAND, 40, near=X0, rng_key=0, **TOY)
+    np.testing.assert_array_equal(again.images, near_and_far[0].images)
+    again.save(tmp_path / "near")
+    loaded = InverseSetResult.load(tmp_path / "near")
+    for name in ("image", "reconstruction", "latent", "pixel_distance", "feature_distance"):
+        np.testing.assert_array_equal(getattr(loaded.near, name), getattr(again.near, name))
+    assert loaded.near.scale == again.near.scale
+
+
+def test_a_given_scale_is_used_and_a_prior_maps_the_latents_to_the_generators_inputs():
+    prior = lambda z: 2.0 * z  # noqa: E731 — G's input is 2z, z ~ N(0, I_4)
+    res = sample_inverse_set(neuron, *BAND, 20, near=X0, near_scale=0.3, rng_key=1, generator=generator,
+                             encoder=lambda x: x, prior=prior, latent_dim=4)
+    assert res.near.scale == 0.3
+    np.testing.assert_allclose(res.generator_inputs, 2.0 * res.codes, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jax.vmap(generator)(jnp.asarray(res.generator_inputs)), res.images, atol=1e-6)
+
+
+@pytest.mark.parametrize("image, kwargs, error, message", [
+    (np.zeros(5), {}, ValueError, "near= is an image of shape \\(5,\\), but the generator's images have shape \\(6,\\)"),
+    (np.full(6, np.nan), {}, ValueError, "NaN or infinite"),
+    (np.full(6, 200.0), {}, ValueError, "scale x0 to the generator's range"),
+    (X0, {"method": "paper"}, ValueError, "use a method of the prior's space"),
+    (X0, {"near_scale": -1.0}, ValueError, "near_scale must be a positive number"),
+    (None, {"near_scale": 0.5}, ValueError, "give the image too, near=x0"),
+])
+def test_a_bad_image_or_setting_near_an_image_is_refused_clearly(image, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        sample_inverse_set(neuron, *BAND, 10, near=image, rng_key=0, **TOY, **kwargs)
