@@ -83,3 +83,50 @@ def test_a_given_scale_is_used_and_a_prior_maps_the_latents_to_the_generators_in
 def test_a_bad_image_or_setting_near_an_image_is_refused_clearly(image, kwargs, error, message):
     with pytest.raises(error, match=message):
         sample_inverse_set(neuron, *BAND, 10, near=image, rng_key=0, **TOY, **kwargs)
+
+
+# ---- where the neuron looks ---------------------------------------------------------------------------------------
+
+KERNEL = jnp.asarray(np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32))
+
+
+def blob_detector(image):  # (H, W, 1) -> the summed response of a 3 × 3 filter: the same at every position
+    x = image[..., 0]
+    response = jax.scipy.signal.convolve2d(x, KERNEL, mode="same")
+    return jnp.sum(jax.nn.softplus(response))
+
+
+def blob(at, size=20):
+    image = np.zeros((size, size, 1), np.float32)
+    image[at[0]:at[0] + 5, at[1]:at[1] + 5, 0] = np.linspace(0.2, 1.0, 25).reshape(5, 5)
+    return image
+
+
+def centroid(weights):
+    w = np.abs(weights) / np.abs(weights).sum()
+    rows, cols = np.indices(w.shape)
+    return np.array([(rows * w).sum(), (cols * w).sum()])
+
+
+def test_an_attribution_map_moves_with_the_object():
+    from inverse_set.attribution import attribution_maps
+
+    images = np.stack([blob((5, 5)), blob((8, 9))])
+    exact = attribution_maps(blob_detector, images, noise=0.0)  # gradient × input: exactly equivariant
+    assert exact.shape == (2, 20, 20) and np.abs(exact[0]).max() > 0
+    np.testing.assert_allclose(exact[1], np.roll(exact[0], (3, 4), axis=(0, 1)), atol=1e-5)
+    smooth = attribution_maps(blob_detector, images, rng_key=1)  # smoothed over jitters: the object moves, so does it
+    strong = [np.where(np.abs(m) >= 0.3 * np.abs(m).max(), m, 0.0) for m in smooth]  # the map's own object
+    np.testing.assert_allclose(centroid(strong[1]) - centroid(strong[0]), [3, 4], atol=0.25)
+    assert np.corrcoef(np.roll(smooth[0], (3, 4), axis=(0, 1)).ravel(), smooth[1].ravel())[0, 1] > 0.95
+    assert np.abs(smooth[0][12:, 12:]).max() < 0.2 * np.abs(smooth[0]).max()  # nothing far from the object
+
+
+def test_a_change_map_is_what_changed_from_the_reconstruction(near_and_far):
+    from inverse_set.attribution import change_map
+
+    near = near_and_far[0]
+    changed = change_map(near.images, near.near.reconstruction, channel_axis=None)
+    np.testing.assert_allclose(changed, np.abs(near.images - near.near.reconstruction), rtol=1e-6)
+    with pytest.raises(ValueError, match="give images of the reference's shape"):
+        change_map(near.images, np.zeros(3))
