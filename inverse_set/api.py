@@ -15,7 +15,7 @@ from inverse_set.cache import cached_sampler
 from inverse_set.core.constraints import ConstraintIndices, Unit, make_activation_fn, resolve
 from inverse_set.core.problem import Problem
 from inverse_set.core.tracing import TracedOnce
-from inverse_set.errors import InfeasibleBandError
+from inverse_set.errors import InfeasibleBandError, SamplingError
 from inverse_set.fourier import robust
 from inverse_set.methods import Method
 from inverse_set.models import Models, resolve_models
@@ -164,15 +164,17 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
     return sampler.sample(z1, z2, rng_key)
 
 
-def _sample_near(neuron, z1, z2, n, image, scale, *, models: Models, method, rng_key, **kwargs) -> InverseSetResult:
-    """:func:`sample_inverse_set` near an image: z₀ by :func:`inverse_set.near.invert`, then the band under the
-    prior localised at z₀ (σ given, or the first of ``SCALES`` from which the ladder reaches the band)."""
+def _sample_near(neuron, z1, z2, n, image, scale, *, models: Models, method, rng_key, inversion=None,
+                 **kwargs) -> InverseSetResult:
+    """:func:`sample_inverse_set` near an image: z₀ by :func:`inverse_set.near.invert` (or ``inversion``, its
+    result already), then the band under the prior localised at z₀ (σ given, or the first of ``SCALES`` from which
+    the ladder reaches the band)."""
     chosen = methods.resolve(method, models)
     if chosen.space != "prior":
         raise ValueError(f"near= samples the prior localised at x0's latent: use a method of the prior's space "
                          f"(\"prior-ladder\" or \"prior-slice\"), not {chosen.name!r}.")
     key = checks.as_key(rng_key)
-    z0, reconstruction, error = near.invert(models, image, jax.random.fold_in(key, 1))
+    z0, reconstruction, error = inversion or near.invert(models, image, jax.random.fold_in(key, 1))
     scales = (near.check_scale(scale),) if scale is not None else near.SCALES
     for i, sigma in enumerate(scales):
         last = i == len(scales) - 1
@@ -255,7 +257,8 @@ def _is_sequence(edges) -> bool:
     return isinstance(edges, Sequence) and not isinstance(edges, (str, bytes))
 
 
-def atlas(neurons: Any, bands: Sequence[tuple[float, float]], n: int, **kwargs) -> list:
+def atlas(neurons: Any, bands: Sequence[tuple[float, float]], n: int, *, near: Any = None,
+          near_scale: float | None = None, **kwargs) -> list:
     """Sample each (neuron, band) row of an atlas with one :func:`~inverse_set.sample_inverse_sets` call.
 
     Args:
@@ -263,6 +266,8 @@ def atlas(neurons: Any, bands: Sequence[tuple[float, float]], n: int, **kwargs) 
         (e.g. the first m units of a layer; an entry may itself be a list, an intersection).
       bands: ``[(z1, z2), …]``, one band per row.
       n: samples per row.
+      near, near_scale: an image x0: each row is the band near it (a series across bands of one neuron,
+        :func:`sample_inverse_set`'s ``near=``; x0 inverted once, each row a call of its own).
       **kwargs: as :func:`~inverse_set.sample_inverse_set` (``models=``, ``rng_key=``, …).
 
     Returns:
@@ -279,4 +284,24 @@ def atlas(neurons: Any, bands: Sequence[tuple[float, float]], n: int, **kwargs) 
         rows = list(neurons)
     else:
         rows = [neurons] * len(bands)
+    if near is not None:
+        return _series_near(rows, bands, n, near, near_scale, **kwargs)
     return sample_inverse_sets(rows, [b[0] for b in bands], [b[1] for b in bands], n, **kwargs)
+
+
+def _series_near(rows, bands, n, image, scale, *, models=None, method=None, rng_key=None, devices=None,
+                 **kwargs) -> list:
+    """The atlas near an image: x0 inverted once, then each row sampled near it; a row that fails gives its error."""
+    fields = {f.name for f in dataclasses.fields(Models)}
+    models = resolve_models(models, **{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
+    key = checks.as_key(rng_key)
+    inversion = near.invert(models, image, jax.random.fold_in(key, 1))
+    out = []
+    for row, (neuron, (z1, z2)) in enumerate(zip(rows, bands)):
+        try:
+            out.append(_sample_near(neuron, z1, z2, n, image, scale, models=models, method=method, rng_key=key,
+                                    inversion=inversion, **kwargs))
+        except SamplingError as err:
+            err.member = row
+            out.append(err)
+    return out

@@ -95,12 +95,21 @@ def invert(models: Models, image, rng_key=0) -> tuple[np.ndarray, np.ndarray, fl
     return np.asarray(z0), np.asarray(reconstruction), error
 
 
+_LOCALISED: dict = {}  # (the base map, z₀, σ) -> its localised prior: one function, so the sampler is compiled once
+
+
 def localised(models: Models, z0, scale: float) -> Models:
     """The models with their prior localised at z₀: ``u ↦ prior(z₀ + σ u)`` (or ``z₀ + σ u`` itself, G's input),
-    u ~ N(0, I_d)."""
+    u ~ N(0, I_d). The same models, z₀ and σ give the same function (every band of a series compiles once)."""
     to_input, dim = latent_map(models)
-    centre = jnp.asarray(z0, jnp.float32)
-    return models.replace(prior=lambda u: to_input(centre + scale * u), latent_dim=dim)
+    centre = np.asarray(z0, np.float32)
+    key = (models.prior if models.prior is not None else dim, centre.tobytes(), float(scale))
+    if key not in _LOCALISED:
+        if len(_LOCALISED) >= 32:
+            _LOCALISED.pop(next(iter(_LOCALISED)))
+        shift = jnp.asarray(centre)
+        _LOCALISED[key] = lambda u: to_input(shift + scale * u)
+    return models.replace(prior=_LOCALISED[key], latent_dim=dim)
 
 
 def distances(models: Models, images, reconstruction) -> tuple[np.ndarray, np.ndarray]:

@@ -130,3 +130,17 @@ def test_a_change_map_is_what_changed_from_the_reconstruction(near_and_far):
     np.testing.assert_allclose(changed, np.abs(near.images - near.near.reconstruction), rtol=1e-6)
     with pytest.raises(ValueError, match="give images of the reference's shape"):
         change_map(near.images, np.zeros(3))
+
+
+def test_an_atlas_near_an_image_is_a_series_across_bands_from_one_inversion():
+    from inverse_set import atlas
+
+    bands = [(F0 - 0.3, F0 - 0.2), BAND, (F0 + 0.2, F0 + 0.3)]
+    rows = atlas(neuron, bands, 10, near=X0, rng_key=0, **TOY)
+    assert [len(r) for r in rows] == [10, 10, 10]
+    np.testing.assert_array_equal(rows[0].near.latent, rows[2].near.latent)  # one inversion for every row
+    for res, (z1, z2) in zip(rows, bands):
+        acts = np.asarray(jax.vmap(neuron)(jnp.asarray(res.images)))
+        assert np.all((acts >= z1) & (acts <= z2))
+    alone = sample_inverse_set(neuron, *bands[1], 10, near=X0, rng_key=0, **TOY)
+    np.testing.assert_array_equal(rows[1].images, alone.images)  # a row is the call of its own
