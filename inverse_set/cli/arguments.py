@@ -248,3 +248,50 @@ def dataset_percentiles(unit: Unit, models: Models) -> PercentileTable:
 
     values = activations_on(unit, models.dataset(), models=models)[0][:, 0]
     return PercentileTable({"min": float(values.min()), "max": float(values.max())}, lambda: values)
+
+
+def load_near(args, models: Models):
+    """The image of ``--near FILE`` (a PNG/JPEG, values scaled to [0, 1], or an .npy array) or ``--near-index K``
+    (image K of the models' dataset), in the generator's output shape; None when neither is given."""
+    if args.near is None and args.near_index is None:
+        if args.near_scale is not None:
+            raise UsageError("--near-scale is σ of a run near an image: give --near IMAGE or --near-index K too")
+        return None, None
+    if args.near is not None and args.near_index is not None:
+        raise UsageError("give either --near IMAGE or --near-index K, not both")
+    import jax
+
+    from inverse_set.near import latent_map
+
+    try:
+        to_input, dim = latent_map(models)
+    except ValueError as err:
+        raise UsageError(f"--near: {err}") from None
+    shape = tuple(jax.eval_shape(lambda z: models.generator(to_input(z)), jax.ShapeDtypeStruct((dim,), "float32"))
+                  .shape)
+    if args.near_index is not None:
+        if models.dataset is None:
+            raise UsageError("--near-index: these models have no dataset (Models(dataset=fn)); give --near IMAGE")
+        images = np.asarray(models.dataset())
+        if not 0 <= args.near_index < len(images):
+            raise UsageError(f"--near-index {args.near_index}: the dataset has {len(images)} images; use 0 to "
+                             f"{len(images) - 1}")
+        return images[args.near_index].astype(np.float32), f"dataset image {args.near_index}"
+    path = Path(args.near)
+    if not path.is_file():
+        raise UsageError(f"--near {args.near}: no such file")
+    if path.suffix == ".npy":
+        image = np.load(path, allow_pickle=False).astype(np.float32)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        mode = "L" if len(shape) == 2 or shape[-1] == 1 else "RGB"
+        try:
+            image = np.asarray(Image.open(path).convert(mode), np.float32) / 255.0
+        except (UnidentifiedImageError, OSError):
+            raise UsageError(f"--near {args.near}: not an image PIL can read; give a PNG or JPEG, or an .npy "
+                             "array") from None
+    if image.size != int(np.prod(shape)):
+        raise UsageError(f"--near {args.near}: an image of shape {image.shape}, but the generator makes {shape}; give "
+                         "an image of that size")
+    return image.reshape(shape), str(path)

@@ -27,6 +27,7 @@ from inverse_set.cli.arguments import (
     check_out_dir,
     empty_band,
     load_models,
+    load_near,
     parse_band,
     parse_neuron,
     parse_units,
@@ -105,13 +106,20 @@ def cmd_sample(args) -> int:
     z1, z2 = [b[0] for b in bands], [b[1] for b in bands]
     method, models = resolve_method(args.method, models)
     check_out_dir(args.out, args.overwrite)
+    x0, near_source = load_near(args, models)
     # the neurons are resolved against the networks' layers here, before anything is printed
     sampler = make_sampler(units, args.n, models=models, method=method, num_seeds=args.seeds,
                            progress=not args.quiet)
     print(f"sampling {band_text(z1, z2, labels)}, n={args.n}, K={args.seeds}, rng {args.rng}, method "
-          f"{method.name!r} ({method.describe()})", flush=True)
+          f"{method.name!r} ({method.describe()})" + (f", near {near_source}" if x0 is not None else ""), flush=True)
     t0 = time.perf_counter()
-    res = sampler.sample(z1, z2, args.rng)
+    if x0 is None:
+        res = sampler.sample(z1, z2, args.rng)
+    else:
+        from inverse_set.api import sample_inverse_set
+
+        res = sample_inverse_set(units, z1, z2, args.n, models=models, method=method, num_seeds=args.seeds,
+                                 rng_key=args.rng, progress=not args.quiet, near=x0, near_scale=args.near_scale)
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +132,10 @@ def cmd_sample(args) -> int:
         sample_grid(res.images, res.activations, labels, columns=args.columns, max_images=args.show, title=title,
                     z1=res.z1, z2=res.z2).save(out / "samples.png")
         written.append("samples.png")
+        if res.near is not None:
+            near_picture(models, units, [res], [bands_title(labels, bands_given, z1, z2)], args.columns,
+                         f"near {near_source}").save(out / "near.png")
+            written.append("near.png")
     else:
         print(f"the generator's outputs, shaped {res.images.shape[1:]}, are not images: no samples.png")
     write_json(out / "run.json", {
@@ -135,11 +147,31 @@ def cmd_sample(args) -> int:
         "seed_steps": res.stats.seed_steps, "walker_steps": res.stats.walker_steps,
         "gradient_evaluations": res.stats.gradient_evaluations, "forward_evaluations": res.stats.forward_evaluations,
         "band_mass": res.stats.band_mass, "population_start": res.stats.population_start,
-        "effective_sample_size": res.stats.effective_sample_size, "machine": machine()})
+        "effective_sample_size": res.stats.effective_sample_size, "machine": machine(),
+        **({"near": near_record(near_source, [res])} if res.near is not None else {})})
     print(f"{len(res)} samples in {wall:.1f} s by {res.stats.method!r} (seed steps {res.stats.seed_steps}, walk "
           f"steps {res.stats.walker_steps}; {evaluations_text(res.stats)}){mass_text(res.stats)}; wrote "
           f"{', '.join(written)} in {out}")
     return report_if_asked(args, out)
+
+
+def near_record(source: str, results) -> dict:
+    """What run.json says of a run near an image: where x0 came from, how well G reconstructs it, σ per row."""
+    info = next(r.near for r in results if not isinstance(r, Exception))
+    return {"image": source, "reconstruction_error": info.reconstruction_error,
+            "scales": [None if isinstance(r, Exception) else r.near.scale for r in results]}
+
+
+def near_picture(models, neuron, results, titles, columns, source):
+    """near.png: x0, its reconstruction, the samples band by band, and where the neuron looks in each."""
+    from functools import partial
+
+    from inverse_set.attribution import attribution_maps
+    from inverse_set.report.viz import near_grid
+
+    maps = partial(attribution_maps, neuron[0] if isinstance(neuron, list) else neuron, models=models)
+    return near_grid(results, titles, columns=columns, attribution=maps,
+                     title=f"{source}: samples near it; under each row, gradient x input (red: up, blue: down)")
 
 
 def resolve_method(name: str | None, models):
@@ -196,8 +228,13 @@ def cmd_atlas(args) -> int:
     t0 = time.perf_counter()
     method, models = resolve_method(args.method, models)
     print(f"method {method.name!r} ({method.describe()})", flush=True)
+    x0, near_source = load_near(args, models)
+    if x0 is not None and args.layer:
+        raise UsageError("--near takes one --neuron at several bands (a series near the image), not a layer atlas")
+    near = {} if x0 is None else {"near": x0, "near_scale": args.near_scale}
     sampled = atlas([neurons[i] for i in live] if args.layer else neurons, [bands[i] for i in live], args.n,
-                    models=models, method=method, num_seeds=args.seeds, rng_key=args.rng, progress=not args.quiet)
+                    models=models, method=method, num_seeds=args.seeds, rng_key=args.rng, progress=not args.quiet,
+                    **near)
     wall = time.perf_counter() - t0
     sampled = iter(sampled)
     results = [ValueError(empty_band(args.band[0], a)) if e else next(sampled) for e, (a, b) in zip(empty, bands)]
@@ -214,12 +251,16 @@ def cmd_atlas(args) -> int:
         else:
             res.save(out / f"row{i}")
             rows.append({"row": title, **row, "num_samples": len(res), "complete": res.is_complete})
-    atlas_grid(results, titles, columns=args.columns, title=heading).save(out / "atlas.png")
+    if x0 is None:
+        atlas_grid(results, titles, columns=args.columns, title=heading).save(out / "atlas.png")
+    else:
+        near_picture(models, neurons, results, titles, args.columns, f"near {near_source}").save(out / "atlas.png")
     write_json(out / "run.json", {"command": args.command_line, "models": args.models, "rows": rows,
                                   "method": method.name,
                                   "settings": method.settings(),
                                   "n": args.n, "num_seeds": args.seeds, "rng_key": args.rng,
-                                  "wall_s": round(wall, 2), "devices": len(jax.devices()), "machine": machine()})
+                                  "wall_s": round(wall, 2), "devices": len(jax.devices()), "machine": machine(),
+                                  **({"near": near_record(near_source, results)} if x0 is not None else {})})
     print(f"{len(results)} rows in {wall:.1f} s; wrote {out}/atlas.png, run.json and row*.npz/json")
     return report_if_asked(args, out)
 
@@ -240,6 +281,12 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--quiet", action="store_true", help="no progress")
         p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
         p.add_argument("--dataset", help=DATASET_HELP)
+        p.add_argument("--near", metavar="IMAGE", help="sample near this image (a PNG/JPEG in the generator's size, "
+                       "or an .npy array): the prior localised at the latent that reconstructs it; writes near.png")
+        p.add_argument("--near-index", type=int, metavar="K", help="as --near, with image K of the models' dataset "
+                       "(the Fashion-MNIST test set for the bundled models)")
+        p.add_argument("--near-scale", type=float, metavar="SIGMA", help="σ of the localised prior (default: the "
+                       "smallest of 0.25, 0.5, 1 from which the band is reachable)")
         p.add_argument("--method", choices=METHOD_NAMES, help="the sampling method: 'prior-ladder' (prior "
                        "draws brought into the band by rejection or a ladder of relaxed bands, like independent "
                        "draws from the prior restricted to the band), 'paper' (seeds, then the gradient walker, in "

@@ -146,3 +146,63 @@ def atlas_grid(results: Sequence, row_titles: Sequence[str] | None = None, colum
     if not any(rows):
         raise ValueError("no row of the atlas has samples: nothing to draw; see each entry's error.")
     return image_grid(rows, caps, row_titles=titles, title=title)
+
+
+def heat(values: np.ndarray, limit: float | None = None) -> np.ndarray:
+    """A signed map (H, W) as an RGB picture in [0, 1]: positive red, negative blue, 0 white, ``±limit`` (default:
+    the map's largest magnitude) the deepest colour."""
+    values = np.asarray(values, np.float32)
+    limit = float(np.abs(values).max()) if limit is None else float(limit)
+    t = np.clip(values / limit, -1.0, 1.0) if limit > 0 else np.zeros_like(values)
+    pos, neg = np.maximum(t, 0.0), np.maximum(-t, 0.0)
+    return np.stack([1.0 - neg, 1.0 - pos - neg, 1.0 - pos], axis=-1)
+
+
+FAINT = 0.15  # an overlay leaves a map's values below this share of its largest uncoloured
+
+
+def overlay(image: np.ndarray, values: np.ndarray, alpha: float = 0.7) -> np.ndarray:
+    """A map laid over its image: the image in grey, the map's colour (:func:`heat`) where it is strong."""
+    grey = to_uint8(image).astype(np.float32) / 255.0
+    grey = grey.mean(axis=-1) if grey.ndim == 3 else grey
+    coloured = heat(values)
+    share = np.abs(values) / max(float(np.abs(values).max()), 1e-12)
+    strength = np.clip((share - FAINT) / (1 - FAINT), 0.0, 1.0)[..., None] * alpha  # the faintest share left grey
+    return (1 - strength) * grey[..., None] + strength * coloured
+
+
+def near_grid(results: Sequence, row_titles: Sequence[str], columns: int = 8, title: str | None = None,
+              attribution=None) -> Image.Image:
+    """A series near one image: x0 and its reconstruction G(z₀), then per band ``columns`` samples (each with its
+    activation and its pixel distance to G(z₀)); with ``attribution`` (images (m, …) -> maps (m, H, W), e.g.
+    :func:`inverse_set.attribution.attribution_maps` bound to the neuron), each row of images has a row of
+    overlays under it: where the neuron looks."""
+    first = next(r for r in results if not isinstance(r, Exception) and r.near is not None)
+    info = first.near
+    rows = [[info.image, info.reconstruction]]
+    caps = [["x0", f"G(z0) rms {info.reconstruction_error:.3f}"]]
+    titles = ["the image"]
+    if attribution is not None:
+        rows.append([overlay(info.image, attribution(info.image[None])[0]), heat(np.abs(
+            np.asarray(info.image, np.float32) - info.reconstruction).sum(axis=-1) if info.image.ndim == 3 else
+            np.abs(np.asarray(info.image, np.float32) - info.reconstruction))])
+        caps.append(["where it looks", "x0 - G(z0)"])
+        titles.append("")
+    for res, name in zip(results, row_titles):
+        if isinstance(res, Exception) or len(res) == 0:
+            rows.append([])
+            caps.append([])
+            titles.append(f"{name}: none ({type(res).__name__ if isinstance(res, Exception) else '0 samples'})")
+            continue
+        pick = spread(len(res), columns)
+        d = decimals(res.z1, res.z2)
+        rows.append(list(np.asarray(res.images)[pick]))
+        caps.append([f"{a:.{d}f}\nrms {p:.3f}" for a, p in zip(np.asarray(res.activations)[pick, 0],
+                                                                res.near.pixel_distance[pick])])
+        titles.append(f"{name} (sigma {res.near.scale:g})")
+        if attribution is not None:
+            shown = np.asarray(res.images)[pick]
+            rows.append([overlay(img, m) for img, m in zip(shown, attribution(shown))])
+            caps.append([""] * len(pick))
+            titles.append("")
+    return image_grid(rows, caps, row_titles=titles, title=title)
