@@ -144,3 +144,54 @@ def test_an_atlas_near_an_image_is_a_series_across_bands_from_one_inversion():
         assert np.all((acts >= z1) & (acts <= z2))
     alone = sample_inverse_set(neuron, *bands[1], 10, near=X0, rng_key=0, **TOY)
     np.testing.assert_array_equal(rows[1].images, alone.images)  # a row is the call of its own
+
+
+# ---- on the command line, and in the report ------------------------------------------------------------------------
+
+MODELS_FILE = '''
+import jax, jax.numpy as jnp, numpy as np
+from inverse_set import Models
+A = jax.random.normal(jax.random.key(3), (36, 4))
+W = jnp.asarray(np.random.default_rng(0).normal(size=36).astype(np.float32))
+generator = lambda z: jax.nn.sigmoid(A @ z).reshape(6, 6, 1)
+target = lambda x: {"logits": jnp.stack([W @ x.ravel(), -(W @ x.ravel())])}
+images = np.asarray(jax.vmap(generator)(jax.random.normal(jax.random.key(9), (50, 4))))
+models = Models(generator=generator, encoder=lambda x: x.ravel(), target=target, init=4, dataset=lambda: images)
+'''
+
+
+def test_the_command_line_samples_near_a_dataset_image_and_reports_it(tmp_path):
+    import json
+
+    from inverse_set.cli.main import main
+
+    models = tmp_path / "toy.py"
+    models.write_text(MODELS_FILE)
+    out = tmp_path / "run"
+    assert main(["sample", "--models", str(models), "--neuron", "0", "--band", "p40,p60", "--n", "12",
+                 "--near-index", "3", "--out", str(out), "--report", "--quiet"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["near"]["image"] == "dataset image 3" and run["near"]["scales"][0] in (0.25, 0.5, 1.0)
+    assert (out / "near.png").is_file()
+    page = (out / "report.html").read_text()
+    assert "Near an image" in page and "where it looks in x0" in page and "the image the run started near" in page
+    atlas_out = tmp_path / "atlas"
+    assert main(["atlas", "--models", str(models), "--neuron", "0", "--band", "p10,p40", "--band", "p60,p90",
+                 "--n", "8", "--near-index", "3", "--out", str(atlas_out), "--quiet"]) == 0
+    assert len(json.loads((atlas_out / "run.json").read_text())["near"]["scales"]) == 2
+    assert (atlas_out / "atlas.png").is_file()
+
+
+@pytest.mark.parametrize("extra, says", [
+    (["--near-scale", "0.5"], "--near-scale is σ of a run near an image"),
+    (["--near-index", "500"], "the dataset has 50 images"),
+    (["--near-index", "1", "--near", "x.png"], "either --near IMAGE or --near-index K"),
+])
+def test_a_bad_near_argument_is_one_clear_line(tmp_path, capsys, extra, says):
+    from inverse_set.cli.main import main
+
+    models = tmp_path / "toy.py"
+    models.write_text(MODELS_FILE)
+    assert main(["sample", "--models", str(models), "--neuron", "0", "--band", "0,1", "--n", "5",
+                 "--out", str(tmp_path / "o"), *extra]) == 2
+    assert says in capsys.readouterr().err

@@ -89,8 +89,8 @@ def report_run_dir(run_dir, dataset: str | None = None, k: int | None = None) ->
     spaces = {"the encoder E(x)": None}
     if callable(getattr(models, "judge_features", None)):  # the bundled models' independent judge
         spaces["the judge's features"] = models.judge_features
-    sections = [build_section(t, r, models=models, examples=ex, dataset=images, facet_spaces=spaces, k=k)
-                for t, r, ex in zip(titles, results, examples)]
+    sections = [build_section(t, r, models=models, neuron=n, examples=ex, dataset=images, facet_spaces=spaces, k=k)
+                for t, r, n, ex in zip(titles, results, neurons, examples)]
     figures = {"command": run.get("command"), "models": run.get("models"), "random key": run.get("rng_key"),
                "wall time": None if run.get("wall_s") is None else f"{run['wall_s']} s", "machine": run.get("machine"),
                "dataset": None if images is None else f"{images.shape[0]} images ({dataset or 'the models’ own'})"}

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inverse_set.report.dataset_examples import DatasetExamples, dataset_examples
+from inverse_set.report.dataset_examples import DatasetExamples, activations_on, dataset_examples
 from inverse_set.report.facets import Facets, facets
-from inverse_set.report.viz import band_text, decimals, is_picture, spread, to_uint8
+from inverse_set.report.viz import band_text, decimals, heat, is_picture, overlay, spread, to_uint8
 
 MAX_SAMPLES, MAX_EXAMPLES, MAX_MEMBERS = 40, 20, 40  # images shown per section: samples, real examples, per facet
+MAX_NEAR = 10  # samples shown with their maps in a section near an image
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,30 @@ class Section:
     facets: tuple = ()
     examples: DatasetExamples | None = None
     example_images: np.ndarray | None = field(default=None, repr=False)
+    near: NearView | None = None
+
+
+@dataclass(frozen=True)
+class NearView:
+    """What a section of a run near an image shows beside its samples: x0's own activations (p,), and where the
+    neuron looks: the attribution map of x0 and of the shown samples (1 + len(shown), …), and which samples."""
+
+    activations: np.ndarray
+    maps: np.ndarray
+    shown: np.ndarray
+
+
+def near_view(result, neuron, models) -> NearView | None:
+    """The :class:`NearView` of a result near an image (None for any other run, or without models)."""
+    if getattr(result, "near", None) is None or models is None or neuron is None:
+        return None
+    from inverse_set.attribution import attribution_maps
+
+    first = neuron[0] if isinstance(neuron, list) else neuron
+    shown = spread(len(result), MAX_NEAR)
+    acts = activations_on(neuron, result.near.image[None], models=models)[0][0]
+    maps = attribution_maps(first, np.concatenate([result.near.image[None], result.images[shown]]), models=models)
+    return NearView(acts, maps, shown)
 
 
 def build_section(title: str, result, *, models=None, neuron=None, dataset=None, examples=None,
@@ -58,7 +83,7 @@ def build_section(title: str, result, *, models=None, neuron=None, dataset=None,
         return Section(title, result, (), examples, images)
     spaces = {"the encoder E(x)": None} if facet_spaces is None else facet_spaces
     found = tuple((name, facets(result, k, models=models, features=fn)) for name, fn in spaces.items())
-    return Section(title, result, found, examples, images)
+    return Section(title, result, found, examples, images, near_view(result, neuron, models))
 
 
 def report_html(sections: Sequence[Section], *, title: str, figures: dict | None = None) -> str:
@@ -124,7 +149,8 @@ def run_figures(result) -> dict:
             "walk steps": f"{s.walker_steps} ({s.walk_status})",
             "time": f"{s.run_time_s:.1f} s run + {s.compile_time_s:.1f} s compilation",
             "evaluations": f"{s.gradient_evaluations} forward+backward, {s.forward_evaluations} forward-only",
-            "the band's share of the prior": mass,
+            ("the band's share of the localised prior N(z₀, σ² I)" if getattr(result, "near", None) is not None
+             else "the band's share of the prior"): mass,
             "population started from": s.population_start,
             "worth about (independent draws)": None if s.effective_sample_size is None else
             f"{s.effective_sample_size:.0f}"}
@@ -147,14 +173,41 @@ def _section(s: Section, i: int) -> str:
                    "activations</p><div class='tiles'>"
                    + "".join(_tile(res.images[j], _values(res.activations[j], d), f"sample {j}") for j in pick)
                    + "</div>")
+    if s.near is not None and pictures:
+        out.append(_near(res, s.near, d))
     for space, found in s.facets:
         out.append(_facets(res, found, space, d, pictures))
     if s.examples is not None:
         out.append(_examples(s.examples, s.example_images, d, pictures))
         out.append("<h3>Activations</h3>" + "".join(
-            _histogram(s.examples.activations[:, c], res.activations[:, c], res.z1[c], res.z2[c], name)
+            _histogram(s.examples.activations[:, c], res.activations[:, c], res.z1[c], res.z2[c], name,
+                       mark=None if s.near is None else float(s.near.activations[c]))
             for c, name in enumerate(res.constraints)))
     return "\n".join(out) + "</section>"
+
+
+def _near(res, view: NearView, d: int) -> str:
+    """The image the run started near, its reconstruction, and where the neuron looks in it and in the samples."""
+    info = res.near
+    change = np.abs(np.asarray(info.image, np.float32) - info.reconstruction)
+    change = change.sum(axis=-1) if change.ndim == 3 else change
+    head = (_tile(info.image, "x0, " + _values(view.activations, d))
+            + _tile(info.reconstruction, f"G(z₀), rms {info.reconstruction_error:.3f}")
+            + _tile(overlay(info.image, view.maps[0]), "where it looks in x0")
+            + _tile(heat(change), "x0 − G(z₀)"))
+    samples = "".join(_tile(res.images[j], f"{_values(res.activations[j], d)}; rms {info.pixel_distance[j]:.3f}",
+                            f"sample {j}") for j in view.shown)
+    maps = "".join(_tile(overlay(res.images[j], m), "where it looks") for j, m in zip(view.shown, view.maps[1:]))
+    changes = np.abs(res.images[view.shown] - info.reconstruction[None])
+    changes = changes.sum(axis=-1) if changes.ndim == 4 else changes
+    changed = "".join(_tile(heat(c), "what changed") for c in changes)
+    return (f"<h3>Near an image</h3><p class='note'>The samples come from the prior localised at the latent z₀ "
+            f"whose image G(z₀) is nearest x0, N(z₀, σ² I) with σ = {info.scale:g}, restricted to the band. Under each "
+            "sample: its activation and its root-mean-square pixel distance to G(z₀) (median "
+            f"{np.median(info.pixel_distance):.3f}). Maps: gradient × input of the activation smoothed over small "
+            "jitters, red where a pixel pushes the activation up, blue down; and |x − G(z₀)|, what changed.</p>"
+            f"<div class='tiles'>{head}</div><div class='tiles'>{samples}</div><div class='tiles'>{maps}</div>"
+            f"<div class='tiles'>{changed}</div>")
 
 
 def _facets(res, found: Facets, space: str, d: int, pictures: bool) -> str:
@@ -191,10 +244,12 @@ def _examples(ex: DatasetExamples, images, d: int, pictures: bool) -> str:
             f"its lowest activation to its highest:</p>{tiles}")
 
 
-def _histogram(data: np.ndarray, samples: np.ndarray, z1: float, z2: float, name: str, bins: int = 40) -> str:
-    """Inline SVG: the data's activation histogram (grey), the band (shaded), the samples' (blue), each as a density."""
-    lo = float(min(data.min(), samples.min() if samples.size else z1, z1))
-    hi = float(max(data.max(), samples.max() if samples.size else z2, z2))
+def _histogram(data: np.ndarray, samples: np.ndarray, z1: float, z2: float, name: str, bins: int = 40,
+               mark: float | None = None) -> str:
+    """Inline SVG: the data's activation histogram (grey), the band (shaded), the samples' (blue), each as a density;
+    ``mark``, the image a run started near, as a red line."""
+    lo = float(min(data.min(), samples.min() if samples.size else z1, z1, z1 if mark is None else mark))
+    hi = float(max(data.max(), samples.max() if samples.size else z2, z2, z2 if mark is None else mark))
     hi = hi if hi > lo else lo + 1.0
     edges = np.linspace(lo, hi, bins + 1)
     w, h, pad = 600, 150, 24
@@ -214,7 +269,11 @@ def _histogram(data: np.ndarray, samples: np.ndarray, z1: float, z2: float, name
     ticks = "".join(f"<text x='{x(v):.1f}' y='{h - 6}' font-size='10' text-anchor='middle'>{v:.3g}</text>"
                     for v in (lo, z1, z2, hi))
     caption = (f"{name}: the {data.size} dataset images (grey) and the {samples.size} samples (blue outline), "
-               "each scaled to its own highest bar; the band shaded")
+               "each scaled to its own highest bar; the band shaded"
+               + ("" if mark is None else f"; x0, the image the run started near, at {mark:.3g} (red)"))
+    if mark is not None:
+        ticks += (f"<line x1='{x(mark):.1f}' x2='{x(mark):.1f}' y1='{pad / 2}' y2='{h - pad}' stroke='#c00' "
+                  "stroke-width='2'/>")
     return (f"<figure><svg width='{w}' height='{h}' role='img'>"
             f"<title>{_e(caption)}</title>{band}{bars(data, '#999', 'fill')}"
             f"<g fill='none' stroke-width='1.5'>{bars(samples, '#1f5fbf', 'stroke')}</g>"
