@@ -9,6 +9,7 @@ The package, one folder per part (each imports only the parts above it in this l
 * :mod:`inverse_set.fourier` — images without a generator (``method="fourier"``)
 * :mod:`inverse_set.methods` — methods by name: where to search, the seeds, the walk and the objective together
 * :mod:`inverse_set.sampler`, :mod:`inverse_set.api` — the compiled run and the recheck; the entry points
+* :mod:`inverse_set.near`, :mod:`inverse_set.attribution` — one image explained: the band near it, where the neuron looks
 * :mod:`inverse_set.report`, :mod:`inverse_set.cli` — pictures and the HTML page; the command line
 * :mod:`inverse_set.evaluation` — the measures and the baselines
 """
@@ -24,6 +25,9 @@ _WHERE = {
     'sample_inverse_set': ('inverse_set.api', 'sample_inverse_set'),
     'sample_inverse_sets': ('inverse_set.api', 'sample_inverse_sets'),
     'atlas': ('inverse_set.api', 'atlas'),
+    'attribution_maps': ('inverse_set.attribution', 'attribution_maps'),
+    'change_map': ('inverse_set.attribution', 'change_map'),
+    'Near': ('inverse_set.results', 'Near'),
     'Unit': ('inverse_set.core.constraints', 'Unit'),
     'DatasetExamples': ('inverse_set.report.dataset_examples', 'DatasetExamples'),
     'dataset_examples': ('inverse_set.report.dataset_examples', 'dataset_examples'),
@@ -53,6 +57,7 @@ _WHERE = {
     'SamplerStats': ('inverse_set.results', 'SamplerStats'),
     'SeedConfig': ('inverse_set.paper.seeds', 'SeedConfig'),
     'atlas_grid': ('inverse_set.report.viz', 'atlas_grid'),
+    'near_grid': ('inverse_set.report.viz', 'near_grid'),
     'sample_grid': ('inverse_set.report.viz', 'sample_grid'),
     'EllipticalSliceWalk': ('inverse_set.walks.elliptical_slice', 'EllipticalSliceWalk'),
     'GradientWalk': ('inverse_set.walks.gradient', 'GradientWalk'),
@@ -91,6 +96,7 @@ __all__ = [
     "LadderWalk",
     "Method",
     "Models",
+    "Near",
     "NonFiniteActivationError",
     "Objective",
     "Parameterisation",
@@ -102,6 +108,8 @@ __all__ = [
     "Unit",
     "atlas",
     "atlas_grid",
+    "attribution_maps",
+    "change_map",
     "build_section",
     "dataset_examples",
     "facets",
@@ -109,6 +117,7 @@ __all__ = [
     "get_method",
     "initialization",
     "make_sampler",
+    "near_grid",
     "nnx_function",
     "nnx_target",
     "report_html",

@@ -10,7 +10,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
 
 def test_every_notebook_asserts_what_it_shows_and_the_readme_lists_it():
     readme = (ROOT / "README.md").read_text()
-    assert len(NOTEBOOKS) == 5
+    assert len(NOTEBOOKS) == 6
     for path in NOTEBOOKS:
         cells = jupytext.read(path).cells
         code = [c.source for c in cells if c.cell_type == "code"]
