@@ -16,6 +16,8 @@ distance of its image to the reconstruction ``G(z₀)``, and the distance of its
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,13 +32,17 @@ PRIOR_WEIGHT = 1e-3  # the inversion's pull towards typical latents: + PRIOR_WEI
 RANGE_SLACK = 0.5  # x0 may lie this share of the generator's own range outside it, no more
 
 
+def _identity(z):
+    return z
+
+
 def latent_map(models: Models):
     """``(z ↦ G's input, d)``: the prior, or the identity for a generator whose input is itself N(0, I_d)."""
     if models.prior is not None:
         return models.prior, int(models.latent_dim)
     if is_standard_gaussian(models.init):
         d = models.init if isinstance(models.init, int) else models.init.code_dim
-        return (lambda z: z), int(d)
+        return _identity, int(d)
     raise ValueError("near= samples the prior localised at x0's latent, so the generator's input must have a "
                      "N(0, I) prior: give init=d (z ~ N(0, I_d)) or prior=(z -> code) with latent_dim=d.")
 
@@ -95,21 +101,19 @@ def invert(models: Models, image, rng_key=0) -> tuple[np.ndarray, np.ndarray, fl
     return np.asarray(z0), np.asarray(reconstruction), error
 
 
-_LOCALISED: dict = {}  # (the base map, z₀, σ) -> its localised prior: one function, so the sampler is compiled once
-
-
 def localised(models: Models, z0, scale: float) -> Models:
     """The models with their prior localised at z₀: ``u ↦ prior(z₀ + σ u)`` (or ``z₀ + σ u`` itself, G's input),
     u ~ N(0, I_d). The same models, z₀ and σ give the same function (every band of a series compiles once)."""
     to_input, dim = latent_map(models)
     centre = np.asarray(z0, np.float32)
-    key = (models.prior if models.prior is not None else dim, centre.tobytes(), float(scale))
-    if key not in _LOCALISED:
-        if len(_LOCALISED) >= 32:
-            _LOCALISED.pop(next(iter(_LOCALISED)))
-        shift = jnp.asarray(centre)
-        _LOCALISED[key] = lambda u: to_input(shift + scale * u)
-    return models.replace(prior=_LOCALISED[key], latent_dim=dim)
+    return models.replace(prior=_localised_prior(to_input, centre.tobytes(), float(scale)), latent_dim=dim)
+
+
+@functools.lru_cache(maxsize=32)
+def _localised_prior(to_input, centre: bytes, scale: float):
+    """``u ↦ to_input(z₀ + σ u)``, one function per (map, z₀, σ) so the sampler cache finds it again."""
+    shift = jnp.asarray(np.frombuffer(centre, np.float32))
+    return lambda u: to_input(shift + scale * u)
 
 
 def distances(models: Models, images, reconstruction) -> tuple[np.ndarray, np.ndarray]:
