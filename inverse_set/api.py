@@ -130,7 +130,7 @@ def sample_inverse_set(neuron, z1, z2, n: int, *, models: Models | None = None, 
         localised at the latent z₀ that reconstructs x0, N(z₀, σ² I), restricted to the band
         (:mod:`inverse_set.near`); ``res.near`` then says how near each sample stayed.
       near_scale: σ for ``near``; None: the smallest of ``inverse_set.near.SCALES`` from which the band is
-        within reach (:func:`inverse_set.near.first_scale`).
+        reachable.
       **fields: fields of :class:`~inverse_set.models.Models` (``generator``, ``encoder``,
         ``target``, ``init``, ``prior``, ``latent_dim``, ``code_bounds``, ``class_names``,
         ``realism_bound``), given directly (your own networks without building a
@@ -175,12 +175,7 @@ def _sample_near(neuron, z1, z2, n, image, scale, *, models: Models, method, rng
                          f"(\"prior-ladder\" or \"prior-slice\"), not {chosen.name!r}.")
     key = checks.as_key(rng_key)
     z0, reconstruction, error = inversion or near.invert(models, image, jax.random.fold_in(key, 1))
-    if scale is not None:
-        scales = (near.check_scale(scale),)
-    else:  # from the smallest σ that reaches near the band, at most RETRIES more if the ladder does not reach it
-        first = near.first_scale(models, neuron, *checks.check_bands(z1, z2, len(checks.as_neuron_list(neuron))),
-                                 z0, jax.random.fold_in(key, 2))
-        scales = near.SCALES[first: first + 1 + near.RETRIES]
+    scales = (near.check_scale(scale),) if scale is not None else near.SCALES
     for i, sigma in enumerate(scales):
         last = i == len(scales) - 1
         try:

@@ -6,8 +6,8 @@ neuron fires in the band. Writing ``z = z₀ + σ u`` with ``u ~ N(0, I)`` makes
 ordinary problem of a Gaussian prior, over ``u ↦ G(z₀ + σ u)`` (:func:`localised`), so
 every method of the prior space runs on it unchanged and every promise holds: the
 samples are in the band, none twice, the same key gives the same samples. σ is given, or
-the smallest of ``SCALES`` from which a pilot of the localised prior comes within reach of
-the band and the particle ladder climbs into it (decision 0027).
+the smallest of ``SCALES`` whose localised prior the particle ladder climbs into the band
+from (decision 0027).
 
 The result says how near each sample stayed (:class:`inverse_set.results.Near`): the root-mean-square pixel
 distance of its image to the reconstruction ``G(z₀)``, and the distance of its encoding
@@ -23,14 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from inverse_set import checks
-from inverse_set.core.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.methods import is_standard_gaussian
 from inverse_set.models import Models
 
-SCALES = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)  # σ's candidates when none is given (decision 0027)
-RETRIES = 2  # larger σ tried after the first where the ladder stalls (the seeds took over)
-PILOT, REACH = 256, 2.0  # a σ is tried first once one of PILOT draws lies within REACH band widths of the band
+SCALES = (0.25, 0.5, 1.0)  # σ tried in turn when none is given (decision 0027)
 STARTS, STEPS, LEARNING_RATE = 8, 300, 0.05  # the inversion: Adam from this many prior draws, this many steps
 PRIOR_WEIGHT = 1e-3  # the inversion's pull towards typical latents: + PRIOR_WEIGHT × mean(z²)
 RANGE_SLACK = 0.5  # x0 may lie this share of the generator's own range outside it, no more
@@ -132,30 +128,5 @@ def distances(models: Models, images, reconstruction) -> tuple[np.ndarray, np.nd
 def check_scale(scale) -> float:
     if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not 0 < scale < np.inf:
         raise ValueError(f"near_scale must be a positive number σ (or None: the smallest of {SCALES} from which the "
-                         f"band is within reach), got {scale!r}.")
+                         f"band is reachable), got {scale!r}.")
     return float(scale)
-
-
-def first_scale(models: Models, neuron, z1, z2, z0, rng_key=0) -> int:
-    """The index in ``SCALES`` of the smallest σ whose localised prior reaches near the band: of ``PILOT`` draws
-    z₀ + σu, one within ``REACH`` band widths of it (the last σ if none). One compiled pilot serves every σ."""
-    to_input, dim = latent_map(models)
-    neurons = [checks.by_name(x, models.class_names) for x in checks.as_neuron_list(neuron)]
-    render = lambda z: models.generator(to_input(z))
-    layers = None
-    if models.target is not None:
-        out = jax.eval_shape(lambda z: dict(as_layer_dict(models.target(render(z)))), jax.ShapeDtypeStruct((dim,),
-                                                                                                            jnp.float32))
-        layers = {k: v.shape for k, v in out.items()}
-    specs, indices, _ = resolve(neurons, layers)
-    activation = make_activation_fn(specs, models.target)
-    low, high = (jnp.atleast_1d(jnp.asarray(v, jnp.float32)) for v in (z1, z2))
-    centre, u = jnp.asarray(z0, jnp.float32), jax.random.normal(checks.as_key(rng_key), (PILOT, dim))
-
-    @jax.jit
-    def nearest(scale):
-        f = jax.vmap(lambda v: activation(render(centre + scale * v), indices))(u)
-        outside = jnp.maximum(jnp.maximum(low - f, f - high), 0.0) / jnp.maximum(high - low, 1e-12)
-        return jnp.min(jnp.where(jnp.isfinite(outside), jnp.max(outside, axis=-1), jnp.inf))
-
-    return next((i for i, scale in enumerate(SCALES) if float(nearest(scale)) <= REACH), len(SCALES) - 1)

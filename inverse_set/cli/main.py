@@ -286,7 +286,7 @@ def build_parser(prog: str) -> Parser:
         p.add_argument("--near-index", type=int, metavar="K", help="as --near, with image K of the models' dataset "
                        "(the Fashion-MNIST test set for the bundled models)")
         p.add_argument("--near-scale", type=float, metavar="SIGMA", help="σ of the localised prior (default: the "
-                       "smallest of 0.05 … 1 from which the band is within reach)")
+                       "smallest of 0.25, 0.5, 1 from which the band is reachable)")
         p.add_argument("--method", choices=METHOD_NAMES, help="the sampling method: 'prior-ladder' (prior "
                        "draws brought into the band by rejection or a ladder of relaxed bands, like independent "
                        "draws from the prior restricted to the band), 'paper' (seeds, then the gradient walker, in "
