@@ -49,9 +49,9 @@ MODELS_HELP = (
     "class_names=[...], percentiles=fn)` or a function `load()` that returns one"
 )
 NEURON_HELP = (
-    "a class name (any case) or index of the output layer, LAYER:UNIT (a dense unit or the mean of a conv "
-    "channel, e.g. fc6:46, conv2:5) or LAYER:UNIT@H,W (a conv channel at one position); repeat for an "
-    "intersection"
+    "a class name (any case) or index of the output layer, LAYER:UNIT (a dense unit, or the mean of a conv or "
+    "token layer's channel, e.g. fc6:46, conv2:5), LAYER:UNIT@H,W (a conv channel at one position) or LAYER:UNIT@T "
+    "(a token layer's channel at token T, e.g. blocks.6.mlp.fc1:123@5); repeat for an intersection"
 )
 BAND_HELP = (
     "two edges, numbers (9.5,14.4) or percentiles of the unit's activations on the test images "
