@@ -150,7 +150,7 @@ TARGET = lambda x: {"fc6": jnp.tile(x, 2), "conv": x[:6].reshape(1, 2, 3)}  # no
     (Unit("fc6", 2.7), "index .* must be an int"),
     (Unit("fc6", True), "index .* must be an int"),
     (Unit("fc6", "1"), "index .* must be an int"),
-    (Unit("conv", 1, position=3), r"position .* must be a pair of ints \(h, w\)"),
+    (Unit("conv", 1, position=(1.5, 0)), r"position .* must be a pair of ints \(h, w\)"),
 ])
 def test_unit_fields_are_not_coerced(slab, unit, match):
     with pytest.raises(TypeError, match=match):
