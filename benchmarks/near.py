@@ -66,7 +66,7 @@ def main(argv=None):
             if i == 0:
                 maps = partial(attribution_maps, c, models=zoo)
                 near_grid(series, list(bands), columns=8, attribution=maps,
-                          title=f"{name}, test image {index}: samples near it").save(out.parent / f"near_{name}.png")
+                          title=f"{name}, test image {index}: samples near it").save(out.parent / f"near_{name.replace(' ', '_')}.png")
             for (label, (z1, z2)), res in zip(bands.items(), series):
                 if isinstance(res, Exception):
                     rows.append({"class": name, "band": label, "image": int(index), "error": type(res).__name__})
