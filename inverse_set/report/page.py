@@ -188,9 +188,11 @@ def _section(s: Section, i: int) -> str:
 
 def _near(res, view: NearView, d: int) -> str:
     """The image the run started near, its reconstruction, and where the neuron looks in it and in the samples."""
+    from inverse_set.attribution import change_map
+
     info = res.near
-    change = np.abs(np.asarray(info.image, np.float32) - info.reconstruction)
-    change = change.sum(axis=-1) if change.ndim == 3 else change
+    axis = -1 if info.image.ndim == 3 else None  # (H, W, C): summed over channels
+    change = change_map(info.image[None], info.reconstruction, channel_axis=axis)[0]
     head = (_tile(info.image, "x0, " + _values(view.activations, d))
             + _tile(info.reconstruction, f"G(z₀), rms {info.reconstruction_error:.3f}")
             + _tile(overlay(info.image, view.maps[0]), "where it looks in x0")
@@ -198,8 +200,7 @@ def _near(res, view: NearView, d: int) -> str:
     samples = "".join(_tile(res.images[j], f"{_values(res.activations[j], d)}; rms {info.pixel_distance[j]:.3f}",
                             f"sample {j}") for j in view.shown)
     maps = "".join(_tile(overlay(res.images[j], m), "where it looks") for j, m in zip(view.shown, view.maps[1:]))
-    changes = np.abs(res.images[view.shown] - info.reconstruction[None])
-    changes = changes.sum(axis=-1) if changes.ndim == 4 else changes
+    changes = change_map(res.images[view.shown], info.reconstruction, channel_axis=axis)
     changed = "".join(_tile(heat(c), "what changed") for c in changes)
     return (f"<h3>Near an image</h3><p class='note'>The samples come from the prior localised at the latent z₀ "
             f"whose image G(z₀) is nearest x0, N(z₀, σ² I) with σ = {info.scale:g}, restricted to the band. Under each "

@@ -183,9 +183,11 @@ def near_grid(results: Sequence, row_titles: Sequence[str], columns: int = 8, ti
     caps = [["x0", f"G(z0) rms {info.reconstruction_error:.3f}"]]
     titles = ["the image"]
     if attribution is not None:
-        rows.append([overlay(info.image, attribution(info.image[None])[0]), heat(np.abs(
-            np.asarray(info.image, np.float32) - info.reconstruction).sum(axis=-1) if info.image.ndim == 3 else
-            np.abs(np.asarray(info.image, np.float32) - info.reconstruction))])
+        from inverse_set.attribution import change_map
+
+        rows.append([overlay(info.image, attribution(info.image[None])[0]),
+                     heat(change_map(info.image[None], info.reconstruction, channel_axis=-1 if info.image.ndim == 3
+                                     else None)[0])])
         caps.append(["where it looks", "x0 - G(z0)"])
         titles.append("")
     for res, name in zip(results, row_titles):
