@@ -11,8 +11,9 @@ and forward+backward passes and wall time. The cells on which the defaults were
 chosen (``harness.DEV_CELLS``, the dev split) are left out unless --include-dev;
 the headline is the report split.
 
-    python benchmarks/diversity.py                       # the full run (n = 500, a few hours on 2 CPU cores)
+    python benchmarks/diversity.py                       # the full run (n = 500, about 5.5 h on 2 CPU cores)
     python benchmarks/diversity.py --classes 8,1 --bands p50 --n 50 --quick --out /tmp/bench
+    python benchmarks/diversity.py --add slice           # "prior-slice" rows on the cells results.json holds
 
 Writes results.json (every row, after every cell: --resume continues a stopped
 run), results.md (medians per band and method, the ratios to independent draws,
@@ -82,10 +83,16 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true", help="rewrite results.md from --out/results.json")
     parser.add_argument("--resume", action="store_true", help="keep the rows of --out/results.json and run only the "
                         "cells it lacks (same budget and machine)")
+    parser.add_argument("--add", metavar="METHODS", help="add these methods' rows to the cells --out/results.json "
+                        "holds (of --classes and --bands), each scored on its cell's stored n_scored; cells that "
+                        "have them are skipped (same budget and machine)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.report_only:
         write_report(json.loads((out / "results.json").read_text()), out)
+        return
+    if args.add:
+        add_methods(args, argv, parser)
         return
 
     budget = bm.Budget(n=args.n)
@@ -161,6 +168,53 @@ def main(argv=None):
     print(f"wrote {out}/results.json, results.md and grids ({payload['total_time_s'] / 60:.1f} min in all)")
 
 
+def add_methods(args, argv, parser) -> None:
+    """``--add``: run more methods on the stored cells and score them on each cell's ``n_scored``.
+
+    ``rejection_prior`` and ``real`` run again (not stored) for the references they give: same keys, same draws. A
+    method with fewer in-band samples than the cell's ``n_scored`` is listed with its count, not scored.
+    """
+    out = Path(args.out)
+    added = args.add.split(",")
+    unknown = [m for m in added if m not in bm.METHODS + bm.OPTIONAL_METHODS or m in ("rejection_prior", "real")]
+    if unknown:
+        parser.error(f"--add: unknown or reference methods {unknown}; known: "
+                     f"{', '.join(m for m in bm.METHODS + bm.OPTIONAL_METHODS if m not in ('rejection_prior', 'real'))}")
+    if not (out / "results.json").exists():
+        raise SystemExit(f"--add: no {out}/results.json to add rows to; run the benchmark first.")
+    payload = json.loads((out / "results.json").read_text())
+    budget = bm.Budget(**payload["budget"])
+    if payload["machine"] != bm.machine() or budget.n != args.n:
+        raise SystemExit(f"--add: the machine or n differ from the stored run's ({payload['machine']}, n = "
+                         f"{payload['budget']['n']}); add rows only on the same machine with the same n.")
+    given = list(argv if argv is not None else sys.argv[1:])
+    payload["commands"].append(shlex.join(["python", "benchmarks/diversity.py", *given]))
+    ctx = bm.Context(max_train=2000 if payload["flags"]["quick"] else 60_000)
+    ctx.forward_cost = payload["forward_over_fwd_bwd"]
+    bands = args.bands.split(",")
+    cells = bm.class_cells(ctx.zoo.stats, [int(c) for c in args.classes.split(",") if c], bands)
+    if not payload["flags"]["no_extra"]:
+        cells += bm.extra_cells(ctx, bands)
+    stored = {}
+    for r in payload["rows"]:
+        stored.setdefault(r["cell"], {})[r["method"]] = r
+    todo = [c for c in interleaved(cells) if c.name in stored and any(m not in stored[c.name] for m in added)]
+    for i, cell in enumerate(todo):
+        t_start = time.perf_counter()
+        methods = [m for m in added if m not in stored[cell.name]]
+        n_scored = max(r["n_scored"] for r in stored[cell.name].values()) or None  # none scored: the usual rule
+        print(f"[{i + 1}/{len(todo)}] {cell.name}: adding {', '.join(methods)}", flush=True)
+        runs = bm.run_cell(ctx, cell, budget, [*methods, "rejection_prior", "real"])
+        split = next(iter(stored[cell.name].values())).get("split", "report")
+        rows = [{**row, "split": split} for row in bm.score_cell(ctx, cell, runs, budget, n_scored=n_scored)
+                if row["method"] in methods]
+        payload["rows"] += bm.as_json(rows)
+        payload["total_time_s"] += time.perf_counter() - t_start
+        save(payload, out / "results.json")
+    write_report(payload, out)
+    print(f"added {', '.join(added)} to {len(todo)} cells of {out}/results.json")
+
+
 def save(payload: dict, path: Path) -> None:
     """Write results.json whole or not at all (a run stopped mid-write keeps the previous file)."""
     tmp = path.with_suffix(".json.tmp")
@@ -230,7 +284,7 @@ def write_report(payload, out: Path):
            "| cell | method | in band | n_scored | coverage [90%] | precision [90%] | recall [90%] | Fréchet [90%] | "
            "recall vs prior | Vendi | qVendi | agreement | path sim. | cost/sample | wall s | note |",
            "|" + "---|" * 16]
-    for r in payload["rows"]:
+    for r in sorted(payload["rows"], key=lambda r: (r["cell"], bm.block_rank(r["kind"], r["band"], r["method"]))):
         md.append(f"| {r['cell']} | {r['method']} | {r['n_in_band']}/{r['n_returned']} | {r['n_scored']} | "
                   f"{fmt(r['coverage'])}{ci(r, 'coverage')} | {fmt(r['precision'])}{ci(r, 'precision')} | "
                   f"{fmt(r['recall'])}{ci(r, 'recall')} | {fmt(r['frechet_judge'])}{ci(r, 'frechet_judge')} | "

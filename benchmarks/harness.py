@@ -381,14 +381,20 @@ def class_reference(ctx: Context, cell: Cell) -> np.ndarray:
     return ctx.real_judge[ctx.test_labels == cell.class_index]
 
 
-def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: int = 0) -> list[dict]:
-    """Every method's row, all scored on the same ``n_scored`` first in-band samples (see the module docstring)."""
+def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: int = 0,
+               n_scored: int | None = None) -> list[dict]:
+    """Every method's row, all scored on the same ``n_scored`` first in-band samples (see the module docstring).
+
+    ``n_scored`` given (rows added to a stored cell): the cell's own; a method with fewer in band is not scored.
+    """
     real_row, reference = real_reference(ctx, cell, rng)
     ref = ctx.judge_features(reference) if len(reference) else np.zeros((0, ctx.real_judge.shape[1]))
     ref_layers = ctx.target_layers(reference) if len(reference) >= MIN_REFERENCE else None
     counts = {r.method: min(int(r.inside.sum()), budget.n) for r in runs}
-    scored = [m for m, c in counts.items() if c >= budget.min_scored and m != "joint"]
-    n_scored = min((counts[m] for m in scored), default=0)
+    floor = budget.min_scored if n_scored is None else max(n_scored, budget.min_scored)
+    scored = [m for m, c in counts.items() if c >= floor and m != "joint"]
+    if n_scored is None:
+        n_scored = min((counts[m] for m in scored), default=0)
     members = {r.method: np.asarray(r.images)[r.inside][:n_scored] for r in runs}
     prior_run = next((r for r in runs if r.method == "rejection_prior"), None)
     prior_ref = None if prior_run is None else prior_run.reference
@@ -420,7 +426,7 @@ def score_cell(ctx: Context, cell: Cell, runs: list[Run], budget: Budget, rng: i
             if len(row["vendi_windows"]) >= 2:
                 row["vendi_last_over_first_window"] = row["vendi_windows"][-1] / row["vendi_windows"][0]
         elif run.method != "joint":
-            row["note"] += f"; not scored: {n_in} in band, fewer than {budget.min_scored}"
+            row["note"] += f"; not scored: {n_in} in band, fewer than {floor}"
         rows.append(row)
     for row in rows:
         for key in MEASURES:

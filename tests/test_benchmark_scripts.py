@@ -86,6 +86,14 @@ def test_the_reduced_benchmark_scores_every_method_of_a_cell_on_the_same_n_and_r
     proc = diversity(*args, "--resume")
     again = json.loads((tmp_path / "results.json").read_text())
     assert again["rows"] == rows and len(again["commands"]) == 2 and "[1/2]" not in proc.stdout
+    # --add runs another method on the stored cells of --bands and scores it on each cell's stored n_scored.
+    diversity(*args[:args.index("--methods")], "--bands", "p95", "--add", "slice", "--out", str(tmp_path))
+    added = json.loads((tmp_path / "results.json").read_text())
+    assert added["rows"][: len(rows)] == rows and len(added["commands"]) == 3
+    (extra,) = added["rows"][len(rows):]
+    assert extra["cell"] == "Bag p95" and extra["method"] == "slice" and extra["method_name"] == "prior-slice"
+    assert extra["n_scored"] == inside["n_scored"] or (extra["n_scored"] == 0 and "not scored" in extra["note"])
+    assert extra["in_band_rate"] == 1.0 and "| Bag p95 | slice |" in (tmp_path / "results.md").read_text()
 
 
 def test_the_benchmark_page_quotes_the_committed_benchmark_as_generated():
