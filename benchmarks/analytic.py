@@ -35,9 +35,9 @@ def main():
 
     w = jax.random.normal(jax.random.key(1), (args.dim,))
     b = -float(w.sum()) / 2
-    neuron = lambda x: jax.nn.sigmoid(w @ x + b)  # noqa: E731
+    neuron = lambda x: jax.nn.sigmoid(w @ x + b)
     init = initialization.gaussian(args.dim, scale=0.1)
-    encoder = lambda x: x  # noqa: E731 — one function object, so runs reuse the compiled sampler
+    encoder = lambda x: x
     method = get_method("paper").replace(walk=GradientWalk(step_size=args.step_size))
     floor = -(-(args.n - args.k) // args.k)
 

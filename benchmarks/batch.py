@@ -67,10 +67,10 @@ def main(argv=None):
         except Exception as err:  # noqa: BLE001 (an infeasible unit is an outcome like any other)
             single.append(err)
         elapsed.append(time.perf_counter() - t0)
-    lines = [f"Devices: {len(devices)} × {devices[0].platform.upper()}; {len(units)} fc6 units at "
-             f"{args.band}, n = {args.n}, K = 10; compile {compile_s:.1f} s (once).\n",
-             "| problems | one by one s | batch s | problems / min one by one | problems / min batch | "
-             "batch speed-up | members equal to their separate call |", "|" + "---|" * 7]
+    lines = [(f"Devices: {len(devices)} × {devices[0].platform.upper()}; {len(units)} fc6 units at "
+             f"{args.band}, n = {args.n}, K = 10; compile {compile_s:.1f} s (once).\n"),
+             ("| problems | one by one s | batch s | problems / min one by one | problems / min batch | "
+             "batch speed-up | members equal to their separate call |"), "|" + "---|" * 7]
     sizes = sorted({s for s in (8, 16, 32, len(units)) if s <= len(units)})
     for size in sizes:
         t0 = time.perf_counter()
@@ -86,8 +86,8 @@ def main(argv=None):
                      f"{solo / wall:.2f} | {same} of {size} |")
         print(lines[-1], flush=True)
     errors = sum(isinstance(r, Exception) for r in single)
-    lines += ["", f"{errors} of the {len(units)} problems ended with an error (the same in the batch). One by one "
-              "for the first m problems: the time until the m-th was done in the one sequence of separate calls."]
+    lines += ["", (f"{errors} of the {len(units)} problems ended with an error (the same in the batch). One by one "
+              "for the first m problems: the time until the m-th was done in the one sequence of separate calls.")]
     bm.write_page(args.out, "A layer at once: sharded batch against one by one", "benchmarks/batch.py",
                   argv if argv is not None else sys.argv[1:], __doc__.split("\n\n")[0], lines)
 

@@ -22,15 +22,14 @@ The last line says the largest N that ran, and what stopped the doubling.
 from __future__ import annotations
 
 import argparse
-import time
 
+import harness as bm
 import jax
+from speed import memory
 
 import generators
-import harness as bm
 from inverse_set import make_sampler
 from inverse_set.evaluation.baselines import rejection
-from speed import memory
 
 OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM")
 
@@ -106,10 +105,10 @@ def main(argv=None):
     zoo = generators.load("fashion")
     cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
     key = int(args.keys.split(",")[0])
-    lines = [f"Device: {jax.devices()[0].device_kind} ({jax.default_backend()}), {len(jax.devices())} visible; "
-             "the sampler runs on the first.\n",
-             "| cell | N = n | returned | start | compile s | run s | ms/sample | passes/sample | rejection µs/draw "
-             "(batch N) | rejection draws/sample | rejection ms/sample | ÷ rejection | peak memory MB |",
+    lines = [(f"Device: {jax.devices()[0].device_kind} ({jax.default_backend()}), {len(jax.devices())} visible; "
+             "the sampler runs on the first.\n"),
+             ("| cell | N = n | returned | start | compile s | run s | ms/sample | passes/sample | rejection µs/draw "
+             "(batch N) | rejection draws/sample | rejection ms/sample | ÷ rejection | peak memory MB |"),
              "|" + "---|" * 13]
     print("\n".join(lines), flush=True)
     for cell in cells:
@@ -118,7 +117,7 @@ def main(argv=None):
             try:
                 r = ladder_row(zoo, cell, n, key)
                 rej = rejection_per_draw(zoo, cell, n, args.rejection_batches, key)
-            except Exception as err:  # noqa: BLE001 (only the device running out of memory ends the doubling)
+            except Exception as err:
                 if not out_of_memory(err):
                     raise
                 why = f"N = {n} did not fit: {str(err).splitlines()[0][:200]}"

@@ -32,12 +32,11 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import harness as bm
 import numpy as np
 
-import harness as bm
 from inverse_set.core.bands import in_band
 from inverse_set.report.viz import image_grid
-
 
 GRID_METHODS = ("ours", "ppgn", "rejection_prior", "real")  # a grid's rows: the default beside PPGN, the ideal, real
 
@@ -238,7 +237,7 @@ def interleaved(cells: list) -> list:
 
 def write_report(payload, out: Path):
     """results.md from the payload of results.json (``--report-only`` redoes it from the file)."""
-    fmt = lambda v: "–" if v is None else f"{v:.3g}"  # noqa: E731
+    fmt = lambda v: "–" if v is None else f"{v:.3g}"
     def ci(r, k):
         return "" if not r.get(k + "_ci90") else f" [{fmt(r[k + '_ci90'][0])}, {fmt(r[k + '_ci90'][1])}]"
     report = [r for r in payload["rows"] if r.get("split", "report") == "report"]
@@ -247,7 +246,7 @@ def write_report(payload, out: Path):
           if len(payload["commands"]) > 1 else "Command:  ", *[f"`{c}`  " for c in payload["commands"]],
           f"Machine: {payload['machine']}; total {payload['total_time_s'] / 60:.1f} min  ",
           f"Budget: {payload['budget']}\n",
-          "**Rules.** Every method of a cell is scored on the same `n_scored`: the smallest in-band count among "
+          ("**Rules.** Every method of a cell is scored on the same `n_scored`: the smallest in-band count among "
           f"the methods that reached at least {payload['budget']['min_scored']} (the first `n_scored` in-band samples "
           "of each, in the order returned); a method with fewer is listed with its count and not scored. Measures "
           "are in the judge network's feature space: coverage, density, precision, recall and Fréchet distance "
@@ -267,22 +266,22 @@ def write_report(payload, out: Path):
           "the in-band samples (none: no figure; `cost_total` holds what was spent); `wall_s` excludes compilation "
           "(`compile_s`). Medians over cells. Bootstrap 90% intervals (results.json and the per-cell table): "
           "precision's per-sample terms and recall's and coverage's per-reference terms resampled; Fréchet's "
-          "samples resampled, the interval centred on the estimate.\n",
-          f"**Split.** The defaults were chosen on the dev cells (docs/decisions/); every cell "
+          "samples resampled, the interval centred on the estimate.\n"),
+          (f"**Split.** The defaults were chosen on the dev cells (docs/decisions/); every cell "
           f"whose band overlaps one of theirs is dev too: {', '.join(payload['split']['dev'])}. The headline below "
-          "is the report split, which contains none of them.\n",
+          "is the report split, which contains none of them.\n"),
           "**Baselines as configured** (adaptations to our models):\n",
           *[f"- `{k}`: {v}" for k, v in payload["adaptations"].items()], "",
           "## Headline (report split)\n", bm.summary_table(report), "",
           "## Against the ideal sampler of the default's target\n",
-          "Per cell, the method's figure over `rejection_prior`'s (1.0: as good as independent draws from the prior; "
-          "Fréchet: lower is better, so above 1 is worse), medians over cells where both are scored.\n",
+          ("Per cell, the method's figure over `rejection_prior`'s (1.0: as good as independent draws from the prior; "
+          "Fréchet: lower is better, so above 1 is worse), medians over cells where both are scored.\n"),
           bm.ideal_ratios(report), ""]
     if dev:
         md += ["## Dev cells (not in the headline)\n", bm.summary_table(dev), ""]
     md += ["## Every cell\n",
-           "| cell | method | in band | n_scored | coverage [90%] | precision [90%] | recall [90%] | Fréchet [90%] | "
-           "recall vs prior | Vendi | qVendi | agreement | path sim. | cost/sample | wall s | note |",
+           ("| cell | method | in band | n_scored | coverage [90%] | precision [90%] | recall [90%] | Fréchet [90%] | "
+           "recall vs prior | Vendi | qVendi | agreement | path sim. | cost/sample | wall s | note |"),
            "|" + "---|" * 16]
     for r in sorted(payload["rows"], key=lambda r: (r["cell"], bm.block_rank(r["kind"], r["band"], r["method"]))):
         md.append(f"| {r['cell']} | {r['method']} | {r['n_in_band']}/{r['n_returned']} | {r['n_scored']} | "

@@ -32,15 +32,13 @@ import time
 import warnings
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
+import harness as bm
 import numpy as np
 
 import generators
-import harness as bm
 from inverse_set import Models, Parameterisation, get_method, sample_inverse_set
-from inverse_set.evaluation import metrics
 from inverse_set.core.chunks import chunked
+from inverse_set.evaluation import metrics
 from inverse_set.report.viz import image_grid
 
 FOURIER = get_method("fourier")
@@ -165,8 +163,8 @@ def main(argv=None):
                            ).save(  # the pictures' font has no en dash
                     out / f"fourier_{target_name}_{zoo.class_names[cls].split()[0]}.png")
     (out / "fourier.json").write_text(json.dumps(bm.as_json(rows), indent=1))
-    lines = ["| classifier | cell | method | returned | in band | judge agreement | Vendi (judge) | run s | "
-             "grad evals / sample |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| classifier | cell | method | returned | in band | judge agreement | Vendi (judge) | run s | "
+             "grad evals / sample |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['target']} | {r['cell']} | {r['method']} | {r['error']} | | | | | |")

@@ -33,7 +33,7 @@ import numpy as np
 from inverse_set import IncompleteSampleWarning, InfeasibleBandError, sample_inverse_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from problems import draw_problem  # noqa: E402 — the tests' random reachable problems, one generator for both
+from problems import draw_problem
 
 
 def main(argv=None):

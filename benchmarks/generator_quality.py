@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+from pathlib import Path
 
 import flax.serialization
 import jax
@@ -25,8 +26,8 @@ import numpy as np
 
 import generators
 from generators.models import Generator
-from inverse_set.evaluation import metrics
 from inverse_set.core.chunks import chunked
+from inverse_set.evaluation import metrics
 from inverse_set.report.viz import image_grid
 
 
@@ -59,7 +60,7 @@ def main(argv=None):
     for spec in args.weights:
         name, path = spec.split("=", 1)
         template = jax.tree.map(np.asarray, zoo.params["generator"])
-        candidates[name] = flax.serialization.from_bytes(template, open(path, "rb").read())
+        candidates[name] = flax.serialization.from_bytes(template, Path(path).read_bytes())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; test images: high-frequency share "
           f"{high_frequency_share(x):.4f}")
     print("| generator | Fréchet judge G(E(x)) vs x | judge acc | MSE | high-freq share | Fréchet interp | agree interp "

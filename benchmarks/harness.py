@@ -45,13 +45,20 @@ import numpy as np
 
 import generators
 from inverse_set import InfeasibleBandError, SeedConfig, Unit, sample_inverse_set
-from inverse_set.evaluation import metrics
-from inverse_set.evaluation.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
+from inverse_set.cli.main import machine
 from inverse_set.core.bands import Bands, in_band
 from inverse_set.core.chunks import chunked
-from inverse_set.cli.main import machine
 from inverse_set.core.constraints import as_layer_dict, make_activation_fn, resolve
 from inverse_set.core.problem import Problem
+from inverse_set.evaluation import metrics
+from inverse_set.evaluation.baselines import (
+    dgn_am,
+    gram_diversity,
+    joint,
+    ppgn,
+    rejection,
+    rejection_from_pool,
+)
 
 METHODS = ("ours", "paper", "ppgn", "dgn_am", "gram_diversity", "rejection_prior", "rejection_real", "real")
 OPTIONAL_METHODS = ("ladder", "slice", "joint")  # by --methods only: not in the headline
@@ -254,7 +261,7 @@ def fraction_needed(inside: np.ndarray, n: int, per_unit: int) -> float:
 def charged(method, res, images, inside, n, per_unit, note) -> Run:
     """A shared baseline run charged for the units it needed for this cell's n in-band samples."""
     frac = fraction_needed(inside, n, per_unit)
-    return Run(method, images, gradient=int(round(frac * res.network_evaluations)),
+    return Run(method, images, gradient=round(frac * res.network_evaluations),
                wall_s=frac * res.wall_time_s, compile_s=res.compile_time_s, inside=inside,
                note=note + (f"; charged {frac:.0%} of the run" if frac < 1 else ""))
 
@@ -280,13 +287,13 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
     """
     shared = {} if shared is None else shared
     b = ctx.zoo
-    batched, single, specs, indices, labels = ctx.activation(cell)
+    batched, single, specs, indices, _ = ctx.activation(cell)
     is_class = cell.kind == "class"
     unit = cell.neurons[0] if is_class else None
     key = cell_key(cell, rng)
     z1, z2 = np.asarray(cell.z1), np.asarray(cell.z2)
     inside_of = lambda images: in_band(batched(images).reshape(len(images), -1), z1, z2) if len(images) else \
-        np.zeros(0, bool)  # noqa: E731
+        np.zeros(0, bool)
     runs: list[Run] = []
     for method in methods:
         t0 = time.perf_counter()
@@ -329,7 +336,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
             continue  # the other baselines target one class unit
         elif method == "ppgn":
             if ("ppgn", unit) not in shared:
-                logits = lambda x: b.target(x)["logits"]  # noqa: E731
+                logits = lambda x: b.target(x)["logits"]
                 shared[("ppgn", unit)] = ppgn(b.generator, b.encoder, logits, unit, b.code_dim, code_low=b.code_min,
                                               code_high=b.code_max, num_chains=budget.ppgn_chains,
                                               num_steps=budget.ppgn_steps, save_every=budget.ppgn_save_every,
@@ -344,7 +351,7 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
                           f"one run of {budget.ppgn_chains} chains per neuron, samples taken step by step over them")
         elif method == "dgn_am":
             if ("dgn_am", unit) not in shared:
-                act = lambda x: b.target(x)["logits"][unit]  # noqa: E731
+                act = lambda x: b.target(x)["logits"][unit]
                 shared[("dgn_am", unit)] = dgn_am(b.generator, act, b.init, budget.dgn_restarts,
                                                   code_upper=b.code_mean + 3 * b.code_std,
                                                   num_steps=budget.dgn_steps, rng_key=key)
@@ -352,8 +359,8 @@ def run_cell(ctx: Context, cell: Cell, budget: Budget, methods: Sequence[str], r
             run = charged("dgn_am", res, res.images, inside_of(res.images), budget.n, 1,
                           f"one run of {budget.dgn_restarts} restarts per neuron")
         elif method == "gram_diversity":
-            act = lambda x: single(x)[0]  # noqa: E731
-            conv = lambda x: b.target(x)["conv2"]  # noqa: E731
+            act = lambda x: single(x)[0]
+            conv = lambda x: b.target(x)["conv2"]
             res = gram_diversity(b.generator, act, conv, b.init, cell.z1[0], cell.z2[0], budget.gram_n,
                                  batch_size=budget.gram_batch, num_steps=budget.gram_steps, rng_key=key)
             run = Run(method, res.images, gradient=res.network_evaluations, wall_s=res.wall_time_s,
@@ -536,14 +543,14 @@ def dev_cells(stats) -> list[Cell]:
 
 def split_of(cell: Cell, dev: Sequence[Cell]) -> str:
     """``"dev"`` for a cell whose bands overlap those of a dev cell of the same neurons, else ``"report"``."""
-    overlaps = lambda a, b: all(lo < hi_ and lo_ < hi for lo, hi, lo_, hi_ in zip(a.z1, a.z2, b.z1, b.z2))  # noqa
+    overlaps = lambda a, b: all(lo < hi_ and lo_ < hi for lo, hi, lo_, hi_ in zip(a.z1, a.z2, b.z1, b.z2))
     return "dev" if any(d.neurons == cell.neurons and overlaps(d, cell) for d in dev) else "report"
 
 
 def block_rank(kind: str, band: str, method: str) -> tuple:
     """Table order: class neurons, intersections, hidden units; p50 to max+; the methods as in METHODS."""
     kinds, methods = ("class", "intersection", "hidden"), METHODS + OPTIONAL_METHODS
-    index = lambda seq, x: seq.index(x) if x in seq else len(seq)  # noqa: E731
+    index = lambda seq, x: seq.index(x) if x in seq else len(seq)
     return index(kinds, kind), index(LEVELS, band), band, index(methods, method), method
 
 
@@ -623,6 +630,29 @@ def as_json(rows):
     return [{k: clean(v) for k, v in r.items()} for r in rows]
 
 
-__all__ = ["Budget", "Cell", "Context", "DEV_CELLS", "LEVELS", "METHODS", "Run", "adaptations", "as_json", "best_of",
-           "class_cells", "dev_cells", "extra_cells", "ideal_ratios", "level_band", "machine", "measures",
-           "real_reference", "run_cell", "score_cell", "split_of", "summary_table", "window_vendi", "write_page"]
+__all__ = [
+    "DEV_CELLS",
+    "LEVELS",
+    "METHODS",
+    "Budget",
+    "Cell",
+    "Context",
+    "Run",
+    "adaptations",
+    "as_json",
+    "best_of",
+    "class_cells",
+    "dev_cells",
+    "extra_cells",
+    "ideal_ratios",
+    "level_band",
+    "machine",
+    "measures",
+    "real_reference",
+    "run_cell",
+    "score_cell",
+    "split_of",
+    "summary_table",
+    "window_vendi",
+    "write_page",
+]

@@ -49,10 +49,10 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-
 import harness as bm
+import numpy as np
 from diversity import grid, save
+
 from inverse_set import sample_inverse_set
 
 DEV_LEVELS = ("p50", "p95", "p99", "p99.9")  # with harness.DEV_CELLS' own bands, the dev cells are those overlapping
@@ -97,7 +97,7 @@ def cell_figures(rows: list[dict], budget: bm.Budget, agreement_real: float | No
     for method, r in by.items():
         if method in ("rejection_prior", "real", "rejection_real"):
             continue
-        def ratio(k):
+        def ratio(k, r=r):
             a, b = r.get(k), ideal.get(k)
             return a / b if a is not None and b and np.isfinite(a) and np.isfinite(b) else None
 
@@ -152,9 +152,9 @@ def fmt(v, spec=".2f") -> str:
 
 
 def table(figures: list[dict]) -> list[str]:
-    lines = ["| cell | method | in band | n | recall ÷ ideal | coverage ÷ ideal | Fréchet ÷ ideal | Vendi last 100 ÷ "
+    lines = [("| cell | method | in band | n | recall ÷ ideal | coverage ÷ ideal | Fréchet ÷ ideal | Vendi last 100 ÷ "
              "ideal | regime (rejection draws/sample) | wall/sample ÷ rejection | fwd/sample ÷ rejection "
-             "(target) | agreement (real top 1%) | band mass [90%] | rejection's [90%] | ESS | start | seed steps |",
+             "(target) | agreement (real top 1%) | band mass [90%] | rejection's [90%] | ESS | start | seed steps |"),
              "|" + "---|" * 17]
     for f in figures:
         mass = "–" if f["band_mass"] is None else "{:.3g} [{:.3g}, {:.3g}]".format(*f["band_mass"])
@@ -177,15 +177,15 @@ def pooled(figures: list[dict]) -> list[str]:
     """Per method, over the scored cells it did not draw by rejection: the geometric means of its ratios to the
     ideal (one cell's Fréchet ratio moves by a third between keys at n ≈ 100: the mean over cells is what decides)
     and of its forward passes per sample over rejection's, and the cells within the Fréchet target."""
-    lines = ["| method | cells | recall ÷ ideal | coverage ÷ ideal | Fréchet ÷ ideal | Fréchet ≤ 1.15× | "
-             "fwd/sample ÷ rejection |", "|" + "---|" * 7]
+    lines = [("| method | cells | recall ÷ ideal | coverage ÷ ideal | Fréchet ÷ ideal | Fréchet ≤ 1.15× | "
+             "fwd/sample ÷ rejection |"), "|" + "---|" * 7]
     for method in dict.fromkeys(f["method"] for f in figures):
         rows = [f for f in figures if f["method"] == method and f["frechet"] is not None
                 and f["population_start"] != "rejection"]
         if not rows:
             continue
 
-        def mean(k):
+        def mean(k, rows=rows):
             v = [f[k] for f in rows if f[k] is not None]
             return float(np.exp(np.mean(np.log(v)))) if v else None
 

@@ -26,10 +26,10 @@ import time
 from functools import partial
 from pathlib import Path
 
+import harness as bm
 import numpy as np
 
 import generators
-import harness as bm
 from inverse_set import Unit, atlas, sample_inverse_set
 from inverse_set.attribution import attribution_maps
 from inverse_set.core.chunks import chunked
@@ -85,10 +85,10 @@ def main(argv=None):
                     "vendi": vendi_score(near_f) / vendi_score(base_f), "seconds": seconds,
                     "error_rms": res.near.reconstruction_error, "scale": res.near.scale})
             print(rows[-2:], flush=True)
-    lines = ["| class | band | images | in band | distance ÷ unconditioned (≤ 0.5) | judge agreement, near "
-             "(unconditioned) | Vendi ÷ unconditioned (≥ 0.5) | s a call | reconstruction rms | σ chosen |",
+    lines = [("| class | band | images | in band | distance ÷ unconditioned (≤ 0.5) | judge agreement, near "
+             "(unconditioned) | Vendi ÷ unconditioned (≥ 0.5) | s a call | reconstruction rms | σ chosen |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
-    med = lambda rs, k: float(np.median([r[k] for r in rs]))  # noqa: E731
+    med = lambda rs, k: float(np.median([r[k] for r in rs]))
     groups = {}
     for r in rows:
         groups.setdefault((r["class"], r["band"]), []).append(r)
@@ -99,9 +99,9 @@ def main(argv=None):
                      f"{med(ok, 'distance'):.2f} | {med(ok, 'agreement'):.2f} ({med(ok, 'agreement_plain'):.2f}) | "
                      f"{med(ok, 'vendi'):.2f} | {med(ok, 'seconds'):.0f} | {med(ok, 'error_rms'):.3f} | {scales} |")
     ok = [r for r in rows if "error" not in r]
-    lines += ["", f"Over all {len(ok)} image-bands: median distance ratio {med(ok, 'distance'):.2f}, Vendi ratio "
+    lines += ["", (f"Over all {len(ok)} image-bands: median distance ratio {med(ok, 'distance'):.2f}, Vendi ratio "
               f"{med(ok, 'vendi'):.2f}, {sum(r['in_band'] == 1.0 for r in ok)} of {len(ok)} all in band; "
-              f"{(time.perf_counter() - t_all) / 60:.0f} min in all."]
+              f"{(time.perf_counter() - t_all) / 60:.0f} min in all.")]
     bm.write_page(str(out), "Samples near an image", "benchmarks/near.py", argv, __doc__.split("\n\n")[0], lines)
     print("\n".join(lines))
 

@@ -31,16 +31,16 @@ import argparse
 import time
 
 import flax.linen as nn
+import harness as bm
 import jax
 import jax.numpy as jnp
 import numpy as np
+from speed import memory, timed_loop
 
-import harness as bm
 from inverse_set import Models, Unit, flax_target, get_method, make_sampler
 from inverse_set.core.bands import Bands
 from inverse_set.core.problem import forward
 from inverse_set.paper.seeds import SeedConfig
-from speed import memory, timed_loop
 
 CODE, SIDE = 4096, 227
 
@@ -50,7 +50,7 @@ class CaffeNet(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        pool = lambda h: nn.max_pool(h, (3, 3), (2, 2))  # noqa: E731
+        pool = lambda h: nn.max_pool(h, (3, 3), (2, 2))
         h = pool(nn.relu(nn.Conv(96, (11, 11), (4, 4), padding="VALID", name="conv1")(x)))
         h = pool(nn.relu(nn.Conv(256, (5, 5), padding=2, name="conv2")(h)))
         h = nn.relu(nn.Conv(384, (3, 3), padding=1, name="conv3")(h))
@@ -110,7 +110,7 @@ def build_models(target_name: str = "caffenet"):
         target_params = target_net.init(k_t, jnp.zeros((1, SIDE, SIDE, 3)))
         target = flax_target(target_net, target_params)
         target_size = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(target_params))
-        encoder = lambda x: target(x)[encoder_layer]  # noqa: E731
+        encoder = lambda x: target(x)[encoder_layer]
     else:
         from inverse_set import torch_target
 
@@ -124,7 +124,7 @@ def build_models(target_name: str = "caffenet"):
             return jnp.mean(h.reshape(-1, h.shape[-1]), axis=0)
 
     generator_params = generator_net.init(k_g, jnp.zeros((1, CODE)))
-    generator = lambda c: generator_net.apply(generator_params, c[None])[0]  # noqa: E731
+    generator = lambda c: generator_net.apply(generator_params, c[None])[0]
     sizes = {"target": target_size, "generator": sum(int(np.prod(p.shape)) for p in jax.tree.leaves(generator_params))}
     return Models(generator=generator, encoder=encoder, target=target, init=CODE), sizes, unit_layer
 
@@ -158,11 +158,11 @@ def main(argv=None):
     codes = jax.random.normal(jax.random.key(1), (64, CODE))
     f0 = np.asarray(jax.lax.map(lambda c: models.target(models.generator(c))[unit_layer][0], codes))
     z1, z2 = float(np.percentile(f0, 40)), float(np.percentile(f0, 60))
-    lines = [f"Target: {args.target}, {sizes['target'] / 1e6:.1f}M weights; generator {sizes['generator'] / 1e6:.1f}M "
-             f"weights, images {jax.eval_shape(models.generator, codes[0]).shape}.", "",
+    lines = [(f"Target: {args.target}, {sizes['target'] / 1e6:.1f}M weights; generator {sizes['generator'] / 1e6:.1f}M "
+             f"weights, images {jax.eval_shape(models.generator, codes[0]).shape}."), "",
              f"Band of {unit_layer}[0]: [{z1:.4g}, {z2:.4g}] (its 40th–60th percentiles over 64 prior draws).", "",
-             "| method | compile s | peak memory MB (outputs) | s / seed step (K) | s / walk step (K) | "
-             "s / ladder move (N) | a whole run, estimated |", "|---|---|---|---|---|---|---|"]
+             ("| method | compile s | peak memory MB (outputs) | s / seed step (K) | s / walk step (K) | "
+             "s / ladder move (N) | a whole run, estimated |"), "|---|---|---|---|---|---|---|"]
     walk_steps = args.walk_steps if args.walk_steps is not None else (args.n - args.k) / args.k
     for name in ("prior-ladder", "paper"):
         method = get_method(name)
@@ -188,16 +188,16 @@ def main(argv=None):
             estimate = args.seed_steps * seed_s + walk_steps * row["walk"]
         else:
             n_codes = jax.random.normal(jax.random.key(3), (sampler.compiled.method.walk.particles(args.n), CODE))
-            run = jax.jit(lambda z: forward(problem, z, sampler.indices))
+            run = jax.jit(lambda z, problem=problem, indices=sampler.indices: forward(problem, z, indices))
             run(n_codes)  # compile
             row["move"] = min(seconds(run, n_codes) for _ in range(2))
             estimate = args.ladder_moves * row["move"]
-        fmt = lambda v: f"{v:.2f}" if v is not None else "–"  # noqa: E731
+        fmt = lambda v: f"{v:.2f}" if v is not None else "–"
         lines.append(f"| {name} | {compile_s:.0f} | {total_mb:.0f} ({out_mb:.0f}) | {fmt(row.get('seed'))} | "
                      f"{fmt(row.get('walk'))} | {fmt(row.get('move'))} | {estimate / 60:.0f} min |")
         print(lines[-1], flush=True)
-    lines += ["", f"Estimates: the ladder at {args.ladder_moves:g} moves; paper at {args.seed_steps:g} seed steps and "
-              f"{walk_steps:g} walk steps (one sample per walker per step)."]
+    lines += ["", (f"Estimates: the ladder at {args.ladder_moves:g} moves; paper at {args.seed_steps:g} seed steps and "
+              f"{walk_steps:g} walk steps (one sample per walker per step).")]
     title = "The paper's scale (227×227×3, a 4096-d code, CaffeNet-sized)" if args.target == "caffenet" else \
         f"224×224×3 images from a DGN-shaped generator, a 4096-d code, {args.target} through torch_target"
     bm.write_page(out, title, "benchmarks/scale.py",
@@ -219,8 +219,9 @@ def step_seconds(problem, method, codes, bands, indices, steps) -> float:
 
 def walk_step_seconds(sampler, codes, bands, steps) -> float:
     """Seconds per step of the gradient walk from ``codes`` (the speed benchmark's compiled loop)."""
-    from inverse_set.walks import WalkContext
     from speed import Seeds
+
+    from inverse_set.walks import WalkContext
 
     c = sampler.compiled
     ctx = WalkContext(c.problem, c.method.objective, bands, sampler.indices, c.n, c.num_features, codes.shape[1])

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import harness as bm
@@ -39,7 +40,15 @@ import jax.numpy as jnp
 import numpy as np
 
 import generators
-from inverse_set import GradientWalk, Objective, SeedConfig, Unit, get_method, make_sampler, sample_inverse_set
+from inverse_set import (
+    GradientWalk,
+    Objective,
+    SeedConfig,
+    Unit,
+    get_method,
+    make_sampler,
+    sample_inverse_set,
+)
 from inverse_set.core.bands import Bands
 from inverse_set.core.problem import forward, pullback
 from inverse_set.walks import WalkContext
@@ -73,7 +82,7 @@ def ppgn_costs() -> dict:
     """cell name -> PPGN's network evaluations per in-band sample in the committed benchmark."""
     if not os.path.exists(RESULTS):
         return {}
-    rows = json.load(open(RESULTS))["rows"]
+    rows = json.loads(Path(RESULTS).read_text())["rows"]
     return {r["cell"]: r["gradient_per_in_band"] for r in rows
             if r["method"] == "ppgn" and r.get("gradient_per_in_band") is not None}
 
@@ -106,7 +115,7 @@ def step_costs(models, cell, result, n) -> dict:
         return c + 1e-12 * vjp((jnp.ones_like(phi), jnp.ones_like(f)))
 
     t_fwd, t_fwd_bwd = timed_loop(bare_forward, codes), timed_loop(bare_fwd_bwd, codes)
-    out = dict(n=n, forward_ms=1e3 * t_fwd, fwd_bwd_ms=1e3 * t_fwd_bwd, forward_over_fwd_bwd=t_fwd / t_fwd_bwd)
+    out = {"n": n, "forward_ms": 1e3 * t_fwd, "fwd_bwd_ms": 1e3 * t_fwd_bwd, "forward_over_fwd_bwd": t_fwd / t_fwd_bwd}
     t = walk_step_time(sampler, codes, cell)
     out.update(slice_step_ms=1e3 * t, slice_step_over_forward=t / t_fwd)
     gsampler = make_sampler(list(cell.neurons), n, models=models, method=PAPER_WITH_REALISM)
@@ -143,8 +152,8 @@ def main(argv=None):
     cells = bm.class_cells(zoo.stats, [int(c) for c in args.classes.split(",")], args.bands.split(","))
     t_start = time.perf_counter()
     lines = ["## Cells (bundled defaults: prior space, elliptical slice walk, K = 10)\n",
-             "| cell | n | seed steps | walker steps | kept per step | fwd+bwd / sample | forward / sample | "
-             "fwd+bwd units / sample | PPGN fwd+bwd / sample | run s | compile s | memory MB | of which outputs MB |",
+             ("| cell | n | seed steps | walker steps | kept per step | fwd+bwd / sample | forward / sample | "
+             "fwd+bwd units / sample | PPGN fwd+bwd / sample | run s | compile s | memory MB | of which outputs MB |"),
              "|" + "---|" * 13]
     ratio = None
     for cell in cells:
@@ -162,13 +171,13 @@ def main(argv=None):
                 f"{ppgn.get(cell.name, float('nan')):.1f} | {s.run_time_s:.1f} | {s.compile_time_s:.1f} | "
                 f"{total_mb:.1f} | {out_mb:.1f} |")
             print(lines[-1], flush=True)
-    lines += ["", f"fwd+bwd units: forward passes counted at {ratio:.2f} of a fwd+bwd (the time ratio measured "
-              "below).", ""]
+    lines += ["", (f"fwd+bwd units: forward passes counted at {ratio:.2f} of a fwd+bwd (the time ratio measured "
+              "below)."), ""]
 
-    lines += ["## Step cost (ms per step of K = 10 codes, each a fori_loop of "
-              f"{LOOP} steps, best of 3)\n",
-              "| n | bare forward | bare fwd+bwd | slice step | slice ÷ forward | gradient step (code space) | "
-              "gradient ÷ its fwd+bwd |", "|" + "---|" * 7]
+    lines += [("## Step cost (ms per step of K = 10 codes, each a fori_loop of "
+              f"{LOOP} steps, best of 3)\n"),
+              ("| n | bare forward | bare fwd+bwd | slice step | slice ÷ forward | gradient step (code space) | "
+              "gradient ÷ its fwd+bwd |"), "|" + "---|" * 7]
     cell = cells[0]
     res = sample_inverse_set(list(cell.neurons), cell.z1, cell.z2, sizes[0], models=zoo, rng_key=args.key)
     for n in (sizes[0], sizes[-1]):
@@ -192,9 +201,9 @@ def main(argv=None):
     previous = SeedConfig()  # before issue 12: "alive" of 4 candidates per seed
     configs = {"default": default.seeds, "previous": previous}
     lines += ["", "## Seeds (n = K = 10: the seeds alone)\n",
-              f"default: {default.seeds.select!r} of {default.seeds.candidates_per_seed} candidates per seed; "
+              (f"default: {default.seeds.select!r} of {default.seeds.candidates_per_seed} candidates per seed; "
               f"previous: {previous.select!r} of {previous.candidates_per_seed}. Spread: the mean pairwise "
-              "distance ‖E(G(cᵢ)) − E(G(cⱼ))‖ over the K seeds.\n",
+              "distance ‖E(G(cᵢ)) − E(G(cⱼ))‖ over the K seeds.\n"),
               "| cell | seed steps | spread | previous: seed steps | previous: spread |", "|---|---|---|---|---|"]
     seed_cells = bm.class_cells(zoo.stats, [int(c) for c in args.seed_classes.split(",")],
                                 args.seed_bands.split(","))

@@ -35,7 +35,7 @@ parser.add_argument("--method", choices=("paper", "prior-slice"), default="paper
 args = parser.parse_args()
 
 w, b = jnp.array([3.0, -2.0]), -0.5
-neuron = lambda x: jax.nn.sigmoid(w @ x + b)  # noqa: E731
+neuron = lambda x: jax.nn.sigmoid(w @ x + b)
 res = sample_inverse_set(neuron, 0.6, 0.7, n=args.n, generator=jax.nn.sigmoid, encoder=lambda x: x,
                          init=initialization.gaussian(2, scale=0.1 if args.method == "paper" else 1.0),
                          method=args.method, progress=True)

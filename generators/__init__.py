@@ -18,10 +18,11 @@ Example:
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 import dataclasses
-from typing import Any, Callable, Mapping
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import flax.serialization
 import jax
@@ -37,7 +38,7 @@ from .data import CLASS_NAMES, load_fashion_mnist
 from .manifest import WEIGHTS_DIR, WeightsError
 from .models import CODE_DIM, MODELS, Classifier, CodeFlow, Judge, init_params
 
-__all__ = ["Zoo", "WeightsError", "load", "load_fashion_mnist", "CLASS_NAMES", "WEIGHTS_DIR"]
+__all__ = ["CLASS_NAMES", "WEIGHTS_DIR", "WeightsError", "Zoo", "load", "load_fashion_mnist"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)

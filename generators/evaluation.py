@@ -11,8 +11,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from inverse_set.evaluation import metrics
 from inverse_set.core.chunks import chunked
+from inverse_set.evaluation import metrics
 
 from .data import CLASS_NAMES
 from .models import Classifier, CodeFlow, Generator, Judge
@@ -51,7 +51,7 @@ def evaluate_generator(gen_params, clf_params, judge_params, xte, yte, cstats, *
     ref_idx = rng.permutation(len(xte))[:n_ref]
     ref_feats, _ = nets.judge(xte[ref_idx])
     codes = nets.encode(xte)
-    gen = lambda c: nets.generate(c.astype(np.float32), gen_params)  # noqa: E731
+    gen = lambda c: nets.generate(c.astype(np.float32), gen_params)
     out = {}
 
     def judged(images, labels, name):
@@ -155,7 +155,7 @@ def activation_stats(clf_params, xte, yte, cstats):
         "class_names": list(CLASS_NAMES),
         "percentiles": [*[f"p{q:g}" for q in PERCENTILES], "min", "max"],
         "split": "test",
-        "num_images": int(len(xte)),
+        "num_images": len(xte),
         "logits": _percentiles(a["logits"]),
         "fc6": _percentiles(a["fc6"]),
         "conv1": _percentiles(a["conv1"]),

@@ -66,7 +66,7 @@ def train_model(name, epochs, train, test, params, generator_loss=GENERATOR_LOSS
     init = partial(init_params, name)
     if name in ("classifier", "judge"):
         predict = chunked(lambda x, p: model.apply(p, x).argmax(-1), 500, per_example=False)
-        evaluate = lambda p, _: {"test_acc": float((predict(xte, p) == yte).mean())}  # noqa: E731
+        evaluate = lambda p, _: {"test_acc": float((predict(xte, p) == yte).mean())}
         step = partial(classifier_train_step, model=model)
         p, history, seconds = fit(name, init, step, (xtr, ytr), epochs=epochs, seed=SEEDS[name], evaluate=evaluate)
         return p, {"test_acc": history[-1]["test_acc"], "history": history}, seconds
@@ -85,10 +85,10 @@ def train_model(name, epochs, train, test, params, generator_loss=GENERATOR_LOSS
         return p, {"history": history}, seconds
     cstats = _code_stats(params.out)
     adversarial = any(generator_loss.values())
-    generator_of = (lambda p: p["generator"]) if adversarial else (lambda p: p)  # noqa: E731
+    generator_of = (lambda p: p["generator"]) if adversarial else (lambda p: p)
     quick = partial(evaluate_generator, clf_params=params["classifier"], judge_params=params["judge"], xte=xte,
                     yte=yte, cstats=cstats, quick=True)
-    evaluate = lambda p, epoch: (  # noqa: E731
+    evaluate = lambda p, epoch: (
         {"quick_eval": quick(generator_of(p))} if (epoch + 1 == epochs or epoch % 3 == 2) else {})
     constants = (params["classifier"], jnp.asarray(cstats["code_std"]), jnp.asarray(cstats["code_sq_mean"]))
     step = generator_train_step

@@ -33,8 +33,16 @@ import tempfile
 import numpy as np
 
 import generators
-from inverse_set import (InverseSetResult, Unit, atlas, atlas_grid, dataset_examples, facets, sample_grid,
-                         sample_inverse_set)
+from inverse_set import (
+                         InverseSetResult,
+                         Unit,
+                         atlas,
+                         atlas_grid,
+                         dataset_examples,
+                         facets,
+                         sample_grid,
+                         sample_inverse_set,
+)
 
 models = generators.load("fashion")
 bag = models.percentiles(Unit(None, models.class_names.index("Bag")))  # the Bag logit on real bags

@@ -48,7 +48,7 @@ from inverse_set import Models, Unit, flax_target, initialization, sample_invers
 
 # %%
 w, b = jnp.array([3.0, -2.0]), -0.5
-neuron = lambda x: jax.nn.sigmoid(w @ x + b)  # noqa: E731
+neuron = lambda x: jax.nn.sigmoid(w @ x + b)
 res = sample_inverse_set(neuron, 0.6, 0.7, n=60, generator=jax.nn.sigmoid, encoder=lambda x: x,
                          init=initialization.gaussian(2, scale=0.1), rng_key=0)
 acts = np.asarray(jax.vmap(neuron)(jnp.asarray(res.images)))

@@ -102,7 +102,7 @@ NEURON1 = _linear_logistic(W1, B1)
 NEURON2 = _linear_logistic(W2, B2)
 INIT = initialization.gaussian(D, scale=0.1)  # the seeds start clustered near the centre
 MODELS = Models(generator=jax.nn.sigmoid, encoder=identity, init=INIT)
-FIELDS = dict(generator=jax.nn.sigmoid, encoder=identity, init=INIT)  # the same models, as keyword fields
+FIELDS = {"generator": jax.nn.sigmoid, "encoder": identity, "init": INIT}  # the same models, as keyword fields
 
 
 def np_sigmoid(t):

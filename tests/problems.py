@@ -18,7 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inverse_set import GradientWalk, IncompleteSampleWarning, Objective, get_method, initialization, sample_inverse_set
+from inverse_set import (
+    GradientWalk,
+    IncompleteSampleWarning,
+    Objective,
+    get_method,
+    initialization,
+    sample_inverse_set,
+)
 
 
 def _sigmoid(t):
@@ -89,9 +96,9 @@ def draw_bands(rng: np.random.Generator, networks: types.SimpleNamespace, narrow
     bounds = None
     if rng.random() < 0.3:
         bounds = (float(c0.min() - rng.uniform(0.1, 1.0)), float(c0.max() + rng.uniform(0.1, 1.0)))
-    kwargs = dict(generator=networks.generator, encoder=_identity, init=networks.init, code_bounds=bounds,
-                  num_seeds=int(rng.choice([1, 5, 10])), n=int(rng.choice([20, 50])),
-                  rng_key=int(rng.integers(1 << 30)))
+    kwargs = {"generator": networks.generator, "encoder": _identity, "init": networks.init, "code_bounds": bounds,
+                  "num_seeds": int(rng.choice([1, 5, 10])), "n": int(rng.choice([20, 50])),
+                  "rng_key": int(rng.integers(1 << 30))}
     kwargs.update(settings or {})
     if rng.random() < 0.2 and not narrow_intersections:  # else the default for a standard-Gaussian init
         kwargs["method"] = get_method("paper").replace(

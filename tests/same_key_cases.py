@@ -18,7 +18,15 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from inverse_set import GradientWalk, Objective, Unit, get_method, initialization, sample_inverse_set, sample_inverse_sets
+from inverse_set import (
+    GradientWalk,
+    Objective,
+    Unit,
+    get_method,
+    initialization,
+    sample_inverse_set,
+    sample_inverse_sets,
+)
 
 D = 8
 W1 = np.array([1.5, -2.0, 1.0, 0.5, -1.0, 2.0, 0.0, 1.0], np.float32)
@@ -31,7 +39,7 @@ def _neuron(w):
 
 
 NEURON1, NEURON2 = _neuron(W1), _neuron(W2)
-SLAB = dict(generator=jax.nn.sigmoid, encoder=lambda x: x, init=initialization.gaussian(D, scale=0.1))
+SLAB = {"generator": jax.nn.sigmoid, "encoder": lambda x: x, "init": initialization.gaussian(D, scale=0.1)}
 
 
 @functools.cache

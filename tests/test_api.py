@@ -14,8 +14,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import (GradientWalk, IncompleteSampleWarning, InfeasibleBandError, InverseSetResult, Models,
-                         SamplingError, SeedConfig, get_method, make_sampler, sample_inverse_set, sample_inverse_sets)
+from inverse_set import (
+    GradientWalk,
+    IncompleteSampleWarning,
+    InfeasibleBandError,
+    InverseSetResult,
+    Models,
+    SamplingError,
+    SeedConfig,
+    get_method,
+    make_sampler,
+    sample_inverse_set,
+    sample_inverse_sets,
+)
 from inverse_set.cache import CACHE_SIZE, SAMPLER_CACHE, cached_sampler
 from inverse_set.core.loop import SeedStatus, WalkStatus
 from inverse_set.results import FORMAT
@@ -187,7 +198,7 @@ def test_failed_seeds_raise_and_leave_the_walk_not_run(slab):
 @pytest.mark.parametrize("init", ["slab", 8])
 def test_evaluation_counts_are_what_the_seeds_and_the_walk_did(slab, init):
     res = sample_inverse_set(slab.neuron1, 0.7, 0.8, n=20, models=slab.models, rng_key=0,
-                             **(dict(init=slab.init) if init == "slab" else dict(init=init, method="prior-slice")))
+                             **({"init": slab.init} if init == "slab" else {"init": init, "method": "prior-slice"}))
     s = res.stats
     assert s.seed_status == "inside" and s.walk_status == "complete" and s.seed_steps > 0
     seed_passes = K * (s.seed_steps + 1)  # the last call finds every seed inside

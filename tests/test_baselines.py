@@ -5,9 +5,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from inverse_set import initialization
-from inverse_set.evaluation.baselines import dgn_am, gram_diversity, joint, ppgn, rejection, rejection_from_pool
 from inverse_set.core.constraints import make_activation_fn, resolve
 from inverse_set.core.problem import Problem
+from inverse_set.evaluation.baselines import (
+    dgn_am,
+    gram_diversity,
+    joint,
+    ppgn,
+    rejection,
+    rejection_from_pool,
+)
 
 D = 6
 W = jnp.array([[1.0, -1.0, 0.5, 0.0, 2.0, -0.5], [0.5, 1.0, -1.0, 1.0, 0.0, 0.5]])  # 2 "classes"
@@ -41,7 +48,7 @@ def test_ppgn_raises_the_class_probability_and_respects_the_clip():
 
 
 def test_dgn_am_maximises_the_raw_activation():
-    act = lambda x: logits(x)[1]  # noqa: E731
+    act = lambda x: logits(x)[1]
     init = initialization.gaussian(D)
     res = dgn_am(generator, act, init, 8, code_upper=jnp.full(D, 4.0), num_steps=50)
     final = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))
@@ -52,7 +59,7 @@ def test_dgn_am_maximises_the_raw_activation():
 
 
 def test_gram_diversity_pulls_into_the_band():
-    act = lambda x: logits(x)[0]  # noqa: E731
+    act = lambda x: logits(x)[0]
     res = gram_diversity(generator, act, feature_map, initialization.gaussian(D), 0.3, 0.6, 20,
                          batch_size=5, num_steps=200, code_low=-jnp.inf)
     a = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))
@@ -61,7 +68,7 @@ def test_gram_diversity_pulls_into_the_band():
 
 
 def test_rejection_keeps_only_in_band_draws():
-    act = lambda x: logits(x)[:1]  # noqa: E731
+    act = lambda x: logits(x)[:1]
     res = rejection(generator, act, initialization.gaussian(D), 0.4, 0.6, 50, chunk=200)
     a = np.asarray(jax.vmap(act)(jnp.asarray(res.images)))[:, 0]
     assert len(a) == 50 and ((a >= 0.4) & (a <= 0.6)).all()
@@ -75,7 +82,7 @@ def test_rejection_keeps_only_in_band_draws():
 
 def test_rejection_from_a_pool_draws_each_code_at_most_once_and_says_what_it_got():
     pool = np.asarray(jax.random.normal(jax.random.key(3), (700, D)))
-    act = lambda x: logits(x)[:1]  # noqa: E731
+    act = lambda x: logits(x)[:1]
     a_pool = np.asarray(jax.vmap(act)(jax.vmap(generator)(jnp.asarray(pool))))[:, 0]
     members = int(((a_pool >= 0.4) & (a_pool <= 0.6)).sum())
     assert 0 < members < 700

@@ -3,9 +3,9 @@
 import jax.numpy as jnp
 import numpy as np
 
+from inverse_set.core.loop import WalkStatus
 from inverse_set.walks import buffer
 from inverse_set.walks.buffer import NOVELTY_MEMORY, NOVELTY_TOL
-from inverse_set.core.loop import WalkStatus
 
 K, D, F, P = 3, 2, 2, 1
 

@@ -34,8 +34,8 @@ def run(argv, capsys):
     (["sample", "--neuron", "10", "--band", "1,2"], "10"),
     (["sample", "--neuron", "Bag", "--band", "14,9"], "z1"),
     (["sample", "--neuron", "Bag", "--band", "p50,p50"], "z1 = z2"),
-    (["sample", "--neuron", "fc6:99999", "--band", "p50,p95"], "index 99999 is out of range for layer 'fc6', which "
-                                                               "has 256 units"),
+    (["sample", "--neuron", "fc6:99999", "--band", "p50,p95"], ("index 99999 is out of range for layer 'fc6', which "
+                                                               "has 256 units")),
     (["sample", "--neuron", "12", "--band", "p50,p95"], "index 12 is out of range for layer 'logits'"),
     (["sample", "--neuron", "fc6:-1", "--band", "p50,p95"], "unit indices count from 0; got -1"),
     (["sample", "--neuron", "-3", "--band", "1,2"], "unit indices count from 0; got -3"),
@@ -80,8 +80,8 @@ def test_each_test_runs_in_an_empty_directory_not_where_the_suite_started(reques
 
 def test_help_names_the_program_and_documents_every_option():
     for cmd, prog in ([sys.executable, "-m", "inverse_set"], "python -m inverse_set"), \
-                     ([sys.executable, "-c", "import sys; from inverse_set.cli.main import main; sys.argv[0] = "
-                       "'inverse-set'; sys.exit(main())"], "inverse-set"):
+                     ([sys.executable, "-c", ("import sys; from inverse_set.cli.main import main; sys.argv[0] = "
+                       "'inverse-set'; sys.exit(main())")], "inverse-set"):
         out = subprocess.run([*cmd, "sample", "--help"], capture_output=True, text=True, check=True).stdout
         assert out.startswith(f"usage: {prog} sample")
         for option in ("--neuron", "--band", "--models", "--n ", "--seeds", "--rng", "--out", "--show", "--quiet",
@@ -98,7 +98,7 @@ def test_sample_writes_a_result_a_picture_and_strict_json(tmp_path, capsys):
     assert len(res) == 12 and ((res.activations >= res.z1) & (res.activations <= res.z2)).all()
     assert res.constraints == ("logits[8]",)
     assert Image.open(out / "samples.png").size[0] > 200
-    reject = lambda c: (_ for _ in ()).throw(ValueError(c))  # noqa: E731 — NaN/Infinity are not strict JSON
+    reject = lambda c: (_ for _ in ()).throw(ValueError(c))
     run_json = json.loads((out / "run.json").read_text(), parse_constant=reject)
     assert run_json["num_samples"] == 12 and run_json["labels"] == ["Bag"]
     assert run_json["command"].endswith(f"sample --neuron bag --band p25,p95 --n 12 --out {out}")  # as given
@@ -257,7 +257,6 @@ def test_a_repeated_command_compiles_nothing_new_with_the_persistent_cache(tmp_p
 
 def test_any_percentile_is_a_band_edge_computed_from_the_data(tmp_path):
     import generators
-
     from inverse_set.cli.arguments import load_models, parse_band
     from inverse_set.core.chunks import chunked
 
@@ -297,8 +296,8 @@ def test_a_bad_argument_is_answered_before_jax_starts(argv):
 
 def test_the_command_line_names_every_method_and_the_package_its_functions():
     import inverse_set
-    import inverse_set.report.dataset_examples  # noqa: F401  (submodules named like their functions)
-    import inverse_set.report.facets  # noqa: F401
+    import inverse_set.report.dataset_examples
+    import inverse_set.report.facets
     from inverse_set import methods
     from inverse_set.cli.main import METHOD_NAMES
 

@@ -82,7 +82,7 @@ def test_two_processes_get_what_one_process_gets_for_the_slab_and_the_bundled_mo
     script.write_text(CHILD)
     port = str(free_port())
     env = {**os.environ, "INVERSE_SET_CACHE": "off"}  # nothing written outside tmp_path
-    run = lambda pid, nproc, out: subprocess.Popen(  # noqa: E731
+    run = lambda pid, nproc, out: subprocess.Popen(
         [sys.executable, str(script), port, str(pid), str(nproc), str(tmp_path / out)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env)
     pair = [run(0, 2, "p0.npz"), run(1, 2, "p1.npz")]

@@ -84,7 +84,7 @@ def test_robust_activation_has_the_images_own_value_and_the_transformed_mean_gra
     image = jnp.asarray(RNG.uniform(size=(12, 12, 1)), jnp.float32)
     idx = jnp.asarray([0, 2])
     np.testing.assert_array_equal(jax.jit(f)(image, idx), jax.jit(activation)(image, idx))  # bit for bit
-    mean = lambda x, i: jnp.mean(jnp.stack([activation(transform(x, *t), i) for t in transforms]), 0)  # noqa: E731
+    mean = lambda x, i: jnp.mean(jnp.stack([activation(transform(x, *t), i) for t in transforms]), 0)
     np.testing.assert_allclose(jax.jacobian(f)(image, idx), jax.jacobian(mean)(image, idx), rtol=1e-5, atol=1e-6)
     assert not np.allclose(jax.jacobian(f)(image, idx), jax.jacobian(activation)(image, idx), atol=1e-3)
     assert robust(activation, ()) is activation
@@ -138,10 +138,10 @@ def test_what_the_fourier_method_needs_is_a_clear_error(models, method, error, m
         sample_inverse_set(0, 0.0, 0.1, 4, models=models, method=method)
 
 
-@pytest.mark.parametrize("change, match", [(dict(init_scale=0.0), "init_scale"), (dict(decay_power=-1), "decay_power"),
-                                           (dict(transforms=((0.0, 0.0, 0, 0),)), "scale > 0"),
-                                           (dict(transforms=(("a", 1, 0, 0),)), "scale > 0"),
-                                           (dict(encoder_grid=0), "encoder_grid")])
+@pytest.mark.parametrize("change, match", [({"init_scale": 0.0}, "init_scale"), ({"decay_power": -1}, "decay_power"),
+                                           ({"transforms": ((0.0, 0.0, 0, 0),)}, "scale > 0"),
+                                           ({"transforms": (("a", 1, 0, 0),)}, "scale > 0"),
+                                           ({"encoder_grid": 0}, "encoder_grid")])
 def test_bad_parameterisation_settings_are_clear_errors(change, match):
     with pytest.raises(ValueError, match=match):
         Parameterisation(**change)

@@ -13,11 +13,11 @@ import pytest
 
 import generators
 from generators import WeightsError, load
-from generators.data import load_fashion_mnist
-from generators.models import Classifier, CodeFlow, Generator, Judge
-from generators import training as T
 from generators import manifest as mf
+from generators import training as T
+from generators.data import load_fashion_mnist
 from generators.evaluation import evaluate_generator
+from generators.models import Classifier, CodeFlow, Generator, Judge
 from inverse_set.core.chunks import chunked
 
 

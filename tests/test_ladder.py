@@ -6,6 +6,7 @@ orthogonal to w stays N(0, I − w wᵀ).
 """
 
 import functools
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -17,12 +18,20 @@ import numpy as np
 import pytest
 
 import inverse_set
-from inverse_set import (InfeasibleBandError, InverseSetResult, LadderWalk, Models, SeedConfig, get_method,
-                         sample_inverse_set)
+from inverse_set import (
+    InfeasibleBandError,
+    InverseSetResult,
+    LadderWalk,
+    Models,
+    SeedConfig,
+    get_method,
+    sample_inverse_set,
+)
 from inverse_set.core.bands import Bands
 from inverse_set.core.constraints import make_activation_fn, resolve
 from inverse_set.core.problem import Problem
-from inverse_set.particles import decorrelation, ladder, laws, levels, mass, moves, state as st
+from inverse_set.particles import decorrelation, ladder, laws, levels, mass, moves
+from inverse_set.particles import state as st
 from inverse_set.particles.state import Ladder, LadderState, LadderStatus
 from inverse_set.walks.ladder import next_round
 
@@ -76,7 +85,7 @@ def bands(z1, z2):
     return Bands(jnp.asarray(z1, jnp.float32), jnp.asarray(z2, jnp.float32))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(problem, settings, n):
     """One compiled ladder per problem, settings and N: the bands and the key are traced (the tests share them)."""
     lad = Ladder(**dict(settings))
@@ -95,7 +104,7 @@ def population(problem, z, z1, z2, centre=None, axes=None, root=None, angle=1.0,
     n, k = z.shape[0], laws.axes_count(D)
     z = jnp.asarray(z, jnp.float32)
     phi_, f, d = levels.measure(problem, INDICES_OF[problem], bands(z1, z2), z)
-    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)  # noqa: E731
+    scalar = lambda v, dtype=jnp.float32: jnp.asarray(v, dtype)
     own = jnp.arange(n)
     return LadderState(
         particles=st.Particles(z=z, f=f, phi=phi_, distance=d, moved=jnp.ones((n,), bool)),
@@ -125,13 +134,13 @@ def test_ladder_has_five_settings_and_an_old_one_says_what_replaced_it():
                                                         "max_moves_per_level", "max_final_moves"]
     assert hash(Ladder(max_levels=5)) == hash(Ladder(max_levels=5))  # the compiled runs key on it
     for error, settings, match in [
-            (TypeError, dict(survival=0.2), r"survival=…\) is gone: it is now the constant inverse_set\.particles"
-                                            r"\.state\.SURVIVAL"),
-            (TypeError, dict(centre_apart=False), r"centre_apart=…\) is gone: it is now nothing: it was a variant"),
-            (ValueError, dict(decorrelation=1.0), "decorrelation"), (ValueError, dict(max_levels=0), "max_levels"),
-            (ValueError, dict(max_final_moves=st.FINAL_MOVES - 1), r"max_final_moves=3\): at least 4"),
-            (ValueError, dict(max_moves_per_level=st.MOVES_PER_LEVEL - 1), r"max_moves_per_level=1\): at least 2"),
-            (TypeError, dict(rejection_limit=0.5), "rejection_limit")]:
+            (TypeError, {"survival": 0.2}, (r"survival=…\) is gone: it is now the constant inverse_set\.particles"
+                                            r"\.state\.SURVIVAL")),
+            (TypeError, {"centre_apart": False}, r"centre_apart=…\) is gone: it is now nothing: it was a variant"),
+            (ValueError, {"decorrelation": 1.0}, "decorrelation"), (ValueError, {"max_levels": 0}, "max_levels"),
+            (ValueError, {"max_final_moves": st.FINAL_MOVES - 1}, r"max_final_moves=3\): at least 4"),
+            (ValueError, {"max_moves_per_level": st.MOVES_PER_LEVEL - 1}, r"max_moves_per_level=1\): at least 2"),
+            (TypeError, {"rejection_limit": 0.5}, "rejection_limit")]:
         with pytest.raises(error, match=match):
             Ladder(**settings)
 
@@ -274,7 +283,7 @@ def test_the_climb_starts_from_the_pilots_draws_nearest_the_band_and_each_level_
     # levels fewer than from the first 200 draws alone, the band's mass the same
     z1, z2 = 3.2, 3.5
     rows = []
-    record = lambda s: jax.debug.callback(  # noqa: E731
+    record = lambda s: jax.debug.callback(
         lambda *v: rows.append(tuple(float(x) for x in v)), s.level, s.threshold, s.moves, s.lineage.memory, s.mass.log_mass)
     runs = {limit: jax.jit(lambda k, lad=Ladder(rejection_limit=limit): ladder.climb(
         PROBLEM, INDICES, bands([z1], [z2]), lad, 200, D, k, record)) for limit in (100, None)}
@@ -290,7 +299,7 @@ def test_the_climb_starts_from_the_pilots_draws_nearest_the_band_and_each_level_
             first = np.exp(rows[0][4])  # the first level's share
             assert first == pytest.approx(0.08 if limit else st.SURVIVAL, rel=1e-4), (limit, first)
             thresholds = [r[1] for r in rows]
-            assert thresholds[-1] == 0 and all(a > b for a, b in zip(thresholds, thresholds[1:]))
+            assert thresholds[-1] == 0 and all(a > b for a, b in itertools.pairwise(thresholds))
             # below the band each level moved until ρ ≤ LEVEL_DECORRELATION (at least MOVES_PER_LEVEL, at most
             # max_moves_per_level); the band's own moves are left to the caller
             for _, t, m, rho, _ in rows[:-1]:
@@ -416,7 +425,7 @@ def test_moves_about_any_centre_keep_the_prior_restricted_to_the_band(fitted):
     # drift towards μ, along W inside the band and along W2, which no band holds (Σ's axes here mix W and W2)
     z1, z2 = 1.0, 1.5
     start = exact_draws(z1, z2, 2000, 3)
-    law = dict(axes=jnp.asarray(SPAN, jnp.float32), root=jnp.asarray(ROOT)) if fitted else {}
+    law = {"axes": jnp.asarray(SPAN, jnp.float32), "root": jnp.asarray(ROOT)} if fitted else {}
     state = population(PROBLEM, start, [z1], [z2], centre=1.2 * W + 0.6 * W2, angle=0.5, **law)
     move = jax.jit(lambda s: moves.move(PROBLEM, INDICES, bands([z1], [z2]), s, jnp.asarray(0.0)))
     for _ in range(150):
@@ -453,7 +462,7 @@ def test_the_fresh_draws_weight_is_the_priors_ratio_to_their_mixture_and_those_f
     np.testing.assert_allclose(moves.log_weight(*law), moves.log_weight(*law, isotropic=st.ISOTROPIC_SHARE))
     # Σ^½ ν has law N(0, Σ)
     nu = jnp.asarray(rng.normal(size=(20000, D)), jnp.float32)
-    tile = lambda a: jnp.broadcast_to(jnp.asarray(a[:1], jnp.float32), (20000,) + a.shape[1:])  # noqa: E731
+    tile = lambda a: jnp.broadcast_to(jnp.asarray(a[:1], jnp.float32), (20000,) + a.shape[1:])
     step = np.asarray(laws.root_covariance(tile(axes), tile(root), nu))
     np.testing.assert_allclose(np.cov(step.T), sigma[0], atol=0.05)
     # a move's fresh draws from N(μ, I) alone are counted for the band's mass, weighted p / N(μ, I) where in band
@@ -597,7 +606,7 @@ def test_the_clustered_variance_of_a_share_is_binomial_for_independent_particles
 
 
 # The method: prior-ladder through the public API, on a Gaussian-input generator.
-GAUSSIAN = dict(generator=identity, encoder=identity, init=D, target=logits)
+GAUSSIAN = {"generator": identity, "encoder": identity, "init": D, "target": logits}
 
 
 def test_prior_ladder_returns_n_distinct_in_band_samples_and_the_band_mass(capsys):

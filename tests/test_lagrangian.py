@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 
 from inverse_set import Objective
-from inverse_set.paper import lagrangian, realism, repulsion
 from inverse_set.core.bands import Bands
 from inverse_set.core.problem import Problem, pullback
+from inverse_set.paper import lagrangian, realism, repulsion
 
 
 @pytest.mark.parametrize("bad, error, match", [
-    (dict(repulsion="gauss"), ValueError, r"Objective\(repulsion='gauss'\): repulsion must be 'squared' or 'rbf'"),
-    (dict(margin=0.5), ValueError, r"margin must be a number in \[0, 0.5\)"),
-    (dict(margin=-0.1), ValueError, r"margin must be a number in \[0, 0.5\)"),
-    (dict(diversity_weight=-1.0), ValueError, "diversity_weight must be a finite number ≥ 0"),
-    (dict(realism_weight=float("nan")), ValueError, "realism_weight must be a finite number ≥ 0"),
-    (dict(prior_weight="1"), TypeError, "prior_weight must be a finite number ≥ 0"),
+    ({"repulsion": "gauss"}, ValueError, r"Objective\(repulsion='gauss'\): repulsion must be 'squared' or 'rbf'"),
+    ({"margin": 0.5}, ValueError, r"margin must be a number in \[0, 0.5\)"),
+    ({"margin": -0.1}, ValueError, r"margin must be a number in \[0, 0.5\)"),
+    ({"diversity_weight": -1.0}, ValueError, "diversity_weight must be a finite number ≥ 0"),
+    ({"realism_weight": float("nan")}, ValueError, "realism_weight must be a finite number ≥ 0"),
+    ({"prior_weight": "1"}, TypeError, "prior_weight must be a finite number ≥ 0"),
 ])
 def test_the_objective_checks_its_own_terms(bad, error, match):
     with pytest.raises(error, match=match):
@@ -34,7 +34,7 @@ def test_the_slack_is_the_clipped_shifted_activation():
 
 
 def test_the_penalty_grows_only_when_the_violation_did_not_fall_enough_and_stops_at_its_cap():
-    grow = lambda norm, prev, mu=10.0: float(lagrangian.update_penalty(jnp.asarray(mu), jnp.asarray(norm),  # noqa: E731
+    grow = lambda norm, prev, mu=10.0: float(lagrangian.update_penalty(jnp.asarray(mu), jnp.asarray(norm),
                                                                        jnp.asarray(prev), 10.0, 0.25, 1e3))
     assert grow(0.5, 1.0) == 100.0 and grow(0.2, 1.0) == 10.0 and grow(0.5, 1.0, mu=500.0) == 1e3
 

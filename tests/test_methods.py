@@ -7,8 +7,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import (METHODS, EllipticalSliceWalk, GradientWalk, LadderWalk, Method, Models, Objective,
-                         SeedConfig, get_method, initialization, methods)
+from inverse_set import (
+    METHODS,
+    EllipticalSliceWalk,
+    GradientWalk,
+    LadderWalk,
+    Method,
+    Models,
+    Objective,
+    SeedConfig,
+    get_method,
+    initialization,
+    methods,
+)
 
 
 def prior(z):  # z ∈ R⁴ -> a code of G ∈ R⁸
@@ -37,11 +48,11 @@ def test_an_unknown_method_is_a_clear_error(name):
 
 
 @pytest.mark.parametrize("change, error, match", [
-    (dict(space="latent"), ValueError, r"space must be one of 'code', 'prior', 'image'"),
-    (dict(space="image"), ValueError, r"the 'image' space, and only it, takes image=Parameterisation"),
-    (dict(seeds=dict(max_steps=10)), TypeError, r"seeds must be a SeedConfig"),
-    (dict(objective=dict(margin=0.1)), TypeError, r"objective must be an Objective"),
-    (dict(walk="fast"), TypeError, r"walk must be a walk \(GradientWalk\(…\), EllipticalSliceWalk\(…\)"),
+    ({"space": "latent"}, ValueError, r"space must be one of 'code', 'prior', 'image'"),
+    ({"space": "image"}, ValueError, r"the 'image' space, and only it, takes image=Parameterisation"),
+    ({"seeds": {"max_steps": 10}}, TypeError, r"seeds must be a SeedConfig"),
+    ({"objective": {"margin": 0.1}}, TypeError, r"objective must be an Objective"),
+    ({"walk": "fast"}, TypeError, r"walk must be a walk \(GradientWalk\(…\), EllipticalSliceWalk\(…\)"),
 ])
 def test_a_method_checks_its_parts(change, error, match):
     with pytest.raises(error, match=match):
@@ -68,15 +79,15 @@ CUSTOM = get_method("paper").replace(name="mine", walk=GradientWalk(step_size=0.
 
 
 @pytest.mark.parametrize("given, fields, expected", [
-    (None, dict(init=8), "prior-ladder"),  # an int d: N(0, I_d)
-    (None, dict(init=initialization.gaussian(8)), "prior-ladder"),
-    (None, dict(init=initialization.gaussian(8, scale=0.1)), "paper"),
-    (None, dict(init=initialization.encoded_noise(lambda x: x, (8,))), "paper"),
-    (None, dict(prior=prior, latent_dim=4), "prior-ladder"),
-    (None, dict(init=8, method="paper"), "paper"),  # the models' own default first
-    (None, dict(init=initialization.gaussian(8, scale=0.1), method=CUSTOM), "mine"),
-    ("paper", dict(init=8, method="prior-slice"), "paper"),  # then the call's
-    (CUSTOM, dict(init=8), "mine"),
+    (None, {"init": 8}, "prior-ladder"),  # an int d: N(0, I_d)
+    (None, {"init": initialization.gaussian(8)}, "prior-ladder"),
+    (None, {"init": initialization.gaussian(8, scale=0.1)}, "paper"),
+    (None, {"init": initialization.encoded_noise(lambda x: x, (8,))}, "paper"),
+    (None, {"prior": prior, "latent_dim": 4}, "prior-ladder"),
+    (None, {"init": 8, "method": "paper"}, "paper"),  # the models' own default first
+    (None, {"init": initialization.gaussian(8, scale=0.1), "method": CUSTOM}, "mine"),
+    ("paper", {"init": 8, "method": "prior-slice"}, "paper"),  # then the call's
+    (CUSTOM, {"init": 8}, "mine"),
 ])
 def test_what_method_none_runs(given, fields, expected):
     method = methods.resolve(given, models(**fields))

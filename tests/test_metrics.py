@@ -176,7 +176,7 @@ def test_the_membership_terms_average_to_precision_recall_and_coverage():
 def test_a_centred_interval_holds_the_estimate_where_resampling_rows_biases_the_figure():
     g = np.random.default_rng(5)
     a, b = g.normal(size=(60, 20)), g.normal(size=(200, 20))
-    fd = lambda s: metrics.frechet_distance(s, b)  # noqa: E731
+    fd = lambda s: metrics.frechet_distance(s, b)
     lo, hi = metrics.bootstrap_interval(fd, a, num=100)
     assert lo > fd(a)  # repeated rows push the plain percentile interval above the estimate
     lo, hi = metrics.bootstrap_interval(fd, a, num=100, centred=True)

@@ -22,7 +22,7 @@ def neuron(x):
 X0 = generator(jnp.array([1.0, -0.5, 0.3, 0.8]))
 F0 = float(neuron(X0))
 BAND = (F0 - 0.05, F0 + 0.05)
-TOY = dict(generator=generator, encoder=lambda x: x, init=4)
+TOY = {"generator": generator, "encoder": lambda x: x, "init": 4}
 
 
 def rms_to(images, reference):
@@ -64,7 +64,7 @@ def test_the_same_key_gives_the_same_samples_near_an_image_and_they_save_and_loa
 
 
 def test_a_given_scale_is_used_and_a_prior_maps_the_latents_to_the_generators_inputs():
-    prior = lambda z: 2.0 * z  # noqa: E731 — G's input is 2z, z ~ N(0, I_4)
+    prior = lambda z: 2.0 * z
     res = sample_inverse_set(neuron, *BAND, 20, near=X0, near_scale=0.3, rng_key=1, generator=generator,
                              encoder=lambda x: x, prior=prior, latent_dim=4)
     assert res.near.scale == 0.3

@@ -96,7 +96,7 @@ def run(request):
     as one batch; whether any warned that it returned fewer than n."""
     name = request.param
     models, w = problem(name)
-    call = lambda band, key: sample_inverse_set(0, *band, N, models=models, method=name, rng_key=key)  # noqa: E731
+    call = lambda band, key: sample_inverse_set(0, *band, N, models=models, method=name, rng_key=key)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first, again = call(BANDS[0], jax.random.fold_in(KEY, 0)), call(BANDS[0], jax.random.fold_in(KEY, 0))
@@ -153,7 +153,7 @@ def test_the_same_key_gives_the_same_samples_and_another_key_others(run):
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_input_is_a_clear_error(name):
     models, _ = problem(name)
-    call = lambda neuron, z1, z2, n, **kw: sample_inverse_set(neuron, z1, z2, n, models=models,  # noqa: E731
+    call = lambda neuron, z1, z2, n, **kw: sample_inverse_set(neuron, z1, z2, n, models=models,
                                                               method=name, **kw)
     for z1, z2, match in [(0.6, 0.4, "z1=0.6 ≥ z2=0.4"), (0.5, 0.5, "empty or reversed"),
                           (np.nan, 0.5, "z1 must be finite"), (0.1, np.inf, "z2 must be finite")]:

@@ -8,11 +8,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from problems import (
+    assert_distinct_or_flagged,
+    assert_in_band,
+    draw_bands,
+    draw_networks,
+    draw_problem,
+    sample,
+)
 
-from inverse_set import (InfeasibleBandError, Objective, SeedConfig, Unit, get_method, initialization,
-                         make_sampler, sample_inverse_set)
+from inverse_set import (
+    InfeasibleBandError,
+    Objective,
+    SeedConfig,
+    Unit,
+    get_method,
+    initialization,
+    make_sampler,
+    sample_inverse_set,
+)
 from inverse_set.paper.seeds import GIVE_UP_PATIENCE, PACE_MARGIN
-from problems import assert_distinct_or_flagged, assert_in_band, draw_bands, draw_networks, draw_problem, sample
 
 
 def identity(x):
@@ -52,8 +67,8 @@ def test_a_narrow_band_around_a_known_code_is_reached(key):
     "prior-slice" on keys 1 and 5."""
     rng = np.random.default_rng(key)
     a, w1, b1, w2 = (jnp.asarray(rng.normal(size=shape), jnp.float32) for shape in [(6, 4), (8, 6), (8,), (8,)])
-    generator = lambda c: jnp.tanh(a @ c)  # noqa: E731
-    mlp = lambda x: w2 @ jnp.tanh(w1 @ x + b1)  # noqa: E731
+    generator = lambda c: jnp.tanh(a @ c)
+    mlp = lambda x: w2 @ jnp.tanh(w1 @ x + b1)
     a0 = float(mlp(generator(jnp.asarray(rng.normal(size=4), jnp.float32))))
     u = rng.uniform(0.1, 0.9)
     res, warned = sample(mlp, a0 - 0.02 * u, a0 + 0.02 * (1 - u), 40, generator=generator, encoder=identity, init=4,
@@ -143,7 +158,7 @@ def test_bad_keys(slab, key):
 
 # --------------------------------------------------------------------------- 5. no silent coercion
 
-TARGET = lambda x: {"fc6": jnp.tile(x, 2), "conv": x[:6].reshape(1, 2, 3)}  # noqa: E731
+TARGET = lambda x: {"fc6": jnp.tile(x, 2), "conv": x[:6].reshape(1, 2, 3)}
 
 
 @pytest.mark.parametrize("unit, match", [
@@ -234,7 +249,7 @@ def test_narrow_intersections_around_a_known_code_are_never_called_infeasible(se
     rng = np.random.default_rng(2000 + seed)
     for _ in range(2):
         networks = draw_networks(rng, narrow_intersections=True)
-        settings = dict(n=20, num_seeds=int(rng.choice([1, 5, 10])), code_bounds=None)
+        settings = {"n": 20, "num_seeds": int(rng.choice([1, 5, 10])), "code_bounds": None}
         for _ in range(6):
             z1, z2, kwargs, excess, desc = draw_bands(rng, networks, True, settings)
             n = kwargs.pop("n")

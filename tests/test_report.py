@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import threading
+from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
@@ -143,9 +144,9 @@ def test_the_page_holds_every_part_inline_and_nothing_to_fetch(tmp_path):
 
 
 class Requests(http.server.BaseHTTPRequestHandler):
-    seen: list = []
+    seen: ClassVar[list] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         Requests.seen.append(f"{self.headers.get('Host')}{self.path}")
         self.send_response(404)
         self.end_headers()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from same_key_cases import CASES, SLAB_CASES, fingerprint
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -13,8 +13,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import (GradientWalk, InfeasibleBandError, NonFiniteActivationError, Objective, SeedConfig, Unit,
-                         flax_target, get_method, initialization, make_sampler, sample_inverse_set)
+from inverse_set import (
+    GradientWalk,
+    InfeasibleBandError,
+    NonFiniteActivationError,
+    Objective,
+    SeedConfig,
+    Unit,
+    flax_target,
+    get_method,
+    initialization,
+    make_sampler,
+    sample_inverse_set,
+)
 
 
 def spread_orthogonal(points, w):
@@ -69,8 +80,8 @@ def test_neurons_from_named_layers_of_a_flax_module():
     module = SmallNet()
     params = module.init(jax.random.key(0), jnp.zeros((1, 4, 4, 1)))
     target = flax_target(module, params)
-    gen = lambda c: jax.nn.sigmoid(c).reshape(4, 4, 1)  # noqa: E731
-    enc = lambda x: x.ravel()  # noqa: E731
+    gen = lambda c: jax.nn.sigmoid(c).reshape(4, 4, 1)
+    enc = lambda x: x.ravel()
     layers = target(jnp.full((4, 4, 1), 0.5))
     assert {"conv", "hidden", "hidden_relu", "logits", "output"} <= set(layers)
     # Pick bands around the activations at a mid-grey image, reachable by construction.
@@ -123,7 +134,7 @@ def test_a_second_band_does_not_retrace(slab):
         traces.append(1)  # runs only while JAX traces
         return jax.nn.sigmoid(code)
 
-    kw = dict(generator=counting_generator, encoder=slab.identity, init=slab.init)
+    kw = {"generator": counting_generator, "encoder": slab.identity, "init": slab.init}
     first = sample_inverse_set(slab.neuron1, 0.4, 0.6, n=30, **kw)
     after_first = len(traces)
     second = sample_inverse_set(slab.neuron1, 0.6, 0.7, n=30, **kw)
@@ -139,9 +150,9 @@ def test_code_bounds_are_respected(slab):
 
 
 @pytest.mark.parametrize("change", [
-    dict(objective=Objective(repulsion="rbf")),
-    dict(walk=GradientWalk(repel_from="all")),
-    dict(walk=GradientWalk(normalize=False, step_size=5.0)),
+    {"objective": Objective(repulsion="rbf")},
+    {"walk": GradientWalk(repel_from="all")},
+    {"walk": GradientWalk(normalize=False, step_size=5.0)},
 ], ids=["rbf", "repel from all", "plain step"])
 def test_gradient_walk_variants_stay_in_band(slab, change):
     method = get_method("paper").replace(**change)
@@ -174,9 +185,9 @@ def test_the_slice_walk_samples_the_prior_restricted_to_the_band(slab):
 def test_seeds_start_from_candidates_where_a_relu_unit_is_alive(slab, select):
     # relu(w·c − 1.5): dead (no gradient) for most Gaussian codes, alive for about 7% of them.
     w = jnp.asarray(slab.W1 / np.linalg.norm(slab.W1))
-    relu_unit = lambda x: jax.nn.relu(w @ x - 1.5)  # noqa: E731
-    setup = dict(generator=slab.identity, encoder=slab.identity, init=initialization.gaussian(slab.D))
-    seeds = lambda **kw: get_method("paper").replace(seeds=SeedConfig(max_steps=300, **kw))  # noqa: E731
+    relu_unit = lambda x: jax.nn.relu(w @ x - 1.5)
+    setup = {"generator": slab.identity, "encoder": slab.identity, "init": initialization.gaussian(slab.D)}
+    seeds = lambda **kw: get_method("paper").replace(seeds=SeedConfig(max_steps=300, **kw))
     if select == "alive":  # one candidate per seed: most seeds start dead and never move
         with pytest.raises(InfeasibleBandError, match="seeds inside"):
             sample_inverse_set(relu_unit, 0.5, 1.0, n=20, rng_key=0, method=seeds(candidates_per_seed=1), **setup)
@@ -196,7 +207,7 @@ def realism_residual(codes):
 
 def test_realism_term_needs_codes_in_encoder_space(slab):
     method = get_method("paper").replace(objective=Objective(realism_weight=1.0))
-    for kw in (dict(method=method), dict(realism_bound=0.1)):
+    for kw in ({"method": method}, {"realism_bound": 0.1}):
         with pytest.raises(ValueError, match="realism_weight and realism_bound need an encoder"):
             sample_inverse_set(slab.neuron1, 0.4, 0.6, n=10, models=slab.models, encoder=lambda x: x[:3], **kw)
 
@@ -207,7 +218,7 @@ def test_realism_term_pulls_codes_towards_fixed_points_of_e_g(slab):
     plain = sample_inverse_set(slab.neuron1, 0.45, 0.6, n=60, rng_key=0, models=slab.models)
     real = sample_inverse_set(slab.neuron1, 0.45, 0.6, n=60, rng_key=0, models=slab.models, method=realism)
     assert real.stats.settings["objective"]["realism_weight"] == 5.0 and len(real) == 60
-    gap = lambda r: np.abs(slab.sigmoid(r.codes) - r.codes).mean()  # noqa: E731
+    gap = lambda r: np.abs(slab.sigmoid(r.codes) - r.codes).mean()
     assert gap(real) < 0.75 * gap(plain)  # measured 0.32 vs 0.54
     assert slab.in_slab(real.images, slab.W1, slab.B1, 0.45, 0.6).all()
 
@@ -233,7 +244,7 @@ def test_realism_constraint_holds_for_every_sample(slab, method):
 
 
 def test_realism_constraint_input_and_infeasibility(slab):
-    kw = dict(n=10, rng_key=0, models=slab.models, init=initialization.gaussian(slab.D))
+    kw = {"n": 10, "rng_key": 0, "models": slab.models, "init": initialization.gaussian(slab.D)}
     with pytest.raises(ValueError, match="realism_bound must be a positive number"):
         sample_inverse_set(slab.neuron1, 0.45, 0.6, realism_bound=-1.0, **kw)
     # r ≤ 1e-4 holds only near the fixed point c ≈ 0.66 of every coordinate, where the neuron is
@@ -277,7 +288,7 @@ def test_mismatched_lengths(slab):
 
 
 def test_neuron_index_out_of_range(slab):
-    target = lambda x: {"logits": x[:3] * 2.0}  # noqa: E731
+    target = lambda x: {"logits": x[:3] * 2.0}
     with pytest.raises(ValueError, match="index 3 is out of range for layer 'logits', which has 3 units"):
         sample_inverse_set(3, 0.0, 1.0, n=10, target=target, models=slab.models)
     with pytest.raises(ValueError, match="no layer 'fc6'"):
@@ -285,13 +296,13 @@ def test_neuron_index_out_of_range(slab):
 
 
 def test_generator_output_that_does_not_fit_the_target(slab):
-    target = lambda x: x.reshape(4, 4) @ jnp.ones(4)  # noqa: E731 — wants 16 pixels, gets 8
+    target = lambda x: x.reshape(4, 4) @ jnp.ones(4)
     with pytest.raises(ValueError, match=r"target network failed on the generator's output, one image of shape \(8,\)"):
         sample_inverse_set(0, 0.0, 1.0, n=10, target=target, models=slab.models)
 
 
 def test_nan_in_activations_is_an_error(slab):
-    nan_neuron = lambda x: jnp.log(x[0] - 2.0)  # noqa: E731 — log of a negative number
+    nan_neuron = lambda x: jnp.log(x[0] - 2.0)
     with pytest.raises(NonFiniteActivationError, match="NaN or Inf"):
         sample_inverse_set(nan_neuron, 0.0, 1.0, n=10, models=slab.models)
 

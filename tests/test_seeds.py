@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from inverse_set import Objective, SeedConfig
-from inverse_set.paper import seeds, starts
 from inverse_set.core.bands import Bands
 from inverse_set.core.loop import SeedStatus
 from inverse_set.core.problem import Problem
+from inverse_set.paper import seeds, starts
 
 K = 10
 
@@ -158,7 +158,7 @@ def test_a_seed_with_no_gradient_restarts_from_the_reserve():
     # relu(c₀) in [5, 6]: seed 0 climbs (Adam, about learning_rate per step); seed 1 sits where relu is flat.
     relu = Problem(identity, identity, relu_first_coordinate)
     codes, reserve = [[0.1, 0.0], [-1.0, 0.0]], [[0.2, 0.0], [-3.0, 0.0]]
-    kw = dict(config=SeedConfig(max_steps=600), objective=Objective(diversity_weight=0.0))
+    kw = {"config": SeedConfig(max_steps=600), "objective": Objective(diversity_weight=0.0)}
     state, _ = run(relu, codes, 5.0, 6.0, reserve=reserve, **kw)
     assert SeedStatus(int(state.status)) == SeedStatus.INSIDE and int(state.num_restarts) == 1
     assert int(state.step) > seeds.RESTART_PATIENCE and (state.codes[:, 0] >= 5.0).all()
@@ -179,13 +179,13 @@ def test_the_seeds_stay_within_the_code_bounds():
 
 
 @pytest.mark.parametrize("bad, error, match", [
-    (dict(num_inner_steps=0), ValueError, r"SeedConfig\(num_inner_steps=0\): num_inner_steps must be ≥ 1"),
-    (dict(max_steps=0), ValueError, "max_steps must be ≥ 1"),
-    (dict(max_steps=2.5), TypeError, "max_steps must be an int"),
-    (dict(learning_rate=float("nan")), ValueError, "learning_rate must be a finite number > 0"),
-    (dict(mu_factor=0.5), ValueError, "mu_factor must be a finite number ≥ 1"),
-    (dict(candidates_per_seed=0), ValueError, "candidates_per_seed must be ≥ 1"),
-    (dict(select="best"), ValueError, "select must be one of 'alive', 'nearest', 'spread'"),
+    ({"num_inner_steps": 0}, ValueError, r"SeedConfig\(num_inner_steps=0\): num_inner_steps must be ≥ 1"),
+    ({"max_steps": 0}, ValueError, "max_steps must be ≥ 1"),
+    ({"max_steps": 2.5}, TypeError, "max_steps must be an int"),
+    ({"learning_rate": float("nan")}, ValueError, "learning_rate must be a finite number > 0"),
+    ({"mu_factor": 0.5}, ValueError, "mu_factor must be a finite number ≥ 1"),
+    ({"candidates_per_seed": 0}, ValueError, "candidates_per_seed must be ≥ 1"),
+    ({"select": "best"}, ValueError, "select must be one of 'alive', 'nearest', 'spread'"),
 ])
 def test_seed_config_checks_its_own_options(bad, error, match):
     with pytest.raises(error, match=match):

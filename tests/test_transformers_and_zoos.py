@@ -13,7 +13,7 @@ from inverse_set.frameworks import flax_target, nnx_target
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install 'inverse-set[torch]'")
 pytest.importorskip("torchax", reason="the torch extra: pip install 'inverse-set[torch]'")
-from inverse_set.frameworks import torch_target  # noqa: E402
+from inverse_set.frameworks import torch_target
 
 
 def in_band(values, z1, z2):
@@ -200,7 +200,7 @@ def test_the_default_samples_a_transformers_token_unit_at_one_token_and_averaged
         assert res.stats.method == "prior-ladder" and len(res.images) == 12
         with torch.no_grad():  # torch itself, on the returned images
             seen = {}
-            hook = net.block.linear1.register_forward_hook(lambda m, a, out: seen.__setitem__("h", out))
+            hook = net.block.linear1.register_forward_hook(lambda m, a, out, seen=seen: seen.__setitem__("h", out))
             net(torch.from_numpy(np.asarray(res.images)))
             hook.remove()
         again = seen["h"][:, 5, 3].numpy() if position is not None else seen["h"][:, :, 3].mean(1).numpy()
@@ -240,7 +240,7 @@ def test_a_zoo_model_samples_a_mid_network_unit_in_band(zoo):
     mean, std = (torch.tensor(v).reshape(3, 1, 1) for v in normalize)
     with torch.no_grad():
         seen = {}
-        hook = dict(net.named_modules())[layer].register_forward_hook(lambda m, a, out: seen.__setitem__("h", out))
+        hook = dict(net.named_modules())[layer].register_forward_hook(lambda m, a, out, seen=seen: seen.__setitem__("h", out))
         net((torch.from_numpy(np.asarray(res.images)) - mean) / std)
         hook.remove()
     h = seen["h"].numpy()
@@ -260,7 +260,7 @@ def test_percentile_bands_of_a_token_unit_come_from_the_models_dataset():
     from inverse_set.cli.arguments import dataset_percentiles
 
     images = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
-    target = lambda x: {"tokens": jnp.outer(x[:3], x[3:])}  # noqa: E731 — (3 tokens, 3 channels)
+    target = lambda x: {"tokens": jnp.outer(x[:3], x[3:])}
     models = Models(target=target, dataset=lambda: images)
     for position, values in ((2, images[:, 2] * images[:, 4]),
                              (None, (images[:, :3] * images[:, 4:5]).mean(axis=1))):

@@ -7,7 +7,7 @@ def test_picture_text_uses_only_characters_the_default_font_draws():
     from inverse_set.report.viz import plain
 
     font = ImageFont.load_default()
-    glyph = lambda ch: bytes(font.getmask(ch))  # noqa: E731
+    glyph = lambda ch: bytes(font.getmask(ch))
     box = glyph("\u2603")  # a character it has no glyph for: drawn as an empty box
     assert glyph("–") == box  # the en dash of "p50–p95" is one of them
     title = bands_title(["Bag", "fc6:46"], ["p50,p95", "p90,max"], [9.5, 1.0], [14.4, 3.0]) + " ≤ × —"

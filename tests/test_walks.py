@@ -14,12 +14,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from inverse_set import EllipticalSliceWalk, GradientWalk, Method, Objective, SeedConfig, sample_inverse_set, walks
-from inverse_set.walks import buffer
-from inverse_set.paper import seeds
+from inverse_set import (
+    EllipticalSliceWalk,
+    GradientWalk,
+    Method,
+    Objective,
+    SeedConfig,
+    sample_inverse_set,
+    walks,
+)
 from inverse_set.core.bands import Bands
 from inverse_set.core.loop import Evaluations, SeedStatus, WalkStatus
 from inverse_set.core.problem import Problem, forward
+from inverse_set.paper import seeds
+from inverse_set.walks import buffer
 
 K = 10
 WALKS = {"gradient": GradientWalk(), "elliptical slice": EllipticalSliceWalk()}
@@ -111,7 +119,7 @@ def test_walkers_that_cannot_move_stall():
         ctx = walks.WalkContext(problem, Objective(), bands, None, 50, 1)
         return walks.run(walk, ctx, seed_state, jax.random.key(0), seed_state.status == SeedStatus.INSIDE)
 
-    state, evals = jax.device_get(go(jax.random.normal(jax.random.key(0), (K, 3))))
+    state, _ = jax.device_get(go(jax.random.normal(jax.random.key(0), (K, 3))))
     assert WalkStatus(int(state.status)) == WalkStatus.STALLED
     assert int(state.buffer.count) == K and int(state.buffer.stall) == 5 and int(state.step) == 5
 

@@ -42,12 +42,13 @@ import numpy as np
 import generators
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for the shared harness
-import harness as bm  # noqa: E402
+import harness as bm
+
 from inverse_set import get_method, sample_inverse_set
-from inverse_set.evaluation import metrics
 from inverse_set.api import make_sampler
-from inverse_set.particles.levels import distance
 from inverse_set.core.problem import forward
+from inverse_set.evaluation import metrics
+from inverse_set.particles.levels import distance
 
 DIRECTIONS = ("u", "pc1", "pc2", "pc3")
 METHODS = {"ladder": get_method("prior-ladder"), "slice": get_method("prior-slice")}
@@ -149,8 +150,8 @@ def tables(rows: list[dict], r: int) -> list[str]:
         cols = " | ".join(f"{row[d]['t2']:.2f} | {row[d]['spread']:.2f}" for d in DIRECTIONS)
         lines.append(f"| {row['cell']} | {row['key']} | {row['method']} | {cols} |")
     pooled = " | ".join(f"{d}: mean t² (D) | spread" for d in DIRECTIONS)
-    lines += ["", "Pooled over the cells and keys: mean t² (design effect D) along each direction, and the median "
-              "spread ratio.", "", f"| method | cell-keys | {pooled} |", "|---|---|" + "---|---|" * len(DIRECTIONS)]
+    lines += ["", ("Pooled over the cells and keys: mean t² (design effect D) along each direction, and the median "
+              "spread ratio."), "", f"| method | cell-keys | {pooled} |", "|---|---|" + "---|---|" * len(DIRECTIONS)]
     for method in dict.fromkeys(row["method"] for row in rows):
         mine = [row for row in rows if row["method"] == method]
         n = int(np.median([row["n"] for row in mine]))
@@ -161,9 +162,9 @@ def tables(rows: list[dict], r: int) -> list[str]:
                         f"{np.median([row[d]['spread'] for row in mine]):.2f}")
         lines.append(f"| {method} | {len(mine)} | {' | '.join(cols)} |")
     lines += ["",
-              "The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
+              ("The fit draws' covariance against as many N(0, I) draws' (`spectrum`): directions narrower than the "
               "smallest eigenvalue of five sets of isotropic draws, wider than their largest, the smallest three, "
-              "the largest, and the variance along u.",
+              "the largest, and the variance along u."),
               "",
               "| cell | key | draws | narrower | wider | smallest three | largest | N(0, I)'s range | along u |",
               "|---|---|---|---|---|---|---|---|---|"]

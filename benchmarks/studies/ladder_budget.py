@@ -33,10 +33,11 @@ import numpy as np
 import generators
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for the shared harness
-import harness as bm  # noqa: E402
-from inverse_set.particles import decorrelation, ladder, laws, moves
+import harness as bm
+
 from inverse_set import get_method
 from inverse_set.api import make_sampler
+from inverse_set.particles import decorrelation, ladder, laws, moves
 from inverse_set.particles.mass import band_mass, weights_worth
 
 
@@ -128,11 +129,11 @@ def memories(s):
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = ["| cell | key | first draws + pilot | levels (moves, share kept, ρ's larger part) | moves in the band (the same) | "
+    lines = [("| cell | key | first draws + pilot | levels (moves, share kept, ρ's larger part) | moves in the band (the same) | "
              "repeats' passes | the fitted laws' gradients | "
              "passes/sample | ρ at the stop | ρ along μ | band mass | rejection's draws/sample | ÷ rejection | "
              "weights' ESS | of the band's moves, for the mass | design effect: the stop's (two levels' families) | "
-             "all levels' |",
+             "all levels' |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["by_rejection"] or "total" not in r:

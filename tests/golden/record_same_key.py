@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from same_key_cases import CASES, SLAB_CASES, fingerprint  # noqa: E402
+from same_key_cases import CASES, SLAB_CASES, fingerprint
 
 slab = "--slab" in sys.argv[1:]
 out = {True: {}, False: {}}
