@@ -11,7 +11,7 @@ and forward+backward passes and wall time. The cells on which the defaults were
 chosen (``harness.DEV_CELLS``, the dev split) are left out unless --include-dev;
 the headline is the report split.
 
-    python benchmarks/diversity.py                       # the full run (n = 500, about 5.5 h on 2 CPU cores)
+    python benchmarks/diversity.py                       # the full run (n = 500, about 3 h on 2 CPU cores)
     python benchmarks/diversity.py --classes 8,1 --bands p50 --n 50 --quick --out /tmp/bench
     python benchmarks/diversity.py --add slice           # "prior-slice" rows on the cells results.json holds
 

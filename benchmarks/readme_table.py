@@ -55,7 +55,7 @@ def check_current(payload: dict, default: dict) -> None:
         raise SystemExit(
             f"results.json's `ours` rows ran {', '.join(names)}{other}, but the default is now {default['method']!r} "
             "with the settings of Method.settings(): the tables would describe another method. Rerun the benchmark: "
-            "python benchmarks/diversity.py (about 5.5 hours; --resume continues a stopped run).")
+            "python benchmarks/diversity.py (about 3 hours; --resume continues a stopped run).")
 
 
 def provenance(payload: dict, what: str) -> str:
