@@ -394,6 +394,20 @@ def test_the_repeats_left_are_moved_alone_a_batch_at_a_time():
     assert ((a >= z1) & (a <= z2)).all() and len(np.unique(z, axis=0)) == n  # in band, no sample twice
 
 
+def test_the_repeats_batch_is_32_codes_or_a_share_of_N_where_that_is_more():
+    z1, z2 = 2.5, 3.0
+    state = climb(PROBLEM, [z1], [z2])
+    n = state.particles.z.shape[0]
+    unmoved = lambda s: s._replace(particles=s.particles._replace(moved=jnp.zeros_like(s.particles.moved)))
+    for copies in (1, -(-40 * st.REPEAT_SHARE // n)):  # N = n, then N ≥ 40 × REPEAT_SHARE
+        big = jax.tree.map(lambda a, copies=copies: jnp.concatenate([a] * copies) if a.ndim and a.shape[0] == n else a, state)
+        size = n * copies
+        moved = moves.move_repeats(PROBLEM, INDICES, bands([z1], [z2]), unmoved(big))
+        batch = max(st.REPEAT_BATCH, size // st.REPEAT_SHARE)
+        assert int(moved.forward_passes) - int(big.forward_passes) == batch, (size, batch)
+        assert 0 < int(np.asarray(moved.particles.moved).sum()) <= batch
+
+
 def test_the_moves_angle_follows_the_acceptance_rate_and_keeps_the_law():
     z1, z2 = 2.5, 3.0
     band = bands([z1], [z2])

@@ -32,7 +32,7 @@ invariant. Moves go on until the lag correlation ρ with the positions at the la
 sample size), and two that parted a level earlier, when they correlated ρ_b², about ρ_b² ρ². In the band the moves
 also stop once that size, over the last two levels' families, is ``EFFECTIVE_SHARE`` × N: the fewer copies each has,
 the larger the ρ that leaves them worth as much. A copy that never moved is a repeat, not a sample: once
-decorrelated, the repeats left are moved alone, ``REPEAT_BATCH`` at a time.
+decorrelated, the repeats left are moved alone, ``REPEAT_BATCH`` at a time (N / ``REPEAT_SHARE`` at large N).
 
 The product of the π_l estimates the band's probability under the prior, ``P(f(G(c)) ∈ B)``, with the
 subset-simulation interval δ² = Σ_l Var(π_l) / π_l², Var(π_l) the larger of the binomial variance times the design

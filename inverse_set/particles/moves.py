@@ -38,6 +38,7 @@ from inverse_set.particles.state import (
     ISOTROPIC_SHARE,
     MIN_ANGLE,
     REPEAT_BATCH,
+    REPEAT_SHARE,
     Ladder,
     LadderState,
     Particles,
@@ -114,15 +115,17 @@ REPEAT_SCALES = 5  # a repeat's local rotations: h, h/2, … h/16
 
 
 def move_repeats(problem: Problem, indices: ConstraintIndices, bands: Bands, state: LadderState,
-                 batch: int = REPEAT_BATCH) -> LadderState:
+                 batch: int | None = None) -> LadderState:
     """One move in the band of the particles that have not moved since they were copied (repeats), at most
-    ``batch`` of them: one forward pass of ``batch`` codes, not N. Once the population has forgotten its parents,
+    ``batch`` of them (by default ``REPEAT_BATCH``, or N / ``REPEAT_SHARE`` where that is more): one forward pass
+    of ``batch`` codes, not N. Once the population has forgotten its parents,
     the last few copies stuck where the rotations rarely stay in the band would otherwise cost a pass of all N
     particles each; the others are not moved. Their
     rotations' angle is drawn at several scales (:func:`propose`); h is not tuned on them, and their fresh draws
     are left out of the band's mass."""
     now, law = state.particles, state.law
     n = now.z.shape[0]
+    batch = max(REPEAT_BATCH, n // REPEAT_SHARE) if batch is None else batch
     rows = jnp.argsort(now.moved, stable=True)[:min(batch, n)]  # the repeats first
     key, k_move = jax.random.split(state.rng_key)
     accept, _, _, z_new, phi_new, f_new, d_new, _ = propose(
