@@ -57,8 +57,8 @@ def run(argv, capsys):
     (["atlas", "--neuron", "Bag"], "bands"),
     (["atlas", "--layer", "fc6", "--units", "5:2", "--band", "p90,p99"], "selects no unit"),
     (["show", "nowhere/result"], "no saved result"),
-    (["bench", "--file", "nowhere.json"], "no benchmark results"),
-    (["bench"], "run from the repository root or give --file"),  # the test's directory holds no benchmarks/
+    (["bench", "nowhere.json"], "no benchmark results"),
+    (["bench"], "required: results_file"),
     (["frobnicate"], "invalid choice"),
     (["sample", "--neuron", "Bag", "--band", "p50,p95", "--method", "ppgn"], "invalid choice"),
 ])
@@ -197,7 +197,7 @@ def test_models_from_a_python_file(tmp_path, capsys):
 
 
 def test_bench_prints_the_committed_benchmark(capsys):
-    rc, out, _ = run(["bench", "--file", str(ROOT / "benchmarks" / "results" / "results.json")], capsys)
+    rc, out, _ = run(["bench", str(ROOT / "benchmarks" / "results" / "results.json")], capsys)
     assert rc == 0 and " | ours | " in out and " | rejection_prior | " in out
 
 
@@ -207,7 +207,7 @@ def test_bench_prints_the_headline_columns_of_the_report_split(tmp_path, capsys)
             for m, s, r in (("ours", "report", 0.4), ("ours", "dev", 0.9), ("rejection_prior", "report", 0.8))]
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"machine": "m", "rows": rows}))
-    rc, out, _ = run(["bench", "--file", str(path)], capsys)
+    rc, out, _ = run(["bench", str(path)], capsys)
     head, *lines = [line for line in out.splitlines() if " | " in line]
     assert rc == 0 and all(k in head for k in ("n_scored", "recall", "vendi_quality", "path_similarity"))
     ours = next(line for line in lines if " | ours | " in line).split(" | ")

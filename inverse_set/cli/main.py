@@ -324,9 +324,10 @@ def build_parser(prog: str) -> Parser:
                        "`sample` (DIR/result) or InverseSetResult.save.")
     p.add_argument("result", help="path of the result, e.g. out/sample/result")
 
-    p = sub.add_parser("bench", help="summarise the committed diversity benchmark",
+    p = sub.add_parser("bench", help="summarise a diversity benchmark's results file",
                        description="Medians per band and method of a benchmark results file.")
-    p.add_argument("--file", default="benchmarks/results/results.json", help="default: %(default)s")
+    p.add_argument("results_file", help="a results.json written by `python benchmarks/diversity.py` (the "
+                   "repository commits one under benchmarks/)")
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The command line's summaries: ``show`` (a saved result) and ``bench`` (the committed benchmark)."""
+"""The command line's summaries: ``show`` (a saved result) and ``bench`` (a benchmark results file)."""
 
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ BENCH_COLUMNS = ("n_scored", "in_band_rate", "coverage", "precision", "recall", 
 
 
 def cmd_bench(args) -> int:
-    path = Path(args.file)
+    path = Path(args.results_file)
     if not path.is_file():
-        raise UsageError(f"{args.file}: no benchmark results there; run from the repository root or give --file "
-                         "(written by `python benchmarks/diversity.py`)")
+        raise UsageError(f"{path}: no benchmark results there; give a results.json written by "
+                         "`python benchmarks/diversity.py`")
     data = json.loads(path.read_text())
     groups: dict = {}
     report = [row for row in data["rows"] if row.get("split", "report") == "report"]
